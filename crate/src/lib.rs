@@ -1,0 +1,20 @@
+//! meganet: an encrypted, erasure-coded storage network whose peers are web
+//! browsers.
+//!
+//! The same crate builds natively (the `meganet` binary: node and CLI) and for
+//! `wasm32-unknown-unknown` (the browser peer). Platform differences live in
+//! [`platform`] only; everything else is shared or sits behind the
+//! `wasm_browser` alias defined in `build.rs`.
+//!
+//! The `net` feature (on by default) brings in libp2p and everything that
+//! talks to the network; without it only the data format remains, which is
+//! what the fuzz targets build against.
+
+#[cfg(feature = "net")]
+pub mod net;
+#[cfg(all(feature = "net", not(wasm_browser)))]
+pub mod node;
+#[cfg(all(feature = "net", wasm_browser))]
+pub mod peer;
+#[cfg(feature = "net")]
+pub mod platform;

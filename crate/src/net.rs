@@ -1,0 +1,117 @@
+//! What the node and the browser peer share on the wire: protocol names,
+//! the JSON documents the node serves, and how an address maps to the
+//! transport shown to users.
+
+use libp2p::multiaddr::Protocol;
+use libp2p::{Multiaddr, StreamProtocol};
+use serde::{Deserialize, Serialize};
+
+/// Identify protocol version: peers of other networks are told apart by it.
+pub const PROTOCOL_VERSION: &str = "/meganet/0.1.0";
+
+/// Kademlia protocol name, so meganet's DHT never mixes with the IPFS one.
+pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/meganet/kad/1.0.0");
+
+/// `/bootstrap.json`: how a browser reaches the node that served the page.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Bootstrap {
+    /// The node's peer id.
+    pub peer_id: String,
+    /// Dialable multiaddrs, each ending in `/p2p/<peer id>`.
+    pub addrs: Vec<String>,
+}
+
+/// `/status.json`: the node's own view, for operators and tests.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeStatus {
+    /// The node's peer id.
+    pub peer_id: String,
+    /// Certificate hash of the WebRTC-direct listener (multibase), stable
+    /// across restarts because the certificate is persisted.
+    pub certhash: Option<String>,
+    /// Addresses the node listens on.
+    pub listen_addrs: Vec<String>,
+    /// Connected peers.
+    pub peers: Vec<PeerConnection>,
+}
+
+/// One connected peer as seen by the node.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerConnection {
+    /// Remote peer id.
+    pub peer_id: String,
+    /// Transport name, see [`TransportKind`].
+    pub transport: String,
+    /// Remote address of the connection.
+    pub addr: String,
+}
+
+/// The transport a connection runs over, as shown to users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    /// WebSocket (browser to node).
+    WebSocket,
+    /// WebRTC-direct (browser to node, no TLS certificate needed).
+    WebRtcDirect,
+    /// libp2p `/webrtc` (browser to browser).
+    WebRtc,
+    /// A relayed circuit through a node.
+    Relay,
+    /// Plain TCP (node to node, CLI to node).
+    Tcp,
+    /// Anything else.
+    Other,
+}
+
+impl TransportKind {
+    /// Classifies a connection by its address. Order matters: a relayed
+    /// WebRTC address contains `p2p-circuit` before `webrtc`.
+    pub fn of(addr: &Multiaddr) -> Self {
+        let mut kind = Self::Other;
+        for protocol in addr.iter() {
+            kind = match protocol {
+                Protocol::WebRTC => return Self::WebRtc,
+                Protocol::WebRTCDirect => return Self::WebRtcDirect,
+                Protocol::P2pCircuit => Self::Relay,
+                Protocol::Ws(_) | Protocol::Wss(_) if kind != Self::Relay => Self::WebSocket,
+                Protocol::Tcp(_) if kind == Self::Other => Self::Tcp,
+                _ => kind,
+            };
+        }
+        kind
+    }
+
+    /// Stable lower-case name used in JSON and the UI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WebSocket => "websocket",
+            Self::WebRtcDirect => "webrtc-direct",
+            Self::WebRtc => "webrtc",
+            Self::Relay => "relay",
+            Self::Tcp => "tcp",
+            Self::Other => "other",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(s: &str) -> &'static str {
+        TransportKind::of(&s.parse().unwrap()).as_str()
+    }
+
+    #[test]
+    fn classifies_addresses() {
+        assert_eq!(kind("/ip4/127.0.0.1/tcp/1/ws"), "websocket");
+        assert_eq!(kind("/ip4/127.0.0.1/tcp/1"), "tcp");
+        assert_eq!(kind("/ip4/127.0.0.1/udp/1/webrtc-direct"), "webrtc-direct");
+        let relay = "/ip4/127.0.0.1/tcp/1/ws/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN/p2p-circuit";
+        assert_eq!(kind(relay), "relay");
+        assert_eq!(kind(&format!("{relay}/webrtc")), "webrtc");
+    }
+}

@@ -1,0 +1,79 @@
+//! `meganet node`: the native node. It relays signaling between browsers
+//! (circuit relay v2), bootstraps the DHT (Kademlia server), and serves the
+//! web app plus `/bootstrap.json` and `/status.json` over HTTP.
+
+mod config;
+mod http;
+mod identity;
+mod swarm;
+
+pub use config::Config;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::sync::RwLock;
+
+use crate::net::NodeStatus;
+
+/// Runs the node until Ctrl-C or SIGTERM.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let secrets = identity::Secrets::load(&config.data)?;
+    let peer_id = secrets.keypair.public().to_peer_id();
+    let status = Arc::new(RwLock::new(NodeStatus {
+        peer_id: peer_id.to_string(),
+        certhash: Some(secrets.certhash()),
+        ..NodeStatus::default()
+    }));
+
+    // Bind HTTP first: an occupied port is the most common start-up error
+    // and should be reported before anything else happens.
+    let listener = tokio::net::TcpListener::bind(config.http)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", config.http))?;
+    let mut node = swarm::Node::start(&config, secrets, status.clone()).await?;
+    let http_addr = listener.local_addr()?;
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let http = tokio::spawn(http::serve(
+        listener,
+        config.www.clone(),
+        status.clone(),
+        async {
+            let _ = http_stopped.await;
+        },
+    ));
+
+    tracing::info!(%peer_id, "node started");
+    println!("meganet node {peer_id}");
+    println!("web app: http://{http_addr}/");
+
+    tokio::select! {
+        result = node.run() => result?,
+        _ = shutdown_signal() => tracing::info!("shutting down"),
+    }
+    let _ = stop_http.send(());
+    let _ = http.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

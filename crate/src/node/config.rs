@@ -1,0 +1,96 @@
+//! Command-line configuration of `meganet node`, with every relay limit
+//! explicit: the libp2p defaults (2 minutes and 128 KiB per circuit) only
+//! suit signaling, and a node operator should see what they give away.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use libp2p::Multiaddr;
+
+/// Options of `meganet node`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Address of the HTTP server for the web app, /bootstrap.json and /status.json.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub http: SocketAddr,
+
+    /// Data directory: identity key, WebRTC certificate, stored shards.
+    #[arg(long, default_value = "meganet-data", value_name = "DIR")]
+    pub data: PathBuf,
+
+    /// Directory of the built web app (what `npm run build` writes).
+    #[arg(long, default_value = "dist", value_name = "DIR")]
+    pub www: PathBuf,
+
+    /// libp2p WebSocket listener (browsers dial it). Port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:4001", value_name = "ADDR")]
+    pub ws: SocketAddr,
+
+    /// libp2p WebRTC-direct listener (UDP). Port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:4002", value_name = "ADDR")]
+    pub webrtc: SocketAddr,
+
+    /// libp2p TCP listener (other nodes and the CLI dial it). Port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:4003", value_name = "ADDR")]
+    pub tcp: SocketAddr,
+
+    /// Another node to join (a multiaddr ending in /p2p/<peer id>); repeatable.
+    #[arg(long = "peer", value_name = "MULTIADDR")]
+    pub peers: Vec<Multiaddr>,
+
+    #[command(flatten)]
+    pub relay: RelayLimits,
+}
+
+/// Limits of the circuit relay v2 server.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RelayLimits {
+    /// Relay: most reservations held at once (each is a browser reachable through this node).
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    pub relay_max_reservations: usize,
+
+    /// Relay: most reservations one peer may hold.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub relay_max_reservations_per_peer: usize,
+
+    /// Relay: how long a reservation lasts before the browser must renew it, in seconds.
+    #[arg(long, default_value_t = 3600, value_name = "SECS")]
+    pub relay_reservation_secs: u64,
+
+    /// Relay: most circuits open at once.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub relay_max_circuits: usize,
+
+    /// Relay: most circuits one peer may open.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub relay_max_circuits_per_peer: usize,
+
+    /// Relay: longest life of one circuit, in seconds.
+    #[arg(long, default_value_t = 600, value_name = "SECS")]
+    pub relay_circuit_secs: u64,
+
+    /// Relay: most bytes one circuit may carry (signaling needs a few KiB;
+    /// the rest is the fallback data budget when a direct path fails).
+    #[arg(long, default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
+    pub relay_circuit_bytes: u64,
+}
+
+impl RelayLimits {
+    /// The libp2p relay configuration these limits describe.
+    pub fn to_relay_config(&self) -> libp2p::relay::Config {
+        libp2p::relay::Config {
+            max_reservations: self.relay_max_reservations,
+            max_reservations_per_peer: self.relay_max_reservations_per_peer,
+            reservation_duration: Duration::from_secs(self.relay_reservation_secs),
+            max_circuits: self.relay_max_circuits,
+            max_circuits_per_peer: self.relay_max_circuits_per_peer,
+            // libp2p requires the duration in seconds to fit in a u32.
+            max_circuit_duration: Duration::from_secs(
+                self.relay_circuit_secs.min(u64::from(u32::MAX)),
+            ),
+            max_circuit_bytes: self.relay_circuit_bytes,
+            ..libp2p::relay::Config::default()
+        }
+    }
+}

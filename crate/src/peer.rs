@@ -1,0 +1,89 @@
+//! The browser peer: a libp2p swarm in the page, exposed to JavaScript as
+//! `Peer`. JavaScript only wires the page; every decision is made here.
+
+mod bootstrap;
+mod connection;
+mod status;
+mod swarm;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+
+use crate::platform::IdentityStore;
+pub use status::{PeerStatus, Status};
+
+/// Options of `Peer.start`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct Options {
+    /// Where the node publishes its addresses; default `/bootstrap.json`.
+    bootstrap_url: Option<String>,
+    /// IndexedDB database holding the identity; default `meganet-identity`.
+    identity_db: Option<String>,
+}
+
+/// A running browser peer.
+#[wasm_bindgen]
+pub struct Peer {
+    peer_id: String,
+    status: Rc<RefCell<Status>>,
+}
+
+#[wasm_bindgen]
+impl Peer {
+    /// Starts the peer: loads (or creates) its identity, then connects to the
+    /// node named by the bootstrap document and keeps reconnecting.
+    pub async fn start(options: JsValue) -> Result<Peer, JsError> {
+        console_error_panic_hook::set_once();
+        let options: Options = if options.is_undefined() || options.is_null() {
+            Options::default()
+        } else {
+            serde_wasm_bindgen::from_value(options)
+                .map_err(|e| JsError::new(&format!("invalid options: {e}")))?
+        };
+        let store = IdentityStore::new(
+            options
+                .identity_db
+                .as_deref()
+                .unwrap_or(IdentityStore::DEFAULT_DB),
+        );
+        let keypair = store.load_or_create().await?;
+        let peer_id = keypair.public().to_peer_id();
+        let status = Rc::new(RefCell::new(Status::new(peer_id)));
+        let bootstrap_url = options
+            .bootstrap_url
+            .unwrap_or_else(|| "/bootstrap.json".to_owned());
+        let swarm = swarm::build(keypair).map_err(|e| JsError::new(&e))?;
+        let driver = connection::Driver::new(swarm, bootstrap_url, status.clone());
+        crate::platform::spawn(driver.run());
+        Ok(Peer {
+            peer_id: peer_id.to_string(),
+            status,
+        })
+    }
+
+    /// This peer's id.
+    #[wasm_bindgen(getter)]
+    pub fn id(&self) -> String {
+        self.peer_id.clone()
+    }
+
+    /// A snapshot: node connection state and every open connection.
+    pub fn status(&self) -> Result<JsValue, JsError> {
+        let snapshot = self.status.borrow().snapshot();
+        status::to_js(&snapshot).map_err(|e| JsError::new(&e.to_string()))
+    }
+
+    /// Calls `callback(status)` whenever the status changes.
+    #[wasm_bindgen(js_name = onStatus)]
+    pub fn on_status(&self, callback: js_sys::Function) -> Result<(), JsError> {
+        self.status
+            .borrow_mut()
+            .subscribe(callback)
+            .map_err(|e| JsError::new(&e))
+    }
+}
+

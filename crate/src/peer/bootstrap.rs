@@ -1,0 +1,54 @@
+//! Fetching the node's `/bootstrap.json` and choosing an address to dial.
+
+use libp2p::multiaddr::Protocol;
+use libp2p::Multiaddr;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::net::Bootstrap;
+
+/// Largest bootstrap document accepted: a handful of addresses.
+const MAX_BOOTSTRAP_BYTES: usize = 64 * 1024;
+
+/// Fetches and parses the bootstrap document.
+pub async fn fetch(url: &str) -> Result<Bootstrap, String> {
+    let global = js_sys::global();
+    let promise = if let Some(window) = global.dyn_ref::<web_sys::Window>() {
+        window.fetch_with_str(url)
+    } else if let Some(worker) = global.dyn_ref::<web_sys::WorkerGlobalScope>() {
+        worker.fetch_with_str(url)
+    } else {
+        return Err("no fetch in this context".into());
+    };
+    let response: web_sys::Response = JsFuture::from(promise)
+        .await
+        .map_err(|_| format!("cannot reach the node at {url}"))?
+        .dyn_into()
+        .map_err(|_| "fetch returned no response".to_owned())?;
+    if !response.ok() {
+        return Err(format!("{url} answered HTTP {}", response.status()));
+    }
+    let text = JsFuture::from(response.text().map_err(|_| "unreadable body".to_owned())?)
+        .await
+        .map_err(|_| format!("{url}: body could not be read"))?
+        .as_string()
+        .unwrap_or_default();
+    if text.len() > MAX_BOOTSTRAP_BYTES {
+        return Err(format!("{url} is larger than {MAX_BOOTSTRAP_BYTES} bytes"));
+    }
+    serde_json::from_str(&text).map_err(|e| format!("{url} is not a bootstrap document: {e}"))
+}
+
+/// The address a browser dials: the first WebSocket address. WebRTC-direct
+/// is not used for the node link until large browser-to-node messages are
+/// proven to pass over it (docs/DESIGN.md).
+pub fn pick_address(bootstrap: &Bootstrap) -> Option<Multiaddr> {
+    bootstrap
+        .addrs
+        .iter()
+        .filter_map(|a| a.parse::<Multiaddr>().ok())
+        .find(|a| {
+            a.iter().any(|p| matches!(p, Protocol::Ws(_)))
+                && !a.iter().any(|p| matches!(p, Protocol::P2pCircuit))
+        })
+}

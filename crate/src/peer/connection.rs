@@ -1,0 +1,238 @@
+//! Keeps the browser peer connected to its node: fetch the bootstrap
+//! document, dial, hold a relay reservation, and retry with backoff when the
+//! node goes away.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures::future::{FusedFuture, FutureExt, LocalBoxFuture};
+use futures::StreamExt;
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::{ConnectionId, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, Swarm};
+
+use super::bootstrap;
+use super::status::{ConnectionInfo, Status};
+use super::swarm::{Behaviour, BehaviourEvent};
+use crate::net::{Bootstrap, PeerConnection, TransportKind, KAD_PROTOCOL};
+
+/// First retry delay; doubles per failure up to [`MAX_BACKOFF`].
+const MIN_BACKOFF: Duration = Duration::from_millis(500);
+/// Longest wait between attempts: a restarted node is found within seconds.
+const MAX_BACKOFF: Duration = Duration::from_secs(4);
+
+/// The task that owns the swarm.
+pub struct Driver {
+    swarm: Swarm<Behaviour>,
+    bootstrap_url: String,
+    status: Rc<RefCell<Status>>,
+    node: Option<(PeerId, Multiaddr)>,
+    connections: HashMap<ConnectionId, ConnectionInfo>,
+    failures: u32,
+}
+
+enum Wake {
+    Swarm(SwarmEvent<BehaviourEvent>),
+    Bootstrap(Result<Bootstrap, String>),
+    Retry,
+}
+
+impl Driver {
+    pub fn new(swarm: Swarm<Behaviour>, bootstrap_url: String, status: Rc<RefCell<Status>>) -> Self {
+        Self {
+            swarm,
+            bootstrap_url,
+            status,
+            node: None,
+            connections: HashMap::new(),
+            failures: 0,
+        }
+    }
+
+    /// Runs until the page goes away.
+    pub async fn run(mut self) {
+        let mut fetch = self.fetch_bootstrap();
+        let mut retry: futures::future::Fuse<LocalBoxFuture<'static, ()>> =
+            futures::future::Fuse::terminated();
+        loop {
+            let wake = futures::select! {
+                event = self.swarm.select_next_some() => Wake::Swarm(event),
+                result = fetch => Wake::Bootstrap(result),
+                () = retry => Wake::Retry,
+            };
+            match wake {
+                Wake::Swarm(event) => {
+                    if self.on_event(event) && retry.is_terminated() && fetch.is_terminated() {
+                        retry = self.schedule_retry();
+                    }
+                }
+                Wake::Bootstrap(Ok(doc)) => {
+                    if let Err(e) = self.dial(&doc) {
+                        self.set_unreachable(e);
+                        retry = self.schedule_retry();
+                    }
+                }
+                Wake::Bootstrap(Err(e)) => {
+                    self.set_unreachable(e);
+                    retry = self.schedule_retry();
+                }
+                Wake::Retry => fetch = self.fetch_bootstrap(),
+            }
+        }
+    }
+
+    fn fetch_bootstrap(&self) -> futures::future::Fuse<LocalBoxFuture<'static, Result<Bootstrap, String>>> {
+        let url = self.bootstrap_url.clone();
+        self.status.borrow_mut().update(|s| {
+            s.node.state = "connecting";
+            s.node.retry_in_ms = None;
+        });
+        async move { bootstrap::fetch(&url).await }.boxed_local().fuse()
+    }
+
+    fn schedule_retry(&mut self) -> futures::future::Fuse<LocalBoxFuture<'static, ()>> {
+        let delay = MIN_BACKOFF
+            .saturating_mul(1 << self.failures.min(8))
+            .min(MAX_BACKOFF);
+        self.failures = self.failures.saturating_add(1);
+        let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.status
+            .borrow_mut()
+            .update(|s| s.node.retry_in_ms = Some(millis));
+        crate::platform::sleep(delay).boxed_local().fuse()
+    }
+
+    fn set_unreachable(&self, error: String) {
+        tracing::warn!(%error, "node unreachable");
+        self.status.borrow_mut().update(|s| {
+            s.node.state = "unreachable";
+            s.node.error = Some(error);
+        });
+    }
+
+    fn dial(&mut self, doc: &Bootstrap) -> Result<(), String> {
+        let addr = bootstrap::pick_address(doc)
+            .ok_or_else(|| "the node offers no WebSocket address".to_owned())?;
+        let peer: PeerId = doc
+            .peer_id
+            .parse()
+            .map_err(|_| format!("invalid node peer id {:?}", doc.peer_id))?;
+        self.node = Some((peer, addr.clone()));
+        self.swarm
+            .dial(addr.clone())
+            .map_err(|e| format!("cannot dial {addr}: {e}"))
+    }
+
+    /// Handles one swarm event; returns true when the node link was lost.
+    fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) -> bool {
+        match event {
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                endpoint,
+                ..
+            } => {
+                let addr = endpoint.get_remote_address().clone();
+                let relayed = addr.iter().any(|p| matches!(p, Protocol::P2pCircuit));
+                let info = ConnectionInfo {
+                    connection: PeerConnection {
+                        peer_id: peer_id.to_string(),
+                        transport: TransportKind::of(&addr).as_str().to_owned(),
+                        addr: addr.to_string(),
+                    },
+                    path: if relayed { "relayed" } else { "direct" },
+                };
+                self.connections.insert(connection_id, info.clone());
+                if self.node.as_ref().is_some_and(|(p, _)| *p == peer_id) {
+                    self.on_node_connected(peer_id, &info);
+                }
+                self.publish_connections();
+                false
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                connection_id,
+                num_established,
+                cause,
+                ..
+            } => {
+                self.connections.remove(&connection_id);
+                self.publish_connections();
+                let node_lost = num_established == 0
+                    && self.node.as_ref().is_some_and(|(p, _)| *p == peer_id);
+                if node_lost {
+                    let reason = cause.map_or("closed".to_owned(), |c| c.to_string());
+                    self.set_unreachable(format!("connection to the node lost: {reason}"));
+                }
+                node_lost
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                let is_node = peer_id.is_some() && self.node.as_ref().map(|(p, _)| *p) == peer_id;
+                if is_node && !self.is_connected_to_node() {
+                    self.set_unreachable(format!("cannot connect to the node: {error}"));
+                    return true;
+                }
+                false
+            }
+            SwarmEvent::NewListenAddr { address, .. } => {
+                self.status
+                    .borrow_mut()
+                    .update(|s| s.listen_addrs.push(address.to_string()));
+                false
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                let gone = address.to_string();
+                self.status
+                    .borrow_mut()
+                    .update(|s| s.listen_addrs.retain(|a| *a != gone));
+                false
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(libp2p::identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
+                if info.protocols.contains(&KAD_PROTOCOL) {
+                    for addr in info.listen_addrs {
+                        self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                    }
+                }
+                false
+            }
+            _ => false,
+        }
+    }
+
+    fn is_connected_to_node(&self) -> bool {
+        self.node
+            .as_ref()
+            .is_some_and(|(p, _)| self.swarm.is_connected(p))
+    }
+
+    fn on_node_connected(&mut self, peer: PeerId, info: &ConnectionInfo) {
+        self.failures = 0;
+        self.status.borrow_mut().update(|s| {
+            s.node.state = "connected";
+            s.node.peer_id = Some(peer.to_string());
+            s.node.transport = Some(info.connection.transport.clone());
+            s.node.addr = Some(info.connection.addr.clone());
+            s.node.error = None;
+            s.node.retry_in_ms = None;
+        });
+        // Hold a reservation so other browsers can reach us through the node.
+        if let Some((_, addr)) = &self.node {
+            let circuit = addr.clone().with(Protocol::P2pCircuit);
+            if let Err(e) = self.swarm.listen_on(circuit) {
+                tracing::warn!(error = %e, "cannot reserve a relay slot");
+            }
+        }
+    }
+
+    fn publish_connections(&self) {
+        let mut list: Vec<ConnectionInfo> = self.connections.values().cloned().collect();
+        list.sort_by(|a, b| a.connection.addr.cmp(&b.connection.addr));
+        self.status.borrow_mut().update(|s| s.connections = list);
+    }
+}

@@ -1,0 +1,102 @@
+//! The browser peer's observable state and its change notifications.
+
+use libp2p::PeerId;
+use serde::Serialize;
+use wasm_bindgen::JsValue;
+
+use crate::net::PeerConnection;
+
+/// Most status listeners one page may register: a bound, not a quota.
+const MAX_LISTENERS: usize = 64;
+
+/// What a `peer.status()` call returns.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerStatus {
+    pub peer_id: String,
+    pub node: NodeLink,
+    pub connections: Vec<ConnectionInfo>,
+    pub listen_addrs: Vec<String>,
+}
+
+/// The state of the link to the bootstrap node.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeLink {
+    /// `connecting`, `connected` or `unreachable`.
+    pub state: &'static str,
+    pub peer_id: Option<String>,
+    pub transport: Option<String>,
+    pub addr: Option<String>,
+    /// Why the last attempt failed, in plain words.
+    pub error: Option<String>,
+    /// When unreachable: milliseconds until the next attempt.
+    pub retry_in_ms: Option<u64>,
+}
+
+/// One open connection.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionInfo {
+    #[serde(flatten)]
+    pub connection: PeerConnection,
+    /// `direct` or `relayed`.
+    pub path: &'static str,
+}
+
+/// Mutable status shared between the swarm task and the JS handle.
+pub struct Status {
+    current: PeerStatus,
+    listeners: Vec<js_sys::Function>,
+}
+
+impl Status {
+    pub fn new(peer_id: PeerId) -> Self {
+        Self {
+            current: PeerStatus {
+                peer_id: peer_id.to_string(),
+                node: NodeLink {
+                    state: "connecting",
+                    peer_id: None,
+                    transport: None,
+                    addr: None,
+                    error: None,
+                    retry_in_ms: None,
+                },
+                connections: Vec::new(),
+                listen_addrs: Vec::new(),
+            },
+            listeners: Vec::new(),
+        }
+    }
+
+    pub fn snapshot(&self) -> PeerStatus {
+        self.current.clone()
+    }
+
+    pub fn subscribe(&mut self, callback: js_sys::Function) -> Result<(), String> {
+        if self.listeners.len() >= MAX_LISTENERS {
+            return Err(format!("at most {MAX_LISTENERS} status listeners"));
+        }
+        self.listeners.push(callback);
+        Ok(())
+    }
+
+    /// Applies `change` and tells every listener.
+    pub fn update(&mut self, change: impl FnOnce(&mut PeerStatus)) {
+        change(&mut self.current);
+        let Ok(value) = to_js(&self.current) else {
+            return;
+        };
+        for listener in &self.listeners {
+            // A throwing listener must not stop the others or the peer.
+            let _ = listener.call1(&JsValue::NULL, &value);
+        }
+    }
+}
+
+/// Converts to a plain JavaScript value: maps (and flattened structs) become
+/// ordinary objects, not `Map`s, so pages can read fields directly.
+pub fn to_js<T: Serialize>(value: &T) -> Result<wasm_bindgen::JsValue, serde_wasm_bindgen::Error> {
+    value.serialize(&serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true))
+}

@@ -1,0 +1,30 @@
+// The page: starts the wasm peer and renders its status. Every decision is
+// made by the peer in Rust; this file only wires the page to it.
+import init, { Peer } from '../build/pkg/meganet.js';
+import { render, showError } from './render.js';
+
+async function main() {
+  if (typeof WebAssembly !== 'object') {
+    showError('This browser cannot run WebAssembly, which meganet needs.');
+    return;
+  }
+  await init();
+  const peer = await Peer.start({});
+  window.meganet = peer;
+  render(peer.status());
+  peer.onStatus(render);
+  registerServiceWorker();
+}
+
+function registerServiceWorker() {
+  if (!('serviceWorker' in navigator)) return; // the page works without it
+  navigator.serviceWorker.register('/sw.js').catch((e) => {
+    console.warn('service worker not registered:', e);
+  });
+}
+
+main().catch((e) => {
+  showError(`meganet could not start: ${e && e.message ? e.message : e}`);
+  document.getElementById('node-state').dataset.state = 'failed';
+  document.getElementById('node-state').textContent = 'failed';
+});
