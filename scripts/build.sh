@@ -16,7 +16,7 @@ wasm-bindgen --target web --out-dir build/pkg --out-name meganet \
   "$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile/meganet.wasm"
 if [ "$profile" = release ]; then
   log "optimizing wasm"
-  npx --no-install wasm-opt -Oz --enable-reference-types --enable-bulk-memory \
+  npx --no-install wasm-opt -Oz --strip-debug --strip-producers --enable-reference-types --enable-bulk-memory \
     --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
     build/pkg/meganet_bg.wasm -o build/pkg/meganet_bg.wasm
 fi

@@ -10,6 +10,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use serde::Deserialize;
+use tracing_subscriber::layer::SubscriberExt as _;
 use wasm_bindgen::prelude::*;
 
 use crate::platform::IdentityStore;
@@ -38,6 +39,13 @@ impl Peer {
     /// node named by the bootstrap document and keeps reconnecting.
     pub async fn start(options: JsValue) -> Result<Peer, JsError> {
         console_error_panic_hook::set_once();
+        // Warnings and errors go to the browser console; a second peer in
+        // the same page keeps the first subscriber.
+        let mut log = tracing_wasm::WASMLayerConfigBuilder::new();
+        log.set_max_level(tracing::Level::WARN);
+        let _ = tracing::subscriber::set_global_default(
+            tracing_subscriber::registry().with(tracing_wasm::WASMLayer::new(log.build())),
+        );
         let options: Options = if options.is_undefined() || options.is_null() {
             Options::default()
         } else {
@@ -86,4 +94,3 @@ impl Peer {
             .map_err(|e| JsError::new(&e))
     }
 }
-

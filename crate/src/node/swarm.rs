@@ -86,7 +86,11 @@ impl Node {
             .build();
 
         let listeners = [
-            (socket_multiaddr(config.tcp, Protocol::Tcp), "TCP", config.tcp),
+            (
+                socket_multiaddr(config.tcp, Protocol::Tcp),
+                "TCP",
+                config.tcp,
+            ),
             (
                 socket_multiaddr(config.ws, Protocol::Tcp).with(Protocol::Ws("/".into())),
                 "WebSocket",
@@ -150,6 +154,10 @@ impl Node {
 
     async fn on_listen_addr(&mut self, address: Multiaddr) {
         tracing::info!(%address, "listening");
+        // A node's listeners are what browsers and other nodes dial, so they
+        // are its external addresses; the relay server only accepts
+        // reservations once it has at least one.
+        self.swarm.add_external_address(address.clone());
         self.status
             .write()
             .await
@@ -237,7 +245,5 @@ fn socket_multiaddr(socket: SocketAddr, transport: fn(u16) -> Protocol<'static>)
         std::net::IpAddr::V4(ip) => Protocol::Ip4(ip),
         std::net::IpAddr::V6(ip) => Protocol::Ip6(ip),
     };
-    Multiaddr::empty()
-        .with(ip)
-        .with(transport(socket.port()))
+    Multiaddr::empty().with(ip).with(transport(socket.port()))
 }

@@ -34,13 +34,17 @@ pub struct Driver {
 }
 
 enum Wake {
-    Swarm(SwarmEvent<BehaviourEvent>),
+    Swarm(Box<SwarmEvent<BehaviourEvent>>),
     Bootstrap(Result<Bootstrap, String>),
     Retry,
 }
 
 impl Driver {
-    pub fn new(swarm: Swarm<Behaviour>, bootstrap_url: String, status: Rc<RefCell<Status>>) -> Self {
+    pub fn new(
+        swarm: Swarm<Behaviour>,
+        bootstrap_url: String,
+        status: Rc<RefCell<Status>>,
+    ) -> Self {
         Self {
             swarm,
             bootstrap_url,
@@ -58,13 +62,13 @@ impl Driver {
             futures::future::Fuse::terminated();
         loop {
             let wake = futures::select! {
-                event = self.swarm.select_next_some() => Wake::Swarm(event),
+                event = self.swarm.select_next_some() => Wake::Swarm(Box::new(event)),
                 result = fetch => Wake::Bootstrap(result),
                 () = retry => Wake::Retry,
             };
             match wake {
                 Wake::Swarm(event) => {
-                    if self.on_event(event) && retry.is_terminated() && fetch.is_terminated() {
+                    if self.on_event(*event) && retry.is_terminated() && fetch.is_terminated() {
                         retry = self.schedule_retry();
                     }
                 }
@@ -83,13 +87,17 @@ impl Driver {
         }
     }
 
-    fn fetch_bootstrap(&self) -> futures::future::Fuse<LocalBoxFuture<'static, Result<Bootstrap, String>>> {
+    fn fetch_bootstrap(
+        &self,
+    ) -> futures::future::Fuse<LocalBoxFuture<'static, Result<Bootstrap, String>>> {
         let url = self.bootstrap_url.clone();
         self.status.borrow_mut().update(|s| {
             s.node.state = "connecting";
             s.node.retry_in_ms = None;
         });
-        async move { bootstrap::fetch(&url).await }.boxed_local().fuse()
+        async move { bootstrap::fetch(&url).await }
+            .boxed_local()
+            .fuse()
     }
 
     fn schedule_retry(&mut self) -> futures::future::Fuse<LocalBoxFuture<'static, ()>> {
@@ -160,8 +168,8 @@ impl Driver {
             } => {
                 self.connections.remove(&connection_id);
                 self.publish_connections();
-                let node_lost = num_established == 0
-                    && self.node.as_ref().is_some_and(|(p, _)| *p == peer_id);
+                let node_lost =
+                    num_established == 0 && self.node.as_ref().is_some_and(|(p, _)| *p == peer_id);
                 if node_lost {
                     let reason = cause.map_or("closed".to_owned(), |c| c.to_string());
                     self.set_unreachable(format!("connection to the node lost: {reason}"));
@@ -189,11 +197,9 @@ impl Driver {
                     .update(|s| s.listen_addrs.retain(|a| *a != gone));
                 false
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Identify(libp2p::identify::Event::Received {
-                peer_id,
-                info,
-                ..
-            })) => {
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(
+                libp2p::identify::Event::Received { peer_id, info, .. },
+            )) => {
                 if info.protocols.contains(&KAD_PROTOCOL) {
                     for addr in info.listen_addrs {
                         self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);

@@ -145,7 +145,10 @@ mod tests {
         fs::write(store.path(IdentityStore::KEY_FILE), b"garbage").unwrap();
         let err = store.load_or_create().unwrap_err();
         assert!(matches!(err, IdentityError::Corrupt { .. }), "{err}");
-        assert_eq!(fs::read(store.path(IdentityStore::KEY_FILE)).unwrap(), b"garbage");
+        assert_eq!(
+            fs::read(store.path(IdentityStore::KEY_FILE)).unwrap(),
+            b"garbage"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 

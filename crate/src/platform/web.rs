@@ -68,7 +68,9 @@ impl IdentityStore {
 
     async fn open(&self) -> Result<Database, IdentityError> {
         let factory = Factory::new().map_err(|e| self.io(e))?;
-        let mut request = factory.open(&self.db_name, Some(1)).map_err(|e| self.io(e))?;
+        let mut request = factory
+            .open(&self.db_name, Some(1))
+            .map_err(|e| self.io(e))?;
         request.on_upgrade_needed(|event| {
             if let Ok(db) = event.database() {
                 if !db.store_names().iter().any(|n| n == STORE) {

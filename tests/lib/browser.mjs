@@ -1,0 +1,52 @@
+// Real headless Chromium processes (Debian's /usr/bin/chromium) via playwright-core.
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { ROOT } from './node.mjs';
+
+export const ARTIFACTS = path.join(ROOT, 'test-artifacts');
+
+const FLAGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--allow-loopback-in-peer-connection',
+];
+
+/** Launches one Chromium process. */
+export function launchChromium() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: FLAGS,
+  });
+}
+
+/** Opens the app in a new context and waits until `window.meganet` exists. */
+export async function openApp(browser, url, contextOptions = {}) {
+  const context = await browser.newContext(contextOptions);
+  const origin = new URL(url).origin;
+  await context.grantPermissions(['camera', 'microphone'], { origin }).catch(() => {});
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(url);
+  await page.waitForFunction(() => window.meganet !== undefined, null, { timeout: 30_000 });
+  return { context, page, errors };
+}
+
+/** Waits until the peer's status satisfies `predicate` (a function source run in the page). */
+export async function waitForStatus(page, predicate, timeout = 30_000) {
+  await page.waitForFunction(
+    (src) => new Function('s', `return (${src})(s)`)(window.meganet.status()),
+    predicate.toString(),
+    { timeout, polling: 100 },
+  );
+  return page.evaluate(() => window.meganet.status());
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}

@@ -1,0 +1,74 @@
+// Starts and stops real `meganet node` processes for tests.
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
+export const BIN = path.join(ROOT, 'build/bin/meganet');
+
+export function tempDir(prefix = 'meganet-test-') {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+/** Runs `meganet` to completion; resolves to {code, stdout, stderr}. */
+export function runMeganet(args, { timeoutMs = 30_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`meganet ${args.join(' ')} did not exit in ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * Starts a node with every listener on a free port (unless given) and waits
+ * for it to print its web app URL.
+ */
+export async function startNode({ data = tempDir(), http = '127.0.0.1:0', args = [] } = {}) {
+  const child = spawn(BIN, [
+    'node', '--data', data, '--www', path.join(ROOT, 'dist'), '--http', http,
+    '--ws', '127.0.0.1:0', '--webrtc', '127.0.0.1:0', '--tcp', '127.0.0.1:0', ...args,
+  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' } });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`node did not start:\n${stderr}`)), 30_000);
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      const m = stdout.match(/web app: (http:\/\/\S+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`node exited with ${code}:\n${stderr}`)); });
+  });
+  const peerId = stdout.match(/meganet node (\S+)/)[1];
+  return {
+    url,
+    peerId,
+    data,
+    http: new URL(url).host,
+    logs: () => stderr,
+    async status() {
+      const res = await fetch(new URL('/status.json', url));
+      return res.json();
+    },
+    /** Sends SIGINT (Ctrl-C) and resolves to the exit code. */
+    stop(signal = 'SIGINT') {
+      if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+      return new Promise((resolve) => {
+        child.once('exit', (code) => resolve(code));
+        child.kill(signal);
+      });
+    },
+  };
+}

@@ -1,0 +1,139 @@
+// Issue 2: a node serves the web app; each browser that opens it becomes a
+// peer connected to the node; identities survive restarts and reloads.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { startNode, runMeganet, tempDir } from './lib/node.mjs';
+import { launchChromium, openApp, waitForStatus, screenshot } from './lib/browser.mjs';
+
+const connected = (s) => s.node.state === 'connected';
+const cleanups = [];
+after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
+
+test('two browsers become peers of the node, and both survive a node restart', async () => {
+  const data = tempDir();
+  let node = await startNode({ data });
+  cleanups.push(() => node.stop());
+  const first = await node.status();
+  assert.equal(first.peerId, node.peerId);
+  assert.match(first.certhash, /^u/, 'certhash is a multibase string');
+
+  const bootstrap = await (await fetch(new URL('/bootstrap.json', node.url))).json();
+  assert.equal(bootstrap.peerId, node.peerId);
+  assert.ok(bootstrap.addrs.some((a) => a.includes('/ws/p2p/')), `a WebSocket address in ${bootstrap.addrs}`);
+  assert.ok(bootstrap.addrs.some((a) => a.includes('/webrtc-direct/certhash/')), `a WebRTC-direct address in ${bootstrap.addrs}`);
+
+  // Two separate Chromium processes.
+  const browsers = [await launchChromium(), await launchChromium()];
+  for (const b of browsers) cleanups.push(() => b.close());
+  const apps = [];
+  for (const b of browsers) apps.push(await openApp(b, node.url));
+  const ids = [];
+  for (const { page } of apps) {
+    const s = await waitForStatus(page, connected);
+    assert.equal(s.node.peerId, node.peerId);
+    assert.equal(s.node.transport, 'websocket');
+    ids.push(s.peerId);
+    // The relay reservation makes the browser reachable through the node.
+    await waitForStatus(page, (st) => st.listenAddrs.some((a) => a.includes('/p2p-circuit')));
+  }
+  assert.notEqual(ids[0], ids[1], 'each browser has its own identity');
+  await apps[0].page.waitForSelector('#node-state[data-state="connected"]');
+  await screenshot(apps[0].page, 'skeleton-desktop');
+
+  const status = await node.status();
+  for (const id of ids) {
+    const conn = status.peers.find((p) => p.peerId === id);
+    assert.ok(conn, `node lists browser ${id}: ${JSON.stringify(status.peers)}`);
+    assert.equal(conn.transport, 'websocket');
+  }
+
+  // Restart on the same HTTP port and data directory.
+  assert.equal(await node.stop(), 0, 'Ctrl-C is a clean shutdown');
+  for (const { page } of apps) await waitForStatus(page, (s) => s.node.state !== 'connected');
+  node = await startNode({ data, http: node.http });
+  const again = await node.status();
+  assert.equal(again.peerId, first.peerId, 'same peer id after restart');
+  assert.equal(again.certhash, first.certhash, 'same certhash after restart');
+  for (const { page } of apps) await waitForStatus(page, connected, 20_000);
+  const after = await node.status();
+  for (const id of ids) assert.ok(after.peers.some((p) => p.peerId === id), `browser ${id} reconnected`);
+
+  // A reload keeps the browser's identity (IndexedDB).
+  await apps[0].page.reload();
+  await apps[0].page.waitForFunction(() => window.meganet !== undefined);
+  const reloaded = await waitForStatus(apps[0].page, connected);
+  assert.equal(reloaded.peerId, ids[0]);
+  for (const { errors } of apps) assert.deepEqual(errors, [], 'no page errors');
+});
+
+test('the page works at phone size', async () => {
+  const node = await startNode();
+  cleanups.push(() => node.stop());
+  const browser = await launchChromium();
+  cleanups.push(() => browser.close());
+  const { devices } = await import('playwright-core');
+  const pixel7 = devices['Pixel 7'];
+  const { page } = await openApp(browser, node.url, pixel7);
+  await waitForStatus(page, connected);
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= pixel7.viewport.width, `no horizontal scrolling on a phone (${width} px wide)`);
+  await screenshot(page, 'skeleton-pixel7');
+});
+
+test('a page whose node is gone says so and retries', async () => {
+  const node = await startNode();
+  const browser = await launchChromium();
+  cleanups.push(() => browser.close());
+  const { page } = await openApp(browser, node.url);
+  await waitForStatus(page, connected);
+  await node.stop();
+  const s = await waitForStatus(page, (st) => st.node.state === 'unreachable' && st.node.retryInMs > 0);
+  assert.ok(s.node.error, 'names the error');
+  await page.waitForSelector('#node-state[data-state="unreachable"]');
+  assert.match(await page.textContent('#node-detail'), /cannot reach the node/);
+});
+
+test('meganet node --help explains every flag', async () => {
+  const { code, stdout } = await runMeganet(['node', '--help']);
+  assert.equal(code, 0);
+  for (const flag of ['--http', '--data', '--www', '--ws', '--webrtc', '--tcp', '--peer',
+    '--relay-max-reservations', '--relay-max-reservations-per-peer', '--relay-reservation-secs',
+    '--relay-max-circuits', '--relay-max-circuits-per-peer', '--relay-circuit-secs', '--relay-circuit-bytes']) {
+    assert.ok(stdout.includes(flag), `--help mentions ${flag}`);
+  }
+});
+
+test('bad start-up input gives one clear error line and a failing exit code', async (t) => {
+  await t.test('unknown flag', async () => {
+    const r = await runMeganet(['node', '--no-such-flag']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /unexpected argument '--no-such-flag'/);
+  });
+  await t.test('occupied HTTP port', async () => {
+    const node = await startNode();
+    cleanups.push(() => node.stop());
+    const r = await runMeganet(['node', '--data', tempDir(), '--http', node.http,
+      '--ws', '127.0.0.1:0', '--webrtc', '127.0.0.1:0', '--tcp', '127.0.0.1:0']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`error: cannot listen for HTTP on ${node.http}`));
+  });
+  await t.test('corrupt identity key is refused, not replaced', async () => {
+    const data = tempDir();
+    const node = await startNode({ data });
+    await node.stop();
+    const key = path.join(data, 'identity.key');
+    writeFileSync(key, 'not a key');
+    const r = await runMeganet(['node', '--data', data, '--http', '127.0.0.1:0',
+      '--ws', '127.0.0.1:0', '--webrtc', '127.0.0.1:0', '--tcp', '127.0.0.1:0']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /corrupt/);
+    assert.equal(readFileSync(key, 'utf8'), 'not a key', 'the corrupt key is left for the operator');
+  });
+  await t.test('malformed --peer address', async () => {
+    const r = await runMeganet(['node', '--peer', 'not-a-multiaddr']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /invalid value 'not-a-multiaddr' for '--peer/);
+  });
+});
