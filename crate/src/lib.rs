@@ -10,6 +10,7 @@
 //! talks to the network; without it only the data format remains, which is
 //! what the fuzz targets build against.
 
+pub mod format;
 pub mod hash;
 #[cfg(feature = "net")]
 pub mod net;

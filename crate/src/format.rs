@@ -1,0 +1,27 @@
+//! The meganet content format (spec: docs/FORMAT.md): a byte stream becomes
+//! sealed, erasure-coded, content-addressed shards plus a sealed manifest
+//! and a link; and back, from any `k` of `n` shards per segment, verifying
+//! everything on the way. Identical in wasm and natively; no I/O here but
+//! the streaming adapters in `stream`.
+
+mod decoder;
+mod encoder;
+mod erasure;
+mod error;
+mod link;
+mod manifest;
+mod params;
+mod seal;
+mod stream;
+
+pub use decoder::{Decoder, Reassembler};
+pub use encoder::{EncodedSegment, Encoder, Finished, Shard};
+pub use error::{FormatError, Result};
+pub use link::{Link, MAX_LINK_LEN};
+pub use manifest::{Manifest, MAX_MANIFEST_LEN};
+pub use params::{Params, DEFAULT_K, DEFAULT_N, DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE};
+pub use seal::{FileKey, TAG_LEN};
+pub use stream::{decode_to_writer, encode_reader, READ_CHUNK};
+
+/// The format version this build writes and reads.
+pub const VERSION: u8 = 1;
