@@ -29,6 +29,10 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
 fi
 
 if [ "${1:-}" = "--test" ]; then
+  if ! cargo fuzz --version >/dev/null 2>&1; then
+    log "installing cargo-fuzz (a few minutes, once)"
+    cargo install cargo-fuzz --locked --root "$MEGANET_TOOLS"
+  fi
   missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)

@@ -27,6 +27,15 @@ export WASM_BINDGEN_TEST_TIMEOUT=120
 # Chromium flags: crate/webdriver.json (the runner reads it from the crate root).
 cargo test -p meganet --target wasm32-unknown-unknown --lib --test '*'
 
+step "fuzz smoke run (the long run: docs/FORMAT.md)"
+(cd fuzz && for target in link manifest shard; do
+  if ! out=$(RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$MEGANET_CACHE/target-fuzz" \
+      cargo fuzz run "$target" -- -max_total_time=10 -rss_limit_mb=2048 2>&1); then
+    echo "$out" | tail -60; exit 1
+  fi
+  echo "$target: $(echo "$out" | tail -1)"
+done)
+
 step "building the app"
 bash scripts/build.sh
 
