@@ -2,7 +2,8 @@
 //! sealed, erasure-coded, content-addressed shards plus a sealed manifest
 //! and a link; and back, from any `k` of `n` shards per segment, verifying
 //! everything on the way. Identical in wasm and natively; no I/O here but
-//! the streaming adapters in `stream`.
+//! the streaming adapters in `stream` (futures I/O) and `web` (browser
+//! `ReadableStream`).
 
 mod decoder;
 mod encoder;
@@ -13,6 +14,8 @@ mod manifest;
 mod params;
 mod seal;
 mod stream;
+#[cfg(wasm_browser)]
+mod web;
 
 pub use decoder::{Decoder, Reassembler};
 pub use encoder::{EncodedSegment, Encoder, Finished, Shard};
@@ -22,6 +25,8 @@ pub use manifest::{Manifest, MAX_MANIFEST_LEN};
 pub use params::{Params, DEFAULT_K, DEFAULT_N, DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE};
 pub use seal::{FileKey, TAG_LEN};
 pub use stream::{decode_to_writer, encode_reader, READ_CHUNK};
+#[cfg(wasm_browser)]
+pub use web::encode_readable_stream;
 
 /// The format version this build writes and reads.
 pub const VERSION: u8 = 1;
