@@ -2,6 +2,7 @@
 // made by the peer in Rust; this file only wires the page to it.
 import init, { Peer } from '../build/pkg/meganet.js';
 import { render, showError } from './render.js';
+import { setUpUpload, fetchFromLocation } from './transfer.js';
 
 async function main() {
   if (typeof WebAssembly !== 'object') {
@@ -13,7 +14,22 @@ async function main() {
   window.meganet = peer;
   render(peer.status());
   peer.onStatus(render);
+  setUpUpload(peer);
   registerServiceWorker();
+  await waitForNode(peer);
+  fetchFromLocation(peer);
+  window.addEventListener('hashchange', () => fetchFromLocation(peer));
+}
+
+// Resolves once the peer reaches its node (or after 15 s, so a fetch
+// still reports why it failed).
+function waitForNode(peer) {
+  return new Promise((resolve) => {
+    const done = () => { clearInterval(timer); clearTimeout(limit); resolve(); };
+    const timer = setInterval(() => { if (peer.status().node.state === 'connected') done(); }, 100);
+    const limit = setTimeout(done, 15000);
+    if (peer.status().node.state === 'connected') done();
+  });
 }
 
 function registerServiceWorker() {

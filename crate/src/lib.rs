@@ -20,3 +20,4 @@ pub mod node;
 pub mod peer;
 #[cfg(feature = "net")]
 pub mod platform;
+pub mod store;

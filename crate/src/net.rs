@@ -2,6 +2,8 @@
 //! the JSON documents the node serves, and how an address maps to the
 //! transport shown to users.
 
+pub mod block;
+
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, StreamProtocol};
 use serde::{Deserialize, Serialize};
@@ -35,6 +37,12 @@ pub struct NodeStatus {
     pub listen_addrs: Vec<String>,
     /// Connected peers.
     pub peers: Vec<PeerConnection>,
+    /// Bytes of blocks stored.
+    #[serde(default)]
+    pub stored_bytes: u64,
+    /// Number of blocks stored.
+    #[serde(default)]
+    pub stored_blocks: u64,
 }
 
 /// One connected peer as seen by the node.

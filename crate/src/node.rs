@@ -31,7 +31,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.http)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", config.http))?;
-    let mut node = swarm::Node::start(&config, secrets, status.clone()).await?;
+    let blocks = config.data.join("blocks");
+    let store = crate::store::Store::open_disk(
+        &blocks,
+        crate::store::Config {
+            quota: config.quota,
+        },
+    )
+    .await
+    .with_context(|| format!("cannot open the block store in {}", blocks.display()))?;
+    let mut node = swarm::Node::start(&config, secrets, status.clone(), store).await?;
     let http_addr = listener.local_addr()?;
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let http = tokio::spawn(http::serve(

@@ -5,6 +5,7 @@ mod bootstrap;
 mod connection;
 mod status;
 mod swarm;
+mod transfer;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -31,6 +32,7 @@ struct Options {
 pub struct Peer {
     peer_id: String,
     status: Rc<RefCell<Status>>,
+    blocks: transfer::Blocks,
 }
 
 #[wasm_bindgen]
@@ -65,11 +67,13 @@ impl Peer {
             .bootstrap_url
             .unwrap_or_else(|| "/bootstrap.json".to_owned());
         let swarm = swarm::build(keypair).map_err(|e| JsError::new(&e))?;
-        let driver = connection::Driver::new(swarm, bootstrap_url, status.clone());
+        let (tx, rx) = futures::channel::mpsc::channel(connection::COMMAND_QUEUE);
+        let driver = connection::Driver::new(swarm, bootstrap_url, status.clone(), rx);
         crate::platform::spawn(driver.run());
         Ok(Peer {
             peer_id: peer_id.to_string(),
             status,
+            blocks: transfer::Blocks::new(tx),
         })
     }
 
@@ -85,6 +89,49 @@ impl Peer {
         status::to_js(&snapshot).map_err(|e| JsError::new(&e.to_string()))
     }
 
+    /// Stores a `File` or `Blob` on the network; resolves to its link
+    /// (`<origin>/#1.<hash>.<key>`). `options.onProgress({stage, done,
+    /// total})` follows the upload.
+    pub async fn put(&self, file: web_sys::Blob, options: JsValue) -> Result<String, JsError> {
+        let progress = progress_callback(&options);
+        let name = js_sys::Reflect::get(&file, &JsValue::from_str("name"))
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default();
+        let total = file.size() as u64;
+        let link = transfer::put(
+            &self.blocks,
+            file.stream(),
+            &name,
+            &file.type_(),
+            total,
+            &progress,
+        )
+        .await
+        .map_err(|e| JsError::new(&e))?;
+        Ok(link.to_url(&origin()))
+    }
+
+    /// Fetches the file a link names, verified and decrypted; resolves to
+    /// `{name, size, type, blob}`.
+    pub async fn get(&self, link: String, options: JsValue) -> Result<JsValue, JsError> {
+        let progress = progress_callback(&options);
+        let fetched = transfer::get(&self.blocks, &link, &progress)
+            .await
+            .map_err(|e| JsError::new(&e))?;
+        let bag = web_sys::BlobPropertyBag::new();
+        bag.set_type(&fetched.mime);
+        let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&fetched.parts, &bag)
+            .map_err(|_| JsError::new("cannot assemble the file"))?;
+        let out = js_sys::Object::new();
+        let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&out, &JsValue::from_str(k), v);
+        set("name", &JsValue::from_str(&fetched.name)).ok();
+        set("size", &JsValue::from_f64(fetched.size as f64)).ok();
+        set("type", &JsValue::from_str(&fetched.mime)).ok();
+        set("blob", &blob).ok();
+        Ok(out.into())
+    }
+
     /// Calls `callback(status)` whenever the status changes.
     #[wasm_bindgen(js_name = onStatus)]
     pub fn on_status(&self, callback: js_sys::Function) -> Result<(), JsError> {
@@ -93,4 +140,23 @@ impl Peer {
             .subscribe(callback)
             .map_err(|e| JsError::new(&e))
     }
+}
+
+/// `options.onProgress` as a Rust callback (a no-op when absent).
+fn progress_callback(options: &JsValue) -> impl Fn(transfer::Progress) {
+    let callback = js_sys::Reflect::get(options, &JsValue::from_str("onProgress"))
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    move |p: transfer::Progress| {
+        if let (Some(f), Ok(value)) = (&callback, status::to_js(&p)) {
+            let _ = f.call1(&JsValue::NULL, &value);
+        }
+    }
+}
+
+/// This page's origin plus `/`: where links point.
+fn origin() -> String {
+    web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .map_or_else(|| "meganet:".to_owned(), |o| format!("{o}/"))
 }

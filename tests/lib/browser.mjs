@@ -37,7 +37,7 @@ export async function openApp(browser, url, contextOptions = {}) {
 /** Waits until the peer's status satisfies `predicate` (a function source run in the page). */
 export async function waitForStatus(page, predicate, timeout = 30_000) {
   await page.waitForFunction(
-    (src) => new Function('s', `return (${src})(s)`)(window.meganet.status()),
+    (src) => window.meganet !== undefined && new Function('s', `return (${src})(s)`)(window.meganet.status()),
     predicate.toString(),
     { timeout, polling: 100 },
   );

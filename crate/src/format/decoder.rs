@@ -173,6 +173,34 @@ impl Reassembler {
         out
     }
 
+    /// The fewest shards worth fetching now: for each unfinished segment in
+    /// the window, as many positions as it still lacks of `k`, skipping
+    /// those in `skip` (unavailable or bad). Data shards come first, since
+    /// they need no Reed-Solomon work.
+    pub fn plan(&self, skip: &std::collections::HashSet<(u64, usize)>) -> Vec<(u64, usize, Hash)> {
+        let k = usize::from(self.decoder.manifest.params.k);
+        let mut out = vec![];
+        for segment in self.next..self.end.min(self.next + self.window) {
+            let held = self.pending.get(&segment).map_or(0, BTreeMap::len);
+            let missing = k.saturating_sub(held);
+            out.extend(
+                self.wanted_in(segment)
+                    .filter(|(s, i, _)| !skip.contains(&(*s, *i)))
+                    .take(missing),
+            );
+        }
+        out
+    }
+
+    fn wanted_in(&self, segment: u64) -> impl Iterator<Item = (u64, usize, Hash)> + '_ {
+        let held = self.pending.get(&segment);
+        self.decoder.manifest.shards[segment as usize]
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| !held.is_some_and(|h| h.contains_key(i)))
+            .map(move |(i, hash)| (segment, i, *hash))
+    }
+
     /// Adds a shard. It is verified first (a bad one is an error naming it);
     /// returns false when the shard is not needed (outside the window, or
     /// the segment already has `k`).

@@ -72,14 +72,14 @@ pub fn decode(
         for (i, slot) in data.iter().enumerate() {
             match slot {
                 Some(bytes) => out.extend_from_slice(bytes),
-                None => out.extend_from_slice(restored.get(&i).ok_or_else(|| {
-                    FormatError::TooFewShards {
+                None => {
+                    out.extend_from_slice(restored.get(&i).ok_or(FormatError::TooFewShards {
                         segment,
                         have: shards.len(),
                         need: k,
                         missing: 1,
-                    }
-                })?),
+                    })?)
+                }
             }
         }
     }

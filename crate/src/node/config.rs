@@ -39,6 +39,10 @@ pub struct Config {
     #[arg(long = "peer", value_name = "MULTIADDR")]
     pub peers: Vec<Multiaddr>,
 
+    /// Bytes of blocks this node stores for others before refusing more.
+    #[arg(long, default_value_t = 10 << 30, value_name = "BYTES")]
+    pub quota: u64,
+
     #[command(flatten)]
     pub relay: RelayLimits,
 }

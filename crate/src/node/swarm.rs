@@ -10,13 +10,16 @@ use anyhow::Context;
 use futures::StreamExt;
 use libp2p::core::ConnectedPoint;
 use libp2p::multiaddr::Protocol;
+use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
 use libp2p::{identify, kad, noise, ping, relay, tcp, yamux, Multiaddr, PeerId, Swarm};
 use tokio::sync::RwLock;
 
 use super::identity::Secrets;
 use super::Config;
+use crate::net::block::{self, BlockCodec};
 use crate::net::{NodeStatus, PeerConnection, TransportKind, KAD_PROTOCOL, PROTOCOL_VERSION};
+use crate::store::{Class, Store};
 
 /// Everything the node speaks.
 #[derive(NetworkBehaviour)]
@@ -25,6 +28,7 @@ pub struct Behaviour {
     kad: kad::Behaviour<kad::store::MemoryStore>,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
+    block: request_response::Behaviour<BlockCodec>,
 }
 
 /// A running node's swarm and the status it publishes.
@@ -32,6 +36,7 @@ pub struct Node {
     swarm: Swarm<Behaviour>,
     status: Arc<RwLock<NodeStatus>>,
     connections: HashMap<ConnectionId, PeerConnection>,
+    store: Store,
 }
 
 /// Connections stay open this long without traffic; browsers keep theirs
@@ -45,6 +50,7 @@ impl Node {
         config: &Config,
         secrets: Secrets,
         status: Arc<RwLock<NodeStatus>>,
+        store: Store,
     ) -> anyhow::Result<Self> {
         let Secrets {
             keypair,
@@ -80,6 +86,7 @@ impl Node {
                         key.public(),
                     )),
                     ping: ping::Behaviour::default(),
+                    block: block::behaviour(ProtocolSupport::Full),
                 }
             })?
             .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
@@ -115,6 +122,7 @@ impl Node {
             swarm,
             status,
             connections: HashMap::new(),
+            store,
         };
         node.await_listeners(3).await?;
         Ok(node)
@@ -215,11 +223,42 @@ impl Node {
                     }
                 }
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Block(request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            })) => {
+                // Blocks that browsers upload are held for them: contributed.
+                let response = block::serve(&self.store, Class::Contributed, request).await;
+                if let block::BlockResponse::Error { message, .. } = &response {
+                    tracing::debug!(%peer, message, "block request refused");
+                }
+                if self
+                    .swarm
+                    .behaviour_mut()
+                    .block
+                    .send_response(channel, response)
+                    .is_err()
+                {
+                    tracing::debug!(%peer, "block requester went away");
+                }
+                self.publish_usage().await;
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Relay(event)) => {
                 tracing::debug!(?event, "relay");
             }
             other => tracing::trace!(?other, "swarm event"),
         }
+    }
+
+    async fn publish_usage(&self) {
+        let usage = self.store.usage();
+        let mut status = self.status.write().await;
+        status.stored_bytes = usage.total();
+        status.stored_blocks = usage.entries;
     }
 
     async fn publish_peers(&self) {

@@ -7,16 +7,28 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
+use futures::channel::{mpsc, oneshot};
 use futures::future::{FusedFuture, FutureExt, LocalBoxFuture};
 use futures::StreamExt;
 use libp2p::multiaddr::Protocol;
+use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm};
 
 use super::bootstrap;
 use super::status::{ConnectionInfo, Status};
 use super::swarm::{Behaviour, BehaviourEvent};
+use crate::net::block::{BlockRequest, BlockResponse};
 use crate::net::{Bootstrap, PeerConnection, TransportKind, KAD_PROTOCOL};
+
+/// A block request for the node, and where its answer goes.
+pub struct Command {
+    pub request: BlockRequest,
+    pub reply: oneshot::Sender<Result<BlockResponse, String>>,
+}
+
+/// Most commands waiting for the driver; senders wait when it is full.
+pub const COMMAND_QUEUE: usize = 16;
 
 /// First retry delay; doubles per failure up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(500);
@@ -31,9 +43,12 @@ pub struct Driver {
     node: Option<(PeerId, Multiaddr)>,
     connections: HashMap<ConnectionId, ConnectionInfo>,
     failures: u32,
+    commands: mpsc::Receiver<Command>,
+    pending: HashMap<OutboundRequestId, oneshot::Sender<Result<BlockResponse, String>>>,
 }
 
 enum Wake {
+    Command(Command),
     Swarm(Box<SwarmEvent<BehaviourEvent>>),
     Bootstrap(Result<Bootstrap, String>),
     Retry,
@@ -44,8 +59,11 @@ impl Driver {
         swarm: Swarm<Behaviour>,
         bootstrap_url: String,
         status: Rc<RefCell<Status>>,
+        commands: mpsc::Receiver<Command>,
     ) -> Self {
         Self {
+            commands,
+            pending: HashMap::new(),
             swarm,
             bootstrap_url,
             status,
@@ -65,8 +83,10 @@ impl Driver {
                 event = self.swarm.select_next_some() => Wake::Swarm(Box::new(event)),
                 result = fetch => Wake::Bootstrap(result),
                 () = retry => Wake::Retry,
+                command = self.commands.select_next_some() => Wake::Command(command),
             };
             match wake {
+                Wake::Command(command) => self.on_command(command),
                 Wake::Swarm(event) => {
                     if self.on_event(*event) && retry.is_terminated() && fetch.is_terminated() {
                         retry = self.schedule_retry();
@@ -84,6 +104,52 @@ impl Driver {
                 }
                 Wake::Retry => fetch = self.fetch_bootstrap(),
             }
+        }
+    }
+
+    /// Sends a block request to the node, or fails it at once when the
+    /// node is not connected.
+    fn on_command(&mut self, command: Command) {
+        let node = self.node.as_ref().map(|(p, _)| *p);
+        match node {
+            Some(peer) if self.swarm.is_connected(&peer) => {
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .block
+                    .send_request(&peer, command.request);
+                self.pending.insert(id, command.reply);
+            }
+            _ => {
+                let _ = command.reply.send(Err(
+                    "not connected to the node; retrying in the background".into(),
+                ));
+            }
+        }
+    }
+
+    fn on_block_event(&mut self, event: request_response::Event<BlockRequest, BlockResponse>) {
+        match event {
+            request_response::Event::Message {
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                if let Some(reply) = self.pending.remove(&request_id) {
+                    let _ = reply.send(Ok(response));
+                }
+            }
+            request_response::Event::OutboundFailure {
+                request_id, error, ..
+            } => {
+                if let Some(reply) = self.pending.remove(&request_id) {
+                    let _ = reply.send(Err(format!("block request failed: {error}")));
+                }
+            }
+            _ => {}
         }
     }
 
@@ -195,6 +261,10 @@ impl Driver {
                 self.status
                     .borrow_mut()
                     .update(|s| s.listen_addrs.retain(|a| *a != gone));
+                false
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Block(event)) => {
+                self.on_block_event(event);
                 false
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(

@@ -7,6 +7,7 @@ use libp2p::core::Transport as _;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{identify, identity::Keypair, kad, noise, ping, relay, yamux, Swarm};
 
+use crate::net::block::{self, BlockCodec};
 use crate::net::{KAD_PROTOCOL, PROTOCOL_VERSION};
 
 /// Everything the browser peer speaks.
@@ -16,6 +17,7 @@ pub struct Behaviour {
     pub kad: kad::Behaviour<kad::store::MemoryStore>,
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
+    pub block: libp2p::request_response::Behaviour<BlockCodec>,
 }
 
 /// Connections stay open this long without traffic.
@@ -53,6 +55,8 @@ pub fn build(keypair: Keypair) -> Result<Swarm<Behaviour>, String> {
                     key.public(),
                 )),
                 ping: ping::Behaviour::default(),
+                // Browsers ask; serving others comes with contribution.
+                block: block::behaviour(libp2p::request_response::ProtocolSupport::Outbound),
             }
         })
         .map_err(|e| format!("cannot set up behaviours: {e}"))?

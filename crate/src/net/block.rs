@@ -1,0 +1,413 @@
+//! The block protocol `/meganet/block/1.0.0`: PUT, GET and HAS of
+//! content-addressed blocks (shards and manifests) over libp2p
+//! request-response, with a size-capped codec.
+//!
+//! Every message is one frame: `u32 length` then the body. Request bodies:
+//! `1 || block` (PUT), `2 || hash` (GET), `3 || u16 count || hashes` (HAS).
+//! Response bodies: `1 || hash` (stored), `2 || block`, `3 || u16 count ||
+//! bitmap` (have), `4 || hash` (not found), `5 || u16 code || message`
+//! (error). A frame over the limit, or one that does not parse, is not
+//! read further: it becomes [`BlockRequest::Invalid`] and is answered with
+//! an error, never a panic.
+
+use std::io;
+
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use libp2p::StreamProtocol;
+
+use crate::hash::Hash;
+use crate::store::{Class, Store, StoreError};
+
+/// The protocol name.
+pub const BLOCK_PROTOCOL: StreamProtocol = StreamProtocol::new("/meganet/block/1.0.0");
+/// Largest block carried (the store's shard limit).
+pub const MAX_BLOCK: usize = 4 << 20;
+/// Largest frame: a block plus its tag.
+pub const MAX_FRAME: usize = MAX_BLOCK + 1;
+/// Most hashes in one HAS.
+pub const MAX_HAS: usize = 1024;
+/// Longest error message.
+pub const MAX_ERROR_LEN: usize = 1024;
+
+/// A request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockRequest {
+    /// Store this block (its address is its BLAKE3 hash).
+    Put(Vec<u8>),
+    /// Send the block with this hash.
+    Get(Hash),
+    /// Which of these blocks do you hold?
+    Has(Vec<Hash>),
+    /// A request that could not be read; answered with an error.
+    Invalid(String),
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u16)]
+pub enum ErrorCode {
+    /// Malformed or over a limit.
+    BadRequest = 1,
+    /// No room (quota or disk).
+    Full = 2,
+    /// The peer refuses (rate or concurrency limit, not contributing).
+    Refused = 3,
+    /// The holder failed.
+    Internal = 4,
+}
+
+impl ErrorCode {
+    fn from_u16(v: u16) -> Self {
+        match v {
+            1 => Self::BadRequest,
+            2 => Self::Full,
+            3 => Self::Refused,
+            _ => Self::Internal,
+        }
+    }
+}
+
+/// A response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockResponse {
+    /// The block is stored under this hash.
+    Stored(Hash),
+    /// The requested block.
+    Block(Vec<u8>),
+    /// One flag per asked hash, in order.
+    Have(Vec<bool>),
+    /// Not held here.
+    NotFound(Hash),
+    /// The request failed.
+    Error { code: ErrorCode, message: String },
+}
+
+impl BlockResponse {
+    /// An error response.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        let mut message: String = message.into();
+        if message.len() > MAX_ERROR_LEN {
+            let mut cut = MAX_ERROR_LEN;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+        }
+        Self::Error { code, message }
+    }
+}
+
+fn hash_at(body: &[u8]) -> Option<Hash> {
+    Some(Hash(body.get(..32)?.try_into().ok()?))
+}
+
+fn hashes(body: &[u8]) -> Result<Vec<Hash>, String> {
+    let count = usize::from(u16::from_le_bytes(
+        body.get(..2)
+            .ok_or("missing count")?
+            .try_into()
+            .map_err(|_| "count")?,
+    ));
+    if count > MAX_HAS {
+        return Err(format!("{count} hashes in one HAS (limit {MAX_HAS})"));
+    }
+    let rest = &body[2..];
+    if rest.len() != count * 32 {
+        return Err(format!(
+            "{count} hashes announced, {} bytes follow",
+            rest.len()
+        ));
+    }
+    Ok(rest
+        .chunks_exact(32)
+        .map(|c| Hash(c.try_into().expect("32")))
+        .collect())
+}
+
+impl BlockRequest {
+    /// Serializes the body.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Self::Put(block) => [&[1u8][..], block].concat(),
+            Self::Get(hash) => [&[2u8][..], &hash.0].concat(),
+            Self::Has(list) => {
+                let mut out = vec![3u8];
+                out.extend_from_slice(&(list.len() as u16).to_le_bytes());
+                list.iter().for_each(|h| out.extend_from_slice(&h.0));
+                out
+            }
+            Self::Invalid(_) => vec![0],
+        }
+    }
+
+    /// Parses a body; anything malformed becomes `Invalid` with the reason.
+    pub fn decode(body: &[u8]) -> Self {
+        let invalid = |r: &str| Self::Invalid(r.to_owned());
+        match body.split_first() {
+            Some((1, block)) if block.len() <= MAX_BLOCK => Self::Put(block.to_vec()),
+            Some((1, _)) => invalid("block too large"),
+            Some((2, rest)) if rest.len() == 32 => Self::Get(hash_at(rest).expect("32 bytes")),
+            Some((2, _)) => invalid("GET carries exactly one 32-byte hash"),
+            Some((3, rest)) => hashes(rest).map_or_else(Self::Invalid, Self::Has),
+            Some((tag, _)) => Self::Invalid(format!("unknown request type {tag}")),
+            None => invalid("empty request"),
+        }
+    }
+}
+
+impl BlockResponse {
+    /// Serializes the body.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Self::Stored(hash) => [&[1u8][..], &hash.0].concat(),
+            Self::Block(block) => [&[2u8][..], block].concat(),
+            Self::Have(flags) => {
+                let mut out = vec![3u8];
+                out.extend_from_slice(&(flags.len() as u16).to_le_bytes());
+                let mut bits = vec![0u8; flags.len().div_ceil(8)];
+                for (i, _) in flags.iter().enumerate().filter(|(_, f)| **f) {
+                    bits[i / 8] |= 1 << (i % 8);
+                }
+                out.extend(bits);
+                out
+            }
+            Self::NotFound(hash) => [&[4u8][..], &hash.0].concat(),
+            Self::Error { code, message } => {
+                let mut out = vec![5u8];
+                out.extend_from_slice(&(*code as u16).to_le_bytes());
+                out.extend_from_slice(message.as_bytes());
+                out
+            }
+        }
+    }
+
+    /// Parses a body.
+    pub fn decode(body: &[u8]) -> io::Result<Self> {
+        let bad = |r: &str| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("malformed block response: {r}"),
+            )
+        };
+        match body.split_first() {
+            Some((1, rest)) if rest.len() == 32 => Ok(Self::Stored(hash_at(rest).expect("32"))),
+            Some((2, block)) if block.len() <= MAX_BLOCK => Ok(Self::Block(block.to_vec())),
+            Some((3, rest)) if rest.len() >= 2 => {
+                let count = usize::from(u16::from_le_bytes([rest[0], rest[1]]));
+                let bits = &rest[2..];
+                if count > MAX_HAS || bits.len() != count.div_ceil(8) {
+                    return Err(bad("bitmap length"));
+                }
+                Ok(Self::Have(
+                    (0..count)
+                        .map(|i| bits[i / 8] & (1 << (i % 8)) != 0)
+                        .collect(),
+                ))
+            }
+            Some((4, rest)) if rest.len() == 32 => Ok(Self::NotFound(hash_at(rest).expect("32"))),
+            Some((5, rest)) if rest.len() >= 2 && rest.len() - 2 <= MAX_ERROR_LEN => {
+                Ok(Self::Error {
+                    code: ErrorCode::from_u16(u16::from_le_bytes([rest[0], rest[1]])),
+                    message: String::from_utf8_lossy(&rest[2..]).into_owned(),
+                })
+            }
+            _ => Err(bad("unknown type or wrong length")),
+        }
+    }
+}
+
+/// Reads one frame; `Err(reason)` when its declared length is over `limit`
+/// (the body is then not read).
+async fn read_frame<T: AsyncRead + Unpin>(
+    io: &mut T,
+    limit: usize,
+) -> io::Result<Result<Vec<u8>, String>> {
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = u32::from_le_bytes(len) as usize;
+    if len > limit {
+        return Ok(Err(format!(
+            "a {len}-byte message exceeds the limit of {limit}"
+        )));
+    }
+    let mut body = vec![0u8; len];
+    io.read_exact(&mut body).await?;
+    Ok(Ok(body))
+}
+
+async fn write_frame<T: AsyncWrite + Unpin>(io: &mut T, body: &[u8]) -> io::Result<()> {
+    io.write_all(&(body.len() as u32).to_le_bytes()).await?;
+    io.write_all(body).await?;
+    io.close().await
+}
+
+/// The request-response codec.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BlockCodec;
+
+impl libp2p::request_response::Codec for BlockCodec {
+    type Protocol = StreamProtocol;
+    type Request = BlockRequest;
+    type Response = BlockResponse;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<BlockRequest>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        Ok(match read_frame(io, MAX_FRAME).await? {
+            Ok(body) => BlockRequest::decode(&body),
+            Err(reason) => BlockRequest::Invalid(reason),
+        })
+    }
+
+    async fn read_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<BlockResponse>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        match read_frame(io, MAX_FRAME).await? {
+            Ok(body) => BlockResponse::decode(&body),
+            Err(reason) => Err(io::Error::new(io::ErrorKind::InvalidData, reason)),
+        }
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: BlockRequest,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &req.encode()).await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: BlockResponse,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &res.encode()).await
+    }
+}
+
+/// Most block requests one connection may have open at once.
+pub const MAX_CONCURRENT_STREAMS: usize = 32;
+/// How long a request may take before it fails.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The request-response behaviour for this protocol.
+pub fn behaviour(
+    support: libp2p::request_response::ProtocolSupport,
+) -> libp2p::request_response::Behaviour<BlockCodec> {
+    libp2p::request_response::Behaviour::with_codec(
+        BlockCodec,
+        [(BLOCK_PROTOCOL, support)],
+        libp2p::request_response::Config::default()
+            .with_request_timeout(REQUEST_TIMEOUT)
+            .with_max_concurrent_streams(MAX_CONCURRENT_STREAMS),
+    )
+}
+
+/// Answers one request from `store`; blocks that others PUT are kept as `class`.
+pub async fn serve(store: &Store, class: Class, request: BlockRequest) -> BlockResponse {
+    let fail = |e: StoreError| {
+        let code = match e {
+            StoreError::QuotaExceeded { .. } => ErrorCode::Full,
+            StoreError::TooLarge { .. } | StoreError::TooMany { .. } => ErrorCode::BadRequest,
+            _ => ErrorCode::Internal,
+        };
+        BlockResponse::error(code, e.to_string())
+    };
+    match request {
+        BlockRequest::Put(bytes) => {
+            let hash = Hash::of(&bytes);
+            match store.put(hash, bytes, class).await {
+                Ok(()) => BlockResponse::Stored(hash),
+                Err(e) => fail(e),
+            }
+        }
+        BlockRequest::Get(hash) => match store.get(hash).await {
+            Ok(bytes) => BlockResponse::Block(bytes),
+            Err(StoreError::NotFound(_) | StoreError::Corrupt { .. }) => {
+                BlockResponse::NotFound(hash)
+            }
+            Err(e) => fail(e),
+        },
+        BlockRequest::Has(list) => match store.has(&list) {
+            Ok(flags) => BlockResponse::Have(flags),
+            Err(e) => fail(e),
+        },
+        BlockRequest::Invalid(reason) => BlockResponse::error(ErrorCode::BadRequest, reason),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip() {
+        for req in [
+            BlockRequest::Put(vec![1, 2, 3]),
+            BlockRequest::Put(vec![]),
+            BlockRequest::Get(Hash([5; 32])),
+            BlockRequest::Has(vec![Hash([1; 32]), Hash([2; 32])]),
+        ] {
+            assert_eq!(BlockRequest::decode(&req.encode()), req);
+        }
+    }
+
+    #[test]
+    fn responses_round_trip() {
+        for res in [
+            BlockResponse::Stored(Hash([3; 32])),
+            BlockResponse::Block(vec![9; 100]),
+            BlockResponse::Have(vec![
+                true, false, true, true, false, false, false, false, true,
+            ]),
+            BlockResponse::NotFound(Hash([4; 32])),
+            BlockResponse::error(ErrorCode::Full, "quota"),
+        ] {
+            assert_eq!(BlockResponse::decode(&res.encode()).unwrap(), res);
+        }
+    }
+
+    #[test]
+    fn malformed_requests_become_invalid() {
+        for body in [&[][..], &[9], &[2, 1, 2], &[3, 5, 0, 1]] {
+            assert!(
+                matches!(BlockRequest::decode(body), BlockRequest::Invalid(_)),
+                "{body:?}"
+            );
+        }
+        let mut many = vec![3u8];
+        many.extend_from_slice(&2000u16.to_le_bytes());
+        many.extend(vec![0u8; 2000 * 32]);
+        assert!(
+            matches!(BlockRequest::decode(&many), BlockRequest::Invalid(r) if r.contains("limit"))
+        );
+    }
+
+    #[test]
+    fn oversized_frames_are_not_read() {
+        let mut frame = (u32::MAX).to_le_bytes().to_vec();
+        frame.extend_from_slice(&[1, 2, 3]);
+        let mut io = futures::io::Cursor::new(frame);
+        let req = futures::executor::block_on(libp2p::request_response::Codec::read_request(
+            &mut BlockCodec,
+            &BLOCK_PROTOCOL,
+            &mut io,
+        ))
+        .unwrap();
+        assert!(matches!(req, BlockRequest::Invalid(r) if r.contains("exceeds the limit")));
+    }
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Runs the benchmarks and prints one JSON line per result:
+#   {"name": "...", "value": <number>, "unit": "..."}
+# Everything else (build logs, progress) goes to stderr. Each benchmark is a
+# step function listed in STEPS; add new ones there.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+bash scripts/setup.sh --test >&2
+
+# Native chunk store: crate/benches/store.rs (store.put.disk, store.get.disk).
+bench_store_native() {
+  cargo bench -q -p meganet --bench store 2>/dev/null | grep '^{"name"' || true
+}
+
+# Browser chunk store in headless Chromium: crate/tests/bench_store.rs
+# (store.put.idb, store.get.idb, store.ceiling.idb, ...). The tests are
+# #[ignore]d in normal runs; their console output carries the JSON lines.
+# No `cargo test -q`: it passes --quiet on to wasm-bindgen-test-runner, which
+# then fails.
+bench_store_browser() {
+  CHROMEDRIVER=/usr/bin/chromedriver \
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  WASM_BINDGEN_TEST_TIMEOUT=600 \
+    cargo test -p meganet --release --target wasm32-unknown-unknown --test bench_store \
+      -- --include-ignored --nocapture 2>/dev/null | grep '^{"name"' || true
+}
+
+# Native format: crate/benches/format.rs (format.encode.native, format.decode.native,
+# ceilings format.ceiling.blake3.native and format.ceiling.chacha20poly1305.native).
+bench_format_native() {
+  cargo bench -q -p meganet --bench format 2>/dev/null | grep '^{"name"' || true
+}
+
+# Browser format in headless Chromium: crate/tests/bench_format.rs (format.*.wasm).
+bench_format_browser() {
+  CHROMEDRIVER=/usr/bin/chromedriver \
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  WASM_BINDGEN_TEST_TIMEOUT=600 \
+    cargo test -p meganet --release --target wasm32-unknown-unknown --test bench_format \
+      -- --include-ignored --nocapture 2>/dev/null | grep '^{"name"' || true
+}
+
+STEPS=(
+  bench_format_native
+  bench_format_browser
+  bench_store_native
+  bench_store_browser
+)
+
+status=0
+for step in "${STEPS[@]}"; do
+  log "bench: $step"
+  out=$("$step") || status=1
+  if [ -z "$out" ]; then
+    log "bench: $step printed no results"
+    status=1
+  else
+    printf '%s\n' "$out"
+  fi
+done
+exit "$status"

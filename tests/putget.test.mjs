@@ -1,0 +1,88 @@
+// Put and get through the node: a file shared in one browser is fetched by
+// link in another browser after the first has closed, verified and
+// decrypted; bad links get plain-language errors.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { startNode } from './lib/node.mjs';
+import { launchChromium, openApp, waitForStatus, screenshot } from './lib/browser.mjs';
+
+const connected = (s) => s.node.state === 'connected';
+const cleanups = [];
+after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
+
+async function sha256InPage(page) {
+  return page.evaluate(async () => {
+    const url = document.getElementById('fetch-save').href;
+    const buf = await (await fetch(url)).arrayBuffer();
+    const digest = await crypto.subtle.digest('SHA-256', buf);
+    return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  });
+}
+
+test('a file put in one browser is fetched by link in another after the first closed', async () => {
+  const node = await startNode();
+  cleanups.push(() => node.stop());
+  const data = randomBytes((3 << 20) + 12345);
+  const digest = createHash('sha256').update(data).digest('hex');
+
+  const uploader = await launchChromium();
+  const up = await openApp(uploader, node.url);
+  await waitForStatus(up.page, connected);
+  await up.page.setInputFiles('#file', { name: 'holiday video.bin', mimeType: 'application/octet-stream', buffer: data });
+  await up.page.waitForSelector('#put-result:not([hidden])', { timeout: 60_000 });
+  const link = await up.page.inputValue('#put-link');
+  assert.match(link, new RegExp(`^${node.url}#1\\.[A-Za-z0-9_-]{43}\\.[A-Za-z0-9_-]{43}$`));
+  assert.match(await up.page.textContent('#put-detail'), /is stored/);
+  await screenshot(up.page, 'put-done');
+  await uploader.close();
+
+  const status = await node.status();
+  // 4 segments x 8 shards + the manifest, all held by the node now.
+  assert.equal(status.storedBlocks, 4 * 8 + 1);
+
+  const fetcher = await launchChromium();
+  cleanups.push(() => fetcher.close());
+  const context = await fetcher.newContext();
+  const page = await context.newPage();
+  const requests = [];
+  page.on('request', (r) => requests.push(r.url()));
+  await page.goto(link);
+  await page.waitForSelector('#fetch-save:not([hidden])', { timeout: 60_000 });
+  assert.match(await page.textContent('#fetch-name'), /holiday video\.bin · 3\.2 MB/);
+  assert.equal(await page.getAttribute('#fetch-save', 'download'), 'holiday video.bin');
+  assert.equal(await sha256InPage(page), digest, 'the fetched bytes are the uploaded bytes');
+  const key = link.split('.').pop();
+  assert.ok(requests.every((u) => !u.includes(key)), 'the key never reaches a server');
+  await screenshot(page, 'get-done');
+});
+
+test('bad links say what is wrong', async () => {
+  const node = await startNode();
+  cleanups.push(() => node.stop());
+  const browser = await launchChromium();
+  cleanups.push(() => browser.close());
+  const { page } = await openApp(browser, node.url);
+  await waitForStatus(page, connected);
+  const tryLink = async (fragment) => {
+    await page.goto(`${node.url}#${fragment}`);
+    await page.waitForSelector('#fetch-error:not([hidden])', { timeout: 30_000 });
+    return page.textContent('#fetch-error');
+  };
+  assert.match(await tryLink('1.abc.def'), /malformed link: the manifest hash must be 43 base64url characters/);
+  assert.match(await tryLink('7.x.y'), /unsupported format version 7/);
+  const unknown = `1.${'A'.repeat(43)}.${'A'.repeat(43)}`;
+  assert.match(await tryLink(unknown), /file not found/);
+  await screenshot(page, 'get-not-found');
+
+  // A real file, then its link with a different key: wrong key.
+  await page.goto(node.url);
+  await waitForStatus(page, connected);
+  await page.setInputFiles('#file', { name: 'a.txt', mimeType: 'text/plain', buffer: Buffer.from('hello meganet') });
+  await page.waitForSelector('#put-result:not([hidden])');
+  const link = await page.inputValue('#put-link');
+  const wrongKey = link.replace(/\.[^.]+$/, `.${'A'.repeat(43)}`);
+  await page.goto(wrongKey);
+  await page.waitForSelector('#fetch-error:not([hidden])');
+  assert.match(await page.textContent('#fetch-error'), /wrong key/);
+});

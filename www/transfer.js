@@ -1,0 +1,81 @@
+// The upload and fetch cards: thin wiring over peer.put and peer.get.
+
+const $ = (id) => document.getElementById(id);
+
+export function formatBytes(n) {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) { n /= 1000; i += 1; }
+  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+function rateText(done, started) {
+  const secs = (performance.now() - started) / 1000;
+  return secs > 0.2 ? ` · ${formatBytes(done / secs)}/s` : '';
+}
+
+function showProgress(bar, detail, verb, started) {
+  return (p) => {
+    bar.hidden = false;
+    bar.max = Math.max(p.total, 1);
+    bar.value = p.done;
+    const total = p.total ? ` of ${formatBytes(p.total)}` : '';
+    detail.textContent = p.stage === 'done'
+      ? `${verb} ${formatBytes(p.total)}.`
+      : `${verb} ${formatBytes(p.done)}${total}${rateText(p.done, started)}…`;
+  };
+}
+
+export function setUpUpload(peer) {
+  const input = $('file');
+  const drop = $('drop');
+  const upload = async (file) => {
+    $('put-error').hidden = true;
+    $('put-result').hidden = true;
+    const onProgress = showProgress($('put-progress'), $('put-detail'), 'Encrypted and stored', performance.now());
+    try {
+      const link = await peer.put(file, { onProgress });
+      $('put-link').value = link;
+      $('put-result').hidden = false;
+      $('put-detail').textContent = `${file.name} (${formatBytes(file.size)}) is stored.`;
+    } catch (e) {
+      $('put-error').textContent = `Could not share ${file.name}: ${e.message || e}`;
+      $('put-error').hidden = false;
+    }
+  };
+  input.addEventListener('change', () => { if (input.files[0]) upload(input.files[0]); });
+  drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    if (e.dataTransfer.files[0]) upload(e.dataTransfer.files[0]);
+  });
+  $('put-copy').addEventListener('click', async () => {
+    $('put-link').select();
+    try { await navigator.clipboard.writeText($('put-link').value); } catch { document.execCommand('copy'); }
+    $('put-copy').textContent = 'Copied';
+    setTimeout(() => { $('put-copy').textContent = 'Copy'; }, 2000);
+  });
+}
+
+export async function fetchFromLocation(peer) {
+  if (!location.hash || location.hash.length < 2) return;
+  $('fetch').hidden = false;
+  const onProgress = showProgress($('fetch-progress'), $('fetch-detail'), 'Fetched', performance.now());
+  try {
+    const file = await peer.get(location.href, { onProgress });
+    $('fetch-name').textContent = `${file.name || 'file'} · ${formatBytes(file.size)}${file.type ? ` · ${file.type}` : ''}`;
+    const save = $('fetch-save');
+    save.href = URL.createObjectURL(file.blob);
+    save.download = file.name || 'download';
+    save.hidden = false;
+    save.textContent = `Save ${file.name || 'file'}`;
+  } catch (e) {
+    $('fetch-name').textContent = 'This file could not be opened';
+    $('fetch-error').textContent = `${e.message || e}`;
+    $('fetch-error').hidden = false;
+    $('fetch-detail').hidden = true;
+    $('fetch-progress').hidden = true;
+  }
+}
