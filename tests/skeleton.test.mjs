@@ -82,17 +82,27 @@ test('the page works at phone size', async () => {
   await screenshot(page, 'skeleton-pixel7');
 });
 
-test('a page whose node is gone says so and retries', async () => {
+test('a page whose node is gone says so, keeps retrying, and reloads from the service worker', async () => {
   const node = await startNode();
   const browser = await launchChromium();
   cleanups.push(() => browser.close());
   const { page } = await openApp(browser, node.url);
   await waitForStatus(page, connected);
+  // The service worker has cached the app shell once it is active.
+  await page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
   await node.stop();
   const s = await waitForStatus(page, (st) => st.node.state === 'unreachable' && st.node.retryInMs > 0);
   assert.ok(s.node.error, 'names the error');
   await page.waitForSelector('#node-state[data-state="unreachable"]');
   assert.match(await page.textContent('#node-detail'), /cannot reach the node/);
+
+  // With the node (and its HTTP server) gone, a reload still shows the app.
+  await page.reload();
+  await page.waitForFunction(() => window.meganet !== undefined, null, { timeout: 30_000 });
+  await waitForStatus(page, (st) => st.node.state === 'unreachable');
+  await page.waitForSelector('#node-state[data-state="unreachable"]');
+  assert.match(await page.textContent('#node-detail'), /cannot reach the node.*retrying in/);
+  await screenshot(page, 'skeleton-offline');
 });
 
 test('meganet node --help explains every flag', async () => {
@@ -130,6 +140,16 @@ test('bad start-up input gives one clear error line and a failing exit code', as
     assert.equal(r.code, 1);
     assert.match(r.stderr, /corrupt/);
     assert.equal(readFileSync(key, 'utf8'), 'not a key', 'the corrupt key is left for the operator');
+  });
+  await t.test('unwritable data directory', async () => {
+    const parent = path.join(tempDir(), 'a-file');
+    writeFileSync(parent, 'not a directory');
+    const r = await runMeganet(['node', '--data', path.join(parent, 'data'), '--http', '127.0.0.1:0',
+      '--ws', '127.0.0.1:0', '--webrtc', '127.0.0.1:0', '--tcp', '127.0.0.1:0']);
+    assert.equal(r.code, 1);
+    const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('error:'));
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], /a-file\/data/);
   });
   await t.test('malformed --peer address', async () => {
     const r = await runMeganet(['node', '--peer', 'not-a-multiaddr']);

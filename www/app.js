@@ -1,6 +1,6 @@
 // The page: starts the wasm peer and renders its status. Every decision is
 // made by the peer in Rust; this file only wires the page to it.
-import init, { Peer } from '../build/pkg/meganet.js';
+import init, { Peer, LocalStore } from '../build/pkg/meganet.js';
 import { render, showError } from './render.js';
 import { setUpUpload, fetchFromLocation } from './transfer.js';
 
@@ -12,6 +12,8 @@ async function main() {
   await init();
   const peer = await Peer.start({});
   window.meganet = peer;
+  // For the console and automation: the local chunk store.
+  window.meganetApi = { LocalStore };
   render(peer.status());
   peer.onStatus(render);
   setUpUpload(peer);

@@ -3,6 +3,7 @@
 
 mod bootstrap;
 mod connection;
+mod local_store;
 mod status;
 mod swarm;
 mod transfer;
@@ -15,6 +16,7 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use wasm_bindgen::prelude::*;
 
 use crate::platform::IdentityStore;
+pub use local_store::LocalStore;
 pub use status::{PeerStatus, Status};
 
 /// Options of `Peer.start`.

@@ -6,7 +6,7 @@ import { ROOT } from './node.mjs';
 
 export const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 
-const FLAGS = [
+export const FLAGS = [
   '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--allow-loopback-in-peer-connection',
