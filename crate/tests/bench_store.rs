@@ -18,6 +18,25 @@ const SHARD: usize = 1 << 20;
 const COUNT: usize = 64;
 const BATCH: usize = 8;
 const ROUNDS: usize = 3;
+/// Writers and readers in flight at once, the same for the raw ceiling and
+/// the store: how an uploader or a swarm download uses it. With more than
+/// one in flight, hashing one batch overlaps the commit of another.
+const PUT_LANES: usize = 2;
+const GET_LANES: usize = 4;
+
+/// Runs `job(0..count)` with at most `width` jobs in flight.
+async fn lanes<F, Fut>(count: usize, width: usize, job: F)
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use futures::StreamExt;
+    futures::stream::iter(0..count)
+        .map(job)
+        .buffer_unordered(width)
+        .collect::<Vec<()>>()
+        .await;
+}
 
 fn report(name: &str, value: f64, unit: &str) {
     let value = (value * 10.0).round() / 10.0;
@@ -65,30 +84,39 @@ async fn ceiling(data: &[(Hash, Vec<u8>)]) -> (f64, f64) {
         })
         .collect();
     let mb = (COUNT * SHARD) as f64 / 1e6;
+    let chunks: Vec<_> = values.chunks(BATCH).collect();
     let start = Instant::now();
-    for chunk in values.chunks(BATCH) {
-        let tx = db
-            .transaction(&["raw"], TransactionMode::ReadWrite)
-            .unwrap();
-        let store = tx.object_store("raw").unwrap();
-        for (key, value) in chunk {
-            store.put(value, Some(key)).unwrap();
+    lanes(chunks.len(), PUT_LANES, |i| {
+        let (db, chunk) = (&db, chunks[i]);
+        async move {
+            let tx = db
+                .transaction(&["raw"], TransactionMode::ReadWrite)
+                .unwrap();
+            let store = tx.object_store("raw").unwrap();
+            for (key, value) in chunk {
+                store.put(value, Some(key)).unwrap();
+            }
+            tx.commit().unwrap().await.unwrap();
         }
-        tx.commit().unwrap().await.unwrap();
-    }
+    })
+    .await;
     let put = mb / start.elapsed().as_secs_f64();
     let start = Instant::now();
-    for (key, _) in &values {
-        let tx = db.transaction(&["raw"], TransactionMode::ReadOnly).unwrap();
-        let value = tx
-            .object_store("raw")
-            .unwrap()
-            .get(key.clone())
-            .unwrap()
-            .await
-            .unwrap();
-        assert!(value.is_some());
-    }
+    lanes(values.len(), GET_LANES, |i| {
+        let (db, key) = (&db, values[i].0.clone());
+        async move {
+            let tx = db.transaction(&["raw"], TransactionMode::ReadOnly).unwrap();
+            let value = tx
+                .object_store("raw")
+                .unwrap()
+                .get(key)
+                .unwrap()
+                .await
+                .unwrap();
+            assert!(value.is_some());
+        }
+    })
+    .await;
     let get = mb / start.elapsed().as_secs_f64();
     db.close();
     delete_db(name).await;
@@ -104,15 +132,23 @@ async fn store(data: &[(Hash, Vec<u8>)]) -> (f64, f64) {
         .unwrap();
     let mb = (COUNT * SHARD) as f64 / 1e6;
     let batches: Vec<Vec<(Hash, Vec<u8>)>> = data.chunks(BATCH).map(|c| c.to_vec()).collect();
+    let batches = std::cell::RefCell::new(batches.into_iter().map(Some).collect::<Vec<_>>());
     let start = Instant::now();
-    for batch in batches {
-        store.put_many(batch, Class::Contributed).await.unwrap();
-    }
+    lanes(COUNT / BATCH, PUT_LANES, |i| {
+        let batch = batches.borrow_mut()[i].take().unwrap();
+        let store = store.clone();
+        async move { store.put_many(batch, Class::Contributed).await.unwrap() }
+    })
+    .await;
     let put = mb / start.elapsed().as_secs_f64();
     let start = Instant::now();
-    for (hash, _) in data {
-        std::hint::black_box(store.get(*hash).await.unwrap());
-    }
+    lanes(data.len(), GET_LANES, |i| {
+        let (store, hash) = (store.clone(), data[i].0);
+        async move {
+            std::hint::black_box(store.get(hash).await.unwrap());
+        }
+    })
+    .await;
     let get = mb / start.elapsed().as_secs_f64();
     store.close();
     delete_db(name).await;
