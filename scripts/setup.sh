@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what meganet needs on a fresh machine and skips what is present:
 # the wasm target, wasm-bindgen-cli at the Cargo.lock version, npm packages,
-# and (for tests) Debian's chromium + chromium-driver.
+# and (for tests) Debian's chromium, chromium-driver and firefox-esr, and
+# cargo-fuzz.
 #   scripts/setup.sh          build tools only
 #   scripts/setup.sh --test   also the browsers the tests drive
 set -euo pipefail
@@ -36,6 +37,7 @@ if [ "${1:-}" = "--test" ]; then
   missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+  [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]} from Debian"
     sudo_=""; [ "$(id -u)" = 0 ] || sudo_=sudo

@@ -5,13 +5,14 @@ import assert from 'node:assert/strict';
 import { writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startNode, runMeganet, tempDir } from './lib/node.mjs';
-import { launchChromium, openApp, waitForStatus, screenshot } from './lib/browser.mjs';
+import { BROWSERS, launch, launchChromium, openApp, waitForStatus, screenshot } from './lib/browser.mjs';
 
 const connected = (s) => s.node.state === 'connected';
 const cleanups = [];
 after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
 
-test('two browsers become peers of the node, and both survive a node restart', async () => {
+for (const kind of BROWSERS) {
+test(`${kind}: two browsers become peers of the node, and both survive a node restart`, async () => {
   const data = tempDir();
   let node = await startNode({ data });
   cleanups.push(() => node.stop());
@@ -25,7 +26,7 @@ test('two browsers become peers of the node, and both survive a node restart', a
   assert.ok(bootstrap.addrs.some((a) => a.includes('/webrtc-direct/certhash/')), `a WebRTC-direct address in ${bootstrap.addrs}`);
 
   // Two separate Chromium processes.
-  const browsers = [await launchChromium(), await launchChromium()];
+  const browsers = [await launch(kind), await launch(kind)];
   for (const b of browsers) cleanups.push(() => b.close());
   const apps = [];
   for (const b of browsers) apps.push(await openApp(b, node.url));
@@ -40,7 +41,7 @@ test('two browsers become peers of the node, and both survive a node restart', a
   }
   assert.notEqual(ids[0], ids[1], 'each browser has its own identity');
   await apps[0].page.waitForSelector('#node-state[data-state="connected"]');
-  await screenshot(apps[0].page, 'skeleton-desktop');
+  await screenshot(apps[0].page, `skeleton-desktop-${kind}`);
 
   const status = await node.status();
   for (const id of ids) {
@@ -68,7 +69,7 @@ test('two browsers become peers of the node, and both survive a node restart', a
   for (const { errors } of apps) assert.deepEqual(errors, [], 'no page errors');
 });
 
-test('the page works at phone size', async () => {
+if (kind === 'chromium') test('the page works at phone size', async () => {
   const node = await startNode();
   cleanups.push(() => node.stop());
   const browser = await launchChromium();
@@ -82,9 +83,9 @@ test('the page works at phone size', async () => {
   await screenshot(page, 'skeleton-pixel7');
 });
 
-test('a page whose node is gone says so, keeps retrying, and reloads from the service worker', async () => {
+test(`${kind}: a page whose node is gone says so, keeps retrying, and reloads from the service worker`, async () => {
   const node = await startNode();
-  const browser = await launchChromium();
+  const browser = await launch(kind);
   cleanups.push(() => browser.close());
   const { page } = await openApp(browser, node.url);
   await waitForStatus(page, connected);
@@ -102,8 +103,9 @@ test('a page whose node is gone says so, keeps retrying, and reloads from the se
   await waitForStatus(page, (st) => st.node.state === 'unreachable');
   await page.waitForSelector('#node-state[data-state="unreachable"]');
   assert.match(await page.textContent('#node-detail'), /cannot reach the node.*retrying in/);
-  await screenshot(page, 'skeleton-offline');
+  await screenshot(page, `skeleton-offline-${kind}`);
 });
+}
 
 test('meganet node --help explains every flag', async () => {
   const { code, stdout } = await runMeganet(['node', '--help']);

@@ -3,6 +3,15 @@ import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './node.mjs';
+import { launchFirefox } from './firefox.mjs';
+
+/** The browsers every cross-browser test runs in (MEGANET_BROWSERS=chromium to narrow). */
+export const BROWSERS = (process.env.MEGANET_BROWSERS || 'chromium,firefox').split(',');
+
+/** Launches one process of `kind` ('chromium' or 'firefox'). */
+export function launch(kind) {
+  return kind === 'firefox' ? launchFirefox() : launchChromium();
+}
 
 export const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 

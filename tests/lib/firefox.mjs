@@ -1,0 +1,74 @@
+// Firefox ESR (Debian's /usr/bin/firefox-esr) through puppeteer-core over
+// WebDriver BiDi, wrapped in the subset of Playwright's page API the tests
+// use, so one suite drives both browsers.
+import puppeteer from 'puppeteer-core';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+class FirefoxPage {
+  constructor(page) { this.page = page; }
+
+  goto(url) { return this.page.goto(url); }
+
+  reload() { return this.page.reload(); }
+
+  waitForFunction(fn, arg, { timeout = 30_000, polling = 100 } = {}) {
+    return this.page.waitForFunction(fn, { timeout, polling }, arg);
+  }
+
+  waitForSelector(selector, { timeout = 30_000 } = {}) {
+    return this.page.waitForSelector(selector, { timeout });
+  }
+
+  textContent(selector) { return this.page.$eval(selector, (e) => e.textContent); }
+
+  inputValue(selector) { return this.page.$eval(selector, (e) => e.value); }
+
+  getAttribute(selector, name) { return this.page.$eval(selector, (e, n) => e.getAttribute(n), name); }
+
+  /** Playwright's in-memory file: written to a temporary file first. */
+  async setInputFiles(selector, { name, buffer }) {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'meganet-upload-')), name);
+    writeFileSync(file, buffer);
+    const input = await this.page.$(selector);
+    await input.uploadFile(file);
+  }
+
+  screenshot(options) { return this.page.screenshot(options); }
+
+  evaluate(fn, arg) { return this.page.evaluate(fn, arg); }
+
+  on(event, callback) { this.page.on(event, callback); }
+}
+
+class FirefoxContext {
+  constructor(context) { this.context = context; }
+
+  async newPage() { return new FirefoxPage(await this.context.newPage()); }
+
+  // Firefox needs no camera permission to offer host candidates (see the
+  // preferences below).
+  async grantPermissions() {}
+}
+
+class FirefoxBrowser {
+  constructor(browser) { this.browser = browser; }
+
+  async newContext() { return new FirefoxContext(await this.browser.createBrowserContext()); }
+
+  close() { return this.browser.close(); }
+}
+
+export async function launchFirefox() {
+  const browser = await puppeteer.launch({
+    browser: 'firefox',
+    executablePath: process.env.FIREFOX || '/usr/bin/firefox-esr',
+    headless: true,
+    extraPrefsFirefox: {
+      'media.peerconnection.ice.loopback': true,
+      'media.peerconnection.ice.obfuscate_host_addresses': false,
+    },
+  });
+  return new FirefoxBrowser(browser);
+}
