@@ -1,4 +1,5 @@
-//! The `meganet` command line: `meganet node` runs a node.
+//! The `meganet` command line: `meganet node` runs a node; `meganet put`
+//! and `meganet get` move files through one, interoperating with browsers.
 
 use std::process::ExitCode;
 
@@ -19,6 +20,85 @@ struct Cli {
 enum Command {
     /// Run a node: relay for browsers, DHT bootstrap, and the web app's HTTP server.
     Node(meganet::node::Config),
+    /// Encrypt and store a file through a node; prints its link.
+    Put {
+        /// The file to share.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        node: NodeArg,
+    },
+    /// Fetch, verify and decrypt the file a link names.
+    Get {
+        /// A link (`http://host/#1.<hash>.<key>` or `meganet:1.<hash>.<key>`).
+        link: String,
+        /// Where to write the file (default: its name, in this directory).
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        node: NodeArg,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct NodeArg {
+    /// The node's web address (its /bootstrap.json says how to reach it).
+    #[arg(
+        long = "node",
+        default_value = "http://127.0.0.1:8080",
+        value_name = "URL"
+    )]
+    url: String,
+}
+
+fn progress_bar(verb: &'static str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(verb);
+    bar
+}
+
+async fn put(file: std::path::PathBuf, node: NodeArg) -> anyhow::Result<()> {
+    let mut client = meganet::client::Client::connect(&node.url).await?;
+    let bar = progress_bar("storing");
+    let link = client
+        .put(&file, &mut |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })
+        .await?;
+    bar.finish_and_clear();
+    let base = node
+        .url
+        .split(['#', '?'])
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('/');
+    println!("{}", link.to_url(&format!("{base}/")));
+    Ok(())
+}
+
+async fn get(
+    link: String,
+    output: Option<std::path::PathBuf>,
+    node: NodeArg,
+) -> anyhow::Result<()> {
+    let mut client = meganet::client::Client::connect(&node.url).await?;
+    let bar = progress_bar("fetching");
+    let path = client
+        .get(&link, output.as_deref(), &mut |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })
+        .await?;
+    bar.finish_and_clear();
+    eprintln!("wrote {}", path.display());
+    Ok(())
 }
 
 pub fn main() -> ExitCode {
@@ -26,7 +106,7 @@ pub fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,libp2p_webrtc=warn,webrtc=warn".into()),
+                .unwrap_or_else(|_| default_log(&cli.command).into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -40,6 +120,8 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Node(config) => meganet::node::run(config).await,
+            Command::Put { file, node } => put(file, node).await,
+            Command::Get { link, output, node } => get(link, output, node).await,
         }
     });
     match result {
@@ -49,5 +131,13 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Nodes log what they do; the put and get commands only warn.
+fn default_log(command: &Command) -> &'static str {
+    match command {
+        Command::Node(_) => "info,libp2p_webrtc=warn,webrtc=warn",
+        _ => "warn",
     }
 }

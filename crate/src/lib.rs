@@ -10,6 +10,8 @@
 //! talks to the network; without it only the data format remains, which is
 //! what the fuzz targets build against.
 
+#[cfg(all(feature = "net", not(wasm_browser)))]
+pub mod client;
 pub mod format;
 pub mod hash;
 #[cfg(feature = "net")]
