@@ -35,6 +35,11 @@ test(`${kind}: a file put in one browser is fetched by link in another after the
   const link = await up.page.inputValue('#put-link');
   assert.match(link, new RegExp(`^${node.url}#1\\.[A-Za-z0-9_-]{43}\\.[A-Za-z0-9_-]{43}$`));
   assert.match(await up.page.textContent('#put-detail'), /is stored/);
+  // The upload is listed under "My uploads", and still after a reload.
+  await up.page.reload();
+  await up.page.waitForSelector('#uploads:not([hidden])');
+  assert.equal(await up.page.getAttribute('#uploads-list li', 'data-link'), link);
+  assert.match(await up.page.textContent('#uploads-list li'), /holiday video\.bin/);
   await screenshot(up.page, `put-done-${kind}`);
   await uploader.close();
 

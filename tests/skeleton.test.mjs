@@ -81,6 +81,13 @@ if (kind === 'chromium') test('the page works at phone size', async () => {
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= pixel7.viewport.width, `no horizontal scrolling on a phone (${width} px wide)`);
   await screenshot(page, 'skeleton-pixel7');
+  // Installable: a web app manifest whose icons exist.
+  const manifest = await (await fetch(new URL('/manifest.webmanifest', node.url))).json();
+  assert.equal(manifest.display, 'standalone');
+  for (const icon of manifest.icons) {
+    const res = await fetch(new URL(icon.src, node.url));
+    assert.equal(res.status, 200, icon.src);
+  }
 });
 
 test(`${kind}: a page whose node is gone says so, keeps retrying, and reloads from the service worker`, async () => {

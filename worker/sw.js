@@ -4,7 +4,7 @@
 
 /* global __BUILD_ID__ */
 const CACHE = `meganet-shell-${__BUILD_ID__}`;
-const SHELL = ['/', '/app.js', '/meganet_bg.wasm', '/style.css'];
+const SHELL = ['/', '/app.js', '/meganet_bg.wasm', '/style.css', '/manifest.webmanifest', '/icon.svg', '/icon-192.png'];
 const LIVE = new Set(['/bootstrap.json', '/status.json']);
 
 self.addEventListener('install', (event) => {

@@ -1,5 +1,7 @@
 // The upload and fetch cards: thin wiring over peer.put and peer.get.
 
+import { rememberUpload, renderUploads } from './uploads.js';
+
 const $ = (id) => document.getElementById(id);
 
 export function formatBytes(n) {
@@ -27,6 +29,7 @@ function showProgress(bar, detail, verb, started) {
 }
 
 export function setUpUpload(peer) {
+  renderUploads(undefined, formatBytes);
   const input = $('file');
   const drop = $('drop');
   const upload = async (file) => {
@@ -38,6 +41,8 @@ export function setUpUpload(peer) {
       $('put-link').value = link;
       $('put-result').hidden = false;
       $('put-detail').textContent = `${file.name} (${formatBytes(file.size)}) is stored.`;
+      rememberUpload({ name: file.name, size: file.size, link, at: Date.now() });
+      renderUploads(undefined, formatBytes);
     } catch (e) {
       $('put-error').textContent = `Could not share ${file.name}: ${e.message || e}`;
       $('put-error').hidden = false;
