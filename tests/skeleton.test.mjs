@@ -81,6 +81,10 @@ if (kind === 'chromium') test('the page works at phone size', async () => {
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= pixel7.viewport.width, `no horizontal scrolling on a phone (${width} px wide)`);
   await screenshot(page, 'skeleton-pixel7');
+  // The wasm module travels compressed.
+  const wasm = await fetch(new URL('/meganet_bg.wasm', node.url), { headers: { 'accept-encoding': 'br, gzip' } });
+  assert.match(wasm.headers.get('content-encoding') || '', /br|gzip/);
+  assert.equal(wasm.headers.get('content-type'), 'application/wasm');
   // Installable: a web app manifest whose icons exist.
   const manifest = await (await fetch(new URL('/manifest.webmanifest', node.url))).json();
   assert.equal(manifest.display, 'standalone');

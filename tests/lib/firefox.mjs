@@ -39,7 +39,18 @@ class FirefoxPage {
 
   evaluate(fn, arg) { return this.page.evaluate(fn, arg); }
 
-  on(event, callback) { this.page.on(event, callback); }
+  on(event, callback) {
+    if (event === 'pageerror') {
+      // Over BiDi, Firefox also reports a failed WebSocket connection (which
+      // the peer handles by retrying) as a page error; Chromium only logs it.
+      // Only uncaught exceptions count.
+      this.page.on(event, (e) => {
+        if (!/can.t establish a connection to the server at wss?:/.test(e.message)) callback(e);
+      });
+    } else {
+      this.page.on(event, callback);
+    }
+  }
 }
 
 class FirefoxContext {
