@@ -11,8 +11,8 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::{Json, Router};
 use tokio::sync::RwLock;
-use tower_http::services::{ServeDir, ServeFile};
 use tower_http::compression::CompressionLayer;
+use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::net::{Bootstrap, NodeStatus};
