@@ -73,10 +73,17 @@ test(`${kind}: bad links say what is wrong`, async () => {
   cleanups.push(() => browser.close());
   const { page } = await openApp(browser, node.url);
   await waitForStatus(page, connected);
+  // Each link replaces the last in the same page (a hash change), so wait
+  // for this link's message, not the previous one.
+  let last = '';
   const tryLink = async (fragment) => {
     await page.goto(`${node.url}#${fragment}`);
-    await page.waitForSelector('#fetch-error:not([hidden])', { timeout: 30_000 });
-    return page.textContent('#fetch-error');
+    await page.waitForFunction((prev) => {
+      const el = document.getElementById('fetch-error');
+      return !el.hidden && el.textContent !== '' && el.textContent !== prev;
+    }, last, { timeout: 30_000 });
+    last = await page.textContent('#fetch-error');
+    return last;
   };
   assert.match(await tryLink('1.abc.def'), /malformed link: the manifest hash must be 43 base64url characters/);
   assert.match(await tryLink('7.x.y'), /unsupported format version 7/);

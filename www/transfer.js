@@ -67,6 +67,15 @@ export function setUpUpload(peer) {
 export async function fetchFromLocation(peer) {
   if (!location.hash || location.hash.length < 2) return;
   $('fetch').hidden = false;
+  // A new link in the same page (hashchange): start from a clean card.
+  $('fetch-name').textContent = '…';
+  $('fetch-error').hidden = true;
+  $('fetch-error').textContent = '';
+  $('fetch-save').hidden = true;
+  $('fetch-detail').hidden = false;
+  $('fetch-detail').textContent = 'Looking for the file…';
+  $('fetch-progress').hidden = false;
+  $('fetch-progress').value = 0;
   const onProgress = showProgress($('fetch-progress'), $('fetch-detail'), 'Fetched', performance.now());
   try {
     const file = await peer.get(location.href, { onProgress });
