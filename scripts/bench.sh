@@ -7,6 +7,8 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 bash scripts/setup.sh --test >&2
+# Run only some steps: scripts/bench.sh bench_webrtc
+if [ "$#" -gt 0 ]; then STEPS_OVERRIDE=("$@"); fi
 
 # Native chunk store: crate/benches/store.rs (store.put.disk, store.get.disk).
 bench_store_native() {
@@ -41,13 +43,22 @@ bench_format_browser() {
       -- --include-ignored --nocapture 2>/dev/null | grep '^{"name"' || true
 }
 
+# Browser-to-browser WebRTC between two Chromium processes and a real node:
+# bench/webrtc.mjs (webrtc.connect_ms, webrtc.stream.MBps, webrtc.ceiling.MBps).
+bench_webrtc() {
+  bash scripts/build.sh >&2
+  bash scripts/netns.sh node bench/webrtc.mjs 2>/dev/null | grep '^{"name"' || true
+}
+
 STEPS=(
   bench_format_native
   bench_format_browser
   bench_store_native
   bench_store_browser
+  bench_webrtc
 )
 
+if [ -n "${STEPS_OVERRIDE+x}" ]; then STEPS=("${STEPS_OVERRIDE[@]}"); fi
 status=0
 for step in "${STEPS[@]}"; do
   log "bench: $step"

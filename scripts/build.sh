@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds everything: the wasm peer (build/pkg), the web bundle (dist/) and
-# the native node. MEGANET_PROFILE=debug skips wasm-opt and native release.
+# the native node. MEGANET_PROFILE=debug skips wasm-opt and native release;
+# MEGANET_ONLY=web skips the native node (for quick web iterations).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -24,6 +25,7 @@ fi
 log "bundling the web app"
 npx --no-install webpack --mode production --no-stats
 
+[ "${MEGANET_ONLY:-}" = web ] && exit 0
 log "building the native node ($profile)"
 cargo build -p meganet --bin meganet "${flag[@]}"
 mkdir -p build/bin

@@ -41,12 +41,8 @@ bash scripts/build.sh
 
 step "end-to-end tests (real node, real Chromium and Firefox, isolated network namespace)"
 rm -rf test-artifacts && mkdir -p test-artifacts
-# A private namespace: loopback plus a veth pair with a default route that
-# leads nowhere outside, which both browsers need to gather ICE candidates.
-unshare -n sh -c 'ip link set lo up && ip link add v0 type veth peer name v1 &&
-  ip addr add 10.99.0.1/24 dev v0 && ip addr add 10.99.0.2/24 dev v1 &&
-  ip link set v0 up && ip link set v1 up && ip route add default via 10.99.0.2 dev v0 &&
-  exec "$@"' sh \
+# A private network namespace (scripts/netns.sh): nothing leaves the host.
+bash scripts/netns.sh \
   node --test --test-concurrency=1 --test-timeout=300000 tests/
 
 step "all tests passed"

@@ -9,11 +9,12 @@ async function main() {
     showError('This browser cannot run WebAssembly, which meganet needs.');
     return;
   }
-  await init();
+  const wasm = await init();
   const peer = await Peer.start({});
   window.meganet = peer;
-  // For the console and automation: the local chunk store.
-  window.meganetApi = { LocalStore };
+  // For the console and automation: the local chunk store, and the wasm
+  // heap size (leak checks).
+  window.meganetApi = { LocalStore, memoryBytes: () => wasm.memory.buffer.byteLength };
   render(peer.status());
   peer.onStatus(render);
   setUpUpload(peer);

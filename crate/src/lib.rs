@@ -23,3 +23,5 @@ pub mod peer;
 #[cfg(feature = "net")]
 pub mod platform;
 pub mod store;
+#[cfg(feature = "net")]
+pub mod webrtc;

@@ -3,7 +3,9 @@
 
 mod bootstrap;
 mod connection;
+mod direct;
 mod local_store;
+mod probe;
 mod status;
 mod swarm;
 mod transfer;
@@ -35,6 +37,8 @@ pub struct Peer {
     peer_id: String,
     status: Rc<RefCell<Status>>,
     blocks: transfer::Blocks,
+    commands: futures::channel::mpsc::Sender<connection::Command>,
+    streams: libp2p_stream::Control,
 }
 
 #[wasm_bindgen]
@@ -68,14 +72,19 @@ impl Peer {
         let bootstrap_url = options
             .bootstrap_url
             .unwrap_or_else(|| "/bootstrap.json".to_owned());
-        let swarm = swarm::build(keypair).map_err(|e| JsError::new(&e))?;
+        let (swarm, signaling) = swarm::build(keypair).map_err(|e| JsError::new(&e))?;
+        let streams = swarm.behaviour().stream.new_control();
+        probe::serve(&streams);
+        crate::platform::spawn(signaling.run());
         let (tx, rx) = futures::channel::mpsc::channel(connection::COMMAND_QUEUE);
         let driver = connection::Driver::new(swarm, bootstrap_url, status.clone(), rx);
         crate::platform::spawn(driver.run());
         Ok(Peer {
             peer_id: peer_id.to_string(),
             status,
-            blocks: transfer::Blocks::new(tx),
+            blocks: transfer::Blocks::new(tx.clone()),
+            commands: tx,
+            streams,
         })
     }
 
@@ -134,6 +143,45 @@ impl Peer {
         Ok(out.into())
     }
 
+    /// Connects directly to another browser at its `/webrtc` address
+    /// (`<node>/p2p-circuit/webrtc/p2p/<peer>`): signaling over the node's
+    /// relay, then a direct WebRTC connection. Resolves once it is up.
+    pub async fn dial(&self, addr: String) -> Result<(), JsError> {
+        let addr: libp2p::Multiaddr = addr
+            .parse()
+            .map_err(|e| JsError::new(&format!("invalid address {addr:?}: {e}")))?;
+        let (reply, answer) = futures::channel::oneshot::channel();
+        let mut commands = self.commands.clone();
+        futures::SinkExt::send(&mut commands, connection::Command::Connect { addr, reply })
+            .await
+            .map_err(|_| JsError::new("the peer has stopped"))?;
+        answer
+            .await
+            .map_err(|_| JsError::new("the peer has stopped"))?
+            .map_err(|e| JsError::new(&e))
+    }
+
+    /// Sends `data` to `peer`'s echo service; resolves to what came back.
+    pub async fn echo(&self, peer: String, data: Vec<u8>) -> Result<Vec<u8>, JsError> {
+        let peer = parse_peer(&peer)?;
+        probe::echo(&self.streams, peer, &data)
+            .await
+            .map_err(|e| JsError::new(&e))
+    }
+
+    /// Streams `bytes` bytes to `peer`'s sink; resolves to the count it
+    /// confirms (for measuring a connection).
+    pub async fn sink(&self, peer: String, bytes: f64) -> Result<f64, JsError> {
+        let peer = parse_peer(&peer)?;
+        if !(0.0..=probe::MAX_PROBE_BYTES as f64).contains(&bytes) {
+            return Err(JsError::new("bytes out of range"));
+        }
+        probe::sink(&self.streams, peer, bytes as u64)
+            .await
+            .map(|n| n as f64)
+            .map_err(|e| JsError::new(&e))
+    }
+
     /// Calls `callback(status)` whenever the status changes.
     #[wasm_bindgen(js_name = onStatus)]
     pub fn on_status(&self, callback: js_sys::Function) -> Result<(), JsError> {
@@ -154,6 +202,11 @@ fn progress_callback(options: &JsValue) -> impl Fn(transfer::Progress) {
             let _ = f.call1(&JsValue::NULL, &value);
         }
     }
+}
+
+fn parse_peer(peer: &str) -> Result<libp2p::PeerId, JsError> {
+    peer.parse()
+        .map_err(|_| JsError::new(&format!("invalid peer id {peer:?}")))
 }
 
 /// This page's origin plus `/`: where links point.

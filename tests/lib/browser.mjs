@@ -30,12 +30,16 @@ export function launchChromium() {
   });
 }
 
-/** Opens the app in a new context and waits until `window.meganet` exists. */
-export async function openApp(browser, url, contextOptions = {}) {
+/**
+ * Opens the app in a new context and waits until `window.meganet` exists.
+ * `initScript` (a function) runs in the page before any of its scripts.
+ */
+export async function openApp(browser, url, contextOptions = {}, { initScript } = {}) {
   const context = await browser.newContext(contextOptions);
   const origin = new URL(url).origin;
   await context.grantPermissions(['camera', 'microphone'], { origin }).catch(() => {});
   const page = await context.newPage();
+  if (initScript) await page.addInitScript(initScript);
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(url);

@@ -13,6 +13,8 @@ class FirefoxPage {
 
   reload() { return this.page.reload(); }
 
+  addInitScript(fn) { return this.page.evaluateOnNewDocument(fn); }
+
   waitForFunction(fn, arg, { timeout = 30_000, polling = 100 } = {}) {
     return this.page.waitForFunction(fn, { timeout, polling }, arg);
   }

@@ -10,21 +10,31 @@ use std::time::Duration;
 use futures::channel::{mpsc, oneshot};
 use futures::future::{FusedFuture, FutureExt, LocalBoxFuture};
 use futures::StreamExt;
+use libp2p::core::transport::ListenerId;
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm};
 
 use super::bootstrap;
+use super::direct::Direct;
 use super::status::{ConnectionInfo, Status};
 use super::swarm::{Behaviour, BehaviourEvent};
 use crate::net::block::{BlockRequest, BlockResponse};
 use crate::net::{Bootstrap, PeerConnection, TransportKind, KAD_PROTOCOL};
 
-/// A block request for the node, and where its answer goes.
-pub struct Command {
-    pub request: BlockRequest,
-    pub reply: oneshot::Sender<Result<BlockResponse, String>>,
+/// Work for the driver, and where its answer goes.
+pub enum Command {
+    /// A block request for the node.
+    Block {
+        request: BlockRequest,
+        reply: oneshot::Sender<Result<BlockResponse, String>>,
+    },
+    /// A direct connection to a browser's `/webrtc` address.
+    Connect {
+        addr: Multiaddr,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
 }
 
 /// Most commands waiting for the driver; senders wait when it is full.
@@ -45,6 +55,8 @@ pub struct Driver {
     failures: u32,
     commands: mpsc::Receiver<Command>,
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<BlockResponse, String>>>,
+    direct: Direct,
+    webrtc_listeners: HashMap<Multiaddr, ListenerId>,
 }
 
 enum Wake {
@@ -70,6 +82,8 @@ impl Driver {
             node: None,
             connections: HashMap::new(),
             failures: 0,
+            direct: Direct::default(),
+            webrtc_listeners: HashMap::new(),
         }
     }
 
@@ -107,9 +121,29 @@ impl Driver {
         }
     }
 
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Block { request, reply } => self.send_block_request(request, reply),
+            Command::Connect { addr, reply } => {
+                let connections = &self.connections;
+                let has_direct = |peer: &PeerId| {
+                    connections
+                        .values()
+                        .any(|c| c.path == "direct" && c.connection.peer_id == peer.to_string())
+                };
+                self.direct
+                    .connect(&mut self.swarm, addr, has_direct, reply);
+            }
+        }
+    }
+
     /// Sends a block request to the node, or fails it at once when the
     /// node is not connected.
-    fn on_command(&mut self, command: Command) {
+    fn send_block_request(
+        &mut self,
+        request: BlockRequest,
+        reply: oneshot::Sender<Result<BlockResponse, String>>,
+    ) {
         let node = self.node.as_ref().map(|(p, _)| *p);
         match node {
             Some(peer) if self.swarm.is_connected(&peer) => {
@@ -117,12 +151,12 @@ impl Driver {
                     .swarm
                     .behaviour_mut()
                     .block
-                    .send_request(&peer, command.request);
-                self.pending.insert(id, command.reply);
+                    .send_request(&peer, request);
+                self.pending.insert(id, reply);
             }
             _ => {
-                let _ = command.reply.send(Err(
-                    "not connected to the node; retrying in the background".into(),
+                let _ = reply.send(Err(
+                    "not connected to the node; retrying in the background".into()
                 ));
             }
         }
@@ -209,11 +243,12 @@ impl Driver {
                 ..
             } => {
                 let addr = endpoint.get_remote_address().clone();
-                let relayed = addr.iter().any(|p| matches!(p, Protocol::P2pCircuit));
+                let kind = TransportKind::of(&addr);
+                let relayed = kind == TransportKind::Relay;
                 let info = ConnectionInfo {
                     connection: PeerConnection {
                         peer_id: peer_id.to_string(),
-                        transport: TransportKind::of(&addr).as_str().to_owned(),
+                        transport: kind.as_str().to_owned(),
                         addr: addr.to_string(),
                     },
                     path: if relayed { "relayed" } else { "direct" },
@@ -221,6 +256,18 @@ impl Driver {
                 self.connections.insert(connection_id, info.clone());
                 if self.node.as_ref().is_some_and(|(p, _)| *p == peer_id) {
                     self.on_node_connected(peer_id, &info);
+                } else {
+                    let relayed_ids: Vec<ConnectionId> = self
+                        .connections
+                        .iter()
+                        .filter(|(_, c)| {
+                            c.path == "relayed" && c.connection.peer_id == info.connection.peer_id
+                        })
+                        .map(|(id, _)| *id)
+                        .collect();
+                    let direct = kind == TransportKind::WebRtc;
+                    self.direct
+                        .on_established(&mut self.swarm, peer_id, direct, &relayed_ids);
                 }
                 self.publish_connections();
                 false
@@ -243,6 +290,9 @@ impl Driver {
                 node_lost
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                if let Some(peer) = peer_id {
+                    self.direct.on_dial_error(peer, error.to_string());
+                }
                 let is_node = peer_id.is_some() && self.node.as_ref().map(|(p, _)| *p) == peer_id;
                 if is_node && !self.is_connected_to_node() {
                     self.set_unreachable(format!("cannot connect to the node: {error}"));
@@ -251,16 +301,38 @@ impl Driver {
                 false
             }
             SwarmEvent::NewListenAddr { address, .. } => {
+                self.on_new_listen_addr(&address);
                 self.status
                     .borrow_mut()
                     .update(|s| s.listen_addrs.push(address.to_string()));
                 false
             }
+            SwarmEvent::ListenerClosed { addresses, .. } => {
+                for address in &addresses {
+                    self.on_expired_listen_addr(address);
+                }
+                let gone: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+                self.status
+                    .borrow_mut()
+                    .update(|s| s.listen_addrs.retain(|a| !gone.contains(a)));
+                false
+            }
             SwarmEvent::ExpiredListenAddr { address, .. } => {
+                self.on_expired_listen_addr(&address);
                 let gone = address.to_string();
                 self.status
                     .borrow_mut()
                     .update(|s| s.listen_addrs.retain(|a| *a != gone));
+                false
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(libp2p::ping::Event {
+                peer,
+                connection,
+                result: Err(error),
+            })) => {
+                // A peer that stopped answering is gone: free its connection.
+                tracing::info!(%peer, %error, "ping failed; closing the connection");
+                self.swarm.close_connection(connection);
                 false
             }
             SwarmEvent::Behaviour(BehaviourEvent::Block(event)) => {
@@ -278,6 +350,32 @@ impl Driver {
                 false
             }
             _ => false,
+        }
+    }
+
+    /// A relay reservation is up (`<relay>/p2p-circuit/p2p/<us>`): accept
+    /// WebRTC through it too, on `<relay>/p2p-circuit/webrtc`.
+    fn on_new_listen_addr(&mut self, address: &Multiaddr) {
+        let Some(webrtc) = webrtc_listen_addr(address) else {
+            return;
+        };
+        if self.webrtc_listeners.contains_key(&webrtc) {
+            return;
+        }
+        match self.swarm.listen_on(webrtc.clone()) {
+            Ok(id) => {
+                self.webrtc_listeners.insert(webrtc, id);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot listen for WebRTC"),
+        }
+    }
+
+    /// The reservation is gone (node restarted): stop advertising WebRTC
+    /// through it until the next one.
+    fn on_expired_listen_addr(&mut self, address: &Multiaddr) {
+        if let Some(id) = webrtc_listen_addr(address).and_then(|a| self.webrtc_listeners.remove(&a))
+        {
+            self.swarm.remove_listener(id);
         }
     }
 
@@ -311,4 +409,15 @@ impl Driver {
         list.sort_by(|a, b| a.connection.addr.cmp(&b.connection.addr));
         self.status.borrow_mut().update(|s| s.connections = list);
     }
+}
+
+/// `<relay>/p2p-circuit/p2p/<us>` (a reservation) to
+/// `<relay>/p2p-circuit/webrtc` (where browsers may reach us directly).
+fn webrtc_listen_addr(circuit: &Multiaddr) -> Option<Multiaddr> {
+    let mut parts: Vec<Protocol> = circuit.iter().collect();
+    if matches!(parts.last(), Some(Protocol::P2p(_))) {
+        parts.pop();
+    }
+    (parts.last() == Some(&Protocol::P2pCircuit))
+        .then(|| parts.into_iter().chain([Protocol::WebRTC]).collect())
 }

@@ -1,7 +1,10 @@
-//! The browser peer's behaviours and transports.
+//! The browser peer's behaviours and transports: WebSocket to nodes,
+//! relayed circuits through them, and direct browser-to-browser WebRTC
+//! (`crate::webrtc`) whose signaling runs over those circuits.
 
 use std::time::Duration;
 
+use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::core::upgrade::Version;
 use libp2p::core::Transport as _;
 use libp2p::swarm::NetworkBehaviour;
@@ -9,6 +12,7 @@ use libp2p::{identify, identity::Keypair, kad, noise, ping, relay, yamux, Swarm}
 
 use crate::net::block::{self, BlockCodec};
 use crate::net::{KAD_PROTOCOL, PROTOCOL_VERSION};
+use crate::webrtc;
 
 /// Everything the browser peer speaks.
 #[derive(NetworkBehaviour)]
@@ -18,28 +22,49 @@ pub struct Behaviour {
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
     pub block: libp2p::request_response::Behaviour<BlockCodec>,
+    /// Generic streams: WebRTC signaling and the probes.
+    pub stream: libp2p_stream::Behaviour,
 }
 
 /// Connections stay open this long without traffic.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Builds the swarm: WebSocket to nodes, relayed circuits for signaling.
-pub fn build(keypair: Keypair) -> Result<Swarm<Behaviour>, String> {
-    let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+/// Builds the swarm, and the WebRTC signaling service to run beside it.
+///
+/// The transports are assembled by hand because order matters: the relay
+/// transport accepts any address with `/p2p-circuit` in it, so the
+/// `/webrtc` transport must see `<relay>/p2p-circuit/webrtc/...` first.
+pub fn build(keypair: Keypair) -> Result<(Swarm<Behaviour>, webrtc::service::Service), String> {
+    let peer_id = keypair.public().to_peer_id();
+    let streams = libp2p_stream::Behaviour::new();
+    let (webrtc_transport, service) = webrtc::service::new(
+        peer_id,
+        streams.new_control(),
+        webrtc::session::Config::default(),
+    );
+    let (relay_transport, relay) = relay::client::new(peer_id);
+    let noise = || noise::Config::new(&keypair).map_err(|e| format!("cannot set up Noise: {e}"));
+    let relayed = relay_transport
+        .upgrade(Version::V1Lazy)
+        .authenticate(noise()?)
+        .multiplex(yamux::Config::default())
+        .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)));
+    let websocket = libp2p::websocket_websys::Transport::default()
+        .upgrade(Version::V1Lazy)
+        .authenticate(noise()?)
+        .multiplex(yamux::Config::default())
+        .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)));
+    let transport = webrtc_transport
+        .map(|(peer, connection), _| (peer, StreamMuxerBox::new(connection)))
+        .or_transport(relayed)
+        .map(|either, _| either.into_inner())
+        .or_transport(websocket)
+        .map(|either, _| either.into_inner());
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair.clone())
         .with_wasm_bindgen()
-        .with_other_transport(|key| {
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
-                libp2p::websocket_websys::Transport::default()
-                    .upgrade(Version::V1Lazy)
-                    .authenticate(noise::Config::new(key)?)
-                    .multiplex(yamux::Config::default()),
-            )
-        })
-        .map_err(|e| format!("cannot set up WebSocket transport: {e}"))?
-        .with_relay_client(noise::Config::new, yamux::Config::default)
-        .map_err(|e| format!("cannot set up relay transport: {e}"))?
-        .with_behaviour(|key, relay| {
-            let peer_id = key.public().to_peer_id();
+        .with_other_transport(|_| transport)
+        .map_err(|e| format!("cannot set up transports: {e}"))?
+        .with_behaviour(|key| {
             let mut kad = kad::Behaviour::with_config(
                 peer_id,
                 kad::store::MemoryStore::new(peer_id),
@@ -57,10 +82,11 @@ pub fn build(keypair: Keypair) -> Result<Swarm<Behaviour>, String> {
                 ping: ping::Behaviour::default(),
                 // Browsers ask; serving others comes with contribution.
                 block: block::behaviour(libp2p::request_response::ProtocolSupport::Outbound),
+                stream: streams,
             }
         })
         .map_err(|e| format!("cannot set up behaviours: {e}"))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
         .build();
-    Ok(swarm)
+    Ok((swarm, service))
 }

@@ -43,7 +43,7 @@ impl Blocks {
         let (reply, answer) = oneshot::channel();
         self.tx
             .clone()
-            .send(Command { request, reply })
+            .send(Command::Block { request, reply })
             .await
             .map_err(|_| "the peer has stopped".to_owned())?;
         answer

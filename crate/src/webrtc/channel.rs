@@ -1,0 +1,244 @@
+//! One `RTCDataChannel` as a byte stream (`AsyncRead` + `AsyncWrite`), the
+//! layer under libp2p's WebRTC message framing (`libp2p-webrtc-utils`).
+//!
+//! - Writes go out as messages of at most [`MAX_MSG_LEN`] bytes (the spec's
+//!   limit) and wait while the browser's send buffer holds more than
+//!   [`SEND_HIGH_WATER`], resuming on `bufferedamountlow` at
+//!   [`SEND_LOW_WATER`]: a queue deep enough to keep SCTP busy, never
+//!   unbounded.
+//! - Data channels have no receive flow control, so the receive buffer is
+//!   capped at [`MAX_RECEIVE_BUFFER`]; a peer that floods past it gets the
+//!   stream failed instead of our memory.
+//! - Dropping the last handle detaches every event handler and closes the
+//!   channel, so 1000 opened-and-closed streams leave nothing behind.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use futures::{AsyncRead, AsyncWrite};
+use libp2p_webrtc_utils::MAX_MSG_LEN;
+use wasm_bindgen::prelude::*;
+use web_sys::{MessageEvent, RtcDataChannel, RtcDataChannelState, RtcDataChannelType};
+
+/// Most bytes queued in the browser before writers wait.
+pub const SEND_HIGH_WATER: u32 = 1024 * 1024;
+/// Writers resume once the browser's queue drains to this.
+pub const SEND_LOW_WATER: u32 = 256 * 1024;
+/// Most received bytes held for a reader that has not caught up.
+pub const MAX_RECEIVE_BUFFER: usize = 8 * 1024 * 1024;
+
+#[derive(Default)]
+struct Shared {
+    received: VecDeque<u8>,
+    overflowed: bool,
+    read_waker: Option<Waker>,
+    write_waker: Option<Waker>,
+}
+
+impl Shared {
+    fn wake_all(&mut self) {
+        if let Some(w) = self.read_waker.take() {
+            w.wake();
+        }
+        if let Some(w) = self.write_waker.take() {
+            w.wake();
+        }
+    }
+}
+
+struct Inner {
+    channel: RtcDataChannel,
+    shared: Rc<RefCell<Shared>>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_event: Closure<dyn FnMut()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.channel.set_onmessage(None);
+        self.channel.set_onopen(None);
+        self.channel.set_onclose(None);
+        self.channel.set_onerror(None);
+        self.channel.set_onbufferedamountlow(None);
+        self.channel.close();
+    }
+}
+
+/// A data channel as a byte stream; clones share the channel.
+#[derive(Clone)]
+pub struct DataChannel {
+    inner: Rc<Inner>,
+}
+
+impl DataChannel {
+    pub fn new(channel: RtcDataChannel) -> Self {
+        channel.set_binary_type(RtcDataChannelType::Arraybuffer);
+        channel.set_buffered_amount_low_threshold(SEND_LOW_WATER);
+        let shared = Rc::new(RefCell::new(Shared::default()));
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
+            let shared = shared.clone();
+            move |event: MessageEvent| {
+                let data = js_sys::Uint8Array::new(&event.data());
+                let mut s = shared.borrow_mut();
+                let len = data.length() as usize;
+                if s.received.len() + len > MAX_RECEIVE_BUFFER {
+                    tracing::warn!("data channel receive buffer full; failing the stream");
+                    s.overflowed = true;
+                } else {
+                    let start = s.received.len();
+                    s.received.resize(start + len, 0);
+                    let (a, b) = s.received.as_mut_slices();
+                    // Copy straight into the ring buffer's free tail.
+                    copy_into(&data, a, b, start);
+                }
+                s.wake_all();
+            }
+        });
+        // Open, close, error and drained-buffer events all just wake whoever
+        // waits; the state is read from the channel itself.
+        let on_event = Closure::<dyn FnMut()>::new({
+            let shared = shared.clone();
+            move || shared.borrow_mut().wake_all()
+        });
+        channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        let wake = on_event.as_ref().unchecked_ref();
+        channel.set_onopen(Some(wake));
+        channel.set_onclose(Some(wake));
+        channel.set_onerror(Some(wake));
+        channel.set_onbufferedamountlow(Some(wake));
+        Self {
+            inner: Rc::new(Inner {
+                channel,
+                shared,
+                _on_message: on_message,
+                _on_event: on_event,
+            }),
+        }
+    }
+
+    fn channel(&self) -> &RtcDataChannel {
+        &self.inner.channel
+    }
+
+    /// Ready once open; an error once closing, closed or flooded.
+    fn poll_open(&self, cx: &mut Context<'_>, waker_slot: WakerSlot) -> Poll<io::Result<()>> {
+        let mut s = self.inner.shared.borrow_mut();
+        if s.overflowed {
+            return Poll::Ready(Err(io::Error::other(
+                "the remote sent more than the receive buffer holds",
+            )));
+        }
+        match self.channel().ready_state() {
+            RtcDataChannelState::Open => Poll::Ready(Ok(())),
+            RtcDataChannelState::Connecting => {
+                waker_slot.register(&mut s, cx);
+                Poll::Pending
+            }
+            _ => Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum WakerSlot {
+    Read,
+    Write,
+}
+
+impl WakerSlot {
+    fn register(self, s: &mut Shared, cx: &Context<'_>) {
+        let slot = match self {
+            Self::Read => &mut s.read_waker,
+            Self::Write => &mut s.write_waker,
+        };
+        *slot = Some(cx.waker().clone());
+    }
+}
+
+/// Copies `data` into the two halves of a ring buffer starting at `start`.
+fn copy_into(data: &js_sys::Uint8Array, a: &mut [u8], b: &mut [u8], start: usize) {
+    let len = data.length() as usize;
+    let end = start + len;
+    if start >= a.len() {
+        data.copy_to(&mut b[start - a.len()..end - a.len()]);
+    } else if end <= a.len() {
+        data.copy_to(&mut a[start..end]);
+    } else {
+        let split = (a.len() - start) as u32;
+        data.subarray(0, split).copy_to(&mut a[start..]);
+        data.subarray(split, len as u32)
+            .copy_to(&mut b[..end - a.len()]);
+    }
+}
+
+impl AsyncRead for DataChannel {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        {
+            // Data that arrived before a close is still delivered.
+            let mut s = self.inner.shared.borrow_mut();
+            if !s.received.is_empty() && !s.overflowed {
+                let n = buf.len().min(s.received.len());
+                for (dst, src) in buf.iter_mut().zip(s.received.drain(..n)) {
+                    *dst = src;
+                }
+                return Poll::Ready(Ok(n));
+            }
+        }
+        match self.poll_open(cx, WakerSlot::Read) {
+            Poll::Ready(Ok(())) => {
+                WakerSlot::Read.register(&mut self.inner.shared.borrow_mut(), cx);
+                Poll::Pending
+            }
+            // A closed channel with nothing buffered is a clean end.
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => Poll::Ready(Ok(0)),
+            other => other.map_ok(|()| 0),
+        }
+    }
+}
+
+impl AsyncWrite for DataChannel {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        futures::ready!(self.poll_open(cx, WakerSlot::Write))?;
+        if self.channel().buffered_amount() >= SEND_HIGH_WATER {
+            WakerSlot::Write.register(&mut self.inner.shared.borrow_mut(), cx);
+            return Poll::Pending;
+        }
+        let n = buf.len().min(MAX_MSG_LEN);
+        self.channel()
+            .send_with_u8_array(&buf[..n])
+            .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Handing bytes to the browser is our flush; waiting for the send
+        // queue to drain would serialize every stream behind SCTP.
+        futures::ready!(self.poll_open(cx, WakerSlot::Write))?;
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.channel().ready_state() {
+            RtcDataChannelState::Closed => Poll::Ready(Ok(())),
+            state => {
+                if state != RtcDataChannelState::Closing {
+                    self.channel().close();
+                }
+                WakerSlot::Write.register(&mut self.inner.shared.borrow_mut(), cx);
+                Poll::Pending
+            }
+        }
+    }
+}

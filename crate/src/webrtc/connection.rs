@@ -1,0 +1,210 @@
+//! A libp2p connection over one `RTCPeerConnection`: every libp2p stream is
+//! its own `RTCDataChannel`, framed per the libp2p WebRTC multiplexing spec
+//! by `libp2p-webrtc-utils`.
+//!
+//! Bounds: at most [`MAX_STREAMS`] streams open at once and
+//! [`INBOUND_QUEUE`] remote-opened channels waiting to be accepted; a peer
+//! that opens more gets its channels closed at once. A peer connection
+//! that fails or closes fails the muxer, so the swarm drops it.
+
+use std::cell::Cell;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use futures::channel::mpsc;
+use futures::stream::FuturesUnordered;
+use futures::{AsyncRead, AsyncWrite, StreamExt};
+use libp2p::core::muxing::{StreamMuxer, StreamMuxerEvent};
+use send_wrapper::SendWrapper;
+use wasm_bindgen::prelude::*;
+use web_sys::{RtcDataChannel, RtcDataChannelEvent, RtcPeerConnection, RtcPeerConnectionState};
+
+use super::channel::DataChannel;
+use super::Error;
+
+/// Most streams open on one connection.
+pub const MAX_STREAMS: usize = 512;
+/// Most remote-opened channels waiting for the swarm to accept them.
+pub const INBOUND_QUEUE: usize = 64;
+/// The label of the channel the dialer opens so its offer has a data
+/// section; it never becomes a stream.
+pub const INIT_LABEL: &str = "init";
+
+type DropListener = SendWrapper<libp2p_webrtc_utils::DropListener<DataChannel>>;
+
+/// One libp2p stream.
+pub struct Stream {
+    inner: SendWrapper<libp2p_webrtc_utils::Stream<DataChannel>>,
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut *self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut *self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.get_mut().inner).poll_close(cx)
+    }
+}
+
+/// Event handlers registered on the peer connection; detached on drop.
+struct Handlers {
+    pc: RtcPeerConnection,
+    _on_channel: Closure<dyn FnMut(RtcDataChannelEvent)>,
+    _on_state: Closure<dyn FnMut()>,
+}
+
+impl Drop for Handlers {
+    fn drop(&mut self) {
+        self.pc.set_ondatachannel(None);
+        self.pc.set_onconnectionstatechange(None);
+        self.pc.close();
+    }
+}
+
+/// A WebRTC connection as a libp2p [`StreamMuxer`].
+pub struct Connection {
+    handlers: SendWrapper<Rc<Handlers>>,
+    inbound: SendWrapper<mpsc::Receiver<RtcDataChannel>>,
+    state_waker: SendWrapper<Rc<Cell<Option<Waker>>>>,
+    drop_listeners: FuturesUnordered<DropListener>,
+    idle_waker: Option<Waker>,
+}
+
+impl Connection {
+    /// Takes over `pc`: from now on its remote-opened channels are streams.
+    /// Call before the remote description is set so no channel is missed.
+    pub fn new(pc: RtcPeerConnection) -> Self {
+        let (mut tx, rx) = mpsc::channel(INBOUND_QUEUE);
+        let on_channel =
+            Closure::<dyn FnMut(RtcDataChannelEvent)>::new(move |event: RtcDataChannelEvent| {
+                let channel = event.channel();
+                if channel.label() == INIT_LABEL {
+                    return;
+                }
+                if let Err(e) = tx.try_send(channel) {
+                    tracing::warn!("remote opens data channels faster than we accept; closing one");
+                    e.into_inner().close();
+                }
+            });
+        let state_waker: Rc<Cell<Option<Waker>>> = Rc::default();
+        let on_state = Closure::<dyn FnMut()>::new({
+            let state_waker = state_waker.clone();
+            move || {
+                if let Some(w) = state_waker.take() {
+                    w.wake();
+                }
+            }
+        });
+        pc.set_ondatachannel(Some(on_channel.as_ref().unchecked_ref()));
+        pc.set_onconnectionstatechange(Some(on_state.as_ref().unchecked_ref()));
+        Self {
+            handlers: SendWrapper::new(Rc::new(Handlers {
+                pc,
+                _on_channel: on_channel,
+                _on_state: on_state,
+            })),
+            inbound: SendWrapper::new(rx),
+            state_waker: SendWrapper::new(state_waker),
+            drop_listeners: FuturesUnordered::new(),
+            idle_waker: None,
+        }
+    }
+
+    /// The underlying peer connection.
+    pub fn peer_connection(&self) -> &RtcPeerConnection {
+        &self.handlers.pc
+    }
+
+    fn open_stream(&mut self, channel: RtcDataChannel) -> Stream {
+        let (inner, listener) = libp2p_webrtc_utils::Stream::new(DataChannel::new(channel));
+        self.drop_listeners.push(SendWrapper::new(listener));
+        if let Some(w) = self.idle_waker.take() {
+            w.wake();
+        }
+        Stream {
+            inner: SendWrapper::new(inner),
+        }
+    }
+
+    fn failed(&self) -> Option<Error> {
+        match self.peer_connection().connection_state() {
+            RtcPeerConnectionState::Failed => Some(Error::Connection("peer connection failed")),
+            RtcPeerConnectionState::Closed => Some(Error::Connection("peer connection closed")),
+            _ => None,
+        }
+    }
+}
+
+impl StreamMuxer for Connection {
+    type Substream = Stream;
+    type Error = Error;
+
+    fn poll_inbound(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Stream, Error>> {
+        loop {
+            match futures::ready!(self.inbound.poll_next_unpin(cx)) {
+                Some(channel) if self.drop_listeners.len() >= MAX_STREAMS => {
+                    tracing::warn!("remote exceeds {MAX_STREAMS} open streams; closing one");
+                    channel.close();
+                }
+                Some(channel) => return Poll::Ready(Ok(self.open_stream(channel))),
+                None => return Poll::Ready(Err(Error::Connection("connection closed"))),
+            }
+        }
+    }
+
+    fn poll_outbound(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Result<Stream, Error>> {
+        if self.drop_listeners.len() >= MAX_STREAMS {
+            return Poll::Ready(Err(Error::Connection("too many open streams")));
+        }
+        let channel = self.peer_connection().create_data_channel("");
+        Poll::Ready(Ok(self.open_stream(channel)))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.peer_connection().close();
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<StreamMuxerEvent, Error>> {
+        self.state_waker.set(Some(cx.waker().clone()));
+        if let Some(error) = self.failed() {
+            return Poll::Ready(Err(error));
+        }
+        loop {
+            match futures::ready!(self.drop_listeners.poll_next_unpin(cx)) {
+                Some(Ok(())) => {}
+                Some(Err(e)) => tracing::debug!("resetting a dropped stream failed: {e}"),
+                None => {
+                    self.idle_waker = Some(cx.waker().clone());
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+}

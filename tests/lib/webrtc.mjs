@@ -1,0 +1,50 @@
+// Helpers for browser-to-browser WebRTC tests and benchmarks: record every
+// RTCPeerConnection a page creates (so tests can read its real ICE state and
+// data-channel counters), and find a peer's dialable /webrtc address.
+
+/** Init script: keeps each RTCPeerConnection in `window.__pcs`. */
+export function recordPeerConnections() {
+  const Original = window.RTCPeerConnection;
+  window.__pcs = [];
+  window.RTCPeerConnection = class extends Original {
+    constructor(...args) { super(...args); window.__pcs.push(this); }
+  };
+}
+
+/** Waits for the peer's `/ws/.../p2p-circuit/webrtc` listen address; returns it dialable. */
+export async function webrtcAddr(page) {
+  const pick = () => window.meganet?.status().listenAddrs
+    .find((a) => a.includes('/ws/') && a.endsWith('/p2p-circuit/webrtc'));
+  await page.waitForFunction(pick, null, { timeout: 30_000, polling: 100 });
+  return page.evaluate((src) => `${new Function(`return (${src})()`)()}/p2p/${window.meganet.id}`, pick.toString());
+}
+
+/**
+ * For each connected RTCPeerConnection in the page: the selected candidate
+ * pair's local and remote candidate types and addresses, and how many data
+ * channels are open now (opened minus closed).
+ */
+export function iceReport(page) {
+  return page.evaluate(async () => {
+    const out = [];
+    for (const pc of window.__pcs) {
+      if (pc.connectionState !== 'connected') continue;
+      const stats = await pc.getStats();
+      let pair; let opened = 0; let closed = 0;
+      stats.forEach((s) => {
+        if (s.type === 'transport' && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId);
+        if (s.type === 'peer-connection') { opened = s.dataChannelsOpened; closed = s.dataChannelsClosed; }
+      });
+      // Firefox has no transport stats: take the nominated, succeeded pair.
+      if (!pair) stats.forEach((s) => { if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s; });
+      const local = pair && stats.get(pair.localCandidateId);
+      const remote = pair && stats.get(pair.remoteCandidateId);
+      out.push({
+        local: local && { type: local.candidateType, address: local.address ?? local.ip },
+        remote: remote && { type: remote.candidateType, address: remote.address ?? remote.ip },
+        openChannels: opened - closed,
+      });
+    }
+    return out;
+  });
+}

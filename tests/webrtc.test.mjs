@@ -1,0 +1,115 @@
+// Browser-to-browser libp2p `/webrtc`: two separate browser processes meet
+// through the node's relay, signal over it, and end up on a direct
+// RTCPeerConnection that carries libp2p streams.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startNode } from './lib/node.mjs';
+import { BROWSERS, launch, openApp, waitForStatus } from './lib/browser.mjs';
+import { recordPeerConnections, webrtcAddr, iceReport } from './lib/webrtc.mjs';
+
+const connected = (s) => s.node.state === 'connected';
+const cleanups = [];
+after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
+
+async function peerIn(kind, node) {
+  const browser = await launch(kind);
+  cleanups.push(() => browser.close());
+  const app = await openApp(browser, node.url, {}, { initScript: recordPeerConnections });
+  await waitForStatus(app.page, connected);
+  const id = await app.page.evaluate(() => window.meganet.id);
+  return { browser, ...app, id };
+}
+
+// A status predicate (as source: it runs in the page): exactly one
+// connection to `peerId`, and it is /webrtc.
+const oneWebrtcTo = (peerId) => `(s) => s.connections.filter((c) => c.peerId === '${peerId}').length === 1
+  && s.connections.some((c) => c.peerId === '${peerId}' && c.transport === 'webrtc')`;
+const links = (status, peerId) => status.connections.filter((c) => c.peerId === peerId);
+
+for (const kind of BROWSERS) {
+  test(`${kind}: two browsers connect directly over /webrtc and run streams on it`, async () => {
+    const node = await startNode();
+    cleanups.push(() => node.stop());
+    const a = await peerIn(kind, node);
+    const b = await peerIn(kind, node);
+    const bAddr = await webrtcAddr(b.page);
+    assert.match(bAddr, new RegExp(`/p2p/${node.peerId}/p2p-circuit/webrtc/p2p/${b.id}$`));
+
+    const started = Date.now();
+    await a.page.evaluate((addr) => window.meganet.dial(addr), bAddr);
+    const connectMs = Date.now() - started;
+    // Both ends hold one direct /webrtc connection; the circuit is retired.
+    const sa = await waitForStatus(a.page, oneWebrtcTo(b.id));
+    const sb = await waitForStatus(b.page, oneWebrtcTo(a.id));
+    assert.deepEqual(links(sa, b.id).map((c) => [c.transport, c.path]), [['webrtc', 'direct']]);
+    assert.equal(links(sa, b.id)[0].addr, bAddr, 'the remote address is the /webrtc address');
+    assert.deepEqual(links(sb, a.id).map((c) => [c.transport, c.path]), [['webrtc', 'direct']]);
+
+    // The selected ICE pair is direct (host or reflexive), never a TURN relay.
+    const [ice] = await iceReport(a.page);
+    assert.ok(ice && ice.local && ice.remote, `a selected candidate pair: ${JSON.stringify(ice)}`);
+    assert.notEqual(ice.local.type, 'relay');
+    assert.notEqual(ice.remote.type, 'relay');
+
+    // 1 MiB echoed over a libp2p stream, both directions.
+    const echoed = await a.page.evaluate(async (peer) => {
+      const data = crypto.getRandomValues(new Uint8Array(1 << 20));
+      const back = await window.meganet.echo(peer, data);
+      return back.length === data.length && back.every((v, i) => v === data[i]);
+    }, b.id);
+    assert.ok(echoed, '1 MiB came back intact from B');
+    assert.ok(await b.page.evaluate(async (peer) => {
+      const back = await window.meganet.echo(peer, new Uint8Array([1, 2, 3]));
+      return back.join() === '1,2,3';
+    }, a.id), 'B reaches A on the same connection');
+    assert.equal(await a.page.evaluate((peer) => window.meganet.sink(peer, 5_000_000), b.id), 5_000_000);
+
+    // 1000 stream open/close cycles leave no data channels and no heap growth.
+    const cycle = (n) => a.page.evaluate(async ([peer, count]) => {
+      for (let i = 0; i < count; i++) {
+        const back = await window.meganet.echo(peer, new Uint8Array([i & 255]));
+        if (back.length !== 1 || back[0] !== (i & 255)) throw new Error(`cycle ${i} echoed ${back}`);
+      }
+      return window.meganetApi.memoryBytes();
+    }, [b.id, n]);
+    const warm = await cycle(100);
+    const afterThousand = await cycle(1000);
+    await new Promise((r) => setTimeout(r, 500));
+    const [iceA] = await iceReport(a.page);
+    const [iceB] = await iceReport(b.page);
+    assert.ok(iceA.openChannels <= 1, `A keeps ${iceA.openChannels} data channels open`);
+    assert.ok(iceB.openChannels <= 1, `B keeps ${iceB.openChannels} data channels open`);
+    assert.ok(afterThousand - warm <= 1 << 20, `wasm heap grew ${afterThousand - warm} bytes over 1000 cycles`);
+    console.log(JSON.stringify({ kind, connectMs, ice, openChannels: [iceA.openChannels, iceB.openChannels], heapGrowth: afterThousand - warm }));
+
+    // A peer that vanishes is noticed and its connection cleaned up.
+    await b.browser.close();
+    await waitForStatus(a.page, (s) => !s.connections.some((c) => c.transport === 'webrtc'), 45_000);
+  });
+
+  test(`${kind}: simultaneous dials end in one connection; bad addresses get clear errors`, async () => {
+    const node = await startNode();
+    cleanups.push(() => node.stop());
+    const a = await peerIn(kind, node);
+    const b = await peerIn(kind, node);
+    const [aAddr, bAddr] = [await webrtcAddr(a.page), await webrtcAddr(b.page)];
+    await Promise.all([
+      a.page.evaluate((addr) => window.meganet.dial(addr), bAddr),
+      b.page.evaluate((addr) => window.meganet.dial(addr), aAddr),
+    ]);
+    await waitForStatus(a.page, oneWebrtcTo(b.id));
+    await waitForStatus(b.page, oneWebrtcTo(a.id));
+    await new Promise((r) => setTimeout(r, 1000));
+    const again = await a.page.evaluate(() => window.meganet.status());
+    assert.equal(links(again, b.id).length, 1, `one connection A-B: ${JSON.stringify(links(again, b.id))}`);
+    const sb = await b.page.evaluate(() => window.meganet.status());
+    assert.equal(links(sb, a.id).length, 1, `one connection B-A: ${JSON.stringify(links(sb, a.id))}`);
+
+    const dialError = (addr) => a.page.evaluate((x) => window.meganet.dial(x).then(() => 'ok', (e) => e.message), addr);
+    assert.match(await dialError('not an address'), /invalid address/);
+    assert.match(await dialError(`/ip4/127.0.0.1/tcp/1/ws/p2p/${node.peerId}`), /not a browser-to-browser address/);
+    const nobody = '12D3KooWRBhwfeP2Y4TCx1SM6s9rUoHhR5STiGwxBhgFRcw3UERE';
+    const ghost = bAddr.replace(b.id, nobody);
+    assert.match(await dialError(ghost), new RegExp(`cannot reach|${nobody}|NO_RESERVATION|reservation`, 'i'));
+  });
+}
