@@ -115,9 +115,13 @@ test('chromium: upload, copy and fetch with the keyboard alone', async () => {
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(node.url).origin });
   await waitForStatus(page, connected);
 
-  // The file picker: Tab reaches it, the drop zone shows the focus, Enter opens it.
+  // The file picker: Tab reaches it, the drop zone shows the focus, Space and
+  // Enter open it (Space is dismissed without a file here).
   await tabTo(page, 'file');
   assert.ok(await focusOutline(page, '#drop') >= 2, 'the drop zone shows keyboard focus');
+  const [dismissed] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Space')]);
+  await dismissed.setFiles([]);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'file');
   const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
   await chooser.setFiles({ name: 'keyboard.bin', mimeType: 'application/octet-stream', buffer: data });
   await page.waitForSelector('#put-result:not([hidden])', { timeout: 60_000 });
