@@ -1,8 +1,9 @@
 // The page: starts the wasm peer and renders its status. Every decision is
 // made by the peer in Rust; this file only wires the page to it.
 import init, { Peer, LocalStore } from '../build/pkg/meganet.js';
-import { render, showError } from './render.js';
+import { render, showError, showNotice } from './render.js';
 import { setUpUpload, fetchFromLocation } from './transfer.js';
+import { setUpOpenLink } from './open-link.js';
 
 async function main() {
   if (typeof WebAssembly !== 'object') {
@@ -18,6 +19,7 @@ async function main() {
   render(peer.status());
   peer.onStatus(render);
   setUpUpload(peer);
+  setUpOpenLink();
   registerServiceWorker();
   await waitForNode(peer);
   fetchFromLocation(peer);
@@ -35,10 +37,18 @@ function waitForNode(peer) {
   });
 }
 
+// The page works without a service worker (private windows, some embedded
+// browsers, plain http on a LAN address), but cannot start offline: say so.
+const NO_OFFLINE = 'This browser does not allow offline use here (private mode?). Uploads and links still work.';
+
 function registerServiceWorker() {
-  if (!('serviceWorker' in navigator)) return; // the page works without it
+  if (!('serviceWorker' in navigator) || !navigator.serviceWorker) {
+    showNotice(NO_OFFLINE);
+    return;
+  }
   navigator.serviceWorker.register('/sw.js').catch((e) => {
     console.warn('service worker not registered:', e);
+    showNotice(NO_OFFLINE);
   });
 }
 

@@ -8,6 +8,13 @@ export function showError(message) {
   el.hidden = false;
 }
 
+/** A calm, non-blocking note at the top of the page. */
+export function showNotice(message) {
+  const el = $('notice');
+  el.textContent = message;
+  el.hidden = false;
+}
+
 export function render(status) {
   $('peer-id').textContent = status.peerId;
   const node = status.node;

@@ -1,6 +1,8 @@
 // The upload and fetch cards: thin wiring over peer.put and peer.get.
 
 import { rememberUpload, renderUploads } from './uploads.js';
+import { wireCopyButton } from './clipboard.js';
+import { qrSvg } from './qr.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -39,6 +41,7 @@ export function setUpUpload(peer) {
     try {
       const link = await peer.put(file, { onProgress });
       $('put-link').value = link;
+      $('put-qr').replaceChildren(qrSvg(link, `QR code of the link to ${file.name}`));
       $('put-result').hidden = false;
       $('put-detail').textContent = `${file.name} (${formatBytes(file.size)}) is stored.`;
       rememberUpload({ name: file.name, size: file.size, link, at: Date.now() });
@@ -56,16 +59,20 @@ export function setUpUpload(peer) {
     drop.classList.remove('over');
     if (e.dataTransfer.files[0]) upload(e.dataTransfer.files[0]);
   });
-  $('put-copy').addEventListener('click', async () => {
-    $('put-link').select();
-    try { await navigator.clipboard.writeText($('put-link').value); } catch { document.execCommand('copy'); }
-    $('put-copy').textContent = 'Copied';
-    setTimeout(() => { $('put-copy').textContent = 'Copy'; }, 2000);
+  wireCopyButton($('put-copy'), () => $('put-link').value, {
+    status: $('put-copy-status'),
+    select: () => $('put-link').select(),
   });
 }
 
+/**
+ * Fetches the file the page's fragment names into the fetch card, then
+ * dispatches `meganet-fetched` ({fragment, error}) on the document.
+ */
 export async function fetchFromLocation(peer) {
   if (!location.hash || location.hash.length < 2) return;
+  const fragment = location.hash.slice(1);
+  const current = () => location.hash.slice(1) === fragment;
   $('fetch').hidden = false;
   // A new link in the same page (hashchange): start from a clean card.
   $('fetch-name').textContent = '…';
@@ -76,9 +83,12 @@ export async function fetchFromLocation(peer) {
   $('fetch-detail').textContent = 'Looking for the file…';
   $('fetch-progress').hidden = false;
   $('fetch-progress').value = 0;
-  const onProgress = showProgress($('fetch-progress'), $('fetch-detail'), 'Fetched', performance.now());
+  const show = showProgress($('fetch-progress'), $('fetch-detail'), 'Fetched', performance.now());
+  const onProgress = (p) => { if (current()) show(p); };
+  let error = null;
   try {
     const file = await peer.get(location.href, { onProgress });
+    if (!current()) return; // a newer link has taken the card
     $('fetch-name').textContent = `${file.name || 'file'} · ${formatBytes(file.size)}${file.type ? ` · ${file.type}` : ''}`;
     const save = $('fetch-save');
     save.href = URL.createObjectURL(file.blob);
@@ -86,10 +96,13 @@ export async function fetchFromLocation(peer) {
     save.hidden = false;
     save.textContent = `Save ${file.name || 'file'}`;
   } catch (e) {
+    if (!current()) return;
+    error = `${e.message || e}`;
     $('fetch-name').textContent = 'This file could not be opened';
-    $('fetch-error').textContent = `${e.message || e}`;
+    $('fetch-error').textContent = error;
     $('fetch-error').hidden = false;
     $('fetch-detail').hidden = true;
     $('fetch-progress').hidden = true;
   }
+  document.dispatchEvent(new CustomEvent('meganet-fetched', { detail: { fragment, error } }));
 }

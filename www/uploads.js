@@ -1,6 +1,8 @@
 // "My uploads": the links this browser created, kept in localStorage (only
 // here; the links carry the keys, so they are as private as this profile).
 
+import { wireCopyButton } from './clipboard.js';
+
 const KEY = 'meganet-uploads';
 const MAX = 200;
 const $ = (id) => document.getElementById(id);
@@ -44,10 +46,8 @@ export function renderUploads(list = loadUploads(), formatBytes = (n) => `${n} B
     copy.type = 'button';
     copy.className = 'button secondary';
     copy.textContent = 'Copy link';
-    copy.setAttribute('aria-label', `Copy the link to ${u.name || 'file'}`);
-    copy.addEventListener('click', async () => {
-      try { await navigator.clipboard.writeText(u.link); copy.textContent = 'Copied'; } catch { prompt('Copy this link', u.link); }
-    });
+    copy.setAttribute('aria-label', `Copy link to ${u.name || 'file'}`);
+    wireCopyButton(copy, () => u.link, { status: $('uploads-status') });
     const remove = document.createElement('button');
     remove.type = 'button';
     remove.className = 'button secondary';

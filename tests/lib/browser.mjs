@@ -57,9 +57,11 @@ export async function waitForStatus(page, predicate, timeout = 30_000) {
   return page.evaluate(() => window.meganet.status());
 }
 
-export async function screenshot(page, name) {
+/** Saves test-artifacts/<name>.png: the whole page, or only `selector` (Chromium). */
+export async function screenshot(page, name, selector) {
   mkdirSync(ARTIFACTS, { recursive: true });
   const file = path.join(ARTIFACTS, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  if (selector) await page.locator(selector).screenshot({ path: file });
+  else await page.screenshot({ path: file, fullPage: true });
   return file;
 }

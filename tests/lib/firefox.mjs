@@ -41,6 +41,8 @@ class FirefoxPage {
 
   evaluate(fn, arg) { return this.page.evaluate(fn, arg); }
 
+  addScriptTag(options) { return this.page.addScriptTag(options); }
+
   on(event, callback) {
     if (event === 'pageerror') {
       // Over BiDi, Firefox also reports a failed WebSocket connection (which
