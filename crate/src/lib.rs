@@ -22,4 +22,5 @@ pub mod node;
 pub mod peer;
 #[cfg(feature = "net")]
 pub mod platform;
+pub mod policy;
 pub mod store;
