@@ -22,6 +22,7 @@ pub mod node;
 pub mod peer;
 #[cfg(feature = "net")]
 pub mod platform;
+pub mod policy;
 pub mod store;
 #[cfg(feature = "net")]
 pub mod webrtc;
