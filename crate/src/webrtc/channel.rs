@@ -9,8 +9,9 @@
 //! - Data channels have no receive flow control, so the receive buffer is
 //!   capped at [`MAX_RECEIVE_BUFFER`]; a peer that floods past it gets the
 //!   stream failed instead of our memory.
-//! - Dropping the last handle detaches every event handler and closes the
-//!   channel, so 1000 opened-and-closed streams leave nothing behind.
+//! - Dropping the last handle detaches every event handler; the side that
+//!   opened the channel closes it (see [`Closing`]), so 1000 opened-and-
+//!   closed streams leave nothing behind.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -53,6 +54,7 @@ impl Shared {
 struct Inner {
     channel: RtcDataChannel,
     shared: Rc<RefCell<Shared>>,
+    closing: Option<Rc<Closing>>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_event: Closure<dyn FnMut()>,
 }
@@ -64,7 +66,91 @@ impl Drop for Inner {
         self.channel.set_onclose(None);
         self.channel.set_onerror(None);
         self.channel.set_onbufferedamountlow(None);
-        self.channel.close();
+        if self.channel.ready_state() == RtcDataChannelState::Closed {
+            return;
+        }
+        match &self.closing {
+            // Ours: we close it.
+            Some(closing) => {
+                closing.started(&self.channel);
+                self.channel.close();
+            }
+            // The remote's: it closes it, which closes ours. Closing both
+            // ends at once leaves Firefox's channels stuck in `closing`
+            // and its next channel unseen by the remote; a remote that
+            // never closes gets closed after a grace period.
+            None => {
+                let channel = self.channel.clone();
+                crate::platform::spawn(async move {
+                    crate::platform::sleep(REMOTE_CLOSE_GRACE).await;
+                    if channel.ready_state() != RtcDataChannelState::Closed {
+                        channel.close();
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// How long a dropped inbound channel waits for its opener to close it.
+const REMOTE_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Counts our own data channels that are still closing. Firefox hands a
+/// closing channel's id to the next `createDataChannel` before the remote
+/// has seen the close, and the remote then never learns of the new channel;
+/// so new outbound channels wait until earlier ones are closed.
+#[derive(Default)]
+pub struct Closing {
+    pending: std::cell::Cell<usize>,
+    waker: std::cell::Cell<Option<Waker>>,
+}
+
+/// Longest a new channel waits for earlier ones to finish closing.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Closing {
+    fn started(self: &Rc<Self>, channel: &RtcDataChannel) {
+        self.pending.set(self.pending.get() + 1);
+        let done = {
+            let this = self.clone();
+            move || {
+                this.pending.set(this.pending.get().saturating_sub(1));
+                if let Some(w) = this.waker.take() {
+                    w.wake();
+                }
+            }
+        };
+        // Frees itself after the one call.
+        let on_close = Closure::once_into_js(done);
+        let _ = channel.add_event_listener_with_callback("close", on_close.unchecked_ref());
+    }
+
+    /// Ready when no channel of ours is closing (or after [`CLOSE_WAIT`]).
+    pub fn poll_settled(
+        self: &Rc<Self>,
+        cx: &mut Context<'_>,
+        waited: &mut Option<web_time::Instant>,
+    ) -> Poll<()> {
+        if self.pending.get() == 0 {
+            *waited = None;
+            return Poll::Ready(());
+        }
+        let first = waited.is_none();
+        let since = *waited.get_or_insert_with(web_time::Instant::now);
+        if since.elapsed() >= CLOSE_WAIT {
+            *waited = None;
+            return Poll::Ready(());
+        }
+        self.waker.set(Some(cx.waker().clone()));
+        if first {
+            // A close event that never comes must not stall the connection.
+            let waker = cx.waker().clone();
+            crate::platform::spawn(async move {
+                crate::platform::sleep(CLOSE_WAIT).await;
+                waker.wake();
+            });
+        }
+        Poll::Pending
     }
 }
 
@@ -75,7 +161,9 @@ pub struct DataChannel {
 }
 
 impl DataChannel {
-    pub fn new(channel: RtcDataChannel) -> Self {
+    /// Wraps a channel. Our own channels carry `closing` (we close them
+    /// when dropped); the remote's have `None` (it closes them).
+    pub fn new(channel: RtcDataChannel, closing: Option<Rc<Closing>>) -> Self {
         channel.set_binary_type(RtcDataChannelType::Arraybuffer);
         channel.set_buffered_amount_low_threshold(SEND_LOW_WATER);
         let shared = Rc::new(RefCell::new(Shared::default()));
@@ -114,6 +202,7 @@ impl DataChannel {
             inner: Rc::new(Inner {
                 channel,
                 shared,
+                closing,
                 _on_message: on_message,
                 _on_event: on_event,
             }),

@@ -18,9 +18,9 @@ use futures::{AsyncRead, AsyncWrite, StreamExt};
 use libp2p::core::muxing::{StreamMuxer, StreamMuxerEvent};
 use send_wrapper::SendWrapper;
 use wasm_bindgen::prelude::*;
-use web_sys::{RtcDataChannel, RtcDataChannelEvent, RtcPeerConnection, RtcPeerConnectionState};
+use web_sys::{RtcDataChannelEvent, RtcPeerConnection, RtcPeerConnectionState};
 
-use super::channel::DataChannel;
+use super::channel::{Closing, DataChannel};
 use super::Error;
 
 /// Most streams open on one connection.
@@ -84,10 +84,12 @@ impl Drop for Handlers {
 /// A WebRTC connection as a libp2p [`StreamMuxer`].
 pub struct Connection {
     handlers: SendWrapper<Rc<Handlers>>,
-    inbound: SendWrapper<mpsc::Receiver<RtcDataChannel>>,
+    inbound: SendWrapper<mpsc::Receiver<DataChannel>>,
     state_waker: SendWrapper<Rc<Cell<Option<Waker>>>>,
     drop_listeners: FuturesUnordered<DropListener>,
     idle_waker: Option<Waker>,
+    closing: SendWrapper<Rc<Closing>>,
+    close_wait: Option<web_time::Instant>,
 }
 
 impl Connection {
@@ -101,9 +103,11 @@ impl Connection {
                 if channel.label() == INIT_LABEL {
                     return;
                 }
-                if let Err(e) = tx.try_send(channel) {
+                // Wrap at once: a message that arrives before our handler is
+                // attached would be lost.
+                if tx.try_send(DataChannel::new(channel, None)).is_err() {
+                    // Dropping the wrapper closes the channel.
                     tracing::warn!("remote opens data channels faster than we accept; closing one");
-                    e.into_inner().close();
                 }
             });
         let state_waker: Rc<Cell<Option<Waker>>> = Rc::default();
@@ -127,6 +131,8 @@ impl Connection {
             state_waker: SendWrapper::new(state_waker),
             drop_listeners: FuturesUnordered::new(),
             idle_waker: None,
+            closing: SendWrapper::new(Rc::default()),
+            close_wait: None,
         }
     }
 
@@ -135,8 +141,8 @@ impl Connection {
         &self.handlers.pc
     }
 
-    fn open_stream(&mut self, channel: RtcDataChannel) -> Stream {
-        let (inner, listener) = libp2p_webrtc_utils::Stream::new(DataChannel::new(channel));
+    fn open_stream(&mut self, channel: DataChannel) -> Stream {
+        let (inner, listener) = libp2p_webrtc_utils::Stream::new(channel);
         self.drop_listeners.push(SendWrapper::new(listener));
         if let Some(w) = self.idle_waker.take() {
             w.wake();
@@ -164,7 +170,7 @@ impl StreamMuxer for Connection {
             match futures::ready!(self.inbound.poll_next_unpin(cx)) {
                 Some(channel) if self.drop_listeners.len() >= MAX_STREAMS => {
                     tracing::warn!("remote exceeds {MAX_STREAMS} open streams; closing one");
-                    channel.close();
+                    drop(channel);
                 }
                 Some(channel) => return Poll::Ready(Ok(self.open_stream(channel))),
                 None => return Poll::Ready(Err(Error::Connection("connection closed"))),
@@ -174,12 +180,15 @@ impl StreamMuxer for Connection {
 
     fn poll_outbound(
         mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Result<Stream, Error>> {
         if self.drop_listeners.len() >= MAX_STREAMS {
             return Poll::Ready(Err(Error::Connection("too many open streams")));
         }
-        let channel = self.peer_connection().create_data_channel("");
+        let this = &mut *self;
+        futures::ready!(this.closing.poll_settled(cx, &mut this.close_wait));
+        let closing = Some(Rc::clone(&self.closing));
+        let channel = DataChannel::new(self.peer_connection().create_data_channel(""), closing);
         Poll::Ready(Ok(self.open_stream(channel)))
     }
 

@@ -50,7 +50,18 @@ enum Done {
         peer: PeerId,
         result: Result<Connection, Error>,
     },
+    /// A failed dial, held back briefly: if the remote dialed us at the
+    /// same moment it may have reset ours first, and its inbound setup is
+    /// what counts.
+    Settle {
+        peer: PeerId,
+        reply: oneshot::Sender<Result<Connection, Error>>,
+        error: Error,
+    },
 }
+
+/// How long a failed dial waits for the remote's own dial to show up.
+const SETTLE: Duration = Duration::from_millis(1500);
 
 /// The signaling task; run it with [`Service::run`].
 pub struct Service {
@@ -90,6 +101,7 @@ impl Service {
         let mut accepted = accepted.fuse();
         let mut sessions: FuturesUnordered<LocalBoxFuture<'static, Done>> = FuturesUnordered::new();
         let mut dialing: HashMap<PeerId, AbortHandle> = HashMap::new();
+        let mut answering = Answering::default();
         loop {
             futures::select! {
                 request = self.requests.next() => {
@@ -114,17 +126,29 @@ impl Service {
                         }
                         ours.abort();
                     }
+                    answering.started(peer);
                     let config = self.config.clone();
                     sessions.push(async move {
                         Done::Answer { peer, result: session::answer(stream, &config).await }
                     }.boxed_local());
                 }
-                done = sessions.select_next_some() => self.finish(done, &mut dialing),
+                done = sessions.select_next_some() => {
+                    if let Some(later) = self.finish(done, &mut dialing, &mut answering) {
+                        sessions.push(later);
+                    }
+                }
             }
         }
     }
 
-    fn finish(&mut self, done: Done, dialing: &mut HashMap<PeerId, AbortHandle>) {
+    /// Settles one finished setup; a failed dial may come back as a
+    /// [`Done::Settle`] to run later.
+    fn finish(
+        &mut self,
+        done: Done,
+        dialing: &mut HashMap<PeerId, AbortHandle>,
+        answering: &mut Answering,
+    ) -> Option<LocalBoxFuture<'static, Done>> {
         match done {
             Done::Dial {
                 peer,
@@ -132,28 +156,66 @@ impl Service {
                 result,
             } => {
                 dialing.remove(&peer);
-                let result = result.unwrap_or(Err(Error::Connection(super::SIMULTANEOUS)));
-                let _ = reply.send(result);
-            }
-            Done::Answer {
-                peer,
-                result: Ok(connection),
-            } => {
-                if self
-                    .incoming
-                    .try_send(Inbound { peer, connection })
-                    .is_err()
-                {
-                    tracing::warn!(%peer, "dropping an answered WebRTC connection: swarm busy");
+                match result {
+                    Ok(Ok(connection)) => {
+                        let _ = reply.send(Ok(connection));
+                    }
+                    Ok(Err(error)) if !answering.recent(&peer) => {
+                        return Some(
+                            async move {
+                                crate::platform::sleep(SETTLE).await;
+                                Done::Settle { peer, reply, error }
+                            }
+                            .boxed_local(),
+                        );
+                    }
+                    Ok(Err(_)) | Err(_) => {
+                        let _ = reply.send(Err(Error::Connection(super::SIMULTANEOUS)));
+                    }
                 }
             }
-            Done::Answer {
-                peer,
-                result: Err(e),
-            } => {
-                tracing::warn!(%peer, error = %e, "incoming WebRTC setup failed");
+            Done::Settle { peer, reply, error } => {
+                let answered = answering.recent(&peer);
+                let _ = reply.send(Err(if answered {
+                    Error::Connection(super::SIMULTANEOUS)
+                } else {
+                    error
+                }));
             }
+            Done::Answer { peer, result } => match result {
+                Ok(connection) => {
+                    if self
+                        .incoming
+                        .try_send(Inbound { peer, connection })
+                        .is_err()
+                    {
+                        tracing::warn!(%peer, "dropping an answered WebRTC connection: swarm busy");
+                    }
+                }
+                Err(e) => tracing::warn!(%peer, error = %e, "incoming WebRTC setup failed"),
+            },
         }
+        None
+    }
+}
+
+/// When each remote last started a setup with us, for telling a lost race
+/// from a failure. Entries older than twice [`SETTLE`] are dropped.
+#[derive(Default)]
+struct Answering {
+    started: HashMap<PeerId, web_time::Instant>,
+}
+
+impl Answering {
+    fn started(&mut self, peer: PeerId) {
+        self.started.retain(|_, at| at.elapsed() < SETTLE * 2);
+        self.started.insert(peer, web_time::Instant::now());
+    }
+
+    fn recent(&self, peer: &PeerId) -> bool {
+        self.started
+            .get(peer)
+            .is_some_and(|at| at.elapsed() < SETTLE * 2)
     }
 }
 

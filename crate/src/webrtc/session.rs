@@ -77,7 +77,7 @@ where
         };
         set_description(&pc, RtcSdpType::Answer, &answer, false).await?;
         connect(&pc, &mut messages, &mut writer, candidates).await?;
-        init.close();
+        close_when_open(init);
         let _ = writer.close().await;
         Ok(connection)
     })
@@ -199,6 +199,18 @@ async fn connect<W: AsyncWrite + Unpin>(
             },
             () = candidates.state.select_next_some() => {}
         }
+    }
+}
+
+/// Closes the `init` channel once it is open: closing one that is still
+/// opening leaves Firefox's end stuck in `closing`.
+fn close_when_open(channel: web_sys::RtcDataChannel) {
+    if channel.ready_state() == web_sys::RtcDataChannelState::Connecting {
+        let target = channel.clone();
+        let on_open = Closure::once_into_js(move || target.close());
+        let _ = channel.add_event_listener_with_callback("open", on_open.unchecked_ref());
+    } else {
+        channel.close();
     }
 }
 
