@@ -1,8 +1,10 @@
 //! The browser peer: a libp2p swarm in the page, exposed to JavaScript as
 //! `Peer`. JavaScript only wires the page; every decision is made here.
 
+mod blocks;
 mod bootstrap;
 mod connection;
+mod contribute;
 mod direct;
 mod local_store;
 mod probe;
@@ -36,9 +38,10 @@ struct Options {
 pub struct Peer {
     peer_id: String,
     status: Rc<RefCell<Status>>,
-    blocks: transfer::Blocks,
+    blocks: blocks::Blocks,
     commands: futures::channel::mpsc::Sender<connection::Command>,
     streams: libp2p_stream::Control,
+    contribution: contribute::Shared,
 }
 
 #[wasm_bindgen]
@@ -77,14 +80,22 @@ impl Peer {
         probe::serve(&streams);
         crate::platform::spawn(signaling.run());
         let (tx, rx) = futures::channel::mpsc::channel(connection::COMMAND_QUEUE);
-        let driver = connection::Driver::new(swarm, bootstrap_url, status.clone(), rx);
+        let contribution = contribute::Shared::default();
+        let driver = connection::Driver::new(
+            swarm,
+            bootstrap_url,
+            status.clone(),
+            rx,
+            contribution.clone(),
+        );
         crate::platform::spawn(driver.run());
         Ok(Peer {
             peer_id: peer_id.to_string(),
             status,
-            blocks: transfer::Blocks::new(tx.clone()),
+            blocks: blocks::Blocks::new(tx.clone()),
             commands: tx,
             streams,
+            contribution,
         })
     }
 
@@ -161,6 +172,51 @@ impl Peer {
             .map_err(|e| JsError::new(&e))
     }
 
+    /// Stores shards for others (`{enabled, quotaBytes}`), or stops (what
+    /// is stored stays until `leave()`). Asks the browser for persistent
+    /// storage when switched on. Resolves to `{enabled, quotaBytes,
+    /// persisted, storedBytes, storedShards}`.
+    pub async fn contribute(&self, options: JsValue) -> Result<JsValue, JsError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Contribute {
+            enabled: bool,
+            quota_bytes: Option<f64>,
+        }
+        let options: Contribute = serde_wasm_bindgen::from_value(options)
+            .map_err(|e| JsError::new(&format!("invalid contribute options: {e}")))?;
+        let quota = match options.quota_bytes {
+            None => contribute::DEFAULT_QUOTA,
+            Some(q) if q.is_finite() && q >= 0.0 => q as u64,
+            Some(q) => return Err(JsError::new(&format!("invalid quotaBytes {q}"))),
+        };
+        let state = contribute::set(&self.contribution, options.enabled, quota)
+            .await
+            .map_err(|e| JsError::new(&e))?;
+        self.send(connection::Command::Announce).await?;
+        status::to_js(&state).map_err(|e| JsError::new(&e.to_string()))
+    }
+
+    /// Stops contributing and deletes everything stored for others.
+    pub async fn leave(&self) -> Result<(), JsError> {
+        contribute::leave(&self.contribution)
+            .await
+            .map_err(|e| JsError::new(&e))?;
+        self.send(connection::Command::Announce).await
+    }
+
+    /// The `/webrtc` addresses of peers that announced they store for
+    /// others (excluding this one).
+    pub async fn contributors(&self) -> Result<Vec<String>, JsError> {
+        let (reply, answer) = futures::channel::oneshot::channel();
+        self.send(connection::Command::Contributors { reply })
+            .await?;
+        let addrs = answer
+            .await
+            .map_err(|_| JsError::new("the peer has stopped"))?;
+        Ok(addrs.iter().map(ToString::to_string).collect())
+    }
+
     /// Sends `data` to `peer`'s echo service; resolves to what came back.
     pub async fn echo(&self, peer: String, data: Vec<u8>) -> Result<Vec<u8>, JsError> {
         let peer = parse_peer(&peer)?;
@@ -201,6 +257,15 @@ fn progress_callback(options: &JsValue) -> impl Fn(transfer::Progress) {
         if let (Some(f), Ok(value)) = (&callback, status::to_js(&p)) {
             let _ = f.call1(&JsValue::NULL, &value);
         }
+    }
+}
+
+impl Peer {
+    async fn send(&self, command: connection::Command) -> Result<(), JsError> {
+        let mut commands = self.commands.clone();
+        futures::SinkExt::send(&mut commands, command)
+            .await
+            .map_err(|_| JsError::new("the peer has stopped"))
     }
 }
 

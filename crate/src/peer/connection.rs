@@ -17,19 +17,29 @@ use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm};
 
 use super::bootstrap;
+use super::contribute;
 use super::direct::Direct;
 use super::status::{ConnectionInfo, Status};
 use super::swarm::{Behaviour, BehaviourEvent};
 use crate::net::block::{BlockRequest, BlockResponse};
 use crate::net::{Bootstrap, PeerConnection, TransportKind, KAD_PROTOCOL};
 
+mod serve;
+
 /// Work for the driver, and where its answer goes.
 pub enum Command {
-    /// A block request for the node.
+    /// A block request for `to`, or for the node when `None`.
     Block {
+        to: Option<PeerId>,
         request: BlockRequest,
         reply: oneshot::Sender<Result<BlockResponse, String>>,
     },
+    /// The `/webrtc` addresses of peers that store for others.
+    Contributors {
+        reply: oneshot::Sender<Vec<Multiaddr>>,
+    },
+    /// Contribution was switched on or off: announce or withdraw.
+    Announce,
     /// A direct connection to a browser's `/webrtc` address.
     Connect {
         addr: Multiaddr,
@@ -57,10 +67,22 @@ pub struct Driver {
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<BlockResponse, String>>>,
     direct: Direct,
     webrtc_listeners: HashMap<Multiaddr, ListenerId>,
+    contribution: contribute::Shared,
+    serving: usize,
+    served_tx: mpsc::Sender<Served>,
+    served_rx: mpsc::Receiver<Served>,
+    lookups: HashMap<libp2p::kad::QueryId, serve::Lookup>,
 }
+
+/// A served block request's answer, back from its task.
+type Served = (
+    request_response::ResponseChannel<BlockResponse>,
+    BlockResponse,
+);
 
 enum Wake {
     Command(Command),
+    Served(Served),
     Swarm(Box<SwarmEvent<BehaviourEvent>>),
     Bootstrap(Result<Bootstrap, String>),
     Retry,
@@ -72,8 +94,15 @@ impl Driver {
         bootstrap_url: String,
         status: Rc<RefCell<Status>>,
         commands: mpsc::Receiver<Command>,
+        contribution: contribute::Shared,
     ) -> Self {
+        let (served_tx, served_rx) = mpsc::channel(serve::MAX_SERVING);
         Self {
+            contribution,
+            serving: 0,
+            served_tx,
+            served_rx,
+            lookups: HashMap::new(),
             commands,
             pending: HashMap::new(),
             swarm,
@@ -98,8 +127,10 @@ impl Driver {
                 result = fetch => Wake::Bootstrap(result),
                 () = retry => Wake::Retry,
                 command = self.commands.select_next_some() => Wake::Command(command),
+                served = self.served_rx.select_next_some() => Wake::Served(served),
             };
             match wake {
+                Wake::Served((channel, response)) => self.on_served(channel, response),
                 Wake::Command(command) => self.on_command(command),
                 Wake::Swarm(event) => {
                     if self.on_event(*event) && retry.is_terminated() && fetch.is_terminated() {
@@ -123,7 +154,9 @@ impl Driver {
 
     fn on_command(&mut self, command: Command) {
         match command {
-            Command::Block { request, reply } => self.send_block_request(request, reply),
+            Command::Block { to, request, reply } => self.send_block_request(to, request, reply),
+            Command::Contributors { reply } => self.find_contributors(reply),
+            Command::Announce => self.announce(),
             Command::Connect { addr, reply } => {
                 let connections = &self.connections;
                 let has_direct = |peer: &PeerId| {
@@ -137,13 +170,27 @@ impl Driver {
         }
     }
 
-    /// Sends a block request to the node, or fails it at once when the
-    /// node is not connected.
+    /// Sends a block request to `to` (default: the node), or fails it at
+    /// once when that peer is not connected.
     fn send_block_request(
         &mut self,
+        to: Option<PeerId>,
         request: BlockRequest,
         reply: oneshot::Sender<Result<BlockResponse, String>>,
     ) {
+        if let Some(peer) = to {
+            if !self.swarm.is_connected(&peer) {
+                let _ = reply.send(Err(format!("not connected to {peer}")));
+                return;
+            }
+            let id = self
+                .swarm
+                .behaviour_mut()
+                .block
+                .send_request(&peer, request);
+            self.pending.insert(id, reply);
+            return;
+        }
         let node = self.node.as_ref().map(|(p, _)| *p);
         match node {
             Some(peer) if self.swarm.is_connected(&peer) => {
@@ -335,6 +382,25 @@ impl Driver {
                 self.swarm.close_connection(connection);
                 false
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Block(request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            })) => {
+                self.serve(peer, request, channel);
+                false
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(
+                libp2p::kad::Event::OutboundQueryProgressed {
+                    id, result, step, ..
+                },
+            )) => {
+                self.on_kad_query(id, result, step.last);
+                false
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Block(event)) => {
                 self.on_block_event(event);
                 false
@@ -345,6 +411,10 @@ impl Driver {
                 if info.protocols.contains(&KAD_PROTOCOL) {
                     for addr in info.listen_addrs {
                         self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                    }
+                    // A (re)connected DHT node: (re)announce what we offer.
+                    if self.contribution.borrow().is_some() {
+                        self.announce();
                     }
                 }
                 false

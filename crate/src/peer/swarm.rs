@@ -80,8 +80,9 @@ pub fn build(keypair: Keypair) -> Result<(Swarm<Behaviour>, webrtc::service::Ser
                     key.public(),
                 )),
                 ping: ping::Behaviour::default(),
-                // Browsers ask; serving others comes with contribution.
-                block: block::behaviour(libp2p::request_response::ProtocolSupport::Outbound),
+                // Inbound requests are answered only while contributing
+                // (`connection::serve`); otherwise refused.
+                block: block::behaviour(libp2p::request_response::ProtocolSupport::Full),
                 stream: streams,
             }
         })

@@ -1,26 +1,30 @@
-//! Put and get through the node: a file becomes sealed shards that are PUT
-//! one segment at a time (bounded memory); a link's manifest and shards are
-//! fetched with GET, verified, rebuilt and decrypted.
+//! Put and get across the network.
+//!
+//! - **Put**: a file becomes sealed shards, one segment at a time (bounded
+//!   memory). Every shard goes to the node, which keeps data durably, and
+//!   to one contributing browser: shard `i` of segment `s` to contributor
+//!   `(s * n + i) mod c`, so the shards of a segment land on distinct peers
+//!   when there are at least `n` of them. A browser that refuses or fails
+//!   costs that copy only; the upload completes when the node confirmed
+//!   every shard.
+//! - **Get**: the manifest, then for each window of segments a HAS to
+//!   every reachable contributor; each needed shard is fetched from a
+//!   browser that has it (round robin), else from the node. Every shard is
+//!   verified; a peer that sends bad bytes is dropped and the shard fetched
+//!   again from the node.
 
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
 
-use futures::channel::{mpsc, oneshot};
-use futures::SinkExt;
+use libp2p::PeerId;
 use serde::Serialize;
 
-use super::connection::Command;
+use super::blocks::{Blocks, Holder};
 use crate::format::{self, Decoder, Encoder, FileKey, Params, Reassembler};
 use crate::hash::Hash;
-use crate::net::block::{BlockRequest, BlockResponse};
 
 /// Segments fetched ahead of the one being decoded.
 const WINDOW: u64 = 4;
-
-/// Sends block requests through the swarm driver.
-#[derive(Clone)]
-pub struct Blocks {
-    tx: mpsc::Sender<Command>,
-}
 
 /// Progress of a put or get, as JavaScript sees it.
 #[derive(Debug, Clone, Serialize)]
@@ -32,58 +36,27 @@ pub struct Progress {
     pub done: u64,
     /// Plaintext bytes in all (unknown while reading a stream: 0).
     pub total: u64,
+    /// Shard bytes sent to (put) or received from (get) each holder:
+    /// `node` or a peer id.
+    pub peers: BTreeMap<String, u64>,
 }
 
-impl Blocks {
-    pub fn new(tx: mpsc::Sender<Command>) -> Self {
-        Self { tx }
+/// Bytes moved per holder.
+#[derive(Default)]
+struct Tally(RefCell<BTreeMap<String, u64>>);
+
+impl Tally {
+    fn add(&self, holder: Holder, bytes: usize) {
+        *self.0.borrow_mut().entry(holder.label()).or_default() += bytes as u64;
     }
 
-    async fn request(&self, request: BlockRequest) -> Result<BlockResponse, String> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .clone()
-            .send(Command::Block { request, reply })
-            .await
-            .map_err(|_| "the peer has stopped".to_owned())?;
-        answer
-            .await
-            .map_err(|_| "the peer has stopped".to_owned())?
-    }
-
-    /// Stores a block on the node; checks the node names it correctly.
-    pub async fn put(&self, bytes: Vec<u8>) -> Result<Hash, String> {
-        let expected = Hash::of(&bytes);
-        match self.request(BlockRequest::Put(bytes)).await? {
-            BlockResponse::Stored(hash) if hash == expected => Ok(hash),
-            BlockResponse::Error { message, .. } => {
-                Err(format!("the node refused a shard: {message}"))
-            }
-            other => Err(format!("the node answered a PUT with {}", kind(&other))),
+    fn progress(&self, stage: &'static str, done: u64, total: u64) -> Progress {
+        Progress {
+            stage,
+            done,
+            total,
+            peers: self.0.borrow().clone(),
         }
-    }
-
-    /// Fetches a block; `None` when the node does not hold it. The caller
-    /// verifies the bytes.
-    pub async fn get(&self, hash: Hash) -> Result<Option<Vec<u8>>, String> {
-        match self.request(BlockRequest::Get(hash)).await? {
-            BlockResponse::Block(bytes) => Ok(Some(bytes)),
-            BlockResponse::NotFound(_) => Ok(None),
-            BlockResponse::Error { message, .. } => {
-                Err(format!("the node failed a GET: {message}"))
-            }
-            other => Err(format!("the node answered a GET with {}", kind(&other))),
-        }
-    }
-}
-
-fn kind(response: &BlockResponse) -> &'static str {
-    match response {
-        BlockResponse::Stored(_) => "a PUT answer",
-        BlockResponse::Block(_) => "a block",
-        BlockResponse::Have(_) => "a HAS answer",
-        BlockResponse::NotFound(_) => "not found",
-        BlockResponse::Error { .. } => "an error",
     }
 }
 
@@ -96,26 +69,25 @@ pub async fn put(
     total: u64,
     progress: &dyn Fn(Progress),
 ) -> Result<format::Link, String> {
-    let encoder = Encoder::new(FileKey::random(), Params::default(), name, mime)
-        .map_err(|e| e.to_string())?;
-    let segment_size = u64::from(Params::default().segment_size);
+    let params = Params::default();
+    let encoder = Encoder::new(FileKey::random(), params, name, mime).map_err(|e| e.to_string())?;
+    let segment_size = u64::from(params.segment_size);
+    let tally = Tally::default();
+    progress(tally.progress("storing", 0, total));
+    let holders = blocks.contributors().await;
     let mut done = 0u64;
-    progress(Progress {
-        stage: "storing",
-        done,
-        total,
-    });
     let finished = format::encode_readable_stream(stream, encoder, |segment| {
-        let blocks = blocks.clone();
         done = ((segment.index + 1) * segment_size).min(total.max(done));
-        progress(Progress {
-            stage: "storing",
-            done,
-            total,
-        });
+        progress(tally.progress("storing", done, total));
+        let shards: Vec<Vec<u8>> = segment.shards.into_iter().map(|s| s.bytes).collect();
+        let base = segment.index as usize * shards.len();
+        let (blocks, holders, tally) = (blocks.clone(), holders.clone(), &tally);
         async move {
-            // All n shards of a segment in flight at once.
-            let puts = segment.shards.into_iter().map(|s| blocks.put(s.bytes));
+            // All shards of a segment in flight at once, to both holders.
+            let puts = shards.into_iter().enumerate().map(|(i, bytes)| {
+                let browser = (!holders.is_empty()).then(|| holders[(base + i) % holders.len()]);
+                store_shard(&blocks, tally, bytes, browser)
+            });
             futures::future::try_join_all(puts)
                 .await
                 .map_err(format::FormatError::Io)?;
@@ -124,14 +96,34 @@ pub async fn put(
     })
     .await
     .map_err(|e| e.to_string())?;
-    blocks.put(finished.manifest_blob).await?;
+    let manifest = finished.manifest_blob;
+    tally.add(Holder::Node, manifest.len());
+    blocks.put(Holder::Node, manifest).await?;
     let size = finished.manifest.size;
-    progress(Progress {
-        stage: "done",
-        done: size,
-        total: size,
-    });
+    progress(tally.progress("done", size, size));
     Ok(finished.link)
+}
+
+/// One shard to the node (required) and to a browser (best effort).
+async fn store_shard(
+    blocks: &Blocks,
+    tally: &Tally,
+    bytes: Vec<u8>,
+    browser: Option<PeerId>,
+) -> Result<(), String> {
+    let len = bytes.len();
+    let copy = async {
+        if let Some(peer) = browser {
+            match blocks.put(Holder::Peer(peer), bytes.clone()).await {
+                Ok(_) => tally.add(Holder::Peer(peer), len),
+                Err(e) => tracing::info!(%peer, error = %e, "a contributor did not take a shard"),
+            }
+        }
+    };
+    let (node, ()) = futures::join!(blocks.put(Holder::Node, bytes.clone()), copy);
+    node?;
+    tally.add(Holder::Node, len);
+    Ok(())
 }
 
 /// A fetched file.
@@ -152,30 +144,24 @@ pub async fn get(
         .parse()
         .map_err(|e: format::FormatError| e.to_string())?;
     let manifest = blocks
-        .get(link.manifest)
+        .get(Holder::Node, link.manifest)
         .await?
         .ok_or("file not found: no reachable peer holds it (it may have been removed, or the link is wrong)")?;
     let decoder = Decoder::open(&link, &manifest).map_err(|e| e.to_string())?;
     let size = decoder.manifest().size;
     let mut reassembler = Reassembler::new(&decoder, 0..size, WINDOW).map_err(|e| e.to_string())?;
     let parts = js_sys::Array::new();
+    let tally = Tally::default();
+    let mut sources = Sources::new(blocks.contributors().await);
     let mut done = 0u64;
     let mut skip: HashSet<(u64, usize)> = HashSet::new();
     let mut tampered: Option<String> = None;
-    progress(Progress {
-        stage: "fetching",
-        done,
-        total: size,
-    });
+    progress(tally.progress("fetching", done, size));
     loop {
         while let Some(chunk) = reassembler.next_chunk().map_err(|e| e.to_string())? {
             done += chunk.len() as u64;
             parts.push(&js_sys::Uint8Array::from(chunk.as_slice()));
-            progress(Progress {
-                stage: "fetching",
-                done,
-                total: size,
-            });
+            progress(tally.progress("fetching", done, size));
         }
         if reassembler.is_done() {
             break;
@@ -189,30 +175,55 @@ pub async fn get(
                 None => why,
             });
         }
-        let fetches = plan.iter().map(|(_, _, hash)| blocks.get(*hash));
+        let hashes: Vec<Hash> = plan.iter().map(|(_, _, h)| *h).collect();
+        let from = sources.assign(blocks, &hashes).await;
+        let fetches = hashes
+            .iter()
+            .zip(&from)
+            .map(|(h, holder)| blocks.get(*holder, *h));
         let results = futures::future::join_all(fetches).await;
-        for ((segment, shard, _), result) in plan.into_iter().zip(results) {
-            match result? {
-                Some(bytes) => match reassembler.add(segment, shard, bytes) {
-                    Ok(_) => {}
-                    Err(e @ format::FormatError::ShardTampered { .. }) => {
-                        // Drop the bad copy and try another shard.
-                        tampered = Some(e.to_string());
-                        skip.insert((segment, shard));
+        for (((segment, shard, hash), holder), result) in plan.into_iter().zip(from).zip(results) {
+            let mut attempt = (holder, result);
+            loop {
+                let (holder, result) = attempt;
+                let outcome = match result {
+                    Ok(Some(bytes)) => {
+                        let len = bytes.len();
+                        match reassembler.add(segment, shard, bytes) {
+                            Ok(_) => {
+                                tally.add(holder, len);
+                                Outcome::Done
+                            }
+                            Err(e @ format::FormatError::ShardTampered { .. }) => {
+                                tampered = Some(e.to_string());
+                                Outcome::Bad
+                            }
+                            Err(e) => return Err(e.to_string()),
+                        }
                     }
-                    Err(e) => return Err(e.to_string()),
-                },
-                None => {
+                    Ok(None) => Outcome::Missing,
+                    Err(e) if holder == Holder::Node => return Err(e),
+                    Err(_) => Outcome::Missing,
+                };
+                if let Holder::Peer(peer) = holder {
+                    if outcome == Outcome::Bad {
+                        tracing::warn!(%peer, "dropping a peer that sent a bad shard");
+                        sources.drop_peer(peer);
+                    }
+                    if outcome != Outcome::Done {
+                        // Try the node for this shard before giving up on it.
+                        attempt = (Holder::Node, blocks.get(Holder::Node, hash).await);
+                        continue;
+                    }
+                }
+                if outcome != Outcome::Done {
                     skip.insert((segment, shard));
                 }
+                break;
             }
         }
     }
-    progress(Progress {
-        stage: "done",
-        done: size,
-        total: size,
-    });
+    progress(tally.progress("done", size, size));
     let m = decoder.manifest();
     Ok(Fetched {
         name: m.name.clone(),
@@ -220,4 +231,54 @@ pub async fn get(
         size,
         parts,
     })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Done,
+    Missing,
+    Bad,
+}
+
+/// The browsers a get draws from, and a turn counter that spreads load.
+struct Sources {
+    peers: Vec<PeerId>,
+    turn: usize,
+}
+
+impl Sources {
+    fn new(peers: Vec<PeerId>) -> Self {
+        Self { peers, turn: 0 }
+    }
+
+    fn drop_peer(&mut self, peer: PeerId) {
+        self.peers.retain(|p| *p != peer);
+    }
+
+    /// For each hash, a browser that has it (asked with one HAS each), or
+    /// the node.
+    async fn assign(&mut self, blocks: &Blocks, hashes: &[Hash]) -> Vec<Holder> {
+        let asks = self
+            .peers
+            .iter()
+            .map(|p| blocks.has(Holder::Peer(*p), hashes.to_vec()));
+        let answers = futures::future::join_all(asks).await;
+        let have: Vec<(PeerId, Vec<bool>)> = self
+            .peers
+            .iter()
+            .zip(answers)
+            .filter_map(|(p, a)| a.ok().map(|flags| (*p, flags)))
+            .collect();
+        (0..hashes.len())
+            .map(|i| {
+                let holders: Vec<PeerId> =
+                    have.iter().filter(|(_, f)| f[i]).map(|(p, _)| *p).collect();
+                if holders.is_empty() {
+                    return Holder::Node;
+                }
+                self.turn += 1;
+                Holder::Peer(holders[self.turn % holders.len()])
+            })
+            .collect()
+    }
 }

@@ -1,0 +1,160 @@
+//! The block client: requests to the node or to another peer through the
+//! swarm driver, plus finding and connecting the peers that store for
+//! others.
+
+use std::time::Duration;
+
+use futures::channel::{mpsc, oneshot};
+use futures::{FutureExt, SinkExt};
+use libp2p::{Multiaddr, PeerId};
+
+use super::connection::Command;
+use crate::hash::Hash;
+use crate::net::block::{BlockRequest, BlockResponse};
+
+/// Longest wait for a direct connection to one contributor.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// Where a block request goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Holder {
+    Node,
+    Peer(PeerId),
+}
+
+impl Holder {
+    /// A stable name for progress reports.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Node => "node".to_owned(),
+            Self::Peer(p) => p.to_string(),
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Self::Node => "the node".to_owned(),
+            Self::Peer(p) => format!("peer {p}"),
+        }
+    }
+}
+
+/// Sends block requests through the swarm driver.
+#[derive(Clone)]
+pub struct Blocks {
+    tx: mpsc::Sender<Command>,
+}
+
+impl Blocks {
+    pub fn new(tx: mpsc::Sender<Command>) -> Self {
+        Self { tx }
+    }
+
+    async fn command<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, String> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .clone()
+            .send(make(reply))
+            .await
+            .map_err(|_| "the peer has stopped".to_owned())?;
+        answer.await.map_err(|_| "the peer has stopped".to_owned())
+    }
+
+    async fn request(&self, to: Holder, request: BlockRequest) -> Result<BlockResponse, String> {
+        let to = match to {
+            Holder::Node => None,
+            Holder::Peer(p) => Some(p),
+        };
+        self.command(|reply| Command::Block { to, request, reply })
+            .await?
+    }
+
+    /// Stores a block on `to`; checks it names the block correctly.
+    pub async fn put(&self, to: Holder, bytes: Vec<u8>) -> Result<Hash, String> {
+        let expected = Hash::of(&bytes);
+        match self.request(to, BlockRequest::Put(bytes)).await? {
+            BlockResponse::Stored(hash) if hash == expected => Ok(hash),
+            BlockResponse::Error { message, .. } => {
+                Err(format!("{} refused a shard: {message}", to.name()))
+            }
+            other => Err(format!(
+                "{} answered a PUT with {}",
+                to.name(),
+                kind(&other)
+            )),
+        }
+    }
+
+    /// Fetches a block; `None` when `from` does not hold it. The caller
+    /// verifies the bytes.
+    pub async fn get(&self, from: Holder, hash: Hash) -> Result<Option<Vec<u8>>, String> {
+        match self.request(from, BlockRequest::Get(hash)).await? {
+            BlockResponse::Block(bytes) => Ok(Some(bytes)),
+            BlockResponse::NotFound(_) => Ok(None),
+            BlockResponse::Error { message, .. } => {
+                Err(format!("{} failed a GET: {message}", from.name()))
+            }
+            other => Err(format!(
+                "{} answered a GET with {}",
+                from.name(),
+                kind(&other)
+            )),
+        }
+    }
+
+    /// Which of `hashes` `at` holds.
+    pub async fn has(&self, at: Holder, hashes: Vec<Hash>) -> Result<Vec<bool>, String> {
+        let n = hashes.len();
+        match self.request(at, BlockRequest::Has(hashes)).await? {
+            BlockResponse::Have(flags) if flags.len() == n => Ok(flags),
+            other => Err(format!(
+                "{} answered a HAS with {}",
+                at.name(),
+                kind(&other)
+            )),
+        }
+    }
+
+    /// Finds the peers that store for others and connects to them directly;
+    /// returns the ones reached.
+    pub async fn contributors(&self) -> Vec<PeerId> {
+        let addrs = self
+            .command(|reply| Command::Contributors { reply })
+            .await
+            .unwrap_or_default();
+        let dials = addrs.into_iter().map(|addr| self.connect(addr));
+        futures::future::join_all(dials)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    async fn connect(&self, addr: Multiaddr) -> Option<PeerId> {
+        let (_, peer) = crate::webrtc::parse_dial_addr(&addr).ok()?;
+        let dial = self.command(|reply| Command::Connect { addr, reply });
+        futures::select! {
+            result = dial.fuse() => match result {
+                Ok(Ok(())) => Some(peer),
+                Ok(Err(e)) | Err(e) => {
+                    tracing::info!(%peer, error = %e, "contributor unreachable");
+                    None
+                }
+            },
+            () = crate::platform::sleep(CONNECT_TIMEOUT).fuse() => None,
+        }
+    }
+}
+
+fn kind(response: &BlockResponse) -> &'static str {
+    match response {
+        BlockResponse::Stored(_) => "a PUT answer",
+        BlockResponse::Block(_) => "a block",
+        BlockResponse::Have(_) => "a HAS answer",
+        BlockResponse::NotFound(_) => "not found",
+        BlockResponse::Error { .. } => "an error",
+    }
+}

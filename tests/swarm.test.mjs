@@ -1,0 +1,111 @@
+// Put and get across browsers: contributing browsers receive shards over
+// direct WebRTC connections, the uploader leaves, and a fresh browser
+// fetches from several of them at once (and from the node where a
+// contributor's copy is missing or corrupt).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startNode } from './lib/node.mjs';
+import { launch, openApp, waitForStatus } from './lib/browser.mjs';
+
+const MiB = 1 << 20;
+const cleanups = [];
+after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
+
+async function peerIn(kind, node) {
+  const browser = await launch(kind);
+  cleanups.push(() => browser.close());
+  const app = await openApp(browser, node.url);
+  await waitForStatus(app.page, (s) => s.node.state === 'connected');
+  return { browser, ...app, id: await app.page.evaluate(() => window.meganet.id) };
+}
+
+async function contributor(kind, node) {
+  const peer = await peerIn(kind, node);
+  const state = await peer.page.evaluate(() => window.meganet.contribute({ enabled: true, quotaBytes: 512 * 1024 * 1024 }));
+  assert.equal(state.enabled, true);
+  return peer;
+}
+
+// Puts `size` random bytes from the page; returns the link, the SHA-256 and
+// the last progress report.
+function putRandom(page, size) {
+  return page.evaluate(async (n) => {
+    const data = new Uint8Array(n);
+    for (let i = 0; i < n; i += 65536) crypto.getRandomValues(data.subarray(i, Math.min(n, i + 65536)));
+    const digest = [...new Uint8Array(await crypto.subtle.digest('SHA-256', data))]
+      .map((b) => b.toString(16).padStart(2, '0')).join('');
+    let last;
+    const link = await window.meganet.put(new File([data], 'random.bin'), { onProgress: (p) => { last = p; } });
+    return { link, digest, progress: last };
+  }, size);
+}
+
+function getAndHash(page, link) {
+  return page.evaluate(async (l) => {
+    let last;
+    const file = await window.meganet.get(l, { onProgress: (p) => { last = p; } });
+    const buf = await file.blob.arrayBuffer();
+    const digest = [...new Uint8Array(await crypto.subtle.digest('SHA-256', buf))]
+      .map((b) => b.toString(16).padStart(2, '0')).join('');
+    return { digest, size: file.size, progress: last };
+  }, link);
+}
+
+const fromBrowsers = (peers) => Object.entries(peers).filter(([k, v]) => k !== 'node' && v > 0);
+
+test('chromium: a put spreads shards over contributing browsers; a fresh browser fetches from several after the uploader left', async () => {
+  const node = await startNode();
+  cleanups.push(() => node.stop());
+  const holders = [];
+  for (let i = 0; i < 3; i++) holders.push(await contributor('chromium', node));
+  const uploader = await peerIn('chromium', node);
+  await uploader.page.waitForFunction(async () => (await window.meganet.contributors()).length >= 3, null, { timeout: 30_000, polling: 500 });
+
+  const put = await putRandom(uploader.page, 24 * MiB);
+  const placed = fromBrowsers(put.progress.peers);
+  assert.equal(placed.length, 3, `shards sent to every contributor: ${JSON.stringify(put.progress.peers)}`);
+  assert.ok(put.progress.peers.node > 24 * MiB, 'the node holds a full copy');
+  await uploader.browser.close();
+  for (const h of holders) {
+    const state = await h.page.evaluate(() => window.meganet.contribute({ enabled: true, quotaBytes: 512 * 1024 * 1024 }));
+    assert.ok(state.storedShards >= 16, `${h.id} stores ${state.storedShards} shards`);
+  }
+
+  const fetcher = await peerIn('chromium', node);
+  const got = await getAndHash(fetcher.page, put.link);
+  assert.equal(got.digest, put.digest, 'the fetched bytes are the uploaded bytes');
+  const sources = fromBrowsers(got.progress.peers);
+  assert.ok(sources.length >= 3, `fetched from at least 3 browsers: ${JSON.stringify(got.progress.peers)}`);
+  const status = await fetcher.page.evaluate(() => window.meganet.status());
+  for (const [peer] of sources) {
+    assert.ok(status.connections.some((c) => c.peerId === peer && c.transport === 'webrtc' && c.path === 'direct'),
+      `${peer} served over a direct /webrtc connection`);
+  }
+
+  // Corrupt every shard one contributor holds, right in its IndexedDB: it
+  // is detected on read, and that contributor's shards come from the node.
+  const bad = holders[0];
+  const corrupted = await bad.page.evaluate(() => new Promise((resolve, reject) => {
+    const open = indexedDB.open('meganet-contributed');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const tx = open.result.transaction('shards', 'readwrite');
+      const shards = tx.objectStore('shards');
+      let n = 0;
+      shards.openCursor().onsuccess = (e) => {
+        const cursor = e.target.result;
+        if (!cursor) return;
+        const v = new Uint8Array(cursor.value); v[0] ^= 0xff; v[v.length - 1] ^= 0xff;
+        cursor.update(v); n += 1; cursor.continue();
+      };
+      tx.oncomplete = () => resolve(n);
+      tx.onerror = () => reject(tx.error);
+    };
+  }));
+  assert.ok(corrupted >= 16, `corrupted ${corrupted} shards`);
+  const second = await peerIn('chromium', node);
+  const again = await getAndHash(second.page, put.link);
+  assert.equal(again.digest, put.digest, 'still intact with one holder corrupt');
+  assert.ok(!(again.progress.peers[bad.id] > 0), `nothing taken from the corrupt holder: ${JSON.stringify(again.progress.peers)}`);
+  assert.ok(again.progress.peers.node > 0, 'its shards came from the node');
+});
