@@ -50,15 +50,30 @@ bench_webrtc() {
   bash scripts/netns.sh node bench/webrtc.mjs 2>/dev/null | grep '^{"name"' || true
 }
 
+# Put and get between browsers: bench/swarm.mjs (put.MBps, get.MBps,
+# get.MBps.firefox, get.first_byte_ms). Run after bench_webrtc, whose
+# webrtc.ceiling.MBps is the reference.
+bench_swarm() {
+  bash scripts/netns.sh node bench/swarm.mjs 2>/dev/null | grep '^{"name"' || true
+}
+
 STEPS=(
   bench_format_native
   bench_format_browser
   bench_store_native
   bench_store_browser
   bench_webrtc
+  bench_swarm
 )
 
-if [ -n "${STEPS_OVERRIDE+x}" ]; then STEPS=("${STEPS_OVERRIDE[@]}"); fi
+if [ -n "${STEPS_OVERRIDE+x}" ]; then # Put and get between browsers: bench/swarm.mjs (put.MBps, get.MBps,
+# get.MBps.firefox, get.first_byte_ms). Run after bench_webrtc, whose
+# webrtc.ceiling.MBps is the reference.
+bench_swarm() {
+  bash scripts/netns.sh node bench/swarm.mjs 2>/dev/null | grep '^{"name"' || true
+}
+
+STEPS=("${STEPS_OVERRIDE[@]}"); fi
 status=0
 for step in "${STEPS[@]}"; do
   log "bench: $step"
