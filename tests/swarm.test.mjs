@@ -109,3 +109,22 @@ test('chromium: a put spreads shards over contributing browsers; a fresh browser
   assert.ok(!(again.progress.peers[bad.id] > 0), `nothing taken from the corrupt holder: ${JSON.stringify(again.progress.peers)}`);
   assert.ok(again.progress.peers.node > 0, 'its shards came from the node');
 });
+
+test('Firefox and Chromium in one network: each fetches what the other put, from shards both kinds hold', async () => {
+  const node = await startNode();
+  cleanups.push(() => node.stop());
+  const holders = [await contributor('chromium', node), await contributor('firefox', node)];
+  for (const [up, down] of [['firefox', 'chromium'], ['chromium', 'firefox']]) {
+    const uploader = await peerIn(up, node);
+    await uploader.page.waitForFunction(async () => (await window.meganet.contributors()).length >= 2, null, { timeout: 30_000, polling: 500 });
+    const put = await putRandom(uploader.page, 6 * MiB);
+    await uploader.browser.close();
+    const fetcher = await peerIn(down, node);
+    const got = await getAndHash(fetcher.page, put.link);
+    assert.equal(got.digest, put.digest, `${up} put, ${down} got the same bytes`);
+    for (const h of holders) {
+      assert.ok(got.progress.peers[h.id] > 0, `${down} fetched from ${h.id}: ${JSON.stringify(got.progress.peers)}`);
+    }
+    await fetcher.browser.close();
+  }
+});
