@@ -32,14 +32,15 @@ export function launchChromium() {
 
 /**
  * Opens the app in a new context and waits until `window.meganet` exists.
- * `initScript` (a function) runs in the page before any of its scripts.
+ * `initScript` (a function, called with `initArg`) runs in the page before
+ * any of its scripts.
  */
-export async function openApp(browser, url, contextOptions = {}, { initScript } = {}) {
+export async function openApp(browser, url, contextOptions = {}, { initScript, initArg } = {}) {
   const context = await browser.newContext(contextOptions);
   const origin = new URL(url).origin;
   await context.grantPermissions(['camera', 'microphone'], { origin }).catch(() => {});
   const page = await context.newPage();
-  if (initScript) await page.addInitScript(initScript);
+  if (initScript) await page.addInitScript(initScript, initArg);
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(url);
