@@ -1,6 +1,7 @@
 // Real headless Chromium processes (Debian's /usr/bin/chromium) via playwright-core.
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT } from './node.mjs';
 import { launchFirefox } from './firefox.mjs';
@@ -27,6 +28,25 @@ export function launchChromium() {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     args: FLAGS,
+  });
+}
+
+/**
+ * Launches Chromium with a fresh persistent profile (a Playwright
+ * BrowserContext) allowing third-party cookies, as Chrome does by default
+ * outside incognito windows; Playwright's own contexts are incognito-like,
+ * and this Chromium blocks third-party cookies by default, which denies
+ * embedded sites all storage.
+ */
+export function launchChromiumProfile(contextOptions = {}) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'meganet-profile-'));
+  mkdirSync(path.join(dir, 'Default'));
+  writeFileSync(path.join(dir, 'Default', 'Preferences'), JSON.stringify({ profile: { cookie_controls_mode: 0 } }));
+  return chromium.launchPersistentContext(dir, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: FLAGS,
+    ...contextOptions,
   });
 }
 
