@@ -173,6 +173,12 @@ test('chromium: join, connect, refuse other windows and bad messages, pause, rel
   assert.deepEqual(await frame.evaluate(() => JSON.parse(localStorage.getItem('meganet.widget'))), { enabled: true, quotaBytes: GIB });
   await page.evaluate(() => document.querySelector('iframe[title=sibling]').remove());
 
+  // Input on the host page reaches the frame as activity (the frame sees
+  // no input of its own), at most every 15 s.
+  await page.keyboard.press('Shift');
+  await page.keyboard.press('Shift');
+  await frame.waitForFunction((n) => window.meganetWidgetFrame.accepted === n + 1, afterAttack.frame.accepted);
+
   // Pause and resume; the choice is kept in the frame's storage.
   await page.click('meganet-widget #pause');
   await waitForWidget(page, (st) => st.state === 'paused');
@@ -230,6 +236,20 @@ test('chromium: the script twice and two elements make one frame', async () => {
   await page.click('#first #pause');
   await waitForWidget(page, (st) => st.state === 'paused', { id: 'second' });
   await screenshot(page, 'widget-twice-chromium');
+  assert.deepEqual(errors, [], 'no page errors');
+});
+
+test('chromium: "Not now" puts the card away for the visit and loads nothing', async () => {
+  const { host } = await setUp();
+  const { page, errors } = await chromiumPage();
+  await page.goto(host.url);
+  await page.click('meganet-widget #later');
+  await page.waitForFunction(() => document.querySelector('meganet-widget').hidden);
+  assert.equal(await page.isVisible('meganet-widget'), false);
+  await page.reload();
+  await page.waitForFunction(() => customElements.get('meganet-widget') && document.querySelector('meganet-widget').hidden);
+  assert.equal(page.frames().length, 1, 'no frame');
+  assert.deepEqual(await page.evaluate(() => Object.keys(localStorage)), []);
   assert.deepEqual(errors, [], 'no page errors');
 });
 
