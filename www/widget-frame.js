@@ -41,7 +41,7 @@ const BLOCKED = 'this browser does not let sites embedded in other sites store d
 
 function storageAllowed() {
   try {
-    return typeof localStorage.getItem('meganet.widget') !== 'undefined' && typeof indexedDB?.open === 'function';
+    return typeof localStorage.getItem(KEY) !== 'undefined' && typeof indexedDB?.open === 'function';
   } catch {
     return false;
   }
@@ -79,6 +79,13 @@ function report() {
   // Any origin may read this: it says only what the card shows. Commands,
   // which matter, are checked on the way in.
   if (window.parent !== window) window.parent.postMessage(message, '*');
+}
+
+// Refused messages are reported in one status a little later, so a flood
+// of them does not become a flood of reports.
+let reportTimer = null;
+function reportSoon() {
+  reportTimer ??= setTimeout(() => { reportTimer = null; report(); }, 250);
 }
 
 // The frame's own line: a note from the meganet origin, whatever the host
@@ -135,7 +142,10 @@ function start() {
       usedBytes: () => contributedBytes(peer),
       onDecision: ({ summary }) => { frame.summary = summary; report(); },
     });
-  })();
+  })().catch((e) => {
+    starting = null; // a later join or resume tries again
+    throw e;
+  });
   return starting;
 }
 
@@ -196,7 +206,7 @@ window.addEventListener('message', (event) => {
   const command = event.source === window.parent && window.parent !== window ? parseCommand(event.data) : null;
   if (!command) {
     frame.rejected += 1;
-    report();
+    reportSoon();
     return;
   }
   frame.accepted += 1;
