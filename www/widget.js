@@ -23,7 +23,8 @@ const ACTIVITY_EVERY_MS = 15_000;
 
 // --- the controller: one frame, one status, every element ----------------
 
-const session = (store, op, key, value) => {
+// Web Storage that may be blocked (sandboxed or privacy-hardened pages): null then.
+const storage = (store, op, key, value) => {
   try { return globalThis[store][op](key, value); } catch { return null; }
 };
 
@@ -40,8 +41,8 @@ const controller = {
 
   attach(el) {
     this.elements.add(el);
-    if (session('sessionStorage', 'getItem', LATER_KEY) === '1' && this.view === 'consent') this.view = 'hidden';
-    if (!this.frame && session('localStorage', 'getItem', JOINED_KEY) === '1') this.open(el, null);
+    if (storage('sessionStorage', 'getItem', LATER_KEY) === '1' && this.view === 'consent') this.view = 'hidden';
+    if (!this.frame && storage('localStorage', 'getItem', JOINED_KEY) === '1') this.open(el, null);
     this.render();
   },
 
@@ -86,15 +87,15 @@ const controller = {
   },
 
   join(el) {
-    session('sessionStorage', 'removeItem', LATER_KEY);
-    session('localStorage', 'setItem', JOINED_KEY, '1');
+    storage('sessionStorage', 'removeItem', LATER_KEY);
+    storage('localStorage', 'setItem', JOINED_KEY, '1');
     if (this.frame) this.send({ type: 'meganet:join' });
     else this.open(el, { type: 'meganet:join' });
     this.render();
   },
 
   later() {
-    session('sessionStorage', 'setItem', LATER_KEY, '1');
+    storage('sessionStorage', 'setItem', LATER_KEY, '1');
     this.view = 'hidden';
     this.render();
   },
@@ -124,7 +125,7 @@ const controller = {
   },
 
   leftOrCleared(view) {
-    session('localStorage', 'removeItem', JOINED_KEY);
+    storage('localStorage', 'removeItem', JOINED_KEY);
     this.close();
     this.view = view;
   },
