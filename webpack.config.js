@@ -1,4 +1,6 @@
-// Bundles the web app (www/), the service worker (worker/) into dist/.
+// Bundles the web app (www/), the service worker (worker/) and the
+// embeddable widget (widget.js for host pages, widget-frame.js for its
+// frame, widget.html) into dist/.
 // The service worker is emitted unhashed at the site root so its scope is "/";
 // every other asset keeps a fixed name too, so the worker can precache the
 // app shell from a known list.
@@ -12,6 +14,8 @@ module.exports = (env, argv) => ({
   entry: {
     app: './www/app.js',
     sw: './worker/sw.js',
+    widget: './www/widget.js',
+    'widget-frame': './www/widget-frame.js',
   },
   output: {
     path: path.resolve(__dirname, 'dist'),

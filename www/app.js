@@ -4,6 +4,7 @@ import init, { Peer, LocalStore } from '../build/pkg/meganet.js';
 import { render, showError, showNotice } from './render.js';
 import { setUpUpload, fetchFromLocation } from './transfer.js';
 import { setUpOpenLink } from './open-link.js';
+import { setUpContribution } from './contribute.js';
 
 async function main() {
   if (typeof WebAssembly !== 'object') {
@@ -20,6 +21,7 @@ async function main() {
   peer.onStatus(render);
   setUpUpload(peer);
   setUpOpenLink();
+  setUpContribution(peer).catch((e) => console.warn('the Contribute card failed:', e));
   registerServiceWorker();
   await waitForNode(peer);
   fetchFromLocation(peer);

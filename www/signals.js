@@ -74,6 +74,14 @@ export function startIdleTracking({ idleAfterMs: after = IDLE_AFTER_MS } = {}) {
   onInput();
 }
 
+/**
+ * Counts as input: activity the page learned of some other way (the
+ * widget's frame hears of input on its host page). Only while tracking.
+ */
+export function noteActivity() {
+  if (trackedWindow) onInput();
+}
+
 /** Stops tracking; idleness becomes unknown again. */
 export function stopIdleTracking() {
   if (!trackedWindow) return;

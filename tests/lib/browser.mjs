@@ -1,6 +1,7 @@
 // Real headless Chromium processes (Debian's /usr/bin/chromium) via playwright-core.
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT } from './node.mjs';
 import { launchFirefox } from './firefox.mjs';
@@ -31,15 +32,35 @@ export function launchChromium() {
 }
 
 /**
- * Opens the app in a new context and waits until `window.meganet` exists.
- * `initScript` (a function) runs in the page before any of its scripts.
+ * Launches Chromium with a fresh persistent profile (a Playwright
+ * BrowserContext) allowing third-party cookies, as Chrome does by default
+ * outside incognito windows; Playwright's own contexts are incognito-like,
+ * and this Chromium blocks third-party cookies by default, which denies
+ * embedded sites all storage.
  */
-export async function openApp(browser, url, contextOptions = {}, { initScript } = {}) {
+export function launchChromiumProfile(contextOptions = {}) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'meganet-profile-'));
+  mkdirSync(path.join(dir, 'Default'));
+  writeFileSync(path.join(dir, 'Default', 'Preferences'), JSON.stringify({ profile: { cookie_controls_mode: 0 } }));
+  return chromium.launchPersistentContext(dir, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: FLAGS,
+    ...contextOptions,
+  });
+}
+
+/**
+ * Opens the app in a new context and waits until `window.meganet` exists.
+ * `initScript` (a function, called with `initArg`) runs in the page before
+ * any of its scripts.
+ */
+export async function openApp(browser, url, contextOptions = {}, { initScript, initArg } = {}) {
   const context = await browser.newContext(contextOptions);
   const origin = new URL(url).origin;
   await context.grantPermissions(['camera', 'microphone'], { origin }).catch(() => {});
   const page = await context.newPage();
-  if (initScript) await page.addInitScript(initScript);
+  if (initScript) await page.addInitScript(initScript, initArg);
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(url);

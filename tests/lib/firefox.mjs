@@ -13,7 +13,7 @@ class FirefoxPage {
 
   reload() { return this.page.reload(); }
 
-  addInitScript(fn) { return this.page.evaluateOnNewDocument(fn); }
+  addInitScript(fn, arg) { return this.page.evaluateOnNewDocument(fn, arg); }
 
   waitForFunction(fn, arg, { timeout = 30_000, polling = 100 } = {}) {
     return this.page.waitForFunction(fn, { timeout, polling }, arg);
@@ -22,6 +22,9 @@ class FirefoxPage {
   waitForSelector(selector, { timeout = 30_000 } = {}) {
     return this.page.waitForSelector(selector, { timeout });
   }
+
+  /** A real click; `>>>` in the selector pierces shadow roots (Playwright pierces them by default). */
+  click(selector) { return this.page.click(selector); }
 
   textContent(selector) { return this.page.$eval(selector, (e) => e.textContent); }
 
