@@ -57,6 +57,9 @@ pub struct PeerConnection {
     pub addr: String,
 }
 
+/// What identify reports as our agent.
+pub const AGENT_VERSION: &str = concat!("meganet/", env!("CARGO_PKG_VERSION"));
+
 /// The transport a connection runs over, as shown to users.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransportKind {
@@ -92,6 +95,23 @@ impl TransportKind {
         kind
     }
 
+    /// Classifies a connection by both its ends: an incoming relayed
+    /// circuit's remote address is only `/p2p/<peer>`, but its local
+    /// address holds `/p2p-circuit` (an incoming `/webrtc` connection's
+    /// local address does too, so its remote address decides first).
+    pub fn of_endpoint(endpoint: &libp2p::core::ConnectedPoint) -> Self {
+        let remote = Self::of(endpoint.get_remote_address());
+        match endpoint {
+            libp2p::core::ConnectedPoint::Listener { local_addr, .. }
+                if remote != Self::WebRtc
+                    && local_addr.iter().any(|p| p == Protocol::P2pCircuit) =>
+            {
+                Self::Relay
+            }
+            _ => remote,
+        }
+    }
+
     /// Stable lower-case name used in JSON and the UI.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -121,5 +141,27 @@ mod tests {
         let relay = "/ip4/127.0.0.1/tcp/1/ws/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN/p2p-circuit";
         assert_eq!(kind(relay), "relay");
         assert_eq!(kind(&format!("{relay}/webrtc")), "webrtc");
+    }
+
+    #[test]
+    fn classifies_incoming_connections_by_both_ends() {
+        use libp2p::core::ConnectedPoint;
+        let relay = "/ip4/127.0.0.1/tcp/1/ws/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN/p2p-circuit";
+        let peer = "/p2p/12D3KooWRBhwfeP2Y4TCx1SM6s9rUoHhR5STiGwxBhgFRcw3UERE";
+        let incoming = |local: &str, remote: &str| ConnectedPoint::Listener {
+            local_addr: local.parse().unwrap(),
+            send_back_addr: remote.parse().unwrap(),
+        };
+        let of = |e: &ConnectedPoint| TransportKind::of_endpoint(e).as_str();
+        assert_eq!(of(&incoming(relay, peer)), "relay");
+        let webrtc_remote = format!("/ip4/10.0.0.2/udp/5/webrtc{peer}");
+        assert_eq!(
+            of(&incoming(&format!("{relay}/webrtc"), &webrtc_remote)),
+            "webrtc"
+        );
+        assert_eq!(
+            of(&incoming("/ip4/0.0.0.0/tcp/1/ws", "/ip4/1.2.3.4/tcp/9/ws")),
+            "websocket"
+        );
     }
 }

@@ -197,6 +197,13 @@ impl Peer {
         status::to_js(&state).map_err(|e| JsError::new(&e.to_string()))
     }
 
+    /// What this peer stores for others now: `{contributed, entries, quota,
+    /// effectiveQuota}` in bytes (zeros while not contributing).
+    pub fn usage(&self) -> Result<JsValue, JsError> {
+        status::to_js(&contribute::usage(&self.contribution))
+            .map_err(|e| JsError::new(&e.to_string()))
+    }
+
     /// Stops contributing and deletes everything stored for others.
     pub async fn leave(&self) -> Result<(), JsError> {
         contribute::leave(&self.contribution)

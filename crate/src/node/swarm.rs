@@ -81,10 +81,10 @@ impl Node {
                 Behaviour {
                     relay: relay::Behaviour::new(peer_id, relay_config),
                     kad,
-                    identify: identify::Behaviour::new(identify::Config::new(
-                        PROTOCOL_VERSION.to_owned(),
-                        key.public(),
-                    )),
+                    identify: identify::Behaviour::new(
+                        identify::Config::new(PROTOCOL_VERSION.to_owned(), key.public())
+                            .with_agent_version(crate::net::AGENT_VERSION.to_owned()),
+                    ),
                     ping: ping::Behaviour::default(),
                     block: block::behaviour(ProtocolSupport::Full),
                 }

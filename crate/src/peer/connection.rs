@@ -19,7 +19,7 @@ use libp2p::{Multiaddr, PeerId, Swarm};
 use super::bootstrap;
 use super::contribute;
 use super::direct::Direct;
-use super::status::{ConnectionInfo, Status};
+use super::status::{self, ConnectionInfo, Status};
 use super::swarm::{Behaviour, BehaviourEvent};
 use crate::net::block::{BlockRequest, BlockResponse};
 use crate::net::{Bootstrap, PeerConnection, TransportKind, KAD_PROTOCOL};
@@ -238,7 +238,7 @@ impl Driver {
         &self,
     ) -> futures::future::Fuse<LocalBoxFuture<'static, Result<Bootstrap, String>>> {
         let url = self.bootstrap_url.clone();
-        self.status.borrow_mut().update(|s| {
+        status::update(&self.status, |s| {
             s.node.state = "connecting";
             s.node.retry_in_ms = None;
         });
@@ -253,15 +253,13 @@ impl Driver {
             .min(MAX_BACKOFF);
         self.failures = self.failures.saturating_add(1);
         let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
-        self.status
-            .borrow_mut()
-            .update(|s| s.node.retry_in_ms = Some(millis));
+        status::update(&self.status, |s| s.node.retry_in_ms = Some(millis));
         crate::platform::sleep(delay).boxed_local().fuse()
     }
 
     fn set_unreachable(&self, error: String) {
         tracing::warn!(%error, "node unreachable");
-        self.status.borrow_mut().update(|s| {
+        status::update(&self.status, |s| {
             s.node.state = "unreachable";
             s.node.error = Some(error);
         });
@@ -290,7 +288,7 @@ impl Driver {
                 ..
             } => {
                 let addr = endpoint.get_remote_address().clone();
-                let kind = TransportKind::of(&addr);
+                let kind = TransportKind::of_endpoint(&endpoint);
                 let relayed = kind == TransportKind::Relay;
                 let info = ConnectionInfo {
                     connection: PeerConnection {
@@ -349,9 +347,7 @@ impl Driver {
             }
             SwarmEvent::NewListenAddr { address, .. } => {
                 self.on_new_listen_addr(&address);
-                self.status
-                    .borrow_mut()
-                    .update(|s| s.listen_addrs.push(address.to_string()));
+                status::update(&self.status, |s| s.listen_addrs.push(address.to_string()));
                 false
             }
             SwarmEvent::ListenerClosed { addresses, .. } => {
@@ -359,17 +355,15 @@ impl Driver {
                     self.on_expired_listen_addr(address);
                 }
                 let gone: Vec<String> = addresses.iter().map(ToString::to_string).collect();
-                self.status
-                    .borrow_mut()
-                    .update(|s| s.listen_addrs.retain(|a| !gone.contains(a)));
+                status::update(&self.status, |s| {
+                    s.listen_addrs.retain(|a| !gone.contains(a))
+                });
                 false
             }
             SwarmEvent::ExpiredListenAddr { address, .. } => {
                 self.on_expired_listen_addr(&address);
                 let gone = address.to_string();
-                self.status
-                    .borrow_mut()
-                    .update(|s| s.listen_addrs.retain(|a| *a != gone));
+                status::update(&self.status, |s| s.listen_addrs.retain(|a| *a != gone));
                 false
             }
             SwarmEvent::Behaviour(BehaviourEvent::Ping(libp2p::ping::Event {
@@ -457,7 +451,7 @@ impl Driver {
 
     fn on_node_connected(&mut self, peer: PeerId, info: &ConnectionInfo) {
         self.failures = 0;
-        self.status.borrow_mut().update(|s| {
+        status::update(&self.status, |s| {
             s.node.state = "connected";
             s.node.peer_id = Some(peer.to_string());
             s.node.transport = Some(info.connection.transport.clone());
@@ -477,7 +471,7 @@ impl Driver {
     fn publish_connections(&self) {
         let mut list: Vec<ConnectionInfo> = self.connections.values().cloned().collect();
         list.sort_by(|a, b| a.connection.addr.cmp(&b.connection.addr));
-        self.status.borrow_mut().update(|s| s.connections = list);
+        status::update(&self.status, |s| s.connections = list);
     }
 }
 

@@ -87,6 +87,31 @@ pub async fn leave(shared: &Shared) -> Result<(), String> {
     Ok(())
 }
 
+/// Bytes held for others, as `peer.usage()` reports them.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    pub contributed: u64,
+    pub entries: u64,
+    pub quota: u64,
+    pub effective_quota: u64,
+}
+
+pub fn usage(shared: &Shared) -> Usage {
+    shared
+        .borrow()
+        .as_ref()
+        .map_or_else(Usage::default, |store| {
+            let u = store.usage();
+            Usage {
+                contributed: u.contributed,
+                entries: u.entries,
+                quota: u.quota,
+                effective_quota: u.effective_quota,
+            }
+        })
+}
+
 fn state(store: Option<&Store>, enabled: bool, quota: u64, persisted: bool) -> State {
     let usage = store.map(Store::usage);
     State {

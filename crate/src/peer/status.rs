@@ -2,6 +2,8 @@
 
 use libp2p::PeerId;
 use serde::Serialize;
+use std::cell::RefCell;
+
 use wasm_bindgen::JsValue;
 
 use crate::net::PeerConnection;
@@ -81,17 +83,22 @@ impl Status {
         self.listeners.push(callback);
         Ok(())
     }
+}
 
-    /// Applies `change` and tells every listener.
-    pub fn update(&mut self, change: impl FnOnce(&mut PeerStatus)) {
-        change(&mut self.current);
-        let Ok(value) = to_js(&self.current) else {
+/// Applies `change` and tells every listener. The status is not borrowed
+/// while listeners run, so a listener may call `peer.status()`.
+pub fn update(status: &RefCell<Status>, change: impl FnOnce(&mut PeerStatus)) {
+    let (listeners, value) = {
+        let mut s = status.borrow_mut();
+        change(&mut s.current);
+        let Ok(value) = to_js(&s.current) else {
             return;
         };
-        for listener in &self.listeners {
-            // A throwing listener must not stop the others or the peer.
-            let _ = listener.call1(&JsValue::NULL, &value);
-        }
+        (s.listeners.clone(), value)
+    };
+    for listener in &listeners {
+        // A throwing listener must not stop the others or the peer.
+        let _ = listener.call1(&JsValue::NULL, &value);
     }
 }
 

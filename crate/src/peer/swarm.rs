@@ -75,10 +75,10 @@ pub fn build(keypair: Keypair) -> Result<(Swarm<Behaviour>, webrtc::service::Ser
             Behaviour {
                 relay,
                 kad,
-                identify: identify::Behaviour::new(identify::Config::new(
-                    PROTOCOL_VERSION.to_owned(),
-                    key.public(),
-                )),
+                identify: identify::Behaviour::new(
+                    identify::Config::new(PROTOCOL_VERSION.to_owned(), key.public())
+                        .with_agent_version(crate::net::AGENT_VERSION.to_owned()),
+                ),
                 ping: ping::Behaviour::default(),
                 // Inbound requests are answered only while contributing
                 // (`connection::serve`); otherwise refused.

@@ -38,6 +38,8 @@ pub struct DialRequest {
 pub struct Inbound {
     pub peer: PeerId,
     pub connection: Connection,
+    /// The remote's address from the selected ICE pair, when known.
+    pub remote: Option<libp2p::Multiaddr>,
 }
 
 enum Done {
@@ -48,7 +50,7 @@ enum Done {
     },
     Answer {
         peer: PeerId,
-        result: Result<Connection, Error>,
+        result: Result<(Connection, Option<libp2p::Multiaddr>), Error>,
     },
     /// A failed dial, held back briefly: if the remote dialed us at the
     /// same moment it may have reset ours first, and its inbound setup is
@@ -129,7 +131,14 @@ impl Service {
                     answering.started(peer);
                     let config = self.config.clone();
                     sessions.push(async move {
-                        Done::Answer { peer, result: session::answer(stream, &config).await }
+                        let result = match session::answer(stream, &config).await {
+                            Ok(connection) => {
+                                let remote = session::selected_remote(connection.peer_connection()).await;
+                                Ok((connection, remote))
+                            }
+                            Err(e) => Err(e),
+                        };
+                        Done::Answer { peer, result }
                     }.boxed_local());
                 }
                 done = sessions.select_next_some() => {
@@ -183,10 +192,14 @@ impl Service {
                 }));
             }
             Done::Answer { peer, result } => match result {
-                Ok(connection) => {
+                Ok((connection, remote)) => {
                     if self
                         .incoming
-                        .try_send(Inbound { peer, connection })
+                        .try_send(Inbound {
+                            peer,
+                            connection,
+                            remote,
+                        })
                         .is_err()
                     {
                         tracing::warn!(%peer, "dropping an answered WebRTC connection: swarm busy");

@@ -360,3 +360,68 @@ fn js_error(value: &JsValue) -> String {
         .or_else(|| value.as_string())
         .unwrap_or_else(|| format!("{value:?}"))
 }
+
+/// The remote end of the selected ICE candidate pair as a multiaddr
+/// (`/ip4/<ip>/udp/<port>/webrtc`), for an incoming connection's remote
+/// address: identify reports it to the remote, which expects an IP address.
+/// Chromium names the pair in its transport stats; Firefox marks it
+/// `selected` (or nominated and succeeded).
+pub async fn selected_remote(pc: &RtcPeerConnection) -> Option<libp2p::Multiaddr> {
+    use libp2p::multiaddr::Protocol;
+    let report = JsFuture::from(pc.get_stats()).await.ok()?;
+    let get = |key: &JsValue| -> Option<JsValue> {
+        let f: js_sys::Function = js_sys::Reflect::get(&report, &"get".into())
+            .ok()?
+            .dyn_into()
+            .ok()?;
+        f.call1(&report, key).ok().filter(|v| !v.is_undefined())
+    };
+    let field = |v: &JsValue, k: &str| js_sys::Reflect::get(v, &k.into()).ok();
+    let values: js_sys::Function = js_sys::Reflect::get(&report, &"values".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let stats: Vec<JsValue> = js_sys::try_iter(&values.call0(&report).ok()?)
+        .ok()??
+        .flatten()
+        .collect();
+    let kind = |v: &JsValue| field(v, "type").and_then(|t| t.as_string());
+    let pair = stats
+        .iter()
+        .filter(|s| kind(s).as_deref() == Some("transport"))
+        .find_map(|t| {
+            field(t, "selectedCandidatePairId")
+                .filter(|id| id.is_string())
+                .and_then(|id| get(&id))
+        })
+        .or_else(|| {
+            stats
+                .iter()
+                .find(|s| {
+                    let truthy = |k| field(s, k).is_some_and(|v| v.is_truthy());
+                    kind(s).as_deref() == Some("candidate-pair")
+                        && (truthy("selected")
+                            || (truthy("nominated")
+                                && field(s, "state").and_then(|v| v.as_string()).as_deref()
+                                    == Some("succeeded")))
+                })
+                .cloned()
+        })?;
+    let remote = get(&field(&pair, "remoteCandidateId")?)?;
+    let ip: std::net::IpAddr = field(&remote, "address")
+        .and_then(|v| v.as_string())
+        .or_else(|| field(&remote, "ip").and_then(|v| v.as_string()))?
+        .parse()
+        .ok()?;
+    let port = field(&remote, "port")?.as_f64()? as u16;
+    let transport = match ip {
+        std::net::IpAddr::V4(v4) => Protocol::Ip4(v4),
+        std::net::IpAddr::V6(v6) => Protocol::Ip6(v6),
+    };
+    Some(
+        libp2p::Multiaddr::empty()
+            .with(transport)
+            .with(Protocol::Udp(port))
+            .with(Protocol::WebRTC),
+    )
+}

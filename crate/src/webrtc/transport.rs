@@ -138,15 +138,20 @@ impl libp2p::core::Transport for Transport {
         if let Some(event) = self.events.pop_front() {
             return Poll::Ready(event);
         }
-        while let Poll::Ready(Some(Inbound { peer, connection })) =
-            self.incoming.poll_next_unpin(cx)
+        while let Poll::Ready(Some(Inbound {
+            peer,
+            connection,
+            remote,
+        })) = self.incoming.poll_next_unpin(cx)
         {
             // Answered while the last listener went away: drop it.
             let Some((listener_id, local_addr)) = self.listeners.first().cloned() else {
                 continue;
             };
-            let send_back_addr = Multiaddr::empty()
-                .with(Protocol::WebRTC)
+            // Where ICE found the remote; `/webrtc` alone if the stats
+            // did not say.
+            let send_back_addr = remote
+                .unwrap_or_else(|| Multiaddr::empty().with(Protocol::WebRTC))
                 .with(Protocol::P2p(peer));
             return Poll::Ready(TransportEvent::Incoming {
                 listener_id,
