@@ -6,6 +6,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startNode } from './lib/node.mjs';
 import { launch, openApp, waitForStatus } from './lib/browser.mjs';
+import { waitForContributors } from './lib/webrtc.mjs';
 
 const MiB = 1 << 20;
 const cleanups = [];
@@ -15,8 +16,11 @@ async function peerIn(kind, node) {
   const browser = await launch(kind);
   cleanups.push(() => browser.close());
   const app = await openApp(browser, node.url);
+  // Warnings (unreachable contributors, refused shards) explain failures.
+  const warnings = [];
+  app.page.on('console', (m) => { if (/WARN|ERROR/.test(m.text())) warnings.push(m.text().slice(0, 600)); });
   await waitForStatus(app.page, (s) => s.node.state === 'connected');
-  return { browser, ...app, id: await app.page.evaluate(() => window.meganet.id) };
+  return { browser, ...app, warnings, id: await app.page.evaluate(() => window.meganet.id) };
 }
 
 async function contributor(kind, node) {
@@ -59,11 +63,11 @@ test('chromium: a put spreads shards over contributing browsers; a fresh browser
   const holders = [];
   for (let i = 0; i < 3; i++) holders.push(await contributor('chromium', node));
   const uploader = await peerIn('chromium', node);
-  await uploader.page.waitForFunction(async () => (await window.meganet.contributors()).length >= 3, null, { timeout: 30_000, polling: 500 });
+  await waitForContributors(uploader.page, 3);
 
   const put = await putRandom(uploader.page, 24 * MiB);
   const placed = fromBrowsers(put.progress.peers);
-  assert.equal(placed.length, 3, `shards sent to every contributor: ${JSON.stringify(put.progress.peers)}`);
+  assert.equal(placed.length, 3, `shards sent to every contributor: ${JSON.stringify(put.progress.peers)} ${uploader.warnings.join('\n')}`);
   assert.ok(put.progress.peers.node > 24 * MiB, 'the node holds a full copy');
   await uploader.browser.close();
   for (const h of holders) {
@@ -116,14 +120,14 @@ test('Firefox and Chromium in one network: each fetches what the other put, from
   const holders = [await contributor('chromium', node), await contributor('firefox', node)];
   for (const [up, down] of [['firefox', 'chromium'], ['chromium', 'firefox']]) {
     const uploader = await peerIn(up, node);
-    await uploader.page.waitForFunction(async () => (await window.meganet.contributors()).length >= 2, null, { timeout: 30_000, polling: 500 });
+    await waitForContributors(uploader.page, 2);
     const put = await putRandom(uploader.page, 6 * MiB);
     await uploader.browser.close();
     const fetcher = await peerIn(down, node);
     const got = await getAndHash(fetcher.page, put.link);
     assert.equal(got.digest, put.digest, `${up} put, ${down} got the same bytes`);
     for (const h of holders) {
-      assert.ok(got.progress.peers[h.id] > 0, `${down} fetched from ${h.id}: ${JSON.stringify(got.progress.peers)}`);
+      assert.ok(got.progress.peers[h.id] > 0, `${down} fetched from ${h.id}: ${JSON.stringify(got.progress.peers)} ${fetcher.warnings.join('\n')}`);
     }
     await fetcher.browser.close();
   }

@@ -48,3 +48,17 @@ export function iceReport(page) {
     return out;
   });
 }
+
+// Waits until the DHT lists `n` contributors (a loop in the page: an async
+// predicate would look truthy to waitForFunction at once).
+export function waitForContributors(page, n) {
+  return page.evaluate(async (want) => {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const found = (await window.meganet.contributors()).length;
+      if (found >= want) return found;
+      if (Date.now() > deadline) throw new Error(`only ${found} contributors after 30 s`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }, n);
+}

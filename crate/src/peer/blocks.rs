@@ -12,6 +12,8 @@ use super::connection::Command;
 use crate::hash::Hash;
 use crate::net::block::{BlockRequest, BlockResponse};
 
+/// Tries per contributor.
+const CONNECT_ATTEMPTS: u32 = 2;
 /// Longest wait for a direct connection to one contributor.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
 
@@ -133,19 +135,25 @@ impl Blocks {
             .collect()
     }
 
+    /// Connects to one contributor, trying twice: a setup can fail
+    /// transiently (a busy peer, a lost race).
     async fn connect(&self, addr: Multiaddr) -> Option<PeerId> {
         let (_, peer) = crate::webrtc::parse_dial_addr(&addr).ok()?;
-        let dial = self.command(|reply| Command::Connect { addr, reply });
-        futures::select! {
-            result = dial.fuse() => match result {
-                Ok(Ok(())) => Some(peer),
-                Ok(Err(e)) | Err(e) => {
-                    tracing::info!(%peer, error = %e, "contributor unreachable");
-                    None
-                }
-            },
-            () = crate::platform::sleep(CONNECT_TIMEOUT).fuse() => None,
+        for attempt in 1..=CONNECT_ATTEMPTS {
+            let dial = self.command(|reply| Command::Connect {
+                addr: addr.clone(),
+                reply,
+            });
+            let error = futures::select! {
+                result = dial.fuse() => match result {
+                    Ok(Ok(())) => return Some(peer),
+                    Ok(Err(e)) | Err(e) => e,
+                },
+                () = crate::platform::sleep(CONNECT_TIMEOUT).fuse() => "timed out".to_owned(),
+            };
+            tracing::warn!(%peer, attempt, %error, "contributor unreachable");
         }
+        None
     }
 }
 

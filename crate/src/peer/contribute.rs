@@ -15,6 +15,8 @@ use crate::store::{self, Store};
 pub const DB_NAME: &str = "meganet-contributed";
 /// Default quota when none is given: 1 GiB.
 pub const DEFAULT_QUOTA: u64 = 1 << 30;
+/// Longest wait for the browser's answer to `navigator.storage.persist()`.
+const PERSIST_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// Most shards deleted per listing round when leaving.
 const DELETE_BATCH: usize = 256;
 
@@ -57,7 +59,15 @@ pub async fn set(shared: &Shared, enabled: bool, quota: u64) -> Result<State, St
             "quota lowered: evicted contributed shards"
         );
     }
-    let persisted = store.request_persistence().await.unwrap_or(false);
+    // Firefox asks the user, and a prompt nobody answers never settles:
+    // report "not (yet) persistent" rather than wait.
+    let persisted = {
+        use futures::FutureExt;
+        futures::select! {
+            answer = store.request_persistence().fuse() => answer.unwrap_or(false),
+            () = crate::platform::sleep(PERSIST_WAIT).fuse() => false,
+        }
+    };
     *shared.borrow_mut() = Some(store.clone());
     Ok(state(Some(&store), true, quota, persisted))
 }

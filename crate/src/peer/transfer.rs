@@ -116,7 +116,7 @@ async fn store_shard(
         if let Some(peer) = browser {
             match blocks.put(Holder::Peer(peer), bytes.clone()).await {
                 Ok(_) => tally.add(Holder::Peer(peer), len),
-                Err(e) => tracing::info!(%peer, error = %e, "a contributor did not take a shard"),
+                Err(e) => tracing::warn!(%peer, error = %e, "a contributor did not take a shard"),
             }
         }
     };
