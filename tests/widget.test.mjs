@@ -11,7 +11,8 @@ import { createRequire } from 'node:module';
 import { devices } from 'playwright-core';
 import { startNode } from './lib/node.mjs';
 import { startHost } from './lib/host.mjs';
-import { BROWSERS, launch, launchChromium, launchChromiumProfile, screenshot } from './lib/browser.mjs';
+import { BROWSERS, launch, launchChromium, launchChromiumProfile, openApp, screenshot, waitForStatus } from './lib/browser.mjs';
+import { waitForContributors } from './lib/webrtc.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve('axe-core/axe.min.js');
@@ -216,6 +217,24 @@ test('chromium: join, connect, refuse other windows and bad messages, pause, rel
   });
   assert.deepEqual(await page.evaluate(() => Object.keys(localStorage)), []);
   assert.deepEqual(errors, [], 'no page errors');
+});
+
+test('chromium: a visitor who joins through the widget stores shards of an upload made elsewhere', async () => {
+  const { node, host } = await setUp();
+  const { page } = await chromiumPage();
+  await page.goto(host.url);
+  await page.click('meganet-widget #join');
+  await waitForWidget(page, (st) => st.state === 'active' && st.node === 'connected');
+  // Someone else, in another browser, shares a file on the meganet site.
+  const browser = await launchChromium();
+  cleanups.push(() => browser.close());
+  const app = await openApp(browser, node.url);
+  await waitForStatus(app.page, (st) => st.node.state === 'connected');
+  await waitForContributors(app.page, 1);
+  await app.page.evaluate(() => window.meganet.put(new File([new Uint8Array(3 << 20).fill(7)], 'shared.bin'), {}));
+  const s = await waitForWidget(page, (st) => st.contributedBytes > 0);
+  assert.ok(s.contributedBytes >= 3 << 20, `the widget's peer holds ${s.contributedBytes} bytes`);
+  assert.match(await shadowText(page, 'status'), /^Contributing: [1-9][0-9.]* MB stored for others/);
 });
 
 test('chromium: the script twice and two elements make one frame', async () => {

@@ -135,6 +135,13 @@ function start() {
     peer = await Peer.start({});
     peerStatus = peer.status();
     peer.onStatus((status) => { peerStatus = status; report(); });
+    // Stored bytes change without a status change (shards arrive): report
+    // them every few seconds while the peer runs.
+    let lastBytes = 0;
+    setInterval(() => {
+      const bytes = contributedBytes(peer);
+      if (bytes !== lastBytes) { lastBytes = bytes; report(); }
+    }, 2000);
     startIdleTracking();
     frame.persisted = await isPersisted();
     watcher = watchDecision({

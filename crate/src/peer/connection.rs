@@ -451,6 +451,14 @@ impl Driver {
 
     fn on_node_connected(&mut self, peer: PeerId, info: &ConnectionInfo) {
         self.failures = 0;
+        // The node is our DHT entry point from the first moment, not only
+        // once identify has run: lookups made right after start need it.
+        if let Some((_, addr)) = &self.node {
+            self.swarm
+                .behaviour_mut()
+                .kad
+                .add_address(&peer, addr.clone());
+        }
         status::update(&self.status, |s| {
             s.node.state = "connected";
             s.node.peer_id = Some(peer.to_string());

@@ -143,16 +143,20 @@ pub async fn get(
     let link: format::Link = link
         .parse()
         .map_err(|e: format::FormatError| e.to_string())?;
-    let manifest = blocks
-        .get(Holder::Node, link.manifest)
-        .await?
-        .ok_or("file not found: no reachable peer holds it (it may have been removed, or the link is wrong)")?;
+    // Look for contributors while the manifest comes from the node.
+    let (manifest, contributors) = futures::join!(
+        blocks.get(Holder::Node, link.manifest),
+        blocks.contributors()
+    );
+    let manifest = manifest?.ok_or(
+        "file not found: no reachable peer holds it (it may have been removed, or the link is wrong)",
+    )?;
     let decoder = Decoder::open(&link, &manifest).map_err(|e| e.to_string())?;
     let size = decoder.manifest().size;
     let mut reassembler = Reassembler::new(&decoder, 0..size, WINDOW).map_err(|e| e.to_string())?;
     let parts = js_sys::Array::new();
     let tally = Tally::default();
-    let mut sources = Sources::new(blocks.contributors().await);
+    let mut sources = Sources::new(contributors);
     let mut done = 0u64;
     let mut skip: HashSet<(u64, usize)> = HashSet::new();
     let mut tampered: Option<String> = None;
