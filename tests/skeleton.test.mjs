@@ -58,8 +58,13 @@ test(`${kind}: two browsers become peers of the node, and both survive a node re
   assert.equal(again.peerId, first.peerId, 'same peer id after restart');
   assert.equal(again.certhash, first.certhash, 'same certhash after restart');
   for (const { page } of apps) await waitForStatus(page, connected, 20_000);
-  const after = await node.status();
-  for (const id of ids) assert.ok(after.peers.some((p) => p.peerId === id), `browser ${id} reconnected`);
+  // The node learns of a connection a moment after the browser does.
+  let after = await node.status();
+  for (let i = 0; i < 50 && !ids.every((id) => after.peers.some((p) => p.peerId === id)); i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    after = await node.status();
+  }
+  for (const id of ids) assert.ok(after.peers.some((p) => p.peerId === id), `browser ${id} reconnected: ${JSON.stringify(after.peers)}`);
 
   // A reload keeps the browser's identity (IndexedDB).
   await apps[0].page.reload();

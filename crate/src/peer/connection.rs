@@ -194,12 +194,7 @@ impl Driver {
         let node = self.node.as_ref().map(|(p, _)| *p);
         match node {
             Some(peer) if self.swarm.is_connected(&peer) => {
-                let id = self
-                    .swarm
-                    .behaviour_mut()
-                    .block
-                    .send_request(&peer, request);
-                self.pending.insert(id, reply);
+                self.send_block_request(Some(peer), request, reply);
             }
             _ => {
                 let _ = reply.send(Err(

@@ -59,22 +59,7 @@ where
         let sdp = sdp_of(&offer).ok_or_else(|| Error::at(Stage::Setup, "offer without SDP"))?;
         set_description(&pc, RtcSdpType::Offer, &sdp, true).await?;
         send(&mut writer, Message::new(Kind::Offer, sdp)).await?;
-        let answer = match messages.next().await {
-            Some(Ok(m)) if m.kind == Kind::Answer => m.data,
-            Some(Ok(m)) => {
-                return Err(Error::at(
-                    Stage::Signaling,
-                    format!("expected an answer, got {:?}", m.kind),
-                ))
-            }
-            Some(Err(e)) => return Err(Error::at(Stage::Signaling, e)),
-            None => {
-                return Err(Error::at(
-                    Stage::Signaling,
-                    "the remote closed before answering",
-                ))
-            }
-        };
+        let answer = expect(&mut messages, Kind::Answer).await?;
         set_description(&pc, RtcSdpType::Answer, &answer, false).await?;
         connect(&pc, &mut messages, &mut writer, candidates).await?;
         close_when_open(init);
@@ -92,22 +77,7 @@ where
     with_timeout(config, async {
         let (reader, mut writer) = stream.split();
         let mut messages = message_stream(reader);
-        let offer = match messages.next().await {
-            Some(Ok(m)) if m.kind == Kind::Offer => m.data,
-            Some(Ok(m)) => {
-                return Err(Error::at(
-                    Stage::Signaling,
-                    format!("expected an offer, got {:?}", m.kind),
-                ))
-            }
-            Some(Err(e)) => return Err(Error::at(Stage::Signaling, e)),
-            None => {
-                return Err(Error::at(
-                    Stage::Signaling,
-                    "the remote closed before offering",
-                ))
-            }
-        };
+        let offer = expect(&mut messages, Kind::Offer).await?;
         let pc = new_peer_connection(config)?;
         let connection = Connection::new(pc.clone());
         let candidates = gather_candidates(&pc);
@@ -150,6 +120,22 @@ fn message_stream<R: AsyncRead + Unpin + 'static>(reader: R) -> Messages {
         }
     })
     .boxed_local()
+}
+
+/// The next message, which must be of `kind` (an offer or an answer).
+async fn expect(messages: &mut Messages, kind: Kind) -> Result<String, Error> {
+    match messages.next().await {
+        Some(Ok(m)) if m.kind == kind => Ok(m.data),
+        Some(Ok(m)) => Err(Error::at(
+            Stage::Signaling,
+            format!("expected {kind:?}, got {:?}", m.kind),
+        )),
+        Some(Err(e)) => Err(Error::at(Stage::Signaling, e)),
+        None => Err(Error::at(
+            Stage::Signaling,
+            format!("the remote closed before sending its {kind:?}"),
+        )),
+    }
 }
 
 async fn send<W: AsyncWrite + Unpin>(writer: &mut W, message: Message) -> Result<(), Error> {
