@@ -13,10 +13,11 @@
 //! dials and listens through, and a [`service`] task that owns the
 //! signaling streams, joined by bounded channels.
 //!
-//! Only [`signal`] (the wire format) is platform independent; the rest needs
-//! a browser's WebRTC.
+//! Only [`signal`] and [`stream`] (the wire formats) are platform
+//! independent; the rest needs a browser's WebRTC.
 
 pub mod signal;
+pub mod stream;
 
 #[cfg(wasm_browser)]
 mod channel;

@@ -1,5 +1,5 @@
 //! One `RTCDataChannel` as a byte stream (`AsyncRead` + `AsyncWrite`), the
-//! layer under libp2p's WebRTC message framing (`libp2p-webrtc-utils`).
+//! layer under libp2p's WebRTC message framing ([`super::stream`]).
 //!
 //! - Writes go out as messages of at most [`MAX_MSG_LEN`] bytes (the spec's
 //!   limit) and wait while the browser's send buffer holds more than
@@ -21,9 +21,10 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use futures::{AsyncRead, AsyncWrite};
-use libp2p_webrtc_utils::MAX_MSG_LEN;
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, RtcDataChannel, RtcDataChannelState, RtcDataChannelType};
+
+use super::stream::MAX_MSG_LEN;
 
 /// Most bytes queued in the browser before writers wait.
 pub const SEND_HIGH_WATER: u32 = 1024 * 1024;

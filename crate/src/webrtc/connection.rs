@@ -1,6 +1,6 @@
 //! A libp2p connection over one `RTCPeerConnection`: every libp2p stream is
 //! its own `RTCDataChannel`, framed per the libp2p WebRTC multiplexing spec
-//! by `libp2p-webrtc-utils`.
+//! by [`super::stream`].
 //!
 //! Bounds: at most [`MAX_STREAMS`] streams open at once and
 //! [`INBOUND_QUEUE`] remote-opened channels waiting to be accepted; a peer
@@ -21,7 +21,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{RtcDataChannelEvent, RtcPeerConnection, RtcPeerConnectionState};
 
 use super::channel::{Closing, DataChannel};
-use super::Error;
+use super::{stream, Error};
 
 /// Most streams open on one connection.
 pub const MAX_STREAMS: usize = 512;
@@ -31,11 +31,11 @@ pub const INBOUND_QUEUE: usize = 64;
 /// section; it never becomes a stream.
 pub const INIT_LABEL: &str = "init";
 
-type DropListener = SendWrapper<libp2p_webrtc_utils::DropListener<DataChannel>>;
+type DropListener = SendWrapper<stream::DropListener<DataChannel>>;
 
 /// One libp2p stream.
 pub struct Stream {
-    inner: SendWrapper<libp2p_webrtc_utils::Stream<DataChannel>>,
+    inner: SendWrapper<stream::Stream<DataChannel>>,
 }
 
 impl AsyncRead for Stream {
@@ -142,7 +142,7 @@ impl Connection {
     }
 
     fn open_stream(&mut self, channel: DataChannel) -> Stream {
-        let (inner, listener) = libp2p_webrtc_utils::Stream::new(channel);
+        let (inner, listener) = stream::Stream::new(channel);
         self.drop_listeners.push(SendWrapper::new(listener));
         if let Some(w) = self.idle_waker.take() {
             w.wake();
