@@ -21,21 +21,9 @@ import { startNode } from './lib/node.mjs';
 import { ARTIFACTS, launchChromium, openApp, waitForStatus } from './lib/browser.mjs';
 import { iceReport, recordPeerConnections, webrtcAddr } from './lib/webrtc.mjs';
 
-// Checks that fail today because of our Rust /webrtc implementation are
-// skipped with the reason (tests/interop/README.md); INTEROP_ALL=1 runs them.
-const runAll = Boolean(process.env.INTEROP_ALL);
-const blocked = (reason) => (runAll ? {} : { skip: reason });
-const FIN_ACK = 'meganet does not speak FIN_ACK (flag 3): reading it fails the stream '
-  + '("unknown enumeration value 3") and js-libp2p waits for it on every close';
-const OBSERVED_ADDR = 'our identify sends /webrtc/p2p/<js> as observed address on inbound /webrtc; '
-  + 'js-libp2p throws on it and drops the identify result';
-const RELAY_KIND = 'meganet classifies the inbound relayed circuit (remote /p2p/<id>) as a direct '
-  + '"other" connection and never retires it';
-// Without FIN_ACK every js-libp2p connection-monitor ping to us times out
-// and js-libp2p aborts the /webrtc connection 5 to 15 s after it opens,
-// racing the checks that pass today; so, unless INTEROP_ALL is set, the js
-// node keeps connections whose ping failed. Drop this with the FIN_ACK skips.
-const keepOnPingFailure = !runAll;
+// js-libp2p runs with its defaults: its connection monitor aborts any
+// connection whose ping fails (it did before we spoke FIN_ACK).
+const keepOnPingFailure = false;
 
 const MiB = 1 << 20;
 const ECHO = '/meganet/echo/1.0.0';
@@ -253,7 +241,7 @@ test('js-libp2p dials: ping both ways over /webrtc', async () => {
   console.log(JSON.stringify({ direction: 'js -> meganet', rtt, pingMs }));
 });
 
-test('js-libp2p dials: closing a stream is acknowledged (FIN_ACK)', blocked(FIN_ACK), async () => {
+test('js-libp2p dials: closing a stream is acknowledged (FIN_ACK)', async () => {
   const close = await js.page.evaluate(() => window.jsPeer.lastClose());
   assert.ok(!close.error && close.ms < 2000, `the echo stream's close() ended: ${JSON.stringify(close)}`);
 });
@@ -298,13 +286,13 @@ test('meganet dials: identify and ping over /webrtc', async () => {
   console.log(JSON.stringify({ direction: 'meganet -> js', identify, rtt, pingMs: Date.now() - started }));
 });
 
-test('meganet dials: the meganet peer echoes 1 MiB through js-libp2p', blocked(FIN_ACK), async () => {
+test('meganet dials: the meganet peer echoes 1 MiB through js-libp2p', async () => {
   const echo = await meganetEcho(two.m.page, jsId, MiB);
   assert.ok(echo.ok, `1 MiB echoed intact by js-libp2p: ${JSON.stringify(echo)}`);
   console.log(JSON.stringify({ direction: 'meganet -> js', echo }));
 });
 
-test('both /webrtc connections outlive js-libp2p\'s connection monitor', blocked(FIN_ACK), async () => {
+test('both /webrtc connections outlive js-libp2p\'s connection monitor', async () => {
   // js-libp2p pings every connection every 10 s and aborts it when a ping
   // (which closes its stream and waits for FIN_ACK) fails.
   await new Promise((r) => setTimeout(r, 25_000));
