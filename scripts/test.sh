@@ -15,7 +15,7 @@ cargo fmt --all --check
 step "clippy (native)"
 cargo clippy --workspace --all-targets -- -D warnings
 step "clippy (wasm32)"
-cargo clippy -p meganet --lib --test '*' --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p meganet --lib --tests --target wasm32-unknown-unknown -- -D warnings
 
 step "unit and integration tests (native)"
 cargo test --workspace

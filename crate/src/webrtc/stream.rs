@@ -42,7 +42,8 @@ mod drop_listener;
 mod framed;
 mod message;
 mod state;
-#[cfg(test)]
+// Native only: the tests drive streams with tokio.
+#[cfg(all(test, not(wasm_browser)))]
 mod tests;
 mod unread;
 
