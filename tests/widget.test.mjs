@@ -232,7 +232,8 @@ test('chromium: a visitor who joins through the widget stores shards of an uploa
   await waitForStatus(app.page, (st) => st.node.state === 'connected');
   await waitForContributors(app.page, 1);
   await app.page.evaluate(() => window.meganet.put(new File([new Uint8Array(3 << 20).fill(7)], 'shared.bin'), {}));
-  const s = await waitForWidget(page, (st) => st.contributedBytes > 0);
+  // The card reports every 2 s while shards arrive: wait for all of them.
+  const s = await waitForWidget(page, (st) => st.contributedBytes >= 3 * 1024 * 1024);
   assert.ok(s.contributedBytes >= 3 << 20, `the widget's peer holds ${s.contributedBytes} bytes`);
   assert.match(await shadowText(page, 'status'), /^Contributing: [1-9][0-9.]* MB stored for others/);
 });
