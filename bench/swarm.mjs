@@ -27,8 +27,16 @@ async function timedGet(page, link) {
   return page.evaluate(async (l) => {
     const start = performance.now();
     let first = null;
-    const file = await window.meganet.get(l, { onProgress: (p) => { if (first === null && p.done > 0) first = performance.now() - start; } });
-    return { ms: performance.now() - start, first, size: file.size };
+    let size = 0;
+    const file = await window.meganet.get(l, {});
+    const reader = file.stream.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      if (first === null) first = performance.now() - start;
+      size += value.byteLength;
+    }
+    return { ms: performance.now() - start, first, size };
   }, link);
 }
 

@@ -32,7 +32,7 @@ for (const kind of BROWSERS) {
     await waitForStatus(page, (s) => s.node.state === 'connected');
     const fetched = await page.evaluate(async (l) => {
       const f = await window.meganet.get(l, {});
-      const digest = await crypto.subtle.digest('SHA-256', await f.blob.arrayBuffer());
+      const digest = await crypto.subtle.digest('SHA-256', await new Response(f.stream).arrayBuffer());
       return { name: f.name, size: f.size, sha: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('') };
     }, link);
     assert.deepEqual(fetched, { name: 'from-cli.bin', size: data.length, sha: sha(data) });

@@ -48,7 +48,7 @@ function getAndHash(page, link) {
   return page.evaluate(async (l) => {
     let last;
     const file = await window.meganet.get(l, { onProgress: (p) => { last = p; } });
-    const buf = await file.blob.arrayBuffer();
+    const buf = await new Response(file.stream).arrayBuffer();
     const digest = [...new Uint8Array(await crypto.subtle.digest('SHA-256', buf))]
       .map((b) => b.toString(16).padStart(2, '0')).join('');
     return { digest, size: file.size, progress: last };

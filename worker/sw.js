@@ -1,8 +1,11 @@
 // The service worker: keeps the app shell available offline. Network first
 // (so a new build is picked up at once), falling back to the cached shell.
-// Live documents (bootstrap.json, status.json) are never cached.
+// Live documents (bootstrap.json, status.json) are never cached. Files
+// opened by link stream through it (files.js).
 
 /* global __BUILD_ID__ */
+import { FILE_PREFIX, serveFile } from './files.js';
+
 const CACHE = `meganet-shell-${__BUILD_ID__}`;
 const SHELL = ['/', '/app.js', '/meganet_bg.wasm', '/style.css', '/manifest.webmanifest', '/icon.svg', '/icon-192.png'];
 const LIVE = new Set(['/bootstrap.json', '/status.json']);
@@ -21,8 +24,18 @@ self.addEventListener('activate', (event) => {
   );
 });
 
+// A tab streaming a file pings every few seconds: the ping (an event) keeps
+// this worker alive while a download runs, and only then.
+self.addEventListener('message', (event) => {
+  if (event.data && event.data.type === 'meganet-keepalive') event.waitUntil(Promise.resolve());
+});
+
 self.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url);
+  if (url.origin === self.location.origin && url.pathname.startsWith(FILE_PREFIX)) {
+    event.respondWith(serveFile(event, url));
+    return;
+  }
   if (event.request.method !== 'GET' || url.origin !== self.location.origin || LIVE.has(url.pathname)) {
     return;
   }

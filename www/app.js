@@ -2,7 +2,9 @@
 // made by the peer in Rust; this file only wires the page to it.
 import init, { Peer, LocalStore } from '../build/pkg/meganet.js';
 import { render, showError, showNotice } from './render.js';
-import { setUpUpload, fetchFromLocation } from './transfer.js';
+import { setUpUpload } from './transfer.js';
+import { fetchFromLocation } from './fetch-card.js';
+import { serveDownloads, recentRequests } from './downloads.js';
 import { setUpOpenLink } from './open-link.js';
 import { setUpContribution } from './contribute.js';
 
@@ -15,14 +17,15 @@ async function main() {
   const peer = await Peer.start({});
   window.meganet = peer;
   // For the console and automation: the local chunk store, and the wasm
-  // heap size (leak checks).
-  window.meganetApi = { LocalStore, memoryBytes: () => wasm.memory.buffer.byteLength };
+  // heap size (leak checks), what the service worker streamed lately.
+  window.meganetApi = { LocalStore, memoryBytes: () => wasm.memory.buffer.byteLength, recentRequests };
   render(peer.status());
   peer.onStatus(render);
   setUpUpload(peer);
   setUpOpenLink();
   setUpContribution(peer).catch((e) => console.warn('the Contribute card failed:', e));
   registerServiceWorker();
+  serveDownloads(peer);
   await waitForNode(peer);
   fetchFromLocation(peer);
   window.addEventListener('hashchange', () => fetchFromLocation(peer));

@@ -6,13 +6,20 @@
 // Messages, reader → producer: {pull: true} | {cancel: reason}
 //           producer → reader: {chunk: Uint8Array} | {done: true} | {error: message}
 
-/** Serves `readable` to whoever holds the other end of `port`. */
-export function sendStream(port, readable) {
+/**
+ * Serves `readable` to whoever holds the other end of `port`; `onEnd` runs
+ * once with `done`, `cancelled` or `failed`.
+ */
+export function sendStream(port, readable, onEnd = () => {}) {
   const reader = readable.getReader();
+  let ended = false;
+  const end = (how) => {
+    if (!ended) { ended = true; port.close(); onEnd(how); }
+  };
   port.onmessage = async ({ data }) => {
     if (data && 'cancel' in data) {
       reader.cancel(data.cancel).catch(() => {});
-      port.close();
+      end('cancelled');
       return;
     }
     if (!data || !data.pull) return;
@@ -20,7 +27,7 @@ export function sendStream(port, readable) {
       const { value, done } = await reader.read();
       if (done) {
         port.postMessage({ done: true });
-        port.close();
+        end('done');
         return;
       }
       // Transfer the bytes when they own their buffer; copy a view otherwise.
@@ -29,7 +36,7 @@ export function sendStream(port, readable) {
       port.postMessage({ chunk }, [chunk.buffer]);
     } catch (e) {
       port.postMessage({ error: `${(e && e.message) || e}` });
-      port.close();
+      end('failed');
     }
   };
   port.start();

@@ -1,4 +1,4 @@
-// The upload and fetch cards: thin wiring over peer.put and peer.get.
+// The upload card: thin wiring over peer.put. (The fetch card: fetch-card.js.)
 
 import { rememberUpload, renderUploads } from './uploads.js';
 import { wireCopyButton } from './clipboard.js';
@@ -13,7 +13,7 @@ export function formatBytes(n) {
   return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
-function rateText(done, started) {
+export function rateText(done, started) {
   const secs = (performance.now() - started) / 1000;
   return secs > 0.2 ? ` · ${formatBytes(done / secs)}/s` : '';
 }
@@ -63,46 +63,4 @@ export function setUpUpload(peer) {
     status: $('put-copy-status'),
     select: () => $('put-link').select(),
   });
-}
-
-/**
- * Fetches the file the page's fragment names into the fetch card, then
- * dispatches `meganet-fetched` ({fragment, error}) on the document.
- */
-export async function fetchFromLocation(peer) {
-  if (!location.hash || location.hash.length < 2) return;
-  const fragment = location.hash.slice(1);
-  const current = () => location.hash.slice(1) === fragment;
-  $('fetch').hidden = false;
-  // A new link in the same page (hashchange): start from a clean card.
-  $('fetch-name').textContent = '…';
-  $('fetch-error').hidden = true;
-  $('fetch-error').textContent = '';
-  $('fetch-save').hidden = true;
-  $('fetch-detail').hidden = false;
-  $('fetch-detail').textContent = 'Looking for the file…';
-  $('fetch-progress').hidden = false;
-  $('fetch-progress').value = 0;
-  const show = showProgress($('fetch-progress'), $('fetch-detail'), 'Fetched', performance.now());
-  const onProgress = (p) => { if (current()) show(p); };
-  let error = null;
-  try {
-    const file = await peer.get(location.href, { onProgress });
-    if (!current()) return; // a newer link has taken the card
-    $('fetch-name').textContent = `${file.name || 'file'} · ${formatBytes(file.size)}${file.type ? ` · ${file.type}` : ''}`;
-    const save = $('fetch-save');
-    save.href = URL.createObjectURL(file.blob);
-    save.download = file.name || 'download';
-    save.hidden = false;
-    save.textContent = `Save ${file.name || 'file'}`;
-  } catch (e) {
-    if (!current()) return;
-    error = `${e.message || e}`;
-    $('fetch-name').textContent = 'This file could not be opened';
-    $('fetch-error').textContent = error;
-    $('fetch-error').hidden = false;
-    $('fetch-detail').hidden = true;
-    $('fetch-progress').hidden = true;
-  }
-  document.dispatchEvent(new CustomEvent('meganet-fetched', { detail: { fragment, error } }));
 }

@@ -23,6 +23,7 @@ pub mod peer;
 #[cfg(feature = "net")]
 pub mod platform;
 pub mod policy;
+pub mod shard_cache;
 pub mod store;
 #[cfg(feature = "net")]
 pub mod webrtc;

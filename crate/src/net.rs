@@ -43,6 +43,12 @@ pub struct NodeStatus {
     /// Number of blocks stored.
     #[serde(default)]
     pub stored_blocks: u64,
+    /// Blocks served to GET requests since the node started.
+    #[serde(default)]
+    pub served_blocks: u64,
+    /// Bytes of those blocks.
+    #[serde(default)]
+    pub served_bytes: u64,
 }
 
 /// One connected peer as seen by the node.

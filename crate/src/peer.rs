@@ -15,6 +15,7 @@ mod transfer;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use futures::StreamExt as _;
 use serde::Deserialize;
 use tracing_subscriber::layer::SubscriberExt as _;
 use wasm_bindgen::prelude::*;
@@ -42,6 +43,8 @@ pub struct Peer {
     commands: futures::channel::mpsc::Sender<connection::Command>,
     streams: libp2p_stream::Control,
     contribution: contribute::Shared,
+    /// Shards fetched lately, shared by every get.
+    shards: crate::shard_cache::ShardCache,
 }
 
 #[wasm_bindgen]
@@ -96,6 +99,7 @@ impl Peer {
             commands: tx,
             streams,
             contribution,
+            shards: Default::default(),
         })
     }
 
@@ -134,23 +138,43 @@ impl Peer {
         Ok(link.to_url(&origin()))
     }
 
-    /// Fetches the file a link names, verified and decrypted; resolves to
-    /// `{name, size, type, blob}`.
+    /// Opens the file a link names: resolves, once its manifest is
+    /// fetched and checked, to `{name, size, type, start, end, stream}`.
+    /// `stream` is a `ReadableStream` of the plaintext bytes `start..end`,
+    /// verified and decrypted as they arrive; cancelling it stops the
+    /// fetching. `options`: `onProgress({stage, done, total, peers})`, and
+    /// `start`/`end` to fetch only part of the file (only the segments it
+    /// covers are fetched).
     pub async fn get(&self, link: String, options: JsValue) -> Result<JsValue, JsError> {
-        let progress = progress_callback(&options);
-        let fetched = transfer::get(&self.blocks, &link, &progress)
+        let number = |key: &str| {
+            js_sys::Reflect::get(&options, &JsValue::from_str(key))
+                .ok()
+                .and_then(|v| v.as_f64())
+                .filter(|n| n.is_finite() && *n >= 0.0)
+                .map(|n| n as u64)
+        };
+        let range = match (number("start"), number("end")) {
+            (None, None) => None,
+            (start, end) => Some((start.unwrap_or(0), end)),
+        };
+        let opened = transfer::open(&self.blocks, &self.shards, &link, range)
             .await
             .map_err(|e| JsError::new(&e))?;
-        let bag = web_sys::BlobPropertyBag::new();
-        bag.set_type(&fetched.mime);
-        let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&fetched.parts, &bag)
-            .map_err(|_| JsError::new("cannot assemble the file"))?;
         let out = js_sys::Object::new();
         let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&out, &JsValue::from_str(k), v);
-        set("name", &JsValue::from_str(&fetched.name)).ok();
-        set("size", &JsValue::from_f64(fetched.size as f64)).ok();
-        set("type", &JsValue::from_str(&fetched.mime)).ok();
-        set("blob", &blob).ok();
+        set("name", &JsValue::from_str(&opened.name)).ok();
+        set("size", &JsValue::from_f64(opened.size as f64)).ok();
+        set("type", &JsValue::from_str(&opened.mime)).ok();
+        set("start", &JsValue::from_f64(opened.range.start as f64)).ok();
+        set("end", &JsValue::from_f64(opened.range.end as f64)).ok();
+        let chunks = opened
+            .into_stream(Box::new(progress_callback(&options)))
+            .map(|chunk| match chunk {
+                Ok(bytes) => Ok(js_sys::Uint8Array::from(bytes.as_slice()).into()),
+                Err(e) => Err(js_sys::Error::new(&e).into()),
+            });
+        let stream = wasm_streams::ReadableStream::from_stream(chunks).into_raw();
+        set("stream", &stream).ok();
         Ok(out.into())
     }
 

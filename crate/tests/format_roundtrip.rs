@@ -227,7 +227,7 @@ fn too_few_shards_names_segment_and_count() {
     );
     assert_eq!(
         err.to_string(),
-        "segment 1 needs 2 shards but only 1 are available (1 missing)"
+        "1 shards of segment 1 unavailable: it needs 2, only 1 could be fetched"
     );
 }
 

@@ -141,6 +141,16 @@ impl Reassembler {
         })
     }
 
+    /// Changes how many segments ahead are planned (at least one).
+    pub fn set_window(&mut self, window: u64) {
+        self.window = window.max(1);
+    }
+
+    /// How many segments ahead are planned.
+    pub fn window(&self) -> u64 {
+        self.window
+    }
+
     /// Segments still to be produced.
     pub fn remaining_segments(&self) -> Range<u64> {
         self.next..self.end

@@ -34,7 +34,7 @@ pub enum FormatError {
     },
     /// Not enough distinct valid shards to rebuild a segment.
     #[error(
-        "segment {segment} needs {need} shards but only {have} are available ({missing} missing)"
+        "{missing} shards of segment {segment} unavailable: it needs {need}, only {have} could be fetched"
     )]
     TooFewShards {
         segment: u64,

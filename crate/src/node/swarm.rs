@@ -233,8 +233,16 @@ impl Node {
             })) => {
                 // Blocks that browsers upload are held for them: contributed.
                 let response = block::serve(&self.store, Class::Contributed, request).await;
-                if let block::BlockResponse::Error { message, .. } = &response {
-                    tracing::debug!(%peer, message, "block request refused");
+                match &response {
+                    block::BlockResponse::Error { message, .. } => {
+                        tracing::debug!(%peer, message, "block request refused");
+                    }
+                    block::BlockResponse::Block(bytes) => {
+                        let mut status = self.status.write().await;
+                        status.served_blocks += 1;
+                        status.served_bytes += bytes.len() as u64;
+                    }
+                    _ => {}
                 }
                 if self
                     .swarm

@@ -1,0 +1,73 @@
+//! Put: encode a stream segment by segment and store every shard.
+
+use libp2p::PeerId;
+
+use super::{Progress, Tally};
+use crate::format::{self, Encoder, FileKey, Params};
+use crate::peer::blocks::{Blocks, Holder};
+
+/// Encodes `stream` and stores every shard and the manifest; returns the link.
+pub async fn put(
+    blocks: &Blocks,
+    stream: web_sys::ReadableStream,
+    name: &str,
+    mime: &str,
+    total: u64,
+    progress: &dyn Fn(Progress),
+) -> Result<format::Link, String> {
+    let params = Params::default();
+    let encoder = Encoder::new(FileKey::random(), params, name, mime).map_err(|e| e.to_string())?;
+    let segment_size = u64::from(params.segment_size);
+    let tally = Tally::default();
+    progress(tally.progress("storing", 0, total));
+    let holders = blocks.contributors().await;
+    let mut done = 0u64;
+    let finished = format::encode_readable_stream(stream, encoder, |segment| {
+        done = ((segment.index + 1) * segment_size).min(total.max(done));
+        progress(tally.progress("storing", done, total));
+        let shards: Vec<Vec<u8>> = segment.shards.into_iter().map(|s| s.bytes).collect();
+        let base = segment.index as usize * shards.len();
+        let (blocks, holders, tally) = (blocks.clone(), holders.clone(), &tally);
+        async move {
+            // All shards of a segment in flight at once, to both holders.
+            let puts = shards.into_iter().enumerate().map(|(i, bytes)| {
+                let browser = (!holders.is_empty()).then(|| holders[(base + i) % holders.len()]);
+                store_shard(&blocks, tally, bytes, browser)
+            });
+            futures::future::try_join_all(puts)
+                .await
+                .map_err(format::FormatError::Io)?;
+            Ok(())
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let manifest = finished.manifest_blob;
+    tally.add(Holder::Node, manifest.len());
+    blocks.put(Holder::Node, manifest).await?;
+    let size = finished.manifest.size;
+    progress(tally.progress("done", size, size));
+    Ok(finished.link)
+}
+
+/// One shard to the node (required) and to a browser (best effort).
+async fn store_shard(
+    blocks: &Blocks,
+    tally: &Tally,
+    bytes: Vec<u8>,
+    browser: Option<PeerId>,
+) -> Result<(), String> {
+    let len = bytes.len();
+    let copy = async {
+        if let Some(peer) = browser {
+            match blocks.put(Holder::Peer(peer), bytes.clone()).await {
+                Ok(_) => tally.add(Holder::Peer(peer), len),
+                Err(e) => tracing::warn!(%peer, error = %e, "a contributor did not take a shard"),
+            }
+        }
+    };
+    let (node, ()) = futures::join!(blocks.put(Holder::Node, bytes.clone()), copy);
+    node?;
+    tally.add(Holder::Node, len);
+    Ok(())
+}

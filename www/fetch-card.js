@@ -1,0 +1,149 @@
+// The fetch card: opening a link shows the file's name, size and type as
+// soon as its manifest arrives; Save streams it through the service worker
+// to disk, and images, audio, video and PDFs preview inline from the same
+// route (video seeks with Range requests, fetching only what it plays).
+// Without a service worker the file is assembled in memory instead, up to
+// a limit, and the card says so.
+
+import { formatBytes, rateText } from './transfer.js';
+import { forgetDownloads, registerDownload, whenStreaming } from './downloads.js';
+
+const $ = (id) => document.getElementById(id);
+
+/** The largest file fetched into memory when it cannot be streamed. */
+const MEMORY_LIMIT = 512 * 1024 * 1024;
+
+/** How long a first visit waits for the service worker to take over. */
+const WORKER_WAIT_MS = 8000;
+
+const PREVIEW = [
+  [/^image\//, 'img'],
+  [/^video\//, 'video'],
+  [/^audio\//, 'audio'],
+  [/^application\/pdf$/, 'iframe'],
+];
+
+/**
+ * Opens the file the page's fragment names into the fetch card, then
+ * dispatches `meganet-fetched` ({fragment, error}) on the document.
+ */
+export async function fetchFromLocation(peer) {
+  if (!location.hash || location.hash.length < 2) return;
+  const fragment = location.hash.slice(1);
+  const current = () => location.hash.slice(1) === fragment;
+  resetCard();
+  let error = null;
+  try {
+    // An empty range: the manifest only, no shards.
+    const head = await peer.get(location.href, { start: 0, end: 0 });
+    head.stream.cancel().catch(() => {});
+    if (!current()) return; // a newer link has taken the card
+    const file = { link: location.href, name: head.name, size: head.size, type: head.type };
+    $('fetch-name').textContent = `${file.name || 'file'} · ${formatBytes(file.size)}${file.type ? ` · ${file.type}` : ''}`;
+    $('fetch-detail').textContent = 'Connecting to the service worker…';
+    if (await whenStreaming(WORKER_WAIT_MS)) {
+      if (!current()) return;
+      offerStreamed(file);
+    } else {
+      await fetchIntoMemory(peer, file, current);
+    }
+  } catch (e) {
+    if (!current()) return;
+    error = `${(e && e.message) || e}`;
+    $('fetch-name').textContent = 'This file could not be opened';
+    $('fetch-error').textContent = error;
+    $('fetch-error').hidden = false;
+    $('fetch-detail').hidden = true;
+    $('fetch-progress').hidden = true;
+  }
+  document.dispatchEvent(new CustomEvent('meganet-fetched', { detail: { fragment, error } }));
+}
+
+function resetCard() {
+  forgetDownloads();
+  $('fetch').hidden = false;
+  $('fetch-name').textContent = '…';
+  $('fetch-error').hidden = true;
+  $('fetch-error').textContent = '';
+  $('fetch-save').hidden = true;
+  $('fetch-preview').hidden = true;
+  $('fetch-preview').replaceChildren();
+  $('fetch-detail').hidden = false;
+  $('fetch-detail').textContent = 'Looking for the file…';
+  $('fetch-progress').hidden = true;
+  $('fetch-progress').value = 0;
+}
+
+/** Save and preview through the service worker's file route. */
+function offerStreamed(file) {
+  let started = 0;
+  const url = registerDownload(file, (p, range) => {
+    if (p.done === 0 || !started) started = performance.now();
+    showStreamProgress(p, range, file, started);
+  });
+  showSave(`${url}?save=1`, file.name);
+  $('fetch-detail').textContent = 'Ready. Save streams it straight to your disk.';
+  const preview = previewElement(file.type, url, file.name);
+  if (preview) {
+    $('fetch-preview').replaceChildren(preview);
+    $('fetch-preview').hidden = false;
+  }
+}
+
+function showStreamProgress(p, range, file, started) {
+  const whole = range.start === 0 && range.end === file.size;
+  const bar = $('fetch-progress');
+  const sources = Object.keys(p.peers || {}).length;
+  const from = sources ? ` from ${sources} ${sources === 1 ? 'source' : 'sources'}` : '';
+  if (whole) {
+    bar.hidden = false;
+    bar.max = Math.max(p.total, 1);
+    bar.value = p.done;
+  }
+  const what = whole ? `${formatBytes(p.done)} of ${formatBytes(p.total)}` : `${formatBytes(p.done)} (bytes ${range.start}–${range.end})`;
+  $('fetch-detail').textContent = p.stage === 'done'
+    ? `Fetched and verified ${formatBytes(p.total)}${from}.`
+    : `Fetching ${what}${rateText(p.done, started)}${from}…`;
+}
+
+/** Without a service worker: the whole file into a Blob, if it fits. */
+async function fetchIntoMemory(peer, file, current) {
+  if (file.size > MEMORY_LIMIT) {
+    throw new Error(`This browser cannot stream downloads here (no service worker, for example in a private window), and ${formatBytes(file.size)} is too large to hold in memory. Open the link in a normal window.`);
+  }
+  $('fetch-progress').hidden = false;
+  const started = performance.now();
+  const whole = { start: 0, end: file.size };
+  const opened = await peer.get(file.link, { onProgress: (p) => { if (current()) showStreamProgress(p, whole, file, started); } });
+  const blob = await new Response(opened.stream).blob();
+  if (!current()) return;
+  const url = URL.createObjectURL(new Blob([blob], { type: file.type }));
+  showSave(url, file.name);
+  const preview = previewElement(file.type, url, file.name);
+  if (preview) {
+    $('fetch-preview').replaceChildren(preview);
+    $('fetch-preview').hidden = false;
+  }
+}
+
+function showSave(href, name) {
+  const save = $('fetch-save');
+  save.href = href;
+  save.download = name || 'download';
+  save.textContent = `Save ${name || 'file'}`;
+  save.hidden = false;
+}
+
+function previewElement(type, url, name) {
+  const match = PREVIEW.find(([re]) => re.test(type || ''));
+  if (!match) return null;
+  const el = document.createElement(match[1]);
+  el.src = url;
+  if (match[1] === 'img') el.alt = `Preview of ${name}`;
+  if (match[1] === 'iframe') el.title = `Preview of ${name}`;
+  if (match[1] === 'video' || match[1] === 'audio') {
+    el.controls = true;
+    el.preload = 'metadata';
+  }
+  return el;
+}
