@@ -1,7 +1,9 @@
-// The page: starts the wasm peer and renders its status. Every decision is
-// made by the peer in Rust; this file only wires the page to it.
+// The page: starts the wasm peer (or works through the tab that runs it,
+// see peer-host.js) and renders its status. Every decision is made by the
+// peer in Rust; this file only wires the page to it.
 import init, { Peer, LocalStore } from '../build/pkg/meganet.js';
-import { render, showError, showNotice } from './render.js';
+import { render, renderRole, showError, showNotice } from './render.js';
+import { startPeerOnce } from './peer-host.js';
 import { setUpUpload } from './transfer.js';
 import { fetchFromLocation } from './fetch-card.js';
 import { serveDownloads, recentRequests } from './downloads.js';
@@ -13,12 +15,17 @@ async function main() {
     showError('This browser cannot run WebAssembly, which meganet needs.');
     return;
   }
+  // Every tab needs the module (the contribution policy is wasm too); only
+  // the tab that runs the peer starts one.
   const wasm = await init();
-  const peer = await Peer.start({});
+  // window.meganetTab.role: 'host', 'client', 'starting' or 'alone'.
+  window.meganetTab = { role: 'starting' };
+  const { peer } = await startPeerOnce({
+    start: () => startPeer(wasm),
+    onRole: (role) => { window.meganetTab.role = role; renderRole(role); },
+    onError: (e) => showError(`meganet could not start in this tab: ${e && e.message ? e.message : e}`),
+  });
   window.meganet = peer;
-  // For the console and automation: the local chunk store, and the wasm
-  // heap size (leak checks), what the service worker streamed lately.
-  window.meganetApi = { LocalStore, memoryBytes: () => wasm.memory.buffer.byteLength, recentRequests };
   render(peer.status());
   peer.onStatus(render);
   setUpUpload(peer);
@@ -29,6 +36,14 @@ async function main() {
   await waitForNode(peer);
   fetchFromLocation(peer);
   window.addEventListener('hashchange', () => fetchFromLocation(peer));
+}
+
+// Starts the wasm peer in this tab.
+async function startPeer(wasm) {
+  // For the console and automation: the local chunk store, the wasm heap
+  // size (leak checks), what the service worker streamed lately.
+  window.meganetApi = { LocalStore, memoryBytes: () => wasm.memory.buffer.byteLength, recentRequests };
+  return Peer.start({});
 }
 
 // Resolves once the peer reaches its node (or after 15 s, so a fetch

@@ -15,6 +15,22 @@ export function showNotice(message) {
   el.hidden = false;
 }
 
+const ROLE_TEXT = {
+  host: 'This tab runs this browser\'s meganet peer; other meganet tabs work through it. It keeps its identity in this browser.',
+  client: 'Connected through another meganet tab, which runs this browser\'s peer. If that tab closes, this one takes over.',
+  starting: 'The tab that ran the peer closed: starting the peer in this tab…',
+  alone: 'This tab is a peer of the meganet network. It keeps its identity in this browser.',
+};
+
+/** Says which tab runs the peer (see peer-host.js for the roles). */
+export function renderRole(role) {
+  $('peer-role').textContent = ROLE_TEXT[role] || ROLE_TEXT.alone;
+  const via = $('peer-via');
+  via.hidden = role !== 'client' && role !== 'starting';
+  via.textContent = role === 'starting' ? 'taking over…' : 'via another tab';
+  document.documentElement.dataset.peerRole = role;
+}
+
 export function render(status) {
   $('peer-id').textContent = status.peerId;
   const node = status.node;

@@ -30,37 +30,109 @@ function showProgress(bar, detail, verb, started) {
   };
 }
 
+/**
+ * The Share card. Several files may be chosen or dropped at once: the
+ * first is shown in the card's own elements (progress, link, QR code), each
+ * further one in a row of its own (#put-files) with its progress and link.
+ * The files are stored one after the other.
+ */
 export function setUpUpload(peer) {
   renderUploads(undefined, formatBytes);
   const input = $('file');
   const drop = $('drop');
-  const upload = async (file) => {
+  let batch = 0;
+
+  const store = async (file, onProgress) => {
+    const link = await peer.put(file, { onProgress });
+    rememberUpload({ name: file.name, size: file.size, link, at: Date.now() });
+    renderUploads(undefined, formatBytes);
+    return link;
+  };
+
+  // The first file: the card's own elements.
+  const uploadFirst = async (file, current) => {
     $('put-error').hidden = true;
     $('put-result').hidden = true;
-    const onProgress = showProgress($('put-progress'), $('put-detail'), 'Encrypted and stored', performance.now());
+    $('put-detail').textContent = '';
+    const show = showProgress($('put-progress'), $('put-detail'), 'Encrypted and stored', performance.now());
     try {
-      const link = await peer.put(file, { onProgress });
+      const link = await store(file, (p) => { if (current()) show(p); });
+      if (!current()) return;
       $('put-link').value = link;
       $('put-qr').replaceChildren(qrSvg(link, `QR code of the link to ${file.name}`));
       $('put-result').hidden = false;
       $('put-detail').textContent = `${file.name} (${formatBytes(file.size)}) is stored.`;
-      rememberUpload({ name: file.name, size: file.size, link, at: Date.now() });
-      renderUploads(undefined, formatBytes);
     } catch (e) {
+      if (!current()) return;
       $('put-error').textContent = `Could not share ${file.name}: ${e.message || e}`;
       $('put-error').hidden = false;
     }
   };
-  input.addEventListener('change', () => { if (input.files[0]) upload(input.files[0]); });
+
+  const uploadAll = async (files) => {
+    if (files.length === 0) return;
+    batch += 1;
+    const mine = batch;
+    const current = () => batch === mine;
+    const [first, ...rest] = files;
+    const rows = rest.map((file) => fileRow(file, store));
+    $('put-files').replaceChildren(...rows.map((r) => r.li));
+    $('put-files').hidden = rows.length === 0;
+    await uploadFirst(first, current);
+    for (const row of rows) await row.upload();
+  };
+
+  input.addEventListener('change', () => {
+    const files = [...input.files];
+    input.value = ''; // the same file may be chosen again
+    uploadAll(files);
+  });
   drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
   drop.addEventListener('dragleave', () => drop.classList.remove('over'));
   drop.addEventListener('drop', (e) => {
     e.preventDefault();
     drop.classList.remove('over');
-    if (e.dataTransfer.files[0]) upload(e.dataTransfer.files[0]);
+    uploadAll([...e.dataTransfer.files]);
   });
   wireCopyButton($('put-copy'), () => $('put-link').value, {
     status: $('put-copy-status'),
     select: () => $('put-link').select(),
   });
+}
+
+/** A row for one more file: its name, progress, and then its link and a Copy button. */
+function fileRow(file, store) {
+  const el = (tag, props = {}) => Object.assign(document.createElement(tag), props);
+  const li = el('li', { className: 'put-file' });
+  const name = el('p', { className: 'filename', textContent: `${file.name} · ${formatBytes(file.size)}` });
+  const bar = el('progress', { max: 1, value: 0 });
+  bar.setAttribute('aria-label', `Upload progress of ${file.name}`);
+  const detail = el('p', { className: 'muted', textContent: 'Waiting…' });
+  detail.setAttribute('aria-live', 'polite');
+  const error = el('p', { className: 'error', hidden: true });
+  error.setAttribute('role', 'alert');
+  const result = el('div', { className: 'row', hidden: true });
+  const link = el('input', { type: 'text', readOnly: true, className: 'put-file-link' });
+  link.setAttribute('aria-label', `Link to ${file.name}`);
+  const copy = el('button', { type: 'button', className: 'button', textContent: 'Copy' });
+  copy.setAttribute('aria-label', `Copy the link to ${file.name}`);
+  wireCopyButton(copy, () => link.value, { status: $('put-copy-status'), select: () => link.select() });
+  result.append(link, copy);
+  li.append(name, bar, detail, error, result);
+  li.dataset.name = file.name;
+  const upload = async () => {
+    const show = showProgress(bar, detail, 'Encrypted and stored', performance.now());
+    try {
+      link.value = await store(file, show);
+      result.hidden = false;
+      bar.hidden = true;
+      detail.textContent = 'Stored. Share this link:';
+      li.dataset.state = 'stored';
+    } catch (e) {
+      error.textContent = `Could not share ${file.name}: ${e.message || e}`;
+      error.hidden = false;
+      li.dataset.state = 'failed';
+    }
+  };
+  return { li, upload };
 }

@@ -32,13 +32,19 @@ class FirefoxPage {
 
   getAttribute(selector, name) { return this.page.$eval(selector, (e, n) => e.getAttribute(n), name); }
 
-  /** Playwright's in-memory file: written to a temporary file first. */
-  async setInputFiles(selector, { name, buffer }) {
-    const file = path.join(mkdtempSync(path.join(tmpdir(), 'meganet-upload-')), name);
-    writeFileSync(file, buffer);
+  /** Playwright's in-memory files (one or a list): written to temporary files first. */
+  async setInputFiles(selector, files) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'meganet-upload-'));
+    const paths = [files].flat().map(({ name, buffer }) => {
+      const file = path.join(dir, name);
+      writeFileSync(file, buffer);
+      return file;
+    });
     const input = await this.page.$(selector);
-    await input.uploadFile(file);
+    await input.uploadFile(...paths);
   }
+
+  close() { return this.page.close(); }
 
   screenshot(options) { return this.page.screenshot(options); }
 
