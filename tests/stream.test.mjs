@@ -93,7 +93,10 @@ test(`${kind}: Save streams through the service worker; a range fetches only its
   let fetched = (await served(node)) - before;
   assert.ok(fetched > 0.9 * MiB && fetched < 4 * MiB, `a 1 MB range fetched ${fetched} shard bytes`);
 
-  // The inline player seeks to the middle: a little around that point is fetched, not the file.
+  // The inline player seeks to the middle: when it lands, a little around
+  // that point has been fetched, not the file. (What a browser reads ahead
+  // afterwards is its own choice: Chromium stops soon, Firefox reads on
+  // while the stream lets it.)
   before = await settled(node);
   const seek = await page.evaluate(async () => {
     const audio = document.querySelector('#fetch-preview audio');
@@ -101,16 +104,16 @@ test(`${kind}: Save streams through the service worker; a range fetches only its
     const seeked = new Promise((r) => audio.addEventListener('seeked', r, { once: true }));
     audio.currentTime = audio.duration / 2;
     await seeked;
-    return { duration: audio.duration, at: audio.currentTime, ready: audio.readyState };
+    const { servedBytes } = await (await fetch('/status.json')).json();
+    return { duration: audio.duration, at: audio.currentTime, ready: audio.readyState, servedBytes };
   });
   assert.ok(Math.abs(seek.duration - 130) < 1, `duration ${seek.duration}`);
   assert.ok(Math.abs(seek.at - 65) < 1 && seek.ready >= 2, `seeked to ${seek.at}, readyState ${seek.ready}`);
+  fetched = seek.servedBytes - before;
   const seekEnd = await settled(node);
-  fetched = seekEnd - before;
   const asked = await page.evaluate(() => window.meganetApi.recentRequests());
-  console.log(`${kind}: seeking fetched ${fetched} bytes for ${JSON.stringify(asked.slice(2))}`);
-  assert.ok(fetched < file.size / 3, `seeking to the middle fetched ${fetched} of ${file.size} bytes`);
-  console.log(`${kind}: errors after the seek: ${JSON.stringify(errors)}`);
+  console.log(`${kind}: seeking fetched ${fetched} bytes when it landed, ${seekEnd - before} in all, for ${JSON.stringify(asked.slice(2))}`);
+  assert.ok(fetched < file.size / 4, `seeking to the middle fetched ${fetched} of ${file.size} bytes`);
 
   // Cancelling a download stops the fetching.
   const cancelled = await page.evaluate(async (url) => {
@@ -126,7 +129,6 @@ test(`${kind}: Save streams through the service worker; a range fetches only its
   await new Promise((r) => setTimeout(r, 2000));
   assert.equal(await served(node), before, 'no shard is fetched after the reader cancelled');
   assert.ok(before - seekEnd < 8 * MiB, `the cancelled download fetched ${before - seekEnd} bytes`);
-  console.log(`${kind}: errors after the cancel: ${JSON.stringify(errors)}`);
 
   // The whole file, saved: an attachment with every byte right.
   const whole = await page.evaluate(async (url) => {
@@ -138,7 +140,6 @@ test(`${kind}: Save streams through the service worker; a range fetches only its
   assert.deepEqual(whole, { status: 200, disposition: "attachment; filename*=UTF-8''noise.wav", length: String(file.size), sha: file.sha });
   await page.waitForFunction(() => /Fetched and verified 25\.0 MB/.test(document.getElementById('fetch-detail').textContent));
   await screenshot(page, `stream-saved-${kind}`);
-  console.log(`${kind}: errors after the save: ${JSON.stringify(errors)}`);
 
   assert.deepEqual(errors, [], 'no page errors');
 });

@@ -56,9 +56,13 @@ class FirefoxPage {
     if (event === 'pageerror') {
       // Over BiDi, Firefox also reports a failed WebSocket connection (which
       // the peer handles by retrying) as a page error; Chromium only logs it.
-      // Only uncaught exceptions count.
+      // It also reports a streamed service-worker response that the reader
+      // cancelled (a <video> seeking, a cancelled download) as "intercepted
+      // the request and encountered an unexpected error". Only uncaught
+      // exceptions count.
+      const noise = /can.t establish a connection to the server at wss?:|A ServiceWorker intercepted the request and encountered an unexpected error/;
       this.page.on(event, (e) => {
-        if (!/can.t establish a connection to the server at wss?:/.test(e.message)) callback(e);
+        if (!noise.test(e.message)) callback(e);
       });
     } else {
       this.page.on(event, callback);

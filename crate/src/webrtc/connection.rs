@@ -97,17 +97,31 @@ impl Connection {
     /// Call before the remote description is set so no channel is missed.
     pub fn new(pc: RtcPeerConnection) -> Self {
         let (mut tx, rx) = mpsc::channel(INBOUND_QUEUE);
+        let (mut inits, mut dropped) = (0u32, 0u64);
         let on_channel =
             Closure::<dyn FnMut(RtcDataChannelEvent)>::new(move |event: RtcDataChannelEvent| {
                 let channel = event.channel();
                 if channel.label() == INIT_LABEL {
+                    // The dialer's one `init` channel closes itself; more
+                    // are a remote wasting our channel slots.
+                    inits += 1;
+                    if inits > 1 {
+                        channel.close();
+                    }
                     return;
                 }
                 // Wrap at once: a message that arrives before our handler is
                 // attached would be lost.
                 if tx.try_send(DataChannel::new(channel, None)).is_err() {
-                    // Dropping the wrapper closes the channel.
-                    tracing::warn!("remote opens data channels faster than we accept; closing one");
+                    // Dropping the wrapper closes the channel. One warning
+                    // per hundred, so a flood cannot flood the console too.
+                    if dropped % 100 == 0 {
+                        tracing::warn!(
+                            dropped = dropped + 1,
+                            "remote opens data channels faster than we accept; closing them"
+                        );
+                    }
+                    dropped += 1;
                 }
             });
         let state_waker: Rc<Cell<Option<Waker>>> = Rc::default();

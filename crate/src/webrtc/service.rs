@@ -169,7 +169,9 @@ impl Service {
                     Ok(Ok(connection)) => {
                         let _ = reply.send(Ok(connection));
                     }
-                    Ok(Err(error)) if !answering.recent(&peer) => {
+                    // Maybe the remote reset ours because it dialed us at
+                    // the same moment: wait for its setup to show up.
+                    Ok(Err(error)) => {
                         return Some(
                             async move {
                                 crate::platform::sleep(SETTLE).await;
@@ -178,57 +180,92 @@ impl Service {
                             .boxed_local(),
                         );
                     }
-                    Ok(Err(_)) | Err(_) => {
-                        let _ = reply.send(Err(Error::Connection(super::SIMULTANEOUS)));
-                    }
+                    // Aborted: we lost the tie-break to the remote's dial.
+                    Err(_) => answering.settle(peer, reply, Error::Connection(super::SIMULTANEOUS)),
                 }
             }
-            Done::Settle { peer, reply, error } => {
-                let answered = answering.recent(&peer);
-                let _ = reply.send(Err(if answered {
-                    Error::Connection(super::SIMULTANEOUS)
-                } else {
-                    error
-                }));
-            }
-            Done::Answer { peer, result } => match result {
-                Ok((connection, remote)) => {
-                    if self
-                        .incoming
-                        .try_send(Inbound {
-                            peer,
-                            connection,
-                            remote,
-                        })
-                        .is_err()
-                    {
-                        tracing::warn!(%peer, "dropping an answered WebRTC connection: swarm busy");
+            Done::Settle { peer, reply, error } => answering.settle(peer, reply, error),
+            Done::Answer { peer, result } => {
+                answering.finished(peer, result.is_ok());
+                match result {
+                    Ok((connection, remote)) => {
+                        if self
+                            .incoming
+                            .try_send(Inbound {
+                                peer,
+                                connection,
+                                remote,
+                            })
+                            .is_err()
+                        {
+                            tracing::warn!(%peer, "dropping an answered WebRTC connection: swarm busy");
+                        }
                     }
+                    Err(e) => tracing::warn!(%peer, error = %e, "incoming WebRTC setup failed"),
                 }
-                Err(e) => tracing::warn!(%peer, error = %e, "incoming WebRTC setup failed"),
-            },
+            }
         }
         None
     }
 }
 
-/// When each remote last started a setup with us, for telling a lost race
-/// from a failure. Entries older than twice [`SETTLE`] are dropped.
+type DialReply = oneshot::Sender<Result<Connection, Error>>;
+
+/// The remotes' own setups with us, for telling a lost race from a
+/// failure: a failed dial to a peer whose setup with us is running waits
+/// for that setup; if it succeeds (now or within twice [`SETTLE`] before)
+/// the dial reports [`super::SIMULTANEOUS`], the inbound connection being
+/// the one; if it fails, the dial reports its own error.
 #[derive(Default)]
 struct Answering {
-    started: HashMap<PeerId, web_time::Instant>,
+    setups: HashMap<PeerId, Setup>,
+    /// Failed dials waiting for a running setup, by peer.
+    parked: HashMap<PeerId, Vec<(DialReply, Error)>>,
+}
+
+enum Setup {
+    Running,
+    Succeeded(web_time::Instant),
 }
 
 impl Answering {
     fn started(&mut self, peer: PeerId) {
-        self.started.retain(|_, at| at.elapsed() < SETTLE * 2);
-        self.started.insert(peer, web_time::Instant::now());
+        self.setups.retain(|_, setup| match setup {
+            Setup::Running => true,
+            Setup::Succeeded(at) => at.elapsed() < SETTLE * 2,
+        });
+        self.setups.insert(peer, Setup::Running);
     }
 
-    fn recent(&self, peer: &PeerId) -> bool {
-        self.started
-            .get(peer)
-            .is_some_and(|at| at.elapsed() < SETTLE * 2)
+    /// The remote's setup ended; settles the dials parked on it.
+    fn finished(&mut self, peer: PeerId, ok: bool) {
+        if ok {
+            self.setups
+                .insert(peer, Setup::Succeeded(web_time::Instant::now()));
+        } else {
+            self.setups.remove(&peer);
+        }
+        for (reply, error) in self.parked.remove(&peer).unwrap_or_default() {
+            let _ = reply.send(Err(if ok {
+                Error::Connection(super::SIMULTANEOUS)
+            } else {
+                error
+            }));
+        }
+    }
+
+    /// Answers a failed dial to `peer`, or parks it while the remote's own
+    /// setup runs.
+    fn settle(&mut self, peer: PeerId, reply: DialReply, error: Error) {
+        match self.setups.get(&peer) {
+            Some(Setup::Running) => self.parked.entry(peer).or_default().push((reply, error)),
+            Some(Setup::Succeeded(at)) if at.elapsed() < SETTLE * 2 => {
+                let _ = reply.send(Err(Error::Connection(super::SIMULTANEOUS)));
+            }
+            _ => {
+                let _ = reply.send(Err(error));
+            }
+        }
     }
 }
 

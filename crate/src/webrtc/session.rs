@@ -2,6 +2,7 @@
 //! dialer's offer side and the listener's answer side, ending in a direct
 //! [`Connection`] or an [`Error`] naming the stage that failed.
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use futures::channel::mpsc;
@@ -9,7 +10,7 @@ use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, FutureExt, Str
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    RtcConfiguration, RtcIceCandidateInit, RtcIceServer, RtcPeerConnection,
+    RtcConfiguration, RtcIceCandidateInit, RtcIceConnectionState, RtcIceServer, RtcPeerConnection,
     RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
 };
 
@@ -45,7 +46,8 @@ pub async fn offer<S>(stream: S, config: &Config) -> Result<Connection, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    with_timeout(config, async {
+    let stage = Cell::new(Stage::Signaling);
+    with_timeout(config, &stage, async {
         let (reader, mut writer) = stream.split();
         let mut messages = message_stream(reader);
         let pc = new_peer_connection(config)?;
@@ -61,6 +63,7 @@ where
         send(&mut writer, Message::new(Kind::Offer, sdp)).await?;
         let answer = expect(&mut messages, Kind::Answer).await?;
         set_description(&pc, RtcSdpType::Answer, &answer, false).await?;
+        stage.set(Stage::Ice);
         connect(&pc, &mut messages, &mut writer, candidates).await?;
         close_when_open(init);
         let _ = writer.close().await;
@@ -74,7 +77,8 @@ pub async fn answer<S>(stream: S, config: &Config) -> Result<Connection, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    with_timeout(config, async {
+    let stage = Cell::new(Stage::Signaling);
+    with_timeout(config, &stage, async {
         let (reader, mut writer) = stream.split();
         let mut messages = message_stream(reader);
         let offer = expect(&mut messages, Kind::Offer).await?;
@@ -88,6 +92,7 @@ where
         let sdp = sdp_of(&answer).ok_or_else(|| Error::at(Stage::Setup, "answer without SDP"))?;
         set_description(&pc, RtcSdpType::Answer, &sdp, true).await?;
         send(&mut writer, Message::new(Kind::Answer, sdp)).await?;
+        stage.set(Stage::Ice);
         connect(&pc, &mut messages, &mut writer, candidates).await?;
         let _ = writer.close().await;
         Ok(connection)
@@ -95,14 +100,17 @@ where
     .await
 }
 
+/// Runs `setup` within the configured limit; a timeout names the stage
+/// `stage` had reached.
 async fn with_timeout(
     config: &Config,
+    stage: &Cell<Stage>,
     setup: impl std::future::Future<Output = Result<Connection, Error>>,
 ) -> Result<Connection, Error> {
     futures::select! {
         result = setup.fuse() => result,
         () = crate::platform::sleep(config.timeout).fuse() => Err(Error::at(
-            Stage::Ice,
+            stage.get(),
             format!("no connection within {} s", config.timeout.as_secs()),
         )),
     }
@@ -157,7 +165,14 @@ async fn connect<W: AsyncWrite + Unpin>(
         match pc.connection_state() {
             RtcPeerConnectionState::Connected => return Ok(()),
             RtcPeerConnectionState::Failed => {
-                return Err(Error::at(Stage::Ice, "no candidate pair worked"))
+                // ICE got through but the connection failed: DTLS did.
+                let why = match pc.ice_connection_state() {
+                    RtcIceConnectionState::Connected | RtcIceConnectionState::Completed => {
+                        "DTLS failed: the remote's certificate does not match the fingerprint in its SDP"
+                    }
+                    _ => "no candidate pair worked",
+                };
+                return Err(Error::at(Stage::Ice, why));
             }
             RtcPeerConnectionState::Closed => {
                 return Err(Error::at(Stage::Ice, "the peer connection was closed"))
