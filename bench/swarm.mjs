@@ -8,17 +8,18 @@
 //                         plaintext bytes are ready
 // Prints one JSON line per result.
 import { startNode } from '../tests/lib/node.mjs';
-import { launch, openApp, waitForStatus } from '../tests/lib/browser.mjs';
+import { backgroundTab, launch, openApp, waitForStatus } from '../tests/lib/browser.mjs';
 import { waitForContributors } from '../tests/lib/webrtc.mjs';
 
 const SIZE = 64 << 20;
 const emit = (name, value, unit) => console.log(JSON.stringify({ name, value: Math.round(value * 10) / 10, unit }));
 const browsers = [];
 
-async function peer(kind, node) {
+async function peer(kind, node, { hidden = false } = {}) {
   const browser = await launch(kind);
   browsers.push(browser);
-  const app = await openApp(browser, node.url);
+  // Contributors are background tabs: the policy takes new shards only there.
+  const app = await openApp(browser, node.url, {}, hidden ? { initScript: backgroundTab } : {});
   await waitForStatus(app.page, (s) => s.node.state === 'connected');
   return app.page;
 }
@@ -43,7 +44,7 @@ async function timedGet(page, link) {
 const node = await startNode();
 try {
   for (let i = 0; i < 3; i++) {
-    const page = await peer('chromium', node);
+    const page = await peer('chromium', node, { hidden: true });
     await page.evaluate(() => window.meganet.contribute({ enabled: true, quotaBytes: 1 << 30 }));
   }
   const uploader = await peer('chromium', node);

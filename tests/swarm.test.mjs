@@ -3,19 +3,22 @@
 // fetches from several of them at once (and from the node where a
 // contributor's copy is missing or corrupt).
 import { test, after } from 'node:test';
+import { readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import assert from 'node:assert/strict';
 import { startNode } from './lib/node.mjs';
-import { launch, openApp, waitForStatus } from './lib/browser.mjs';
+import { backgroundTab, launch, openApp, waitForStatus } from './lib/browser.mjs';
 import { waitForContributors } from './lib/webrtc.mjs';
 
 const MiB = 1 << 20;
 const cleanups = [];
 after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
 
-async function peerIn(kind, node) {
+async function peerIn(kind, node, { hidden = false } = {}) {
   const browser = await launch(kind);
   cleanups.push(() => browser.close());
-  const app = await openApp(browser, node.url);
+  // Contributors are background tabs: the policy takes new shards only there.
+  const app = await openApp(browser, node.url, {}, hidden ? { initScript: backgroundTab } : {});
   // Warnings (unreachable contributors, refused shards) explain failures.
   const warnings = [];
   app.page.on('console', (m) => { if (/WARN|ERROR/.test(m.text())) warnings.push(m.text().slice(0, 600)); });
@@ -24,7 +27,7 @@ async function peerIn(kind, node) {
 }
 
 async function contributor(kind, node) {
-  const peer = await peerIn(kind, node);
+  const peer = await peerIn(kind, node, { hidden: true });
   const state = await peer.page.evaluate(() => window.meganet.contribute({ enabled: true, quotaBytes: 512 * 1024 * 1024 }));
   assert.equal(state.enabled, true);
   return peer;
@@ -48,7 +51,15 @@ function getAndHash(page, link) {
   return page.evaluate(async (l) => {
     let last;
     const file = await window.meganet.get(l, { onProgress: (p) => { last = p; } });
-    const buf = await new Response(file.stream).arrayBuffer();
+    // Read it chunk by chunk: a stream's own error keeps its message.
+    const chunks = [];
+    const reader = file.stream.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+    }
+    const buf = await new Blob(chunks).arrayBuffer();
     const digest = [...new Uint8Array(await crypto.subtle.digest('SHA-256', buf))]
       .map((b) => b.toString(16).padStart(2, '0')).join('');
     return { digest, size: file.size, progress: last };
@@ -131,4 +142,47 @@ test('Firefox and Chromium in one network: each fetches what the other put, from
     }
     await fetcher.browser.close();
   }
+});
+
+test('chromium: with only browsers holding the shards, a get succeeds down to k holders per segment and names what is missing below', async () => {
+  const node = await startNode();
+  cleanups.push(() => node.stop());
+  // 4 contributors: shard i of every segment goes to contributor i mod 4,
+  // so each holds 2 of the 8 shards of each segment (k = 4).
+  const holders = [];
+  for (let i = 0; i < 4; i++) holders.push(await contributor('chromium', node));
+  const uploader = await peerIn('chromium', node);
+  await waitForContributors(uploader.page, 4);
+  const put = await putRandom(uploader.page, 3 * MiB);
+  assert.equal(fromBrowsers(put.progress.peers).length, 4, JSON.stringify(put.progress.peers));
+  await uploader.browser.close();
+  // The node loses every shard (it keeps the manifest): only the browsers hold them now.
+  const manifest = Buffer.from(put.link.split('#1.')[1].split('.')[0], 'base64url').toString('hex');
+  const dir = path.join(node.data, 'blocks', 'contributed');
+  let removed = 0;
+  for (const sub of readdirSync(dir)) {
+    for (const file of readdirSync(path.join(dir, sub))) {
+      if (file !== manifest) { rmSync(path.join(dir, sub, file)); removed += 1; }
+    }
+  }
+  assert.equal(removed, 3 * 8, 'the node held every shard');
+
+  const fetchWith = async () => {
+    const fetcher = await peerIn('chromium', node);
+    try {
+      return await getAndHash(fetcher.page, put.link).catch((e) => ({ error: e.message }));
+    } finally {
+      await fetcher.browser.close();
+    }
+  };
+  // Two holders gone: 4 shards of each segment remain, exactly k.
+  await holders[0].browser.close();
+  await holders[1].browser.close();
+  const atK = await fetchWith();
+  assert.equal(atK.digest, put.digest, `fetched from the k shards left: ${JSON.stringify(atK)}`);
+  assert.deepEqual(fromBrowsers(atK.progress.peers).map(([id]) => id).sort(), [holders[2].id, holders[3].id].sort());
+  // A third gone: 2 of each segment's 8 shards remain, fewer than k.
+  await holders[2].browser.close();
+  const below = await fetchWith();
+  assert.match(below.error || '', /2 shards of segment 0 unavailable: it needs 4, only 2 could be fetched/, JSON.stringify(below));
 });

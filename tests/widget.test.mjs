@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { devices } from 'playwright-core';
 import { startNode } from './lib/node.mjs';
 import { startHost } from './lib/host.mjs';
-import { BROWSERS, launch, launchChromium, launchChromiumProfile, openApp, screenshot, waitForStatus } from './lib/browser.mjs';
+import { BROWSERS, backgroundTab, launch, launchChromium, launchChromiumProfile, openApp, screenshot, waitForStatus } from './lib/browser.mjs';
 import { waitForContributors } from './lib/webrtc.mjs';
 
 const require = createRequire(import.meta.url);
@@ -219,9 +219,11 @@ test('chromium: join, connect, refuse other windows and bad messages, pause, rel
   assert.deepEqual(errors, [], 'no page errors');
 });
 
-test('chromium: a visitor who joins through the widget stores shards of an upload made elsewhere', async () => {
+test('chromium: a visitor who joins through the widget stores shards of an upload made elsewhere, once the tab is in the background', async () => {
   const { node, host } = await setUp();
   const { page } = await chromiumPage();
+  // The visitor's tab (and the widget's frame in it) starts in use.
+  await page.addInitScript(backgroundTab, 'visible');
   await page.goto(host.url);
   await page.click('meganet-widget #join');
   await waitForWidget(page, (st) => st.state === 'active' && st.node === 'connected');
@@ -231,7 +233,21 @@ test('chromium: a visitor who joins through the widget stores shards of an uploa
   const app = await openApp(browser, node.url);
   await waitForStatus(app.page, (st) => st.node.state === 'connected');
   await waitForContributors(app.page, 1);
-  await app.page.evaluate(() => window.meganet.put(new File([new Uint8Array(3 << 20).fill(7)], 'shared.bin'), {}));
+  const share = (fill) => app.page.evaluate(async (f) => {
+    let last;
+    await window.meganet.put(new File([new Uint8Array(3 << 20).fill(f)], 'shared.bin'), { onProgress: (p) => { last = p; } });
+    return last.peers;
+  }, fill);
+  // While the visitor is using the tab, its peer refuses new shards (the
+  // policy: "paused: ..."); the node keeps the upload whole.
+  const refused = await share(6);
+  assert.deepEqual(Object.keys(refused), ['node'], `only the node took shards: ${JSON.stringify(refused)}`);
+  assert.equal((await waitForWidget(page, (st) => st.state === 'active')).contributedBytes, 0);
+  // The visitor switches tabs: the next upload's shards are taken.
+  await page.evaluate(() => window.__setVisibility('hidden'));
+  for (const frame of page.frames()) await frame.evaluate(() => window.__setVisibility && window.__setVisibility('hidden')).catch(() => {});
+  await new Promise((r) => setTimeout(r, 500));
+  await share(7);
   // The card reports every 2 s while shards arrive: wait for all of them.
   const s = await waitForWidget(page, (st) => st.contributedBytes >= 3 * 1024 * 1024);
   assert.ok(s.contributedBytes >= 3 << 20, `the widget's peer holds ${s.contributedBytes} bytes`);

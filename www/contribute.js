@@ -48,6 +48,7 @@ export async function setUpContribution(peer) {
   toggle.checked = state.settings.enabled;
 
   const watcher = watchDecision({
+    peer,
     settings: () => state.settings,
     usedBytes: used,
     onDecision: (d) => {

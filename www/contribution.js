@@ -155,10 +155,12 @@ export function summarize(decision) {
  * Keeps a decision current: decides now, again on every signal change and
  * every RECHECK_MS, and calls `onDecision({decision, signals, summary})`.
  * `settings()` gives `{enabled, quotaBytes}`; `usedBytes()` what the peer
- * holds for others. Returns `{refresh, stop}`; `refresh()` resolves once
- * the fresh decision has been delivered.
+ * holds for others. The same signals go to `peer.applySignals`, so the
+ * peer enforces what the page shows (it decides again with its own opt-in
+ * and usage). Returns `{refresh, stop}`; `refresh()` resolves once the
+ * fresh decision has been delivered.
  */
-export function watchDecision({ settings, usedBytes = () => 0, onDecision }) {
+export function watchDecision({ peer, settings, usedBytes = () => 0, onDecision }) {
   let latest = 0;
   const refresh = async () => {
     const ticket = ++latest;
@@ -167,6 +169,7 @@ export function watchDecision({ settings, usedBytes = () => 0, onDecision }) {
     if (ticket !== latest) return; // overtaken by a newer read
     let decision;
     try {
+      if (peer && typeof peer.applySignals === 'function') peer.applySignals(signals);
       decision = decideContribution(signals);
     } catch (e) {
       console.warn('contribution policy refused the signals:', e);

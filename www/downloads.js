@@ -47,11 +47,12 @@ export function serveDownloads(peer) {
 
 /**
  * Registers an opened file ({link, name, size, type}); returns its URL on
- * this origin. `onProgress(progress, range)` follows every stream of it.
+ * this origin. `onProgress(progress, range)` follows every stream of it,
+ * `onFail(message, range)` hears of one that failed.
  */
-export function registerDownload(file, onProgress) {
+export function registerDownload(file, { onProgress, onFail }) {
   const id = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
-  downloads.set(id, { ...file, onProgress });
+  downloads.set(id, { ...file, onProgress, onFail });
   return `/meganet/file/${id}/${encodeURIComponent(file.name || 'download')}`;
 }
 
@@ -84,10 +85,16 @@ async function answer(peer, { id, range }, port) {
     const counted = opened.stream.pipeThrough(new TransformStream({
       transform(chunk, controller) { record.sent += chunk.byteLength; controller.enqueue(chunk); },
     }));
-    sendStream(port, counted, (how) => { record.state = how; stopped(); });
+    sendStream(port, counted, (how, message) => {
+      record.state = how;
+      stopped();
+      if (how === 'failed') file.onFail(message, bytes);
+    });
   } catch (e) {
-    port.postMessage({ status: 502, error: `The file could not be fetched: ${(e && e.message) || e}` });
+    const message = `${(e && e.message) || e}`;
+    port.postMessage({ status: 502, error: `The file could not be fetched: ${message}` });
     port.close();
+    file.onFail(message, bytes);
   }
 }
 

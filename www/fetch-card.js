@@ -77,9 +77,15 @@ function resetCard() {
 /** Save and preview through the service worker's file route. */
 function offerStreamed(file) {
   let started = 0;
-  const url = registerDownload(file, (p, range) => {
-    if (p.done === 0 || !started) started = performance.now();
-    showStreamProgress(p, range, file, started);
+  const url = registerDownload(file, {
+    onProgress: (p, range) => {
+      if (p.done === 0 || !started) started = performance.now();
+      showStreamProgress(p, range, file, started);
+    },
+    onFail: (message) => {
+      $('fetch-error').textContent = `The download stopped: ${message}`;
+      $('fetch-error').hidden = false;
+    },
   });
   showSave(`${url}?save=1`, file.name);
   $('fetch-detail').textContent = 'Ready. Save streams it straight to your disk.';
@@ -115,7 +121,15 @@ async function fetchIntoMemory(peer, file, current) {
   const started = performance.now();
   const whole = { start: 0, end: file.size };
   const opened = await peer.get(file.link, { onProgress: (p) => { if (current()) showStreamProgress(p, whole, file, started); } });
-  const blob = await new Response(opened.stream).blob();
+  // Chunk by chunk, so a failure keeps its message.
+  const chunks = [];
+  const reader = opened.stream.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+  }
+  const blob = new Blob(chunks);
   if (!current()) return;
   const url = URL.createObjectURL(new Blob([blob], { type: file.type }));
   showSave(url, file.name);

@@ -8,13 +8,13 @@
 
 /**
  * Serves `readable` to whoever holds the other end of `port`; `onEnd` runs
- * once with `done`, `cancelled` or `failed`.
+ * once with `done`, `cancelled` or `failed` (and then the error message).
  */
 export function sendStream(port, readable, onEnd = () => {}) {
   const reader = readable.getReader();
   let ended = false;
-  const end = (how) => {
-    if (!ended) { ended = true; port.close(); onEnd(how); }
+  const end = (how, message) => {
+    if (!ended) { ended = true; port.close(); onEnd(how, message); }
   };
   port.onmessage = async ({ data }) => {
     if (data && 'cancel' in data) {
@@ -35,8 +35,9 @@ export function sendStream(port, readable, onEnd = () => {}) {
       const chunk = whole ? value : value.slice();
       port.postMessage({ chunk }, [chunk.buffer]);
     } catch (e) {
-      port.postMessage({ error: `${(e && e.message) || e}` });
-      end('failed');
+      const message = `${(e && e.message) || e}`;
+      port.postMessage({ error: message });
+      end('failed', message);
     }
   };
   port.start();

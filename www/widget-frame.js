@@ -145,6 +145,7 @@ function start() {
     startIdleTracking();
     frame.persisted = await isPersisted();
     watcher = watchDecision({
+      peer,
       settings: () => settings,
       usedBytes: () => contributedBytes(peer),
       onDecision: ({ summary }) => { frame.summary = summary; report(); },

@@ -6,6 +6,7 @@ mod bootstrap;
 mod connection;
 mod contribute;
 mod direct;
+mod gate;
 mod local_store;
 mod probe;
 mod status;
@@ -45,6 +46,8 @@ pub struct Peer {
     contribution: contribute::Shared,
     /// Shards fetched lately, shared by every get.
     shards: crate::shard_cache::ShardCache,
+    /// The contribution policy's current decision, obeyed when serving.
+    gate: gate::SharedGate,
 }
 
 #[wasm_bindgen]
@@ -84,12 +87,14 @@ impl Peer {
         crate::platform::spawn(signaling.run());
         let (tx, rx) = futures::channel::mpsc::channel(connection::COMMAND_QUEUE);
         let contribution = contribute::Shared::default();
+        let gate = gate::SharedGate::default();
         let driver = connection::Driver::new(
             swarm,
             bootstrap_url,
             status.clone(),
             rx,
             contribution.clone(),
+            gate.clone(),
         );
         crate::platform::spawn(driver.run());
         Ok(Peer {
@@ -100,6 +105,7 @@ impl Peer {
             streams,
             contribution,
             shards: Default::default(),
+            gate,
         })
     }
 
@@ -217,6 +223,7 @@ impl Peer {
         let state = contribute::set(&self.contribution, options.enabled, quota)
             .await
             .map_err(|e| JsError::new(&e))?;
+        self.gate.borrow_mut().reconsider(self.own());
         self.send(connection::Command::Announce).await?;
         status::to_js(&state).map_err(|e| JsError::new(&e.to_string()))
     }
@@ -228,11 +235,35 @@ impl Peer {
             .map_err(|e| JsError::new(&e.to_string()))
     }
 
+    /// The contribution decision the peer enforces now, or `null` before
+    /// the page has reported its signals (then nothing is limited).
+    pub fn decision(&self) -> Result<JsValue, JsError> {
+        match self.gate.borrow().decision() {
+            None => Ok(JsValue::NULL),
+            Some(d) => serde_wasm_bindgen::to_value(d)
+                .map_err(|e| JsError::new(&format!("cannot return the decision: {e}"))),
+        }
+    }
+
+    /// Applies the contribution policy: `signals` is what the page sees
+    /// (`www/signals.js`); the opt-in, quota and usage are the peer's own.
+    /// From now on new shards are refused while the decision pauses them,
+    /// and shards are served at its bandwidth cap. Returns the decision.
+    #[wasm_bindgen(js_name = applySignals)]
+    pub fn apply_signals(&self, signals: JsValue) -> Result<JsValue, JsError> {
+        let signals: crate::policy::Signals = serde_wasm_bindgen::from_value(signals)
+            .map_err(|e| JsError::new(&format!("invalid contribution signals: {e}")))?;
+        let decision = self.gate.borrow_mut().update(signals, self.own());
+        serde_wasm_bindgen::to_value(&decision)
+            .map_err(|e| JsError::new(&format!("cannot return the decision: {e}")))
+    }
+
     /// Stops contributing and deletes everything stored for others.
     pub async fn leave(&self) -> Result<(), JsError> {
         contribute::leave(&self.contribution)
             .await
             .map_err(|e| JsError::new(&e))?;
+        self.gate.borrow_mut().reconsider(self.own());
         self.send(connection::Command::Announce).await
     }
 
@@ -292,6 +323,16 @@ fn progress_callback(options: &JsValue) -> impl Fn(transfer::Progress) {
 }
 
 impl Peer {
+    /// The peer's own side of the contribution policy's inputs.
+    fn own(&self) -> gate::Own {
+        let usage = contribute::usage(&self.contribution);
+        gate::Own {
+            opted_in: self.contribution.borrow().is_some(),
+            quota_bytes: usage.quota,
+            used_bytes: usage.contributed,
+        }
+    }
+
     async fn send(&self, command: connection::Command) -> Result<(), JsError> {
         let mut commands = self.commands.clone();
         futures::SinkExt::send(&mut commands, command)

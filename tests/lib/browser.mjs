@@ -86,3 +86,16 @@ export async function screenshot(page, name, selector) {
   else await page.screenshot({ path: file, fullPage: true });
   return file;
 }
+
+/**
+ * An init script (openApp's `initScript`) that makes every document of the
+ * page report itself hidden, as a background tab does, and lets the test
+ * flip it with `window.__setVisibility('visible' | 'hidden')`. The
+ * contribution policy takes new shards only in a hidden or idle tab.
+ */
+export function backgroundTab(initial = 'hidden') {
+  let visibility = initial;
+  Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get: () => visibility });
+  Object.defineProperty(Document.prototype, 'hidden', { configurable: true, get: () => visibility === 'hidden' });
+  window.__setVisibility = (v) => { visibility = v; document.dispatchEvent(new Event('visibilitychange')); };
+}

@@ -68,6 +68,7 @@ pub struct Driver {
     direct: Direct,
     webrtc_listeners: HashMap<Multiaddr, ListenerId>,
     contribution: contribute::Shared,
+    gate: super::gate::SharedGate,
     serving: usize,
     served_tx: mpsc::Sender<Served>,
     served_rx: mpsc::Receiver<Served>,
@@ -95,10 +96,12 @@ impl Driver {
         status: Rc<RefCell<Status>>,
         commands: mpsc::Receiver<Command>,
         contribution: contribute::Shared,
+        gate: super::gate::SharedGate,
     ) -> Self {
         let (served_tx, served_rx) = mpsc::channel(serve::MAX_SERVING);
         Self {
             contribution,
+            gate,
             serving: 0,
             served_tx,
             served_rx,

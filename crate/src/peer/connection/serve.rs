@@ -13,10 +13,14 @@ use libp2p::{Multiaddr, PeerId};
 
 use super::Driver;
 use crate::net::block::{self, BlockRequest, BlockResponse, ErrorCode};
+use crate::peer::gate::pace;
 use crate::store::Class;
 
 /// Most block requests served at once; more are refused as busy.
 pub const MAX_SERVING: usize = 8;
+/// Longest a shard waits for the bandwidth cap before the request is
+/// answered as busy (the fetcher then tries another holder).
+const PACE_LIMIT_MS: u64 = 10_000;
 /// Most contributors one lookup returns.
 pub const MAX_CONTRIBUTORS: usize = 32;
 
@@ -49,6 +53,19 @@ impl Driver {
                 .send_response(channel, refuse("not storing for others"));
             return;
         };
+        let gate = self.gate.clone();
+        let admitted = gate.borrow().admit_request().and_then(|()| match request {
+            BlockRequest::Put(_) => gate.borrow().admit_new_shard(),
+            _ => Ok(()),
+        });
+        if let Err(why) = admitted {
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .block
+                .send_response(channel, refuse(&why));
+            return;
+        }
         if self.serving >= MAX_SERVING {
             let _ = self
                 .swarm
@@ -60,7 +77,13 @@ impl Driver {
         self.serving += 1;
         let mut done = self.served_tx.clone();
         crate::platform::spawn(async move {
-            let response = block::serve(&store, Class::Contributed, request).await;
+            let mut response = block::serve(&store, Class::Contributed, request).await;
+            // Shard bytes leave at the policy's bandwidth cap.
+            if let BlockResponse::Block(bytes) = &response {
+                if let Err(why) = pace(&gate, bytes.len(), PACE_LIMIT_MS).await {
+                    response = BlockResponse::error(ErrorCode::Refused, why);
+                }
+            }
             tracing::debug!(%peer, "served a block request");
             let _ = done.send((channel, response)).await;
         });
