@@ -40,6 +40,9 @@ test(`${kind}: a file put in one browser is fetched by link in another after the
   await up.page.waitForSelector('#uploads:not([hidden])');
   assert.equal(await up.page.getAttribute('#uploads-list li', 'data-link'), link);
   assert.match(await up.page.textContent('#uploads-list li'), /holiday video\.bin/);
+  // Its health: every piece of every part is reachable (on the node).
+  await up.page.waitForSelector('#uploads-list li .health[data-state="healthy"]', { timeout: 30_000 });
+  assert.match(await up.page.textContent('#uploads-list li .health'), /^Healthy: at least 8 of 8 pieces of every part reachable \(4 needed\), on 1 holder\.$/);
   await screenshot(up.page, `put-done-${kind}`);
   await uploader.close();
 
@@ -64,6 +67,33 @@ test(`${kind}: a file put in one browser is fetched by link in another after the
   const sent = requests.map((u) => u.split('#')[0]);
   assert.ok(sent.length > 0 && sent.every((u) => !u.includes(key)), 'the key never reaches a server');
   await screenshot(page, `get-done-${kind}`);
+});
+
+test(`${kind}: put takes a ReadableStream too; other inputs are refused plainly`, async () => {
+  const node = await startNode();
+  cleanups.push(() => node.stop());
+  const browser = await launch(kind);
+  cleanups.push(() => browser.close());
+  const { page } = await openApp(browser, node.url);
+  await waitForStatus(page, connected);
+  const result = await page.evaluate(async () => {
+    const bytes = new Uint8Array((2 << 20) + 77).map((_, i) => (i * 7) & 0xff);
+    const reports = [];
+    const link = await window.meganet.put(new Blob([bytes]).stream(), {
+      name: 'from a stream.bin', type: 'application/x-test', onProgress: (p) => reports.push(p.done),
+    });
+    const file = await window.meganet.get(link, {});
+    const back = new Uint8Array(await new Response(file.stream).arrayBuffer());
+    const refused = await window.meganet.put('not a file', {}).then(() => 'stored', (e) => e.message);
+    return {
+      same: back.length === bytes.length && back.every((b, i) => b === bytes[i]),
+      name: file.name, type: file.type, size: file.size, grew: reports.some((d) => d > 0), refused,
+    };
+  });
+  assert.deepEqual(result, {
+    same: true, name: 'from a stream.bin', type: 'application/x-test', size: (2 << 20) + 77, grew: true,
+    refused: 'put takes a File, a Blob or a ReadableStream of bytes',
+  });
 });
 
 test(`${kind}: bad links say what is wrong`, async () => {

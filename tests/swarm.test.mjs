@@ -8,7 +8,7 @@ import path from 'node:path';
 import assert from 'node:assert/strict';
 import { startNode } from './lib/node.mjs';
 import { backgroundTab, launch, openApp, waitForStatus } from './lib/browser.mjs';
-import { waitForContributors } from './lib/webrtc.mjs';
+import { connectToContributors, waitForContributors } from './lib/webrtc.mjs';
 
 const MiB = 1 << 20;
 const cleanups = [];
@@ -135,7 +135,12 @@ test('Firefox and Chromium in one network: each fetches what the other put, from
     const put = await putRandom(uploader.page, 6 * MiB);
     await uploader.browser.close();
     const fetcher = await peerIn(down, node);
-    const got = await getAndHash(fetcher.page, put.link);
+    // A peer that has been open a while is connected to the contributors.
+    await connectToContributors(fetcher.page, 2);
+    const got = await Promise.race([
+      getAndHash(fetcher.page, put.link),
+      new Promise((_, reject) => setTimeout(() => reject(new Error(`${down} get stalled: ${fetcher.warnings.join('\n')}`)), 90_000)),
+    ]);
     assert.equal(got.digest, put.digest, `${up} put, ${down} got the same bytes`);
     for (const h of holders) {
       assert.ok(got.progress.peers[h.id] > 0, `${down} fetched from ${h.id}: ${JSON.stringify(got.progress.peers)} ${fetcher.warnings.join('\n')}`);
@@ -154,7 +159,7 @@ test('chromium: with only browsers holding the shards, a get succeeds down to k 
   const uploader = await peerIn('chromium', node);
   await waitForContributors(uploader.page, 4);
   const put = await putRandom(uploader.page, 3 * MiB);
-  assert.equal(fromBrowsers(put.progress.peers).length, 4, JSON.stringify(put.progress.peers));
+  assert.equal(fromBrowsers(put.progress.peers).length, 4, `${JSON.stringify(put.progress.peers)} ${uploader.warnings.join('\n')}`);
   await uploader.browser.close();
   // The node loses every shard (it keeps the manifest): only the browsers hold them now.
   const manifest = Buffer.from(put.link.split('#1.')[1].split('.')[0], 'base64url').toString('hex');

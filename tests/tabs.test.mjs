@@ -9,11 +9,10 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
+import { assertAccessible } from './lib/a11y.mjs';
 import { startNode } from './lib/node.mjs';
 import { BROWSERS, launch, openApp, waitForStatus, screenshot } from './lib/browser.mjs';
 
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const connected = (s) => s.node.state === 'connected';
 const sha256 = (data) => createHash('sha256').update(data).digest('hex');
 const cleanups = [];
@@ -33,18 +32,6 @@ const role = (page) => page.evaluate(() => window.meganetTab && window.meganetTa
 
 async function waitForRole(page, want, timeout = 30_000) {
   await page.waitForFunction((r) => window.meganetTab && window.meganetTab.role === r, want, { timeout, polling: 100 });
-}
-
-/** Runs axe-core in the page; fails listing every serious or critical violation. */
-async function assertAccessible(page, where) {
-  if (!await page.evaluate(() => typeof window.axe === 'object')) await page.addScriptTag({ path: AXE });
-  const violations = await page.evaluate(async () => {
-    const result = await window.axe.run(document, { resultTypes: ['violations'] });
-    return result.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id} (${v.impact}): ${v.help}; at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  });
-  assert.deepEqual(violations, [], `axe on ${where}:\n${violations.join('\n')}`);
 }
 
 /** SHA-256 of what the fetch card's Save link holds. */

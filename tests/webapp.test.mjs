@@ -8,28 +8,15 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { assertAccessible } from './lib/a11y.mjs';
 import { devices } from 'playwright-core';
 import { startNode } from './lib/node.mjs';
 import { BROWSERS, launch, launchChromium, openApp, waitForStatus, screenshot } from './lib/browser.mjs';
 
-const require = createRequire(import.meta.url);
-const AXE = require.resolve('axe-core/axe.min.js');
-const JSQR = require.resolve('jsqr/dist/jsQR.js');
+const JSQR = createRequire(import.meta.url).resolve('jsqr/dist/jsQR.js');
 const connected = (s) => s.node.state === 'connected';
 const cleanups = [];
 after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
-
-/** Runs axe-core in the page; fails listing every serious or critical violation. */
-async function assertAccessible(page, where) {
-  if (!await page.evaluate(() => typeof window.axe === 'object')) await page.addScriptTag({ path: AXE });
-  const violations = await page.evaluate(async () => {
-    const result = await window.axe.run(document, { resultTypes: ['violations'] });
-    return result.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id} (${v.impact}): ${v.help}; at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  });
-  assert.deepEqual(violations, [], `axe on ${where}:\n${violations.join('\n')}`);
-}
 
 /** Reads the share card's QR code back (rasterized, then jsQR), as a phone camera would. */
 async function readQr(page) {

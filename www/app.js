@@ -5,6 +5,7 @@ import init, { Peer, LocalStore } from '../build/pkg/meganet.js';
 import { render, renderRole, showError, showNotice } from './render.js';
 import { startPeerOnce } from './peer-host.js';
 import { setUpUpload } from './transfer.js';
+import { watchUploadHealth } from './uploads.js';
 import { fetchFromLocation } from './fetch-card.js';
 import { serveDownloads, recentRequests } from './downloads.js';
 import { setUpOpenLink } from './open-link.js';
@@ -34,6 +35,7 @@ async function main() {
   registerServiceWorker();
   serveDownloads(peer);
   await waitForNode(peer);
+  watchUploadHealth(peer);
   fetchFromLocation(peer);
   window.addEventListener('hashchange', () => fetchFromLocation(peer));
 }

@@ -20,12 +20,59 @@ export function rememberUpload(entry) {
   const list = [entry, ...loadUploads().filter((u) => u.link !== entry.link)].slice(0, MAX);
   try { localStorage.setItem(KEY, JSON.stringify(list)); } catch { /* full or disabled: the link is still shown */ }
   renderUploads(list);
+  checkHealth();
 }
 
 function forget(link) {
   const list = loadUploads().filter((u) => u.link !== link);
   try { localStorage.setItem(KEY, JSON.stringify(list)); } catch { /* ignore */ }
   renderUploads(list);
+}
+
+// Health: how many of each upload's pieces the network holds now
+// (peer.health), checked when the list shows and every HEALTH_MS.
+const HEALTH_MS = 60_000;
+const HEALTH_CHECKED = 20;
+const health = new Map();
+let healthPeer = null;
+
+/** Starts checking the listed uploads' health with `peer`. */
+export function watchUploadHealth(peer) {
+  healthPeer = peer;
+  checkHealth();
+  setInterval(checkHealth, HEALTH_MS);
+}
+
+async function checkHealth() {
+  if (!healthPeer) return;
+  for (const u of loadUploads().slice(0, HEALTH_CHECKED)) {
+    try {
+      health.set(u.link, await healthPeer.health(u.link));
+    } catch (e) {
+      health.set(u.link, { state: 'unknown', error: `${(e && e.message) || e}` });
+    }
+    showHealth(u.link);
+  }
+}
+
+function healthText(h) {
+  if (!h) return 'Checking how many pieces are reachable…';
+  if (h.state === 'unknown') return `Health unknown: ${h.error}`;
+  const sources = Object.values(h.holders || {}).filter((n) => n > 0).length;
+  const where = `${sources} ${sources === 1 ? 'holder' : 'holders'}`;
+  if (h.state === 'healthy') return `Healthy: at least ${h.weakest} of ${h.n} pieces of every part reachable (${h.k} needed), on ${where}.`;
+  if (h.state === 'at-risk') return `At risk: some part has only the ${h.k} pieces it needs, on ${where}.`;
+  return `Unavailable now: some part has ${h.weakest} of the ${h.k} pieces it needs.`;
+}
+
+function showHealth(link) {
+  for (const li of $('uploads-list').children) {
+    if (li.dataset.link !== link) continue;
+    const el = li.querySelector('.health');
+    const h = health.get(link);
+    el.textContent = healthText(h);
+    el.dataset.state = h ? h.state : 'checking';
+  }
 }
 
 export function renderUploads(list = loadUploads(), formatBytes = (n) => `${n} B`) {
@@ -39,7 +86,11 @@ export function renderUploads(list = loadUploads(), formatBytes = (n) => `${n} B
     const meta = document.createElement('div');
     meta.className = 'muted';
     meta.textContent = `${formatBytes(u.size)} · ${new Date(u.at).toLocaleString()}`;
-    what.append(name, meta);
+    const state = document.createElement('div');
+    state.className = 'health muted';
+    state.textContent = healthText(health.get(u.link));
+    state.dataset.state = health.get(u.link)?.state || 'checking';
+    what.append(name, meta, state);
     const actions = document.createElement('div');
     actions.className = 'actions';
     const copy = document.createElement('button');

@@ -5,6 +5,7 @@
 mod config;
 mod http;
 mod identity;
+mod limits;
 mod swarm;
 
 pub use config::Config;

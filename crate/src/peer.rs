@@ -121,26 +121,33 @@ impl Peer {
         status::to_js(&snapshot).map_err(|e| JsError::new(&e.to_string()))
     }
 
-    /// Stores a `File` or `Blob` on the network; resolves to its link
-    /// (`<origin>/#1.<hash>.<key>`). `options.onProgress({stage, done,
-    /// total})` follows the upload.
-    pub async fn put(&self, file: web_sys::Blob, options: JsValue) -> Result<String, JsError> {
+    /// Stores a `File`, a `Blob` or a `ReadableStream` of bytes on the
+    /// network; resolves to its link (`<origin>/#1.<hash>.<key>`).
+    /// `options.onProgress({stage, done, total, peers})` follows the upload
+    /// (`total` is 0 for a stream); `options.name` and `options.type` name
+    /// a stream's file (a `File` has its own).
+    pub async fn put(&self, input: JsValue, options: JsValue) -> Result<String, JsError> {
         let progress = progress_callback(&options);
-        let name = js_sys::Reflect::get(&file, &JsValue::from_str("name"))
-            .ok()
-            .and_then(|v| v.as_string())
-            .unwrap_or_default();
-        let total = file.size() as u64;
-        let link = transfer::put(
-            &self.blocks,
-            file.stream(),
-            &name,
-            &file.type_(),
-            total,
-            &progress,
-        )
-        .await
-        .map_err(|e| JsError::new(&e))?;
+        let text = |from: &JsValue, key: &str| {
+            js_sys::Reflect::get(from, &JsValue::from_str(key))
+                .ok()
+                .and_then(|v| v.as_string())
+                .unwrap_or_default()
+        };
+        let (stream, name, mime, total) = if let Some(blob) = input.dyn_ref::<web_sys::Blob>() {
+            let name = text(&input, "name");
+            (blob.stream(), name, blob.type_(), blob.size() as u64)
+        } else if let Some(stream) = input.dyn_ref::<web_sys::ReadableStream>() {
+            let (name, mime) = (text(&options, "name"), text(&options, "type"));
+            (stream.clone(), name, mime, 0)
+        } else {
+            return Err(JsError::new(
+                "put takes a File, a Blob or a ReadableStream of bytes",
+            ));
+        };
+        let link = transfer::put(&self.blocks, stream, &name, &mime, total, &progress)
+            .await
+            .map_err(|e| JsError::new(&e))?;
         Ok(link.to_url(&origin()))
     }
 
@@ -182,6 +189,17 @@ impl Peer {
         let stream = wasm_streams::ReadableStream::from_stream(chunks).into_raw();
         set("stream", &stream).ok();
         Ok(out.into())
+    }
+
+    /// How many of a stored file's shards can be reached now: resolves
+    /// to `{name, segments, k, n, weakest, state, holders}`, where
+    /// `weakest` is the fewest reachable shards of any segment and `state`
+    /// is `healthy`, `at-risk` (exactly k) or `unavailable`.
+    pub async fn health(&self, link: String) -> Result<JsValue, JsError> {
+        let health = transfer::health(&self.blocks, &link)
+            .await
+            .map_err(|e| JsError::new(&e))?;
+        status::to_js(&health).map_err(|e| JsError::new(&e.to_string()))
     }
 
     /// Connects directly to another browser at its `/webrtc` address

@@ -62,3 +62,14 @@ export function waitForContributors(page, n) {
     }
   }, n);
 }
+
+/**
+ * Waits for `n` contributors and connects to each directly, as a peer that
+ * has been open a while is (a get then draws on them from its first window).
+ */
+export async function connectToContributors(page, n) {
+  await waitForContributors(page, n);
+  await page.evaluate(async () => {
+    for (const addr of await window.meganet.contributors()) await window.meganet.dial(addr);
+  });
+}

@@ -37,6 +37,8 @@ pub struct Node {
     status: Arc<RwLock<NodeStatus>>,
     connections: HashMap<ConnectionId, PeerConnection>,
     store: Store,
+    limits: super::limits::RequestLimits,
+    started: std::time::Instant,
 }
 
 /// Connections stay open this long without traffic; browsers keep theirs
@@ -123,6 +125,8 @@ impl Node {
             status,
             connections: HashMap::new(),
             store,
+            limits: Default::default(),
+            started: std::time::Instant::now(),
         };
         node.await_listeners(3).await?;
         Ok(node)
@@ -209,6 +213,9 @@ impl Node {
             } => {
                 tracing::info!(%peer_id, cause = ?cause, "disconnected");
                 self.connections.remove(&connection_id);
+                if !self.swarm.is_connected(&peer_id) {
+                    self.limits.forget(&peer_id);
+                }
                 self.publish_peers().await;
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
@@ -232,7 +239,11 @@ impl Node {
                 ..
             })) => {
                 // Blocks that browsers upload are held for them: contributed.
-                let response = block::serve(&self.store, Class::Contributed, request).await;
+                let now_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+                let response = match self.limits.admit(peer, now_ms) {
+                    Ok(()) => block::serve(&self.store, Class::Contributed, request).await,
+                    Err(why) => block::BlockResponse::error(block::ErrorCode::Refused, why),
+                };
                 match &response {
                     block::BlockResponse::Error { message, .. } => {
                         tracing::debug!(%peer, message, "block request refused");

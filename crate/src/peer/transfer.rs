@@ -16,6 +16,7 @@
 //!   it covers.
 
 mod get;
+mod health;
 mod put;
 
 use std::cell::RefCell;
@@ -25,6 +26,7 @@ use serde::Serialize;
 
 use super::blocks::Holder;
 pub use get::open;
+pub use health::health;
 pub use put::put;
 
 /// Progress of a put or get, as JavaScript sees it.

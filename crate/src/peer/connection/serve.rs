@@ -141,12 +141,15 @@ impl Driver {
         let QueryResult::GetProviders(result) = result else {
             return;
         };
+        // The first server that knows providers answers the lookup: a get
+        // draws on contributors from its second window on, so a quick
+        // partial list beats a complete late one.
         let finished = match result {
             Ok(GetProvidersOk::FoundProviders { providers, .. }) => {
                 if let Some(lookup) = self.lookups.get_mut(&id) {
                     lookup.found.extend(providers);
                 }
-                last
+                last || self.lookups.get(&id).is_some_and(|l| !l.found.is_empty())
             }
             Ok(GetProvidersOk::FinishedWithNoAdditionalRecord { .. }) | Err(_) => true,
         };

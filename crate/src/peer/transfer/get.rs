@@ -11,10 +11,11 @@
 
 use std::collections::HashSet;
 use std::ops::Range;
+use std::time::Duration;
 
-use futures::channel::mpsc;
+use futures::channel::{mpsc, oneshot};
 use futures::future::{AbortHandle, Abortable};
-use futures::{SinkExt as _, Stream, StreamExt as _};
+use futures::{FutureExt as _, SinkExt as _, Stream, StreamExt as _};
 use libp2p::PeerId;
 
 use super::{OnProgress, Tally};
@@ -25,6 +26,9 @@ use crate::shard_cache::ShardCache;
 
 /// Segments fetched ahead of the one being decoded.
 const WINDOW: u64 = 4;
+
+/// How long the first window waits for the contributors lookup.
+const LOOKUP_GRACE: Duration = Duration::from_millis(250);
 
 /// Decoded chunks waiting for the reader.
 const AHEAD: usize = 1;
@@ -52,12 +56,15 @@ pub async fn open(
     let link: format::Link = link
         .parse()
         .map_err(|e: format::FormatError| e.to_string())?;
-    // Look for contributors while the manifest comes from the node.
-    let (manifest, contributors) = futures::join!(
-        blocks.get(Holder::Node, link.manifest),
-        blocks.contributors()
-    );
-    let manifest = manifest?.ok_or(
+    // Contributors are looked up (and dialed) in the background: the first
+    // segments come from the node meanwhile, so the first byte waits for
+    // the manifest and one segment only.
+    let (found, lookup) = oneshot::channel();
+    let finder = blocks.clone();
+    crate::platform::spawn(async move {
+        let _ = found.send(finder.contributors().await);
+    });
+    let manifest = blocks.get(Holder::Node, link.manifest).await?.ok_or(
         "file not found: no reachable peer holds it (it may have been removed, or the link is wrong)",
     )?;
     let decoder = Decoder::open(&link, &manifest).map_err(|e| e.to_string())?;
@@ -85,7 +92,8 @@ pub async fn open(
             blocks: blocks.clone(),
             cache: cache.clone(),
             reassembler,
-            sources: Sources::new(contributors),
+            sources: Sources::new(Vec::new()),
+            lookup: Some(lookup),
             skip: HashSet::new(),
             tampered: None,
             node_error: None,
@@ -165,6 +173,8 @@ struct Fetch {
     cache: ShardCache,
     reassembler: Reassembler,
     sources: Sources,
+    /// The contributors lookup, until it answers.
+    lookup: Option<oneshot::Receiver<Vec<PeerId>>>,
     /// Shard positions that no holder could provide.
     skip: HashSet<(u64, usize)>,
     /// The last bad shard a peer sent, for the error if the get fails.
@@ -201,8 +211,31 @@ impl Fetch {
     /// Fetches what the window lacks, once; an error when nothing is left
     /// to try.
     async fn fetch_window(&mut self) -> Result<(), String> {
+        if let Some(lookup) = &mut self.lookup {
+            // The first window waits a moment: a peer already connected to
+            // contributors has their answer at once, and draws from them
+            // rather than the node from the start.
+            let grace = if self.done == 0 {
+                LOOKUP_GRACE
+            } else {
+                Duration::ZERO
+            };
+            let answer = futures::select! {
+                peers = lookup.fuse() => Some(peers.unwrap_or_default()),
+                () = crate::platform::sleep(grace).fuse() => None,
+            };
+            if let Some(peers) = answer {
+                self.add_sources(peers);
+            }
+        }
         let plan = self.reassembler.plan(&self.skip);
         if plan.is_empty() {
+            // Out of holders to try: wait for the contributors before
+            // giving up, and retry what the node lacked with them.
+            if let Some(lookup) = self.lookup.take() {
+                self.add_sources(lookup.await.unwrap_or_default());
+                return Ok(());
+            }
             let err = self.reassembler.finish().map_err(|e| e.to_string()).err();
             let mut why = err.unwrap_or_else(|| "no shards left to try".into());
             if let Some(e) = &self.node_error {
@@ -251,6 +284,16 @@ impl Fetch {
             }
         }
         Ok(())
+    }
+
+    /// The contributors lookup answered: draw from them from now on, and
+    /// try again the shards the node did not have.
+    fn add_sources(&mut self, peers: Vec<PeerId>) {
+        self.lookup = None;
+        if !peers.is_empty() {
+            self.sources = Sources::new(peers);
+            self.skip.clear();
+        }
     }
 
     /// Verifies and keeps one fetched shard.

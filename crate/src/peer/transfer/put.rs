@@ -23,7 +23,9 @@ pub async fn put(
     let holders = blocks.contributors().await;
     let mut done = 0u64;
     let finished = format::encode_readable_stream(stream, encoder, |segment| {
-        done = ((segment.index + 1) * segment_size).min(total.max(done));
+        let read = (segment.index + 1) * segment_size;
+        // A stream of unknown length (total 0): segments read so far.
+        done = if total == 0 { read } else { read.min(total) };
         progress(tally.progress("storing", done, total));
         let shards: Vec<Vec<u8>> = segment.shards.into_iter().map(|s| s.bytes).collect();
         let base = segment.index as usize * shards.len();

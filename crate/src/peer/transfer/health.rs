@@ -1,0 +1,89 @@
+//! Health of a stored file: how many of each segment's shards can be
+//! reached right now (the node and every contributor, asked with HAS),
+//! and so whether the file can still be fetched and with what margin.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::format::{self, Decoder};
+use crate::hash::Hash;
+use crate::net::block::MAX_HAS;
+use crate::peer::blocks::{Blocks, Holder};
+
+/// What `peer.health(link)` resolves to.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    pub name: String,
+    pub segments: u64,
+    /// Shards any `k` of which rebuild a segment.
+    pub k: u8,
+    /// Shards per segment.
+    pub n: u8,
+    /// The fewest distinct shards reachable for any segment.
+    pub weakest: usize,
+    /// `healthy` (every segment has more than k), `at-risk` (some segment
+    /// has exactly k) or `unavailable` (some segment has fewer).
+    pub state: &'static str,
+    /// Shards each holder has: `node` or a peer id.
+    pub holders: BTreeMap<String, u64>,
+}
+
+/// Asks every reachable holder which of the file's shards it has.
+pub async fn health(blocks: &Blocks, link: &str) -> Result<Health, String> {
+    let link: format::Link = link
+        .parse()
+        .map_err(|e: format::FormatError| e.to_string())?;
+    let (manifest, contributors) = futures::join!(
+        blocks.get(Holder::Node, link.manifest),
+        blocks.contributors()
+    );
+    let manifest = manifest?.ok_or("file not found: the node does not hold its manifest")?;
+    let decoder = Decoder::open(&link, &manifest).map_err(|e| e.to_string())?;
+    let m = decoder.manifest();
+    let all: Vec<Hash> = m.shards.iter().flatten().copied().collect();
+    let mut holders: Vec<Holder> = vec![Holder::Node];
+    holders.extend(contributors.into_iter().map(Holder::Peer));
+    let answers =
+        futures::future::join_all(holders.iter().map(|h| has_all(blocks, *h, &all))).await;
+    let mut reachable = vec![false; all.len()];
+    let mut counts = BTreeMap::new();
+    for (holder, flags) in holders.iter().zip(answers) {
+        let Ok(flags) = flags else { continue };
+        let held = flags.iter().filter(|f| **f).count() as u64;
+        counts.insert(holder.label(), held);
+        for (r, f) in reachable.iter_mut().zip(flags) {
+            *r |= f;
+        }
+    }
+    let n = usize::from(m.params.n);
+    let weakest = reachable
+        .chunks(n)
+        .map(|segment| segment.iter().filter(|r| **r).count())
+        .min()
+        .unwrap_or(n);
+    let k = usize::from(m.params.k);
+    Ok(Health {
+        name: m.name.clone(),
+        segments: m.shards.len() as u64,
+        k: m.params.k,
+        n: m.params.n,
+        weakest,
+        state: match weakest {
+            w if w > k => "healthy",
+            w if w == k => "at-risk",
+            _ => "unavailable",
+        },
+        holders: counts,
+    })
+}
+
+/// One holder's answer for every hash, asked in batches of [`MAX_HAS`].
+async fn has_all(blocks: &Blocks, holder: Holder, hashes: &[Hash]) -> Result<Vec<bool>, String> {
+    let mut flags = Vec::with_capacity(hashes.len());
+    for batch in hashes.chunks(MAX_HAS) {
+        flags.extend(blocks.has(holder, batch.to_vec()).await?);
+    }
+    Ok(flags)
+}

@@ -1,0 +1,17 @@
+// Accessibility checks with axe-core, shared by the end-to-end tests.
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+/** Runs axe-core in the page; fails listing every serious or critical violation. */
+export async function assertAccessible(page, where) {
+  if (!await page.evaluate(() => typeof window.axe === 'object')) await page.addScriptTag({ path: AXE });
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ['violations'] });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.help}; at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  assert.deepEqual(violations, [], `axe on ${where}:\n${violations.join('\n')}`);
+}
