@@ -9,7 +9,7 @@
 // Prints one JSON line per result.
 import { startNode } from '../tests/lib/node.mjs';
 import { backgroundTab, launch, openApp, waitForStatus } from '../tests/lib/browser.mjs';
-import { waitForContributors } from '../tests/lib/webrtc.mjs';
+import { connectToContributors } from '../tests/lib/webrtc.mjs';
 
 const SIZE = 64 << 20;
 const emit = (name, value, unit) => console.log(JSON.stringify({ name, value: Math.round(value * 10) / 10, unit }));
@@ -48,7 +48,7 @@ try {
     await page.evaluate(() => window.meganet.contribute({ enabled: true, quotaBytes: 1 << 30 }));
   }
   const uploader = await peer('chromium', node);
-  await waitForContributors(uploader, 3);
+  await connectToContributors(uploader, 3);
   const put = await uploader.evaluate(async (n) => {
     const data = new Uint8Array(n);
     for (let i = 0; i < n; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));

@@ -8,7 +8,7 @@ import path from 'node:path';
 import assert from 'node:assert/strict';
 import { startNode } from './lib/node.mjs';
 import { backgroundTab, launch, openApp, waitForStatus } from './lib/browser.mjs';
-import { connectToContributors, waitForContributors } from './lib/webrtc.mjs';
+import { connectToContributors } from './lib/webrtc.mjs';
 
 const MiB = 1 << 20;
 const cleanups = [];
@@ -74,7 +74,7 @@ test('chromium: a put spreads shards over contributing browsers; a fresh browser
   const holders = [];
   for (let i = 0; i < 3; i++) holders.push(await contributor('chromium', node));
   const uploader = await peerIn('chromium', node);
-  await waitForContributors(uploader.page, 3);
+  await connectToContributors(uploader.page, 3);
 
   const put = await putRandom(uploader.page, 24 * MiB);
   const placed = fromBrowsers(put.progress.peers);
@@ -131,7 +131,7 @@ test('Firefox and Chromium in one network: each fetches what the other put, from
   const holders = [await contributor('chromium', node), await contributor('firefox', node)];
   for (const [up, down] of [['firefox', 'chromium'], ['chromium', 'firefox']]) {
     const uploader = await peerIn(up, node);
-    await waitForContributors(uploader.page, 2);
+    await connectToContributors(uploader.page, 2);
     const put = await putRandom(uploader.page, 6 * MiB);
     await uploader.browser.close();
     const fetcher = await peerIn(down, node);
@@ -157,7 +157,7 @@ test('chromium: with only browsers holding the shards, a get succeeds down to k 
   const holders = [];
   for (let i = 0; i < 4; i++) holders.push(await contributor('chromium', node));
   const uploader = await peerIn('chromium', node);
-  await waitForContributors(uploader.page, 4);
+  await connectToContributors(uploader.page, 4);
   const put = await putRandom(uploader.page, 3 * MiB);
   assert.equal(fromBrowsers(put.progress.peers).length, 4, `${JSON.stringify(put.progress.peers)} ${uploader.warnings.join('\n')}`);
   await uploader.browser.close();

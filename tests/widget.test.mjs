@@ -12,7 +12,7 @@ import { devices } from 'playwright-core';
 import { startNode } from './lib/node.mjs';
 import { startHost } from './lib/host.mjs';
 import { BROWSERS, backgroundTab, launch, launchChromium, launchChromiumProfile, openApp, screenshot, waitForStatus } from './lib/browser.mjs';
-import { waitForContributors } from './lib/webrtc.mjs';
+import { connectToContributors } from './lib/webrtc.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve('axe-core/axe.min.js');
@@ -232,7 +232,7 @@ test('chromium: a visitor who joins through the widget stores shards of an uploa
   cleanups.push(() => browser.close());
   const app = await openApp(browser, node.url);
   await waitForStatus(app.page, (st) => st.node.state === 'connected');
-  await waitForContributors(app.page, 1);
+  await connectToContributors(app.page, 1);
   const share = (fill) => app.page.evaluate(async (f) => {
     let last;
     await window.meganet.put(new File([new Uint8Array(3 << 20).fill(f)], 'shared.bin'), { onProgress: (p) => { last = p; } });

@@ -70,6 +70,10 @@ export function waitForContributors(page, n) {
 export async function connectToContributors(page, n) {
   await waitForContributors(page, n);
   await page.evaluate(async () => {
-    for (const addr of await window.meganet.contributors()) await window.meganet.dial(addr);
+    // A setup can fail transiently (a busy peer, a lost race): try three
+    // times, as the peer itself does.
+    const dial = (addr, left) => window.meganet.dial(addr)
+      .catch((e) => (left > 1 ? new Promise((r) => setTimeout(r, 300)).then(() => dial(addr, left - 1)) : Promise.reject(e)));
+    for (const addr of await window.meganet.contributors()) await dial(addr, 3);
   });
 }

@@ -13,7 +13,9 @@ use crate::hash::Hash;
 use crate::net::block::{BlockRequest, BlockResponse};
 
 /// Tries per contributor.
-const CONNECT_ATTEMPTS: u32 = 2;
+const CONNECT_ATTEMPTS: u32 = 3;
+/// Pause before the next attempt, times the attempt number.
+const RETRY_PAUSE: Duration = Duration::from_millis(300);
 /// Longest wait for a direct connection to one contributor.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
 
@@ -135,8 +137,32 @@ impl Blocks {
             .collect()
     }
 
-    /// Connects to one contributor, trying twice: a setup can fail
-    /// transiently (a busy peer, a lost race).
+    /// Like [`Self::contributors`], but hands on each contributor as soon
+    /// as it is reached; the channel closes when every dial has ended.
+    pub fn contributors_as_reached(&self) -> futures::channel::mpsc::UnboundedReceiver<PeerId> {
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        let blocks = self.clone();
+        crate::platform::spawn(async move {
+            let addrs = blocks
+                .command(|reply| Command::Contributors { reply })
+                .await
+                .unwrap_or_default();
+            let dials = addrs.into_iter().map(|addr| {
+                let (blocks, tx) = (blocks.clone(), tx.clone());
+                async move {
+                    if let Some(peer) = blocks.connect(addr).await {
+                        let _ = tx.unbounded_send(peer);
+                    }
+                }
+            });
+            futures::future::join_all(dials).await;
+        });
+        rx
+    }
+
+    /// Connects to one contributor, trying three times with a short pause:
+    /// a setup can fail transiently (a busy peer, a lost race, a relayed
+    /// connection closed under the signaling).
     async fn connect(&self, addr: Multiaddr) -> Option<PeerId> {
         let (_, peer) = crate::webrtc::parse_dial_addr(&addr).ok()?;
         for attempt in 1..=CONNECT_ATTEMPTS {
@@ -152,6 +178,9 @@ impl Blocks {
                 () = crate::platform::sleep(CONNECT_TIMEOUT).fuse() => "timed out".to_owned(),
             };
             tracing::warn!(%peer, attempt, %error, "contributor unreachable");
+            if attempt < CONNECT_ATTEMPTS {
+                crate::platform::sleep(RETRY_PAUSE * attempt).await;
+            }
         }
         None
     }

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use std::ops::Range;
 use std::time::Duration;
 
-use futures::channel::{mpsc, oneshot};
+use futures::channel::mpsc;
 use futures::future::{AbortHandle, Abortable};
 use futures::{FutureExt as _, SinkExt as _, Stream, StreamExt as _};
 use libp2p::PeerId;
@@ -25,7 +25,7 @@ use crate::peer::blocks::{Blocks, Holder};
 use crate::shard_cache::ShardCache;
 
 /// Segments fetched ahead of the one being decoded.
-const WINDOW: u64 = 4;
+const WINDOW: u64 = 8;
 
 /// How long the first window waits for the contributors lookup.
 const LOOKUP_GRACE: Duration = Duration::from_millis(250);
@@ -56,14 +56,11 @@ pub async fn open(
     let link: format::Link = link
         .parse()
         .map_err(|e: format::FormatError| e.to_string())?;
-    // Contributors are looked up (and dialed) in the background: the first
-    // segments come from the node meanwhile, so the first byte waits for
-    // the manifest and one segment only.
-    let (found, lookup) = oneshot::channel();
-    let finder = blocks.clone();
-    crate::platform::spawn(async move {
-        let _ = found.send(finder.contributors().await);
-    });
+    // Contributors are looked up (and dialed) in the background, each
+    // joining as soon as it is reached: the first segments come from the
+    // node meanwhile, so the first byte waits for the manifest and one
+    // segment only.
+    let lookup = blocks.contributors_as_reached();
     let manifest = blocks.get(Holder::Node, link.manifest).await?.ok_or(
         "file not found: no reachable peer holds it (it may have been removed, or the link is wrong)",
     )?;
@@ -173,8 +170,8 @@ struct Fetch {
     cache: ShardCache,
     reassembler: Reassembler,
     sources: Sources,
-    /// The contributors lookup, until it answers.
-    lookup: Option<oneshot::Receiver<Vec<PeerId>>>,
+    /// Contributors as they are reached, until every dial has ended.
+    lookup: Option<mpsc::UnboundedReceiver<PeerId>>,
     /// Shard positions that no holder could provide.
     skip: HashSet<(u64, usize)>,
     /// The last bad shard a peer sent, for the error if the get fails.
@@ -211,29 +208,25 @@ impl Fetch {
     /// Fetches what the window lacks, once; an error when nothing is left
     /// to try.
     async fn fetch_window(&mut self) -> Result<(), String> {
-        if let Some(lookup) = &mut self.lookup {
-            // The first window waits a moment: a peer already connected to
-            // contributors has their answer at once, and draws from them
-            // rather than the node from the start.
-            let grace = if self.done == 0 {
-                LOOKUP_GRACE
-            } else {
-                Duration::ZERO
-            };
-            let answer = futures::select! {
-                peers = lookup.fuse() => Some(peers.unwrap_or_default()),
-                () = crate::platform::sleep(grace).fuse() => None,
-            };
-            if let Some(peers) = answer {
-                self.add_sources(peers);
+        // The first window waits a moment for contributors: a peer already
+        // connected to them has them at once, and draws from them rather
+        // than the node from the start.
+        if self.done == 0 && self.sources.peers.is_empty() {
+            if let Some(lookup) = &mut self.lookup {
+                futures::select! {
+                    peer = lookup.next() => self.found(peer),
+                    () = crate::platform::sleep(LOOKUP_GRACE).fuse() => {}
+                }
             }
         }
+        self.drain_found();
         let plan = self.reassembler.plan(&self.skip);
         if plan.is_empty() {
-            // Out of holders to try: wait for the contributors before
-            // giving up, and retry what the node lacked with them.
-            if let Some(lookup) = self.lookup.take() {
-                self.add_sources(lookup.await.unwrap_or_default());
+            // Out of holders to try: wait for the next contributor before
+            // giving up, and retry what was missing with it.
+            if let Some(lookup) = &mut self.lookup {
+                let peer = lookup.next().await;
+                self.found(peer);
                 return Ok(());
             }
             let err = self.reassembler.finish().map_err(|e| e.to_string()).err();
@@ -286,13 +279,26 @@ impl Fetch {
         Ok(())
     }
 
-    /// The contributors lookup answered: draw from them from now on, and
-    /// try again the shards the node did not have.
-    fn add_sources(&mut self, peers: Vec<PeerId>) {
-        self.lookup = None;
-        if !peers.is_empty() {
-            self.sources = Sources::new(peers);
-            self.skip.clear();
+    /// Takes every contributor reached since the last window.
+    fn drain_found(&mut self) {
+        while let Some(lookup) = &mut self.lookup {
+            match lookup.try_recv() {
+                Ok(peer) => self.found(Some(peer)),
+                Err(mpsc::TryRecvError::Closed) => self.found(None),
+                Err(mpsc::TryRecvError::Empty) => break,
+            }
+        }
+    }
+
+    /// One more contributor (`None`: the lookup is over): draw on it from
+    /// now on, and try again the shards nobody had.
+    fn found(&mut self, peer: Option<PeerId>) {
+        match peer {
+            Some(peer) => {
+                self.sources.add(peer);
+                self.skip.clear();
+            }
+            None => self.lookup = None,
         }
     }
 
@@ -349,6 +355,12 @@ struct Sources {
 impl Sources {
     fn new(peers: Vec<PeerId>) -> Self {
         Self { peers, turn: 0 }
+    }
+
+    fn add(&mut self, peer: PeerId) {
+        if !self.peers.contains(&peer) {
+            self.peers.push(peer);
+        }
     }
 
     fn drop_peer(&mut self, peer: PeerId) {
