@@ -85,6 +85,14 @@ async function assertCardAccessible(page, where) {
   assert.deepEqual(violations, [], `axe on ${where}:\n${violations.join('\n')}`);
 }
 
+/** Waits until the decision the peer itself enforces (peer.decision()) has `accept` and `cap`. */
+async function enforced(page, accept, cap) {
+  await page.waitForFunction(([a, c]) => {
+    const d = window.meganet.decision();
+    return d && d.acceptNewShards === a && (c === null || d.bandwidthCapBytesPerSec === c);
+  }, [accept, cap ?? null], { timeout: 15_000 });
+}
+
 test('chromium: the decision follows visibility, battery, connection and the quota; the choice survives a reload', async () => {
   const node = await startNode();
   cleanups.push(() => node.stop());
@@ -100,6 +108,7 @@ test('chromium: the decision follows visibility, battery, connection and the quo
   await page.keyboard.press('Space');
   let d = await waitForLine(page, /^Storing for others: paused: tab is in use\.$/);
   assert.equal(d.acceptNewShards, false);
+  await enforced(page, false, 2 ** 20);
   assert.equal(await page.textContent('#contribute-serving'), 'Serving up to 1 MiB/s. Repair: waits for an idle, charging, unmetered time.');
   // Headless Chromium refuses persistent storage without the permission.
   assert.match(await page.textContent('#contribute-persist'), /may clear contributed data under pressure/);
@@ -110,12 +119,14 @@ test('chromium: the decision follows visibility, battery, connection and the quo
   d = await waitForLine(page, /^Storing for others: yes, up to 1 GiB\.$/);
   assert.equal(d.acceptNewShards, true);
   assert.equal(d.bandwidthCapBytesPerSec, 4 * 2 ** 20);
+  await enforced(page, true, 4 * 2 ** 20);
   await screenshot(page, 'contribute-accepting-chromium', '#contribute');
 
   // Unplugged at 23 %: paused, serving slowed.
   await page.evaluate(() => window.__setBattery({ charging: false, level: 0.23 }));
   d = await waitForLine(page, /^Storing for others: paused: on battery \(23%\)\.$/);
   assert.equal(d.acceptNewShards, false);
+  await enforced(page, false, 2 ** 20);
   assert.equal(await page.textContent('#contribute-serving'), 'Serving up to 1 MiB/s. Repair: waits for an idle, charging, unmetered time.');
   await screenshot(page, 'contribute-battery-chromium', '#contribute');
   await page.evaluate(() => window.__setBattery({ charging: true, level: 0.25 }));
@@ -129,6 +140,7 @@ test('chromium: the decision follows visibility, battery, connection and the quo
   });
   d = await waitForLine(page, /^Storing for others: paused: slow connection \(2g\)\.$/);
   assert.equal(d.bandwidthCapBytesPerSec, 32 * 1024);
+  await enforced(page, false, 32 * 1024);
   assert.ok((await reasonTexts(page)).includes('paused: slow connection (2g)'));
   await cdp.send('Network.emulateNetworkConditions', {
     offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1, connectionType: 'none',
