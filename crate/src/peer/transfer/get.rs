@@ -3,9 +3,9 @@
 //!
 //! The fetching runs in its own task, at most [`AHEAD`] chunk ahead of the
 //! reader, so a slow reader (a disk, a `<video>`) holds memory bounded by
-//! the window. The window starts at one segment and doubles with every
-//! segment read, up to [`WINDOW`]: a media element that reads a little and
-//! cancels costs little. Dropping the stream aborts the task and with it
+//! the window. The window starts at one segment and grows by one with
+//! every segment read, up to [`WINDOW`]: a media element that reads a
+//! little and cancels costs little. Dropping the stream aborts the task and with it
 //! every request in flight. Verified shards go to a shared
 //! [`ShardCache`], so overlapping ranges fetch each shard once.
 
@@ -194,7 +194,7 @@ impl Fetch {
         loop {
             if let Some(chunk) = self.reassembler.next_chunk().map_err(|e| e.to_string())? {
                 self.done += chunk.len() as u64;
-                let window = (self.reassembler.window() * 2).min(WINDOW);
+                let window = (self.reassembler.window() + 1).min(WINDOW);
                 self.reassembler.set_window(window);
                 return Ok(Some(chunk));
             }
