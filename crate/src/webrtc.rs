@@ -13,11 +13,12 @@
 //! dials and listens through, and a [`service`] task that owns the
 //! signaling streams, joined by bounded channels.
 //!
-//! Only [`signal`] and [`stream`] (the wire formats) are platform
+//! Only [`signal`] and [`stream`] (the wire formats, with their varints) are platform
 //! independent; the rest needs a browser's WebRTC.
 
 pub mod signal;
 pub mod stream;
+mod varint;
 
 #[cfg(wasm_browser)]
 mod channel;

@@ -138,9 +138,10 @@ impl Blocks {
     }
 
     /// Like [`Self::contributors`], but hands on each contributor as soon
-    /// as it is reached; the channel closes when every dial has ended.
-    pub fn contributors_as_reached(&self) -> futures::channel::mpsc::UnboundedReceiver<PeerId> {
-        let (tx, rx) = futures::channel::mpsc::unbounded();
+    /// as it is reached; the channel closes when every dial has ended. It
+    /// holds every answer a lookup can give, so no send waits.
+    pub fn contributors_as_reached(&self) -> futures::channel::mpsc::Receiver<PeerId> {
+        let (tx, rx) = futures::channel::mpsc::channel(super::connection::MAX_CONTRIBUTORS);
         let blocks = self.clone();
         crate::platform::spawn(async move {
             let addrs = blocks
@@ -148,10 +149,10 @@ impl Blocks {
                 .await
                 .unwrap_or_default();
             let dials = addrs.into_iter().map(|addr| {
-                let (blocks, tx) = (blocks.clone(), tx.clone());
+                let (blocks, mut tx) = (blocks.clone(), tx.clone());
                 async move {
                     if let Some(peer) = blocks.connect(addr).await {
-                        let _ = tx.unbounded_send(peer);
+                        let _ = tx.try_send(peer);
                     }
                 }
             });

@@ -25,6 +25,7 @@ use crate::net::block::{BlockRequest, BlockResponse};
 use crate::net::{Bootstrap, PeerConnection, TransportKind, KAD_PROTOCOL};
 
 mod serve;
+pub use serve::MAX_CONTRIBUTORS;
 
 /// Work for the driver, and where its answer goes.
 pub enum Command {

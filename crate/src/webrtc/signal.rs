@@ -146,27 +146,12 @@ fn io_error(e: std::io::Error) -> SignalError {
     SignalError::Io(e.to_string())
 }
 
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
+fn put_varint(out: &mut Vec<u8>, value: u64) {
+    super::varint::put(out, value);
 }
 
 fn take_varint(body: &mut &[u8]) -> Result<u64, SignalError> {
-    let mut value: u64 = 0;
-    for i in 0..10 {
-        let (&byte, rest) = body
-            .split_first()
-            .ok_or(SignalError::Malformed("varint cut short"))?;
-        *body = rest;
-        value |= u64::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-    Err(SignalError::Malformed("varint too long"))
+    super::varint::take(body).map_err(SignalError::Malformed)
 }
 
 fn take_bytes<'a>(body: &mut &'a [u8]) -> Result<&'a [u8], SignalError> {

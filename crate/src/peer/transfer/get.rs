@@ -171,7 +171,7 @@ struct Fetch {
     reassembler: Reassembler,
     sources: Sources,
     /// Contributors as they are reached, until every dial has ended.
-    lookup: Option<mpsc::UnboundedReceiver<PeerId>>,
+    lookup: Option<mpsc::Receiver<PeerId>>,
     /// Shard positions that no holder could provide.
     skip: HashSet<(u64, usize)>,
     /// The last bad shard a peer sent, for the error if the get fails.

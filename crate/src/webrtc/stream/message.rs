@@ -189,27 +189,12 @@ fn varint_len(value: usize) -> usize {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut value: usize) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
+fn put_varint(out: &mut Vec<u8>, value: usize) {
+    crate::webrtc::varint::put(out, value as u64);
 }
 
 fn take_varint(rest: &mut &[u8]) -> Result<u64, FrameError> {
-    let mut value: u64 = 0;
-    for i in 0..10 {
-        let (&byte, tail) = rest
-            .split_first()
-            .ok_or(FrameError::Malformed("varint cut short"))?;
-        *rest = tail;
-        value |= u64::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-    Err(FrameError::Malformed("varint too long"))
+    crate::webrtc::varint::take(rest).map_err(FrameError::Malformed)
 }
 
 /// Reads a length-delimited field's length and checks that it fits.
