@@ -159,7 +159,7 @@ test('chromium: with only browsers holding the shards, a get succeeds down to k 
   const uploader = await peerIn('chromium', node);
   await connectToContributors(uploader.page, 4);
   const put = await putRandom(uploader.page, 3 * MiB);
-  assert.equal(fromBrowsers(put.progress.peers).length, 4, `${JSON.stringify(put.progress.peers)} ${uploader.warnings.join('\n')}`);
+  assert.equal(fromBrowsers(put.progress.peers).length, 4, `${JSON.stringify(put.progress.peers)} ${uploader.warnings.join('\n')}\nholders: ${holders.map((h) => `${h.id}: ${h.warnings.join('\n')}`).join('\n')}`);
   await uploader.browser.close();
   // The node loses every shard (it keeps the manifest): only the browsers hold them now.
   const manifest = Buffer.from(put.link.split('#1.')[1].split('.')[0], 'base64url').toString('hex');
@@ -175,7 +175,7 @@ test('chromium: with only browsers holding the shards, a get succeeds down to k 
   const fetchWith = async () => {
     const fetcher = await peerIn('chromium', node);
     try {
-      return await getAndHash(fetcher.page, put.link).catch((e) => ({ error: e.message }));
+      return await getAndHash(fetcher.page, put.link).catch((e) => ({ error: e.message, warnings: fetcher.warnings }));
     } finally {
       await fetcher.browser.close();
     }
@@ -184,7 +184,7 @@ test('chromium: with only browsers holding the shards, a get succeeds down to k 
   await holders[0].browser.close();
   await holders[1].browser.close();
   const atK = await fetchWith();
-  assert.equal(atK.digest, put.digest, `fetched from the k shards left: ${JSON.stringify(atK)}`);
+  assert.equal(atK.digest, put.digest, `fetched from the k shards left: ${JSON.stringify(atK)}\nholders: ${holders.slice(2).map((h) => h.warnings.join('\n')).join('\n')}`);
   assert.deepEqual(fromBrowsers(atK.progress.peers).map(([id]) => id).sort(), [holders[2].id, holders[3].id].sort());
   // A third gone: 2 of each segment's 8 shards remain, fewer than k.
   await holders[2].browser.close();

@@ -323,8 +323,12 @@ impl Driver {
                 cause,
                 ..
             } => {
-                self.connections.remove(&connection_id);
+                let path = self.connections.remove(&connection_id);
                 self.publish_connections();
+                if let Some(cause) = &cause {
+                    let path = path.map_or("unknown", |c| c.path);
+                    tracing::warn!(peer = %peer_id, path, %cause, "connection lost");
+                }
                 let node_lost =
                     num_established == 0 && self.node.as_ref().is_some_and(|(p, _)| *p == peer_id);
                 if node_lost {
@@ -371,7 +375,7 @@ impl Driver {
                 result: Err(error),
             })) => {
                 // A peer that stopped answering is gone: free its connection.
-                tracing::info!(%peer, %error, "ping failed; closing the connection");
+                tracing::warn!(%peer, %error, "ping failed; closing the connection");
                 self.swarm.close_connection(connection);
                 false
             }
