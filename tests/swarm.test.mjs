@@ -6,7 +6,7 @@ import { test, after } from 'node:test';
 import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
-import { startNode } from './lib/node.mjs';
+import { startNode, tempDir } from './lib/node.mjs';
 import { backgroundTab, launch, openApp, waitForStatus } from './lib/browser.mjs';
 import { connectToContributors } from './lib/webrtc.mjs';
 
@@ -190,4 +190,48 @@ test('chromium: with only browsers holding the shards, a get succeeds down to k 
   await holders[2].browser.close();
   const below = await fetchWith();
   assert.match(below.error || '', /2 shards of segment 0 unavailable: it needs 4, only 2 could be fetched/, JSON.stringify(below));
+});
+
+test('chromium: holders are found by the manifest\'s placement hints and by the file\'s provider records, which a node restart and a reload announce again', async () => {
+  const data = tempDir();
+  let node = await startNode({ data });
+  cleanups.push(() => node.stop());
+  const holders = [];
+  for (let i = 0; i < 3; i++) holders.push(await contributor('chromium', node));
+  const ids = holders.map((h) => h.id).sort();
+  const uploader = await peerIn('chromium', node);
+  await connectToContributors(uploader.page, 3);
+  const put = await putRandom(uploader.page, 2 * MiB);
+  await uploader.browser.close();
+
+  const fetcher = await peerIn('chromium', node);
+  const health = await fetcher.page.evaluate((l) => window.meganet.health(l), put.link);
+  assert.deepEqual([...health.hinted].sort(), ids, 'the manifest names every holder');
+  const providerIds = (list) => list.map((a) => a.split('/p2p/').pop()).sort();
+  const listed = () => fetcher.page.evaluate((l) => window.meganet.providers(l), put.link).then(providerIds);
+  assert.deepEqual(await listed(), ids, 'every holder announced the file');
+  // Another key (so another file) lists nobody.
+  const otherLink = put.link.replace(/\.[A-Za-z0-9_-]{43}$/, `.${'A'.repeat(43)}`);
+  assert.notEqual(otherLink, put.link);
+  const other = await fetcher.page.evaluate((l) => window.meganet.providers(l), otherLink);
+  assert.deepEqual(other, [], 'a file nobody announced has no providers');
+
+  // The node restarts and forgets every record; one holder reloads
+  // meanwhile (its list of files comes back from localStorage).
+  await node.stop();
+  await holders[0].page.reload();
+  await holders[0].page.waitForFunction(() => window.meganet !== undefined);
+  node = await startNode({ data, http: node.http });
+  for (const p of [...holders.map((h) => h.page), fetcher.page]) {
+    await waitForStatus(p, (s) => s.node.state === 'connected', 20_000);
+  }
+  await holders[0].page.evaluate(() => window.meganet.contribute({ enabled: true, quotaBytes: 512 * 1024 * 1024 }));
+  let again = [];
+  for (let i = 0; i < 40 && again.length < 3; i++) {
+    again = await listed();
+    if (again.length < 3) await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.deepEqual(again, ids, 'announced again after the restart and the reload');
+  const got = await getAndHash(fetcher.page, put.link);
+  assert.equal(got.digest, put.digest);
 });

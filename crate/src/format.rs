@@ -21,7 +21,7 @@ pub use decoder::{Decoder, Reassembler};
 pub use encoder::{EncodedSegment, Encoder, Finished, Shard};
 pub use error::{FormatError, Result};
 pub use link::{Link, MAX_LINK_LEN};
-pub use manifest::{Manifest, MAX_MANIFEST_LEN};
+pub use manifest::{Manifest, MAX_HINTS, MAX_MANIFEST_LEN};
 pub use params::{Params, DEFAULT_K, DEFAULT_N, DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE};
 pub use seal::{FileKey, TAG_LEN};
 pub use stream::{decode_to_writer, encode_reader, READ_CHUNK};

@@ -14,6 +14,20 @@ pub const PROTOCOL_VERSION: &str = "/meganet/0.1.0";
 /// Kademlia protocol name, so meganet's DHT never mixes with the IPFS one.
 pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/meganet/kad/1.0.0");
 
+/// How long a node keeps a provider record nobody re-published: a holder
+/// that left (or withdrew) stops being listed within this time.
+pub const PROVIDER_TTL: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+/// How often a holder re-publishes its provider records.
+pub const PROVIDER_REPUBLISH: std::time::Duration = std::time::Duration::from_secs(20 * 60);
+
+/// The Kademlia configuration nodes and browsers share.
+pub fn kad_config() -> libp2p::kad::Config {
+    let mut config = libp2p::kad::Config::new(KAD_PROTOCOL);
+    config.set_provider_record_ttl(Some(PROVIDER_TTL));
+    config.set_provider_publication_interval(Some(PROVIDER_REPUBLISH));
+    config
+}
+
 /// `/bootstrap.json`: how a browser reaches the node that served the page.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]

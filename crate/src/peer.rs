@@ -9,6 +9,7 @@ mod direct;
 mod gate;
 mod local_store;
 mod probe;
+mod provided;
 mod status;
 mod swarm;
 mod transfer;
@@ -192,7 +193,7 @@ impl Peer {
     }
 
     /// How many of a stored file's shards can be reached now: resolves
-    /// to `{name, segments, k, n, weakest, state, holders}`, where
+    /// to `{name, segments, k, n, weakest, state, holders, hinted}`, where
     /// `weakest` is the fewest reachable shards of any segment and `state`
     /// is `healthy`, `at-risk` (exactly k) or `unavailable`.
     pub async fn health(&self, link: String) -> Result<JsValue, JsError> {
@@ -242,7 +243,8 @@ impl Peer {
             .await
             .map_err(|e| JsError::new(&e))?;
         self.gate.borrow_mut().reconsider(self.own());
-        self.send(connection::Command::Announce).await?;
+        self.send(connection::Command::Announce { forget: false })
+            .await?;
         status::to_js(&state).map_err(|e| JsError::new(&e.to_string()))
     }
 
@@ -282,14 +284,27 @@ impl Peer {
             .await
             .map_err(|e| JsError::new(&e))?;
         self.gate.borrow_mut().reconsider(self.own());
-        self.send(connection::Command::Announce).await
+        self.send(connection::Command::Announce { forget: true })
+            .await
     }
 
     /// The `/webrtc` addresses of peers that announced they store for
     /// others (excluding this one).
     pub async fn contributors(&self) -> Result<Vec<String>, JsError> {
+        self.providers_of(connection::contributors_key()).await
+    }
+
+    /// The `/webrtc` addresses of the peers the DHT lists as holders of
+    /// the file `link` names (excluding this one).
+    pub async fn providers(&self, link: String) -> Result<Vec<String>, JsError> {
+        let link: crate::format::Link = link.parse().map_err(|e| JsError::new(&format!("{e}")))?;
+        let key = libp2p::kad::RecordKey::new(&link.key.provider_key().0);
+        self.providers_of(key).await
+    }
+
+    async fn providers_of(&self, key: libp2p::kad::RecordKey) -> Result<Vec<String>, JsError> {
         let (reply, answer) = futures::channel::oneshot::channel();
-        self.send(connection::Command::Contributors { reply })
+        self.send(connection::Command::Providers { key, reply })
             .await?;
         let addrs = answer
             .await

@@ -4,7 +4,7 @@
 use super::erasure;
 use super::error::{FormatError, Result};
 use super::link::Link;
-use super::manifest::{Manifest, MAX_MANIFEST_LEN};
+use super::manifest::{Manifest, MAX_HINTS, MAX_HINT_LEN, MAX_MANIFEST_LEN};
 use super::params::Params;
 use super::seal::{self, FileKey};
 use crate::hash::Hash;
@@ -40,6 +40,23 @@ pub struct Finished {
     pub manifest_blob: Vec<u8>,
     /// The link that fetches the file.
     pub link: Link,
+}
+
+impl Finished {
+    /// Reseals the manifest with placement hints (the peers that confirmed
+    /// shards, as peer-id bytes); the link changes with the manifest. At
+    /// most [`MAX_HINTS`] are kept, longer ones dropped.
+    pub fn with_hints(mut self, hints: Vec<Vec<u8>>) -> Result<Self> {
+        self.manifest.hints = hints
+            .into_iter()
+            .filter(|h| h.len() <= MAX_HINT_LEN)
+            .take(MAX_HINTS)
+            .collect();
+        let (blob, hash) = self.manifest.seal(&self.link.key)?;
+        self.manifest_blob = blob;
+        self.link.manifest = hash;
+        Ok(self)
+    }
 }
 
 /// Encodes one file.

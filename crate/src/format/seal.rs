@@ -8,11 +8,13 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 
 use super::error::{FormatError, Result};
 use super::VERSION;
+use crate::hash::Hash;
 
 /// Poly1305 tag length.
 pub const TAG_LEN: usize = 16;
 const SEGMENT_CONTEXT: &str = "meganet 2026-11 format v1 segment key";
 const MANIFEST_CONTEXT: &str = "meganet 2026-11 format v1 manifest key";
+const PROVIDER_CONTEXT: &str = "meganet 2026-11 format v1 provider key";
 
 /// The secret that opens one file. It lives only in the link's fragment.
 #[derive(Clone, PartialEq, Eq)]
@@ -41,6 +43,13 @@ impl FileKey {
     /// The AEAD key of the manifest.
     pub fn manifest_key(&self) -> [u8; 32] {
         blake3::derive_key(MANIFEST_CONTEXT, &self.0)
+    }
+
+    /// The DHT key under which this file's holders announce themselves:
+    /// anyone with the link can look them up, while the key tells the DHT
+    /// nothing about the file (a one-way derivation of its key).
+    pub fn provider_key(&self) -> Hash {
+        Hash(blake3::derive_key(PROVIDER_CONTEXT, &self.0))
     }
 }
 

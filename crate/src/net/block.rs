@@ -3,7 +3,9 @@
 //! request-response, with a size-capped codec.
 //!
 //! Every message is one frame: `u32 length` then the body. Request bodies:
-//! `1 || block` (PUT), `2 || hash` (GET), `3 || u16 count || hashes` (HAS).
+//! `1 || block` (PUT), `2 || hash` (GET), `3 || u16 count || hashes` (HAS),
+//! `4 || key` (PROVIDE: announce yourself in the DHT as a holder of the
+//! file whose provider key this is; answered `stored` with the key).
 //! Response bodies: `1 || hash` (stored), `2 || block`, `3 || u16 count ||
 //! bitmap` (have), `4 || hash` (not found), `5 || u16 code || message`
 //! (error). A frame over the limit, or one that does not parse, is not
@@ -38,6 +40,8 @@ pub enum BlockRequest {
     Get(Hash),
     /// Which of these blocks do you hold?
     Has(Vec<Hash>),
+    /// You hold shards of the file with this provider key: announce it.
+    Provide(Hash),
     /// A request that could not be read; answered with an error.
     Invalid(String),
 }
@@ -136,6 +140,7 @@ impl BlockRequest {
                 list.iter().for_each(|h| out.extend_from_slice(&h.0));
                 out
             }
+            Self::Provide(key) => [&[4u8][..], &key.0].concat(),
             Self::Invalid(_) => vec![0],
         }
     }
@@ -149,6 +154,8 @@ impl BlockRequest {
             Some((2, rest)) if rest.len() == 32 => Self::Get(hash_at(rest).expect("32 bytes")),
             Some((2, _)) => invalid("GET carries exactly one 32-byte hash"),
             Some((3, rest)) => hashes(rest).map_or_else(Self::Invalid, Self::Has),
+            Some((4, rest)) if rest.len() == 32 => Self::Provide(hash_at(rest).expect("32 bytes")),
+            Some((4, _)) => invalid("PROVIDE carries exactly one 32-byte key"),
             Some((tag, _)) => Self::Invalid(format!("unknown request type {tag}")),
             None => invalid("empty request"),
         }
@@ -346,6 +353,8 @@ pub async fn serve(store: &Store, class: Class, request: BlockRequest) -> BlockR
             Ok(flags) => BlockResponse::Have(flags),
             Err(e) => fail(e),
         },
+        // Only browsers announce what they hold: a node is always asked.
+        BlockRequest::Provide(key) => BlockResponse::Stored(key),
         BlockRequest::Invalid(reason) => BlockResponse::error(ErrorCode::BadRequest, reason),
     }
 }
@@ -359,6 +368,7 @@ mod tests {
         for req in [
             BlockRequest::Put(vec![1, 2, 3]),
             BlockRequest::Put(vec![]),
+            BlockRequest::Provide(Hash([7; 32])),
             BlockRequest::Get(Hash([5; 32])),
             BlockRequest::Has(vec![Hash([1; 32]), Hash([2; 32])]),
         ] {
@@ -383,7 +393,7 @@ mod tests {
 
     #[test]
     fn malformed_requests_become_invalid() {
-        for body in [&[][..], &[9], &[2, 1, 2], &[3, 5, 0, 1]] {
+        for body in [&[][..], &[9], &[2, 1, 2], &[3, 5, 0, 1], &[4, 1]] {
             assert!(
                 matches!(BlockRequest::decode(body), BlockRequest::Invalid(_)),
                 "{body:?}"

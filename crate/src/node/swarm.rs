@@ -17,6 +17,10 @@ use tokio::sync::RwLock;
 
 use super::identity::Secrets;
 use super::Config;
+
+/// Most distinct DHT keys (files and the contributors key) with provider
+/// records the node keeps; at most 20 providers each.
+const MAX_PROVIDER_KEYS: usize = 65_536;
 use crate::net::block::{self, BlockCodec};
 use crate::net::{NodeStatus, PeerConnection, TransportKind, KAD_PROTOCOL, PROTOCOL_VERSION};
 use crate::store::{Class, Store};
@@ -76,8 +80,16 @@ impl Node {
                 let peer_id = key.public().to_peer_id();
                 let mut kad = kad::Behaviour::with_config(
                     peer_id,
-                    kad::store::MemoryStore::new(peer_id),
-                    kad::Config::new(KAD_PROTOCOL),
+                    // Every file has a provider key: room for many more
+                    // than the store's default of 1024.
+                    kad::store::MemoryStore::with_config(
+                        peer_id,
+                        kad::store::MemoryStoreConfig {
+                            max_provided_keys: MAX_PROVIDER_KEYS,
+                            ..Default::default()
+                        },
+                    ),
+                    crate::net::kad_config(),
                 );
                 kad.set_mode(Some(kad::Mode::Server));
                 Behaviour {

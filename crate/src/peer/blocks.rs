@@ -2,13 +2,18 @@
 //! swarm driver, plus finding and connecting the peers that store for
 //! others.
 
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::rc::Rc;
 use std::time::Duration;
 
 use futures::channel::{mpsc, oneshot};
-use futures::{FutureExt, SinkExt};
+use futures::{FutureExt, SinkExt, StreamExt};
+use libp2p::kad::RecordKey;
 use libp2p::{Multiaddr, PeerId};
 
-use super::connection::Command;
+use super::connection::{contributors_key, Command, MAX_CONTRIBUTORS};
+use crate::format::MAX_HINTS;
 use crate::hash::Hash;
 use crate::net::block::{BlockRequest, BlockResponse};
 
@@ -109,6 +114,20 @@ impl Blocks {
         }
     }
 
+    /// Asks `holder` to announce itself in the DHT as a holder of the file
+    /// with provider `key` (it took shards of it).
+    pub async fn provide(&self, holder: Holder, key: Hash) -> Result<(), String> {
+        match self.request(holder, BlockRequest::Provide(key)).await? {
+            BlockResponse::Stored(k) if k == key => Ok(()),
+            BlockResponse::Error { message, .. } => Err(format!("{}: {message}", holder.name())),
+            other => Err(format!(
+                "{} answered a PROVIDE with {}",
+                holder.name(),
+                kind(&other)
+            )),
+        }
+    }
+
     /// Which of `hashes` `at` holds.
     pub async fn has(&self, at: Holder, hashes: Vec<Hash>) -> Result<Vec<bool>, String> {
         let n = hashes.len();
@@ -125,8 +144,28 @@ impl Blocks {
     /// Finds the peers that store for others and connects to them directly;
     /// returns the ones reached.
     pub async fn contributors(&self) -> Vec<PeerId> {
+        self.reach_all(contributors_key()).await
+    }
+
+    /// Finds the holders of one file: the peers `hints` names (from its
+    /// manifest) and those the DHT lists under its provider key; connects
+    /// to each and returns the ones reached.
+    pub async fn holders(&self, key: Hash, hints: Vec<PeerId>) -> Vec<PeerId> {
+        let (search, mut reached) = self.holders_as_reached(key);
+        search.hints(hints);
+        drop(search);
+        let mut peers = Vec::new();
+        while let Some(peer) = reached.next().await {
+            if !peers.contains(&peer) {
+                peers.push(peer);
+            }
+        }
+        peers
+    }
+
+    async fn reach_all(&self, key: RecordKey) -> Vec<PeerId> {
         let addrs = self
-            .command(|reply| Command::Contributors { reply })
+            .command(|reply| Command::Providers { key, reply })
             .await
             .unwrap_or_default();
         let dials = addrs.into_iter().map(|addr| self.connect(addr));
@@ -137,28 +176,31 @@ impl Blocks {
             .collect()
     }
 
-    /// Like [`Self::contributors`], but hands on each contributor as soon
-    /// as it is reached; the channel closes when every dial has ended. It
-    /// holds every answer a lookup can give, so no send waits.
-    pub fn contributors_as_reached(&self) -> futures::channel::mpsc::Receiver<PeerId> {
-        let (tx, rx) = futures::channel::mpsc::channel(super::connection::MAX_CONTRIBUTORS);
-        let blocks = self.clone();
+    /// Starts finding the holders of the file with provider `key`: looks
+    /// them up in the DHT and dials each, handing on every peer as soon as
+    /// it is reached. Placement hints join through [`Search::hints`]. The
+    /// channel closes once the search is dropped and every dial has ended;
+    /// it holds every answer a search can give, so no send waits.
+    pub fn holders_as_reached(&self, key: Hash) -> (Search, mpsc::Receiver<PeerId>) {
+        let (tx, rx) = mpsc::channel(MAX_CONTRIBUTORS + MAX_HINTS);
+        let search = Search {
+            blocks: self.clone(),
+            tx,
+            dialed: Rc::default(),
+        };
+        let lookup = search.clone();
         crate::platform::spawn(async move {
-            let addrs = blocks
-                .command(|reply| Command::Contributors { reply })
+            let addrs = lookup
+                .blocks
+                .command(|reply| Command::Providers {
+                    key: RecordKey::new(&key.0),
+                    reply,
+                })
                 .await
                 .unwrap_or_default();
-            let dials = addrs.into_iter().map(|addr| {
-                let (blocks, mut tx) = (blocks.clone(), tx.clone());
-                async move {
-                    if let Some(peer) = blocks.connect(addr).await {
-                        let _ = tx.try_send(peer);
-                    }
-                }
-            });
-            futures::future::join_all(dials).await;
+            lookup.dial_all(addrs).await;
         });
-        rx
+        (search, rx)
     }
 
     /// Connects to one contributor, trying three times with a short pause:
@@ -184,6 +226,51 @@ impl Blocks {
             }
         }
         None
+    }
+}
+
+/// One search for a file's holders; see [`Blocks::holders_as_reached`].
+#[derive(Clone)]
+pub struct Search {
+    blocks: Blocks,
+    tx: mpsc::Sender<PeerId>,
+    /// Peers dialed already, so one named twice is dialed once.
+    dialed: Rc<RefCell<HashSet<PeerId>>>,
+}
+
+impl Search {
+    /// Dials the peers a manifest names as holders (in the background).
+    pub fn hints(&self, mut peers: Vec<PeerId>) {
+        peers.truncate(MAX_HINTS);
+        let search = self.clone();
+        crate::platform::spawn(async move {
+            let addrs = search
+                .blocks
+                .command(|reply| Command::Addrs { peers, reply })
+                .await
+                .unwrap_or_default();
+            search.dial_all(addrs).await;
+        });
+    }
+
+    async fn dial_all(&self, addrs: Vec<Multiaddr>) {
+        let dials = addrs.into_iter().map(|addr| {
+            let mut tx = self.tx.clone();
+            let blocks = self.blocks.clone();
+            let dialed = self.dialed.clone();
+            async move {
+                let Ok((_, peer)) = crate::webrtc::parse_dial_addr(&addr) else {
+                    return;
+                };
+                if !dialed.borrow_mut().insert(peer) {
+                    return;
+                }
+                if let Some(peer) = blocks.connect(addr).await {
+                    let _ = tx.try_send(peer);
+                }
+            }
+        });
+        futures::future::join_all(dials).await;
     }
 }
 

@@ -11,6 +11,7 @@ use futures::channel::{mpsc, oneshot};
 use futures::future::{FusedFuture, FutureExt, LocalBoxFuture};
 use futures::StreamExt;
 use libp2p::core::transport::ListenerId;
+use libp2p::kad::RecordKey;
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::{ConnectionId, SwarmEvent};
@@ -19,13 +20,15 @@ use libp2p::{Multiaddr, PeerId, Swarm};
 use super::bootstrap;
 use super::contribute;
 use super::direct::Direct;
+use super::provided::Provided;
 use super::status::{self, ConnectionInfo, Status};
 use super::swarm::{Behaviour, BehaviourEvent};
 use crate::net::block::{BlockRequest, BlockResponse};
 use crate::net::{Bootstrap, PeerConnection, TransportKind, KAD_PROTOCOL};
 
+mod announce;
 mod serve;
-pub use serve::MAX_CONTRIBUTORS;
+pub use announce::{contributors_key, MAX_CONTRIBUTORS};
 
 /// Work for the driver, and where its answer goes.
 pub enum Command {
@@ -35,12 +38,20 @@ pub enum Command {
         request: BlockRequest,
         reply: oneshot::Sender<Result<BlockResponse, String>>,
     },
-    /// The `/webrtc` addresses of peers that store for others.
-    Contributors {
+    /// The `/webrtc` addresses of the peers that provide `key` in the
+    /// DHT: every contributor ([`contributors_key`]) or one file's holders.
+    Providers {
+        key: RecordKey,
         reply: oneshot::Sender<Vec<Multiaddr>>,
     },
-    /// Contribution was switched on or off: announce or withdraw.
-    Announce,
+    /// The `/webrtc` addresses of `peers` through the node.
+    Addrs {
+        peers: Vec<PeerId>,
+        reply: oneshot::Sender<Vec<Multiaddr>>,
+    },
+    /// Contribution was switched on or off: announce or withdraw; `forget`
+    /// (on leaving) also drops the files this peer announced it holds.
+    Announce { forget: bool },
     /// A direct connection to a browser's `/webrtc` address.
     Connect {
         addr: Multiaddr,
@@ -55,6 +66,9 @@ pub const COMMAND_QUEUE: usize = 16;
 const MIN_BACKOFF: Duration = Duration::from_millis(500);
 /// Longest wait between attempts: a restarted node is found within seconds.
 const MAX_BACKOFF: Duration = Duration::from_secs(4);
+
+/// How often stuck direct-connection setups are looked for.
+const SWEEP: Duration = Duration::from_secs(5);
 
 /// The task that owns the swarm.
 pub struct Driver {
@@ -73,7 +87,9 @@ pub struct Driver {
     serving: usize,
     served_tx: mpsc::Sender<Served>,
     served_rx: mpsc::Receiver<Served>,
-    lookups: HashMap<libp2p::kad::QueryId, serve::Lookup>,
+    lookups: HashMap<libp2p::kad::QueryId, announce::Lookup>,
+    /// The files this peer announces it holds shards of.
+    provided: Provided,
 }
 
 /// A served block request's answer, back from its task.
@@ -88,6 +104,7 @@ enum Wake {
     Swarm(Box<SwarmEvent<BehaviourEvent>>),
     Bootstrap(Result<Bootstrap, String>),
     Retry,
+    Sweep,
 }
 
 impl Driver {
@@ -107,6 +124,7 @@ impl Driver {
             served_tx,
             served_rx,
             lookups: HashMap::new(),
+            provided: Provided::load(),
             commands,
             pending: HashMap::new(),
             swarm,
@@ -125,8 +143,11 @@ impl Driver {
         let mut fetch = self.fetch_bootstrap();
         let mut retry: futures::future::Fuse<LocalBoxFuture<'static, ()>> =
             futures::future::Fuse::terminated();
+        let sweep = || crate::platform::sleep(SWEEP).boxed_local().fuse();
+        let mut sweeping = sweep();
         loop {
             let wake = futures::select! {
+                () = sweeping => Wake::Sweep,
                 event = self.swarm.select_next_some() => Wake::Swarm(Box::new(event)),
                 result = fetch => Wake::Bootstrap(result),
                 () = retry => Wake::Retry,
@@ -134,6 +155,10 @@ impl Driver {
                 served = self.served_rx.select_next_some() => Wake::Served(served),
             };
             match wake {
+                Wake::Sweep => {
+                    self.direct.expire();
+                    sweeping = sweep();
+                }
                 Wake::Served((channel, response)) => self.on_served(channel, response),
                 Wake::Command(command) => self.on_command(command),
                 Wake::Swarm(event) => {
@@ -159,8 +184,11 @@ impl Driver {
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Block { to, request, reply } => self.send_block_request(to, request, reply),
-            Command::Contributors { reply } => self.find_contributors(reply),
-            Command::Announce => self.announce(),
+            Command::Providers { key, reply } => self.find_providers(key, reply),
+            Command::Addrs { peers, reply } => {
+                let _ = reply.send(self.relayed_addrs(peers));
+            }
+            Command::Announce { forget } => self.announce(forget),
             Command::Connect { addr, reply } => {
                 let connections = &self.connections;
                 let has_direct = |peer: &PeerId| {
@@ -411,7 +439,7 @@ impl Driver {
                     }
                     // A (re)connected DHT node: (re)announce what we offer.
                     if self.contribution.borrow().is_some() {
-                        self.announce();
+                        self.announce(false);
                     }
                 }
                 false

@@ -3,6 +3,7 @@
 //! then the circuit is closed so every stream takes the direct path.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use futures::channel::oneshot;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
@@ -11,15 +12,24 @@ use libp2p::{Multiaddr, PeerId, Swarm};
 
 use super::swarm::Behaviour;
 use crate::webrtc;
+use web_time::Instant;
 
 /// Most peers being connected to at once.
 const MAX_PENDING: usize = 32;
+/// Longest a direct connection may take to set up, every stage included
+/// (a WebRTC session alone is limited to 10 s): past it the request fails
+/// rather than wait for an event that will not come, such as the remote's
+/// side of a simultaneous dial that never completed.
+pub const SETUP_DEADLINE: Duration = Duration::from_secs(25);
 
 type Reply = oneshot::Sender<Result<(), String>>;
 
 struct Pending {
     addr: Multiaddr,
     webrtc_dialed: bool,
+    /// Where the setup is, for the error if it never ends.
+    stage: &'static str,
+    since: Instant,
     replies: Vec<Reply>,
 }
 
@@ -49,6 +59,7 @@ impl Direct {
             let _ = reply.send(Ok(()));
             return;
         }
+        self.expire();
         if let Some(pending) = self.pending.get_mut(&peer) {
             pending.replies.push(reply);
             return;
@@ -64,6 +75,8 @@ impl Direct {
             Pending {
                 addr,
                 webrtc_dialed: false,
+                stage: "the relayed circuit",
+                since: Instant::now(),
                 replies: vec![reply],
             },
         );
@@ -88,6 +101,7 @@ impl Direct {
             return;
         }
         pending.webrtc_dialed = true;
+        pending.stage = "the WebRTC setup";
         let opts = DialOpts::peer_id(peer)
             .addresses(vec![pending.addr.clone()])
             .condition(PeerCondition::Always)
@@ -123,9 +137,33 @@ impl Direct {
     /// A dial to `peer` failed.
     pub fn on_dial_error(&mut self, peer: PeerId, error: String) {
         if error.contains(webrtc::SIMULTANEOUS) {
-            return; // the remote's connection arrives as an inbound one
+            // The remote's connection arrives as an inbound one.
+            if let Some(pending) = self.pending.get_mut(&peer) {
+                pending.stage = "the remote's simultaneous dial";
+            }
+            return;
         }
         self.fail(&peer, error);
+    }
+
+    /// Fails every setup past [`SETUP_DEADLINE`], naming its stage.
+    pub fn expire(&mut self) {
+        let late: Vec<PeerId> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.since.elapsed() >= SETUP_DEADLINE)
+            .map(|(peer, _)| *peer)
+            .collect();
+        for peer in late {
+            let stage = self.pending.get(&peer).map_or("", |p| p.stage);
+            self.fail(
+                &peer,
+                format!(
+                    "no direct connection to {peer} within {} s: stuck in {stage}",
+                    SETUP_DEADLINE.as_secs()
+                ),
+            );
+        }
     }
 
     fn fail(&mut self, peer: &PeerId, error: String) {

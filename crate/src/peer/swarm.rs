@@ -11,7 +11,7 @@ use libp2p::swarm::NetworkBehaviour;
 use libp2p::{identify, identity::Keypair, kad, noise, ping, relay, yamux, Swarm};
 
 use crate::net::block::{self, BlockCodec};
-use crate::net::{KAD_PROTOCOL, PROTOCOL_VERSION};
+use crate::net::PROTOCOL_VERSION;
 use crate::webrtc;
 
 /// Everything the browser peer speaks.
@@ -68,7 +68,7 @@ pub fn build(keypair: Keypair) -> Result<(Swarm<Behaviour>, webrtc::service::Ser
             let mut kad = kad::Behaviour::with_config(
                 peer_id,
                 kad::store::MemoryStore::new(peer_id),
-                kad::Config::new(KAD_PROTOCOL),
+                crate::net::kad_config(),
             );
             // Browsers cannot be dialed by arbitrary DHT peers: clients only.
             kad.set_mode(Some(kad::Mode::Client));

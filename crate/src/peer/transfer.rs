@@ -7,8 +7,12 @@
 //!   when there are at least `n` of them. A browser that refuses or fails
 //!   costs that copy only; the upload completes when the node confirmed
 //!   every shard.
+//!   Each browser that took shards is told the file's provider key and
+//!   announces itself under it in the DHT; the manifest lists those
+//!   browsers as placement hints.
 //! - **Get**: the manifest, then for each window of segments a HAS to
-//!   every reachable contributor; each needed shard is fetched from a
+//!   every reachable holder (the manifest's hints and the providers of the
+//!   file's key, dialed as they are found); each needed shard is fetched from a
 //!   browser that has it (round robin), else from the node. Every shard is
 //!   verified; a peer that sends bad bytes is dropped and the shard fetched
 //!   again from the node. Plaintext streams out in order, a few segments
@@ -61,6 +65,16 @@ impl Tally {
             peers: self.0.borrow().clone(),
         }
     }
+}
+
+/// The peers a manifest names as holders (hints that do not parse as peer
+/// ids are ignored: they are advisory).
+fn hinted_peers(manifest: &crate::format::Manifest) -> Vec<libp2p::PeerId> {
+    manifest
+        .hints
+        .iter()
+        .filter_map(|h| libp2p::PeerId::from_bytes(h).ok())
+        .collect()
 }
 
 /// A progress callback; JavaScript's `onProgress`, or nothing.

@@ -56,15 +56,18 @@ pub async fn open(
     let link: format::Link = link
         .parse()
         .map_err(|e: format::FormatError| e.to_string())?;
-    // Contributors are looked up (and dialed) in the background, each
-    // joining as soon as it is reached: the first segments come from the
-    // node meanwhile, so the first byte waits for the manifest and one
-    // segment only.
-    let lookup = blocks.contributors_as_reached();
+    // The file's holders are looked up in the DHT (and dialed) in the
+    // background from the start, the manifest's placement hints once it is
+    // here; each joins as soon as it is reached. The first segments come
+    // from the node meanwhile, so the first byte waits for the manifest
+    // and one segment only.
+    let (search, lookup) = blocks.holders_as_reached(link.key.provider_key());
     let manifest = blocks.get(Holder::Node, link.manifest).await?.ok_or(
         "file not found: no reachable peer holds it (it may have been removed, or the link is wrong)",
     )?;
     let decoder = Decoder::open(&link, &manifest).map_err(|e| e.to_string())?;
+    search.hints(super::hinted_peers(decoder.manifest()));
+    drop(search);
     let size = decoder.manifest().size;
     let range = match range {
         None => 0..size,
@@ -170,7 +173,7 @@ struct Fetch {
     cache: ShardCache,
     reassembler: Reassembler,
     sources: Sources,
-    /// Contributors as they are reached, until every dial has ended.
+    /// Holders as they are reached, until every dial has ended.
     lookup: Option<mpsc::Receiver<PeerId>>,
     /// Shard positions that no holder could provide.
     skip: HashSet<(u64, usize)>,

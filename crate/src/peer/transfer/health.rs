@@ -1,5 +1,5 @@
 //! Health of a stored file: how many of each segment's shards can be
-//! reached right now (the node and every contributor, asked with HAS),
+//! reached right now (the node and every holder found, asked with HAS),
 //! and so whether the file can still be fetched and with what margin.
 
 use std::collections::BTreeMap;
@@ -28,6 +28,8 @@ pub struct Health {
     pub state: &'static str,
     /// Shards each holder has: `node` or a peer id.
     pub holders: BTreeMap<String, u64>,
+    /// The peers the manifest names as holders (its placement hints).
+    pub hinted: Vec<String>,
 }
 
 /// Asks every reachable holder which of the file's shards it has.
@@ -35,13 +37,13 @@ pub async fn health(blocks: &Blocks, link: &str) -> Result<Health, String> {
     let link: format::Link = link
         .parse()
         .map_err(|e: format::FormatError| e.to_string())?;
-    let (manifest, contributors) = futures::join!(
-        blocks.get(Holder::Node, link.manifest),
-        blocks.contributors()
-    );
-    let manifest = manifest?.ok_or("file not found: the node does not hold its manifest")?;
+    let manifest = blocks.get(Holder::Node, link.manifest).await?;
+    let manifest = manifest.ok_or("file not found: the node does not hold its manifest")?;
     let decoder = Decoder::open(&link, &manifest).map_err(|e| e.to_string())?;
     let m = decoder.manifest();
+    let hints = super::hinted_peers(m);
+    let hinted = hints.iter().map(ToString::to_string).collect();
+    let contributors = blocks.holders(link.key.provider_key(), hints).await;
     let all: Vec<Hash> = m.shards.iter().flatten().copied().collect();
     let mut holders: Vec<Holder> = vec![Holder::Node];
     holders.extend(contributors.into_iter().map(Holder::Peer));
@@ -76,6 +78,7 @@ pub async fn health(blocks: &Blocks, link: &str) -> Result<Health, String> {
             _ => "unavailable",
         },
         holders: counts,
+        hinted,
     })
 }
 

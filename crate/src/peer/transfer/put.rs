@@ -1,5 +1,8 @@
 //! Put: encode a stream segment by segment and store every shard.
 
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+
 use libp2p::PeerId;
 
 use super::{Progress, Tally};
@@ -16,9 +19,13 @@ pub async fn put(
     progress: &dyn Fn(Progress),
 ) -> Result<format::Link, String> {
     let params = Params::default();
-    let encoder = Encoder::new(FileKey::random(), params, name, mime).map_err(|e| e.to_string())?;
+    let key = FileKey::random();
+    let provider_key = key.provider_key();
+    let encoder = Encoder::new(key, params, name, mime).map_err(|e| e.to_string())?;
     let segment_size = u64::from(params.segment_size);
     let tally = Tally::default();
+    // The browsers that confirmed at least one shard.
+    let confirmed = RefCell::new(BTreeSet::new());
     progress(tally.progress("storing", 0, total));
     let holders = blocks.contributors().await;
     let mut done = 0u64;
@@ -29,12 +36,13 @@ pub async fn put(
         progress(tally.progress("storing", done, total));
         let shards: Vec<Vec<u8>> = segment.shards.into_iter().map(|s| s.bytes).collect();
         let base = segment.index as usize * shards.len();
-        let (blocks, holders, tally) = (blocks.clone(), holders.clone(), &tally);
+        let (blocks, holders, tally, confirmed) =
+            (blocks.clone(), holders.clone(), &tally, &confirmed);
         async move {
             // All shards of a segment in flight at once, to both holders.
             let puts = shards.into_iter().enumerate().map(|(i, bytes)| {
                 let browser = (!holders.is_empty()).then(|| holders[(base + i) % holders.len()]);
-                store_shard(&blocks, tally, bytes, browser)
+                store_shard(&blocks, tally, confirmed, bytes, browser)
             });
             futures::future::try_join_all(puts)
                 .await
@@ -44,6 +52,18 @@ pub async fn put(
     })
     .await
     .map_err(|e| e.to_string())?;
+    // The holders announce themselves under the file's provider key, and
+    // the manifest names them: a fetcher tries them first, then the DHT.
+    let confirmed: Vec<PeerId> = confirmed.into_inner().into_iter().collect();
+    let announced = confirmed.iter().map(|peer| async move {
+        if let Err(e) = blocks.provide(Holder::Peer(*peer), provider_key).await {
+            tracing::warn!(%peer, error = %e, "a holder will not announce the file");
+        }
+    });
+    futures::future::join_all(announced).await;
+    let finished = finished
+        .with_hints(confirmed.iter().map(|p| p.to_bytes()).collect())
+        .map_err(|e| e.to_string())?;
     let manifest = finished.manifest_blob;
     tally.add(Holder::Node, manifest.len());
     blocks.put(Holder::Node, manifest).await?;
@@ -56,6 +76,7 @@ pub async fn put(
 async fn store_shard(
     blocks: &Blocks,
     tally: &Tally,
+    confirmed: &RefCell<BTreeSet<PeerId>>,
     bytes: Vec<u8>,
     browser: Option<PeerId>,
 ) -> Result<(), String> {
@@ -63,7 +84,10 @@ async fn store_shard(
     let copy = async {
         if let Some(peer) = browser {
             match blocks.put(Holder::Peer(peer), bytes.clone()).await {
-                Ok(_) => tally.add(Holder::Peer(peer), len),
+                Ok(_) => {
+                    tally.add(Holder::Peer(peer), len);
+                    confirmed.borrow_mut().insert(peer);
+                }
                 Err(e) => tracing::warn!(%peer, error = %e, "a contributor did not take a shard"),
             }
         }
