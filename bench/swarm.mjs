@@ -6,12 +6,14 @@
 //   get.MBps.firefox      the same get by a Firefox peer
 //   get.first_byte_ms     link handed to a running peer until the first
 //                         plaintext bytes are ready
+//   put.MBps.256MiB       256 MiB put, streamed from the page (never whole in memory)
+//   get.MBps.256MiB       256 MiB get by a fresh Chromium peer
 // Prints one JSON line per result.
 import { startNode } from '../tests/lib/node.mjs';
 import { backgroundTab, launch, openApp, waitForStatus } from '../tests/lib/browser.mjs';
 import { connectToContributors } from '../tests/lib/webrtc.mjs';
 
-const SIZE = 64 << 20;
+const MiB = 1 << 20;
 const emit = (name, value, unit) => console.log(JSON.stringify({ name, value: Math.round(value * 10) / 10, unit }));
 const browsers = [];
 
@@ -41,6 +43,25 @@ async function timedGet(page, link) {
   }, link);
 }
 
+// Puts `size` random bytes from a stream made in the page, 1 MiB at a time.
+function timedPut(page, size) {
+  return page.evaluate(async (n) => {
+    let left = n;
+    const stream = new ReadableStream({
+      pull(controller) {
+        if (left === 0) { controller.close(); return; }
+        const chunk = new Uint8Array(Math.min(left, 1 << 20));
+        for (let i = 0; i < chunk.length; i += 65536) crypto.getRandomValues(chunk.subarray(i, i + 65536));
+        left -= chunk.length;
+        controller.enqueue(chunk);
+      },
+    });
+    const start = performance.now();
+    const link = await window.meganet.put(stream, { name: 'bench.bin' });
+    return { link, ms: performance.now() - start };
+  }, size);
+}
+
 const node = await startNode();
 try {
   for (let i = 0; i < 3; i++) {
@@ -49,20 +70,17 @@ try {
   }
   const uploader = await peer('chromium', node);
   await connectToContributors(uploader, 3);
-  const put = await uploader.evaluate(async (n) => {
-    const data = new Uint8Array(n);
-    for (let i = 0; i < n; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
-    const start = performance.now();
-    const link = await window.meganet.put(new File([data], 'bench.bin'), {});
-    return { link, ms: performance.now() - start };
-  }, SIZE);
-  emit('put.MBps', SIZE / 1e6 / (put.ms / 1000), 'MB/s');
-  for (const kind of ['chromium', 'firefox']) {
-    const fetcher = await peer(kind, node);
-    const got = await timedGet(fetcher, put.link);
-    if (got.size !== SIZE) throw new Error(`got ${got.size} bytes`);
-    emit(kind === 'chromium' ? 'get.MBps' : 'get.MBps.firefox', SIZE / 1e6 / (got.ms / 1000), 'MB/s');
-    if (kind === 'chromium') emit('get.first_byte_ms', got.first, 'ms');
+  for (const size of [64 * MiB, 256 * MiB]) {
+    const suffix = size === 64 * MiB ? '' : '.256MiB';
+    const put = await timedPut(uploader, size);
+    emit(`put.MBps${suffix}`, size / 1e6 / (put.ms / 1000), 'MB/s');
+    for (const kind of suffix ? ['chromium'] : ['chromium', 'firefox']) {
+      const fetcher = await peer(kind, node);
+      const got = await timedGet(fetcher, put.link);
+      if (got.size !== size) throw new Error(`got ${got.size} bytes of ${size}`);
+      emit(kind === 'chromium' ? `get.MBps${suffix}` : 'get.MBps.firefox', size / 1e6 / (got.ms / 1000), 'MB/s');
+      if (kind === 'chromium' && !suffix) emit('get.first_byte_ms', got.first, 'ms');
+    }
   }
 } finally {
   for (const b of browsers) await b.close().catch(() => {});

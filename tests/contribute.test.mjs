@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { startNode } from './lib/node.mjs';
 import { BROWSERS, launch, launchChromium, openApp, screenshot } from './lib/browser.mjs';
+import { connectToContributors } from './lib/webrtc.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve('axe-core/axe.min.js');
@@ -175,6 +176,47 @@ test('chromium: the decision follows visibility, battery, connection and the quo
   await waitForLine(page, /^Not contributing/);
   assert.equal(await page.isHidden('#contribute-persist'), true);
   assert.deepEqual(errors, [], 'no page errors');
+});
+
+test('chromium: where an upload\'s shards land follows the contributor\'s state: refused on battery, taken once it charges', async () => {
+  const node = await startNode();
+  cleanups.push(() => node.stop());
+  const holderBrowser = await launchChromium();
+  cleanups.push(() => holderBrowser.close());
+  const holder = await openApp(holderBrowser, node.url, {}, { initScript: stateHooks, initArg: true });
+  await holder.page.waitForFunction(() => window.meganet?.status().node.state === 'connected', null, { timeout: 30_000 });
+  const holderId = await holder.page.evaluate(() => window.meganet.id);
+  await holder.page.evaluate(() => window.__setVisibility('hidden'));
+  await holder.page.click('#contribute-on');
+  await waitForLine(holder.page, /^Storing for others: yes/);
+  await holder.page.evaluate(() => window.__setBattery({ charging: false, level: 0.23 }));
+  await waitForLine(holder.page, /^Storing for others: paused: on battery \(23%\)\.$/);
+  await enforced(holder.page, false, 2 ** 20);
+
+  const uploaderBrowser = await launchChromium();
+  cleanups.push(() => uploaderBrowser.close());
+  const uploader = await openApp(uploaderBrowser, node.url);
+  const warnings = [];
+  uploader.page.on('console', (m) => { if (/WARN/.test(m.text())) warnings.push(m.text()); });
+  await uploader.page.waitForFunction(() => window.meganet?.status().node.state === 'connected', null, { timeout: 30_000 });
+  await connectToContributors(uploader.page, 1);
+  const putFrom = (page) => page.evaluate(async () => {
+    const data = crypto.getRandomValues(new Uint8Array(60_000));
+    let last;
+    const link = await window.meganet.put(new Blob([data]), { onProgress: (p) => { last = p; } });
+    return { link, peers: last.peers };
+  });
+  const onBattery = await putFrom(uploader.page);
+  assert.equal(onBattery.peers[holderId], undefined, `nothing stored on a holder on battery: ${JSON.stringify(onBattery.peers)}`);
+  assert.ok(onBattery.peers.node > 0, 'the node holds the upload');
+  assert.ok(warnings.some((w) => /did not take a shard/.test(w) && /on battery/.test(w)), warnings.join('\n'));
+  assert.equal((await holder.page.evaluate(() => window.meganet.usage())).entries, 0, 'the holder stored nothing');
+
+  await holder.page.evaluate(() => window.__setBattery({ charging: true, level: 0.25 }));
+  await waitForLine(holder.page, /^Storing for others: yes/);
+  await enforced(holder.page, true, null);
+  const charging = await putFrom(uploader.page);
+  assert.ok(charging.peers[holderId] > 0, `the charging holder took shards: ${JSON.stringify(charging.peers)}`);
 });
 
 for (const kind of BROWSERS.filter((k) => k === 'firefox')) {

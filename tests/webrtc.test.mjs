@@ -5,19 +5,21 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startNode } from './lib/node.mjs';
 import { BROWSERS, launch, openApp, waitForStatus } from './lib/browser.mjs';
-import { recordPeerConnections, webrtcAddr, iceReport } from './lib/webrtc.mjs';
+import { noDirectPath, recordPeerConnections, webrtcAddr, iceReport } from './lib/webrtc.mjs';
 
 const connected = (s) => s.node.state === 'connected';
 const cleanups = [];
 after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
 
-async function peerIn(kind, node) {
+async function peerIn(kind, node, initScript = recordPeerConnections) {
   const browser = await launch(kind);
   cleanups.push(() => browser.close());
-  const app = await openApp(browser, node.url, {}, { initScript: recordPeerConnections });
+  const app = await openApp(browser, node.url, {}, { initScript });
+  const warnings = [];
+  app.page.on('console', (m) => { if (/WARN/.test(m.text())) warnings.push(m.text().slice(0, 600)); });
   await waitForStatus(app.page, connected);
   const id = await app.page.evaluate(() => window.meganet.id);
-  return { browser, ...app, id };
+  return { browser, ...app, id, warnings };
 }
 
 // A status predicate (as source: it runs in the page): exactly one
@@ -119,6 +121,25 @@ for (const kind of BROWSERS) {
     const nobody = '12D3KooWRBhwfeP2Y4TCx1SM6s9rUoHhR5STiGwxBhgFRcw3UERE';
     const ghost = bAddr.replace(b.id, nobody);
     assert.match(await dialError(ghost), new RegExp(`cannot reach|${nobody}|NO_RESERVATION|reservation`, 'i'));
+  });
+}
+
+if (BROWSERS.includes('chromium')) {
+  test('chromium: where ICE finds no direct path, the error names the stage and data goes over the relayed connection', async () => {
+    const node = await startNode();
+    cleanups.push(() => node.stop());
+    const a = await peerIn('chromium', node, noDirectPath);
+    const b = await peerIn('chromium', node, noDirectPath);
+    await a.page.evaluate((addr) => window.meganet.dial(addr), await webrtcAddr(b.page));
+    const s = await waitForStatus(a.page, `(s) => s.connections.some((c) => c.peerId === '${b.id}')`);
+    assert.deepEqual(links(s, b.id).map((c) => c.path), ['relayed'], JSON.stringify(links(s, b.id)));
+    assert.ok(
+      a.warnings.some((w) => /no direct path: using the relayed connection/.test(w) && /while ICE connectivity/.test(w)),
+      a.warnings.join('\n'),
+    );
+    // Streams run over the relayed connection, within the node's relay budget.
+    assert.equal(await a.page.evaluate((peer) => window.meganet.sink(peer, 1_000_000), b.id), 1_000_000);
+    assert.equal(await b.page.evaluate((peer) => window.meganet.sink(peer, 500_000), a.id), 500_000);
   });
 }
 

@@ -39,6 +39,20 @@ use std::fmt;
 /// Why a dial gave way: the remote dialed us at the same moment and its
 /// connection is the one kept.
 pub const SIMULTANEOUS: &str = "the remote dialed at the same time; its connection is used";
+/// ICE tried every candidate pair and none worked.
+pub const NO_PAIR: &str = "no candidate pair worked";
+/// The setup ran out of time.
+pub const TIMED_OUT: &str = "no connection within";
+
+/// Whether a dial error (as text: it reaches the swarm as a transport
+/// error) means no direct path exists: ICE found no working pair or ran
+/// out of time. The relayed connection may then carry the data. Any other
+/// failure (a certificate that does not match its fingerprint, a protocol
+/// error) is not a path problem and is reported as it is.
+pub fn is_no_direct_path(error: &str) -> bool {
+    let at_ice = format!("while {}: ", Stage::Ice);
+    error.contains(&at_ice) && (error.contains(NO_PAIR) || error.contains(TIMED_OUT))
+}
 
 /// Where connection setup failed, for errors users can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,5 +142,17 @@ mod tests {
         ] {
             assert!(parse_dial_addr(&bad.parse().unwrap()).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn tells_a_missing_path_from_other_failures() {
+        let no_pair = Error::at(Stage::Ice, NO_PAIR).to_string();
+        let late = Error::at(Stage::Ice, format!("{TIMED_OUT} 10 s")).to_string();
+        let dtls = Error::at(Stage::Ice, "DTLS failed: certificate mismatch").to_string();
+        let early = Error::at(Stage::Signaling, format!("{TIMED_OUT} 10 s")).to_string();
+        assert!(is_no_direct_path(&format!("transport: {no_pair}")));
+        assert!(is_no_direct_path(&late));
+        assert!(!is_no_direct_path(&dtls));
+        assert!(!is_no_direct_path(&early));
     }
 }

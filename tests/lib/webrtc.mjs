@@ -11,6 +11,18 @@ export function recordPeerConnections() {
   };
 }
 
+/**
+ * Init script: every RTCPeerConnection may only use TURN relays, and none
+ * are configured, so ICE gathers no candidate and finds no path (what two
+ * peers behind strict NATs without a TURN server see).
+ */
+export function noDirectPath() {
+  const Original = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends Original {
+    constructor(config = {}, ...rest) { super({ ...config, iceTransportPolicy: 'relay' }, ...rest); }
+  };
+}
+
 /** Waits for the peer's `/ws/.../p2p-circuit/webrtc` listen address; returns it dialable. */
 export async function webrtcAddr(page) {
   const pick = () => window.meganet?.status().listenAddrs

@@ -367,7 +367,8 @@ impl Driver {
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 if let Some(peer) = peer_id {
-                    self.direct.on_dial_error(peer, error.to_string());
+                    let relayed = self.swarm.is_connected(&peer);
+                    self.direct.on_dial_error(peer, error.to_string(), relayed);
                 }
                 let is_node = peer_id.is_some() && self.node.as_ref().map(|(p, _)| *p) == peer_id;
                 if is_node && !self.is_connected_to_node() {

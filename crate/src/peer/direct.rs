@@ -134,8 +134,21 @@ impl Direct {
         }
     }
 
-    /// A dial to `peer` failed.
-    pub fn on_dial_error(&mut self, peer: PeerId, error: String) {
+    /// A dial to `peer` failed; `relayed`: a relayed connection to it is
+    /// up. When ICE found no direct path, that connection carries the
+    /// data instead (within the node's relay budget) and the request
+    /// succeeds; `peer.status()` shows the path as `relayed`.
+    pub fn on_dial_error(&mut self, peer: PeerId, error: String, relayed: bool) {
+        let webrtc_dialed = self.pending.get(&peer).is_some_and(|p| p.webrtc_dialed);
+        if relayed && webrtc_dialed && webrtc::is_no_direct_path(&error) {
+            tracing::warn!(%peer, %error, "no direct path: using the relayed connection");
+            if let Some(pending) = self.pending.remove(&peer) {
+                for reply in pending.replies {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            return;
+        }
         if error.contains(webrtc::SIMULTANEOUS) {
             // The remote's connection arrives as an inbound one.
             if let Some(pending) = self.pending.get_mut(&peer) {

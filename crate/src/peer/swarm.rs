@@ -28,6 +28,8 @@ pub struct Behaviour {
 
 /// Connections stay open this long without traffic.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// Longest any connection may take to set up (libp2p's default is 10 s).
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Builds the swarm, and the WebRTC signaling service to run beside it.
 ///
@@ -88,6 +90,9 @@ pub fn build(keypair: Keypair) -> Result<(Swarm<Behaviour>, webrtc::service::Ser
         })
         .map_err(|e| format!("cannot set up behaviours: {e}"))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
+        // Longer than a WebRTC session's own limit, so a setup that runs
+        // out of time fails with the stage it reached, not a bare timeout.
+        .with_connection_timeout(CONNECTION_TIMEOUT)
         .build();
     Ok((swarm, service))
 }

@@ -111,7 +111,7 @@ async fn with_timeout(
         result = setup.fuse() => result,
         () = crate::platform::sleep(config.timeout).fuse() => Err(Error::at(
             stage.get(),
-            format!("no connection within {} s", config.timeout.as_secs()),
+            format!("{} {} s", super::TIMED_OUT, config.timeout.as_secs()),
         )),
     }
 }
@@ -170,7 +170,7 @@ async fn connect<W: AsyncWrite + Unpin>(
                     RtcIceConnectionState::Connected | RtcIceConnectionState::Completed => {
                         "DTLS failed: the remote's certificate does not match the fingerprint in its SDP"
                     }
-                    _ => "no candidate pair worked",
+                    _ => super::NO_PAIR,
                 };
                 return Err(Error::at(Stage::Ice, why));
             }
