@@ -1,31 +1,39 @@
 // The IndexedDB chunk store survives a browser killed in the middle of a
 // batch: after reopening, every entry verifies, usage matches what is
-// there, and no batch is half visible.
+// there, and no batch is half visible. In Chromium and in Firefox (whose
+// IndexedDB lives in the parent process, the one killed).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { startNode, tempDir } from './lib/node.mjs';
-import { FLAGS } from './lib/browser.mjs';
+import { BROWSERS, FLAGS } from './lib/browser.mjs';
+import { launchFirefoxProfile } from './lib/firefox.mjs';
 
 const cleanups = [];
 after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
 
-async function openProfile(dir, url) {
-  const context = await chromium.launchPersistentContext(dir, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: FLAGS,
-  });
-  const page = context.pages()[0] || await context.newPage();
+async function openProfile(kind, dir, url) {
+  let context;
+  let page;
+  if (kind === 'firefox') {
+    ({ context, page } = await launchFirefoxProfile(dir));
+  } else {
+    context = await chromium.launchPersistentContext(dir, {
+      executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: FLAGS,
+    });
+    page = context.pages()[0] || await context.newPage();
+  }
   await page.goto(url);
   await page.waitForFunction(() => window.meganetApi !== undefined, null, { timeout: 30_000 });
   return { context, page };
 }
 
-test('killing Chromium during a batch leaves the store consistent', async () => {
+for (const kind of BROWSERS) test(`killing ${kind} during a batch leaves the store consistent`, async () => {
   const node = await startNode();
   cleanups.push(() => node.stop());
   const profile = tempDir('meganet-profile-');
-  const first = await openProfile(profile, node.url);
+  const first = await openProfile(kind, profile, node.url);
   await first.page.evaluate(async () => {
     const store = await window.meganetApi.LocalStore.open('crash-test', 8e9);
     window.batches = 0;
@@ -47,7 +55,7 @@ test('killing Chromium during a batch leaves the store consistent', async () => 
   execFileSync('pkill', ['-9', '-f', profile]);
   await first.context.close().catch(() => {});
 
-  const second = await openProfile(profile, node.url);
+  const second = await openProfile(kind, profile, node.url);
   cleanups.push(() => second.context.close());
   const result = await second.page.evaluate(async () => {
     const store = await window.meganetApi.LocalStore.open('crash-test', 8e9);

@@ -88,15 +88,28 @@ class FirefoxBrowser {
   close() { return this.browser.close(); }
 }
 
-export async function launchFirefox() {
+/** Launches one Firefox process; `userDataDir` keeps its profile (default: a fresh one). */
+export async function launchFirefox({ userDataDir } = {}) {
   const browser = await puppeteer.launch({
     browser: 'firefox',
     executablePath: process.env.FIREFOX || '/usr/bin/firefox-esr',
     headless: true,
+    userDataDir,
     extraPrefsFirefox: {
       'media.peerconnection.ice.loopback': true,
       'media.peerconnection.ice.obfuscate_host_addresses': false,
     },
   });
   return new FirefoxBrowser(browser);
+}
+
+/**
+ * Firefox with a profile kept in `dir`, as `{context, page}` like
+ * Playwright's persistent contexts: the page is in the default context, whose
+ * storage outlives the process (a BiDi user context's does not).
+ */
+export async function launchFirefoxProfile(dir) {
+  const firefox = await launchFirefox({ userDataDir: dir });
+  const page = new FirefoxPage(await firefox.browser.newPage());
+  return { context: { close: () => firefox.close() }, page };
 }
