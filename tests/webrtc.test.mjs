@@ -3,7 +3,8 @@
 // RTCPeerConnection that carries libp2p streams.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startNode } from './lib/node.mjs';
+import dgram from 'node:dgram';
+import { runMeganet, startNode } from './lib/node.mjs';
 import { BROWSERS, launch, openApp, waitForStatus } from './lib/browser.mjs';
 import { noDirectPath, recordPeerConnections, webrtcAddr, iceReport } from './lib/webrtc.mjs';
 
@@ -124,7 +125,41 @@ for (const kind of BROWSERS) {
   });
 }
 
+/** A STUN server that only counts the Binding requests it receives. */
+async function stunCounter() {
+  const socket = dgram.createSocket('udp4');
+  const seen = { requests: 0 };
+  socket.on('message', (msg) => {
+    // A STUN Binding request: type 0x0001 and the magic cookie 0x2112A442.
+    if (msg.length >= 20 && msg.readUInt16BE(0) === 0x0001 && msg.readUInt32BE(4) === 0x2112a442) seen.requests += 1;
+  });
+  await new Promise((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return { url: `stun:127.0.0.1:${socket.address().port}`, seen, close: () => socket.close() };
+}
+
 if (BROWSERS.includes('chromium')) {
+  test('chromium: the node\'s STUN servers (--stun) reach the browsers\' peer connections; a bad one stops the node at start', async () => {
+    const stun = await stunCounter();
+    cleanups.push(async () => stun.close());
+    const node = await startNode({ args: ['--stun', stun.url] });
+    cleanups.push(() => node.stop());
+    const bootstrap = await (await fetch(new URL('/bootstrap.json', node.url))).json();
+    assert.deepEqual(bootstrap.iceServers, [stun.url]);
+    const a = await peerIn('chromium', node);
+    const b = await peerIn('chromium', node);
+    await a.page.evaluate((addr) => window.meganet.dial(addr), await webrtcAddr(b.page));
+    const s = await waitForStatus(a.page, oneWebrtcTo(b.id));
+    assert.deepEqual(links(s, b.id).map((c) => c.path), ['direct']);
+    const urls = await a.page.evaluate(() => window.__pcs.flatMap((pc) => pc.getConfiguration().iceServers.flatMap((i) => [i.urls].flat())));
+    assert.ok(urls.includes(stun.url), `the peer connection uses ${stun.url}: ${JSON.stringify(urls)}`);
+    assert.ok(stun.seen.requests > 0, 'the browser asked the STUN server for its address');
+
+    const bad = runMeganet(['node', '--http', '127.0.0.1:0', '--stun', 'http://example.org']);
+    const result = await bad;
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /not a STUN URL/);
+  });
+
   test('chromium: where ICE finds no direct path, the error names the stage and data goes over the relayed connection', async () => {
     const node = await startNode();
     cleanups.push(() => node.stop());

@@ -19,7 +19,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a node: relay for browsers, DHT bootstrap, and the web app's HTTP server.
-    Node(meganet::node::Config),
+    Node(Box<meganet::node::Config>),
     /// Encrypt and store a file through a node; prints its link.
     Put {
         /// The file to share.
@@ -119,7 +119,7 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Node(config) => meganet::node::run(config).await,
+            Command::Node(config) => meganet::node::run(*config).await,
             Command::Put { file, node } => put(file, node).await,
             Command::Get { link, output, node } => get(link, output, node).await,
         }

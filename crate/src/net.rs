@@ -36,6 +36,36 @@ pub struct Bootstrap {
     pub peer_id: String,
     /// Dialable multiaddrs, each ending in `/p2p/<peer id>`.
     pub addrs: Vec<String>,
+    /// STUN server URLs browsers use to find their public address, so
+    /// peers behind NATs can connect directly; none on one host or LAN.
+    #[serde(default)]
+    pub ice_servers: Vec<String>,
+}
+
+/// Most STUN servers a browser takes from a bootstrap document.
+pub const MAX_ICE_SERVERS: usize = 8;
+/// Longest STUN server URL.
+pub const MAX_ICE_URL_LEN: usize = 256;
+
+/// Checks a STUN server URL (`stun:host[:port]` or `stuns:…`): the node
+/// refuses a bad one at start-up, a browser ignores one from a node.
+pub fn check_stun_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("stun:")
+        .or_else(|| url.strip_prefix("stuns:"))
+        .ok_or_else(|| format!("{url:?} is not a STUN URL (stun:host:port)"))?;
+    if url.len() > MAX_ICE_URL_LEN {
+        return Err(format!("STUN URL longer than {MAX_ICE_URL_LEN} bytes"));
+    }
+    let valid = !rest.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!("{url:?} is not a STUN URL (stun:host:port)"))
+    }
 }
 
 /// `/status.json`: the node's own view, for operators and tests.
@@ -49,6 +79,9 @@ pub struct NodeStatus {
     pub certhash: Option<String>,
     /// Addresses the node listens on.
     pub listen_addrs: Vec<String>,
+    /// STUN servers it hands to browsers (`--stun`).
+    #[serde(default)]
+    pub ice_servers: Vec<String>,
     /// Connected peers.
     pub peers: Vec<PeerConnection>,
     /// Bytes of blocks stored.
@@ -151,6 +184,29 @@ mod tests {
 
     fn kind(s: &str) -> &'static str {
         TransportKind::of(&s.parse().unwrap()).as_str()
+    }
+
+    #[test]
+    fn checks_stun_urls() {
+        for good in [
+            "stun:127.0.0.1:3478",
+            "stuns:stun.example.org",
+            "stun:[::1]:3478",
+        ] {
+            assert_eq!(check_stun_url(good), Ok(()), "{good}");
+        }
+        let long = format!("stun:{}", "a".repeat(MAX_ICE_URL_LEN));
+        for bad in [
+            "",
+            "stun:",
+            "http://x",
+            "turn:x:3478",
+            "stun:a b",
+            "stun:x?transport=udp",
+            &long,
+        ] {
+            assert!(check_stun_url(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -19,11 +19,19 @@ use crate::net::NodeStatus;
 
 /// Runs the node until Ctrl-C or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    if config.stun.len() > crate::net::MAX_ICE_SERVERS {
+        anyhow::bail!(
+            "{} STUN servers given; at most {} are used",
+            config.stun.len(),
+            crate::net::MAX_ICE_SERVERS
+        );
+    }
     let secrets = identity::Secrets::load(&config.data)?;
     let peer_id = secrets.keypair.public().to_peer_id();
     let status = Arc::new(RwLock::new(NodeStatus {
         peer_id: peer_id.to_string(),
         certhash: Some(secrets.certhash()),
+        ice_servers: config.stun.clone(),
         ..NodeStatus::default()
     }));
 

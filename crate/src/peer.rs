@@ -82,7 +82,9 @@ impl Peer {
         let bootstrap_url = options
             .bootstrap_url
             .unwrap_or_else(|| "/bootstrap.json".to_owned());
-        let (swarm, signaling) = swarm::build(keypair).map_err(|e| JsError::new(&e))?;
+        let ice_servers = crate::webrtc::session::IceServers::default();
+        let (swarm, signaling) =
+            swarm::build(keypair, ice_servers.clone()).map_err(|e| JsError::new(&e))?;
         let streams = swarm.behaviour().stream.new_control();
         probe::serve(&streams);
         crate::platform::spawn(signaling.run());
@@ -96,6 +98,7 @@ impl Peer {
             rx,
             contribution.clone(),
             gate.clone(),
+            ice_servers,
         );
         crate::platform::spawn(driver.run());
         Ok(Peer {

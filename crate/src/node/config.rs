@@ -35,6 +35,12 @@ pub struct Config {
     #[arg(long, default_value = "127.0.0.1:4003", value_name = "ADDR")]
     pub tcp: SocketAddr,
 
+    /// A STUN server browsers use to find their public address, so peers
+    /// behind NATs connect directly (`stun:host:port`); repeatable, at most
+    /// 8. None are needed on one host or one LAN.
+    #[arg(long = "stun", value_name = "URL", value_parser = parse_stun)]
+    pub stun: Vec<String>,
+
     /// Another node to join (a multiaddr ending in /p2p/<peer id>); repeatable.
     #[arg(long = "peer", value_name = "MULTIADDR")]
     pub peers: Vec<Multiaddr>,
@@ -78,6 +84,10 @@ pub struct RelayLimits {
     /// the rest is the fallback data budget when a direct path fails).
     #[arg(long, default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
     pub relay_circuit_bytes: u64,
+}
+
+fn parse_stun(url: &str) -> Result<String, String> {
+    crate::net::check_stun_url(url).map(|()| url.to_owned())
 }
 
 impl RelayLimits {

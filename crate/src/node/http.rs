@@ -70,6 +70,7 @@ async fn bootstrap(State(status): State<Shared>) -> impl IntoResponse {
     Json(Bootstrap {
         peer_id: status.peer_id.clone(),
         addrs,
+        ice_servers: status.ice_servers.clone(),
     })
 }
 

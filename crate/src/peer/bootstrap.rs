@@ -52,3 +52,22 @@ pub fn pick_address(bootstrap: &Bootstrap) -> Option<Multiaddr> {
                 && !a.iter().any(|p| matches!(p, Protocol::P2pCircuit))
         })
 }
+
+/// The node's STUN servers that pass [`crate::net::check_stun_url`], at
+/// most [`crate::net::MAX_ICE_SERVERS`]: a bad URL would make every
+/// `RTCPeerConnection` fail to construct, so it is dropped with a warning.
+pub fn stun_servers(bootstrap: &Bootstrap) -> Vec<String> {
+    bootstrap
+        .ice_servers
+        .iter()
+        .filter(|url| match crate::net::check_stun_url(url) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "ignoring a STUN server from the node");
+                false
+            }
+        })
+        .take(crate::net::MAX_ICE_SERVERS)
+        .cloned()
+        .collect()
+}

@@ -90,6 +90,8 @@ pub struct Driver {
     lookups: HashMap<libp2p::kad::QueryId, announce::Lookup>,
     /// The files this peer announces it holds shards of.
     provided: Provided,
+    /// STUN servers for WebRTC sessions, from the bootstrap document.
+    ice_servers: crate::webrtc::session::IceServers,
 }
 
 /// A served block request's answer, back from its task.
@@ -115,9 +117,11 @@ impl Driver {
         commands: mpsc::Receiver<Command>,
         contribution: contribute::Shared,
         gate: super::gate::SharedGate,
+        ice_servers: crate::webrtc::session::IceServers,
     ) -> Self {
         let (served_tx, served_rx) = mpsc::channel(serve::MAX_SERVING);
         Self {
+            ice_servers,
             contribution,
             gate,
             serving: 0,
@@ -293,6 +297,7 @@ impl Driver {
     }
 
     fn dial(&mut self, doc: &Bootstrap) -> Result<(), String> {
+        self.ice_servers.set(bootstrap::stun_servers(doc));
         let addr = bootstrap::pick_address(doc)
             .ok_or_else(|| "the node offers no WebSocket address".to_owned())?;
         let peer: PeerId = doc

@@ -36,13 +36,19 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(20);
 /// The transports are assembled by hand because order matters: the relay
 /// transport accepts any address with `/p2p-circuit` in it, so the
 /// `/webrtc` transport must see `<relay>/p2p-circuit/webrtc/...` first.
-pub fn build(keypair: Keypair) -> Result<(Swarm<Behaviour>, webrtc::service::Service), String> {
+pub fn build(
+    keypair: Keypair,
+    ice_servers: webrtc::session::IceServers,
+) -> Result<(Swarm<Behaviour>, webrtc::service::Service), String> {
     let peer_id = keypair.public().to_peer_id();
     let streams = libp2p_stream::Behaviour::new();
     let (webrtc_transport, service) = webrtc::service::new(
         peer_id,
         streams.new_control(),
-        webrtc::session::Config::default(),
+        webrtc::session::Config {
+            ice_servers,
+            ..webrtc::session::Config::default()
+        },
     );
     let (relay_transport, relay) = relay::client::new(peer_id);
     let noise = || noise::Config::new(&keypair).map_err(|e| format!("cannot set up Noise: {e}"));

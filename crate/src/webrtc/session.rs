@@ -2,11 +2,13 @@
 //! dialer's offer side and the listener's answer side, ending in a direct
 //! [`Connection`] or an [`Error`] naming the stage that failed.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, FutureExt, StreamExt};
+
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -23,11 +25,26 @@ const CANDIDATE_QUEUE: usize = 64;
 /// Most remote candidates accepted in one session.
 const MAX_REMOTE_CANDIDATES: usize = 128;
 
+/// STUN URLs, shared by every session: the node's bootstrap document sets
+/// them after the peer has started.
+#[derive(Debug, Clone, Default)]
+pub struct IceServers(Rc<RefCell<Vec<String>>>);
+
+impl IceServers {
+    pub fn set(&self, urls: Vec<String>) {
+        *self.0.borrow_mut() = urls;
+    }
+
+    pub fn get(&self) -> Vec<String> {
+        self.0.borrow().clone()
+    }
+}
+
 /// Settings shared by every session.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// STUN (or TURN) URLs; none are needed on one host or one LAN.
-    pub ice_servers: Vec<String>,
+    /// STUN URLs; none are needed on one host or one LAN.
+    pub ice_servers: IceServers,
     /// Longest a whole setup may take.
     pub timeout: Duration,
 }
@@ -35,7 +52,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            ice_servers: Vec::new(),
+            ice_servers: IceServers::default(),
             timeout: Duration::from_secs(10),
         }
     }
@@ -310,7 +327,7 @@ fn gather_candidates(pc: &RtcPeerConnection) -> Candidates {
 fn new_peer_connection(config: &Config) -> Result<RtcPeerConnection, Error> {
     let rtc = RtcConfiguration::new();
     let servers = js_sys::Array::new();
-    for url in &config.ice_servers {
+    for url in &config.ice_servers.get() {
         let server = RtcIceServer::new();
         server.set_urls(&JsValue::from_str(url));
         servers.push(&server);
