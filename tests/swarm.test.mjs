@@ -132,7 +132,10 @@ test('Firefox and Chromium in one network: each fetches what the other put, from
   for (const [up, down] of [['firefox', 'chromium'], ['chromium', 'firefox']]) {
     const uploader = await peerIn(up, node);
     await connectToContributors(uploader.page, 2);
-    const put = await putRandom(uploader.page, 6 * MiB);
+    // Enough segments that a holder reached a moment after the first
+    // window still serves some.
+    const put = await putRandom(uploader.page, 12 * MiB);
+    assert.equal(fromBrowsers(put.progress.peers).length, 2, `${up} put on both kinds: ${JSON.stringify(put.progress.peers)} ${uploader.warnings.join('\n')}`);
     await uploader.browser.close();
     const fetcher = await peerIn(down, node);
     // A peer that has been open a while is connected to the contributors.
@@ -143,7 +146,7 @@ test('Firefox and Chromium in one network: each fetches what the other put, from
     ]);
     assert.equal(got.digest, put.digest, `${up} put, ${down} got the same bytes`);
     for (const h of holders) {
-      assert.ok(got.progress.peers[h.id] > 0, `${down} fetched from ${h.id}: ${JSON.stringify(got.progress.peers)} ${fetcher.warnings.join('\n')}`);
+      assert.ok(got.progress.peers[h.id] > 0, `${down} fetched from ${h.id}: ${JSON.stringify(got.progress.peers)} ${fetcher.warnings.join('\n')}\nholder: ${h.warnings.join('\n')}`);
     }
     await fetcher.browser.close();
   }

@@ -382,7 +382,13 @@ impl Sources {
             .peers
             .iter()
             .zip(answers)
-            .filter_map(|(p, a)| a.ok().map(|flags| (*p, flags)))
+            .filter_map(|(p, answer)| match answer {
+                Ok(flags) => Some((*p, flags)),
+                Err(e) => {
+                    tracing::warn!(peer = %p, error = %e, "a holder did not answer HAS");
+                    None
+                }
+            })
             .collect();
         (0..hashes.len())
             .map(|i| {
