@@ -333,8 +333,11 @@ impl Fetch {
             Ok(None) => Ok(Outcome::Missing),
             // An unreachable holder, even the node, costs only its shards.
             Err(e) => {
-                if holder == Holder::Node {
-                    self.node_error = Some(e);
+                match holder {
+                    Holder::Node => self.node_error = Some(e),
+                    Holder::Peer(peer) => {
+                        tracing::warn!(%peer, error = %e, "a holder failed a GET");
+                    }
                 }
                 Ok(Outcome::Missing)
             }
