@@ -29,6 +29,18 @@ const oneWebrtcTo = (peerId) => `(s) => s.connections.filter((c) => c.peerId ===
   && s.connections.some((c) => c.peerId === '${peerId}' && c.transport === 'webrtc')`;
 const links = (status, peerId) => status.connections.filter((c) => c.peerId === peerId);
 
+// A step that hangs fails after `ms`, naming itself and showing the peers'
+// warnings (a page call cannot be cancelled, so the test would otherwise
+// wait for its whole timeout and say nothing).
+function within(name, peers, promise, ms = 90_000) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${name}: no result after ${ms / 1000} s\n${
+      peers.map((p) => `${p.id}: ${p.warnings.join('\n')}`).join('\n')}`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 for (const kind of BROWSERS) {
   test(`${kind}: two browsers connect directly over /webrtc and run streams on it`, async () => {
     const node = await startNode();
@@ -39,7 +51,7 @@ for (const kind of BROWSERS) {
     assert.match(bAddr, new RegExp(`/p2p/${node.peerId}/p2p-circuit/webrtc/p2p/${b.id}$`));
 
     const started = Date.now();
-    await a.page.evaluate((addr) => window.meganet.dial(addr), bAddr);
+    await within('A dials B', [a, b], a.page.evaluate((addr) => window.meganet.dial(addr), bAddr));
     const connectMs = Date.now() - started;
     // Both ends hold one direct /webrtc connection; the circuit is retired.
     const sa = await waitForStatus(a.page, oneWebrtcTo(b.id));
@@ -55,27 +67,27 @@ for (const kind of BROWSERS) {
     assert.notEqual(ice.remote.type, 'relay');
 
     // 1 MiB echoed over a libp2p stream, both directions.
-    const echoed = await a.page.evaluate(async (peer) => {
+    const echoed = await within('1 MiB echo', [a, b], a.page.evaluate(async (peer) => {
       const data = new Uint8Array(1 << 20);
       for (let i = 0; i < data.length; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
       const back = await window.meganet.echo(peer, data);
       return back.length === data.length && back.every((v, i) => v === data[i]);
-    }, b.id);
+    }, b.id));
     assert.ok(echoed, '1 MiB came back intact from B');
-    assert.ok(await b.page.evaluate(async (peer) => {
+    assert.ok(await within('echo from B', [a, b], b.page.evaluate(async (peer) => {
       const back = await window.meganet.echo(peer, new Uint8Array([1, 2, 3]));
       return back.join() === '1,2,3';
-    }, a.id), 'B reaches A on the same connection');
-    assert.equal(await a.page.evaluate((peer) => window.meganet.sink(peer, 5_000_000), b.id), 5_000_000);
+    }, a.id)), 'B reaches A on the same connection');
+    assert.equal(await within('5 MB sink', [a, b], a.page.evaluate((peer) => window.meganet.sink(peer, 5_000_000), b.id)), 5_000_000);
 
     // 1000 stream open/close cycles leave no data channels and no heap growth.
-    const cycle = (n) => a.page.evaluate(async ([peer, count]) => {
+    const cycle = (n) => within(`${n} stream cycles`, [a, b], a.page.evaluate(async ([peer, count]) => {
       for (let i = 0; i < count; i++) {
         const back = await window.meganet.echo(peer, new Uint8Array([i & 255])).catch((e) => { throw new Error(`cycle ${i}: ${e.message}`); });
         if (back.length !== 1 || back[0] !== (i & 255)) throw new Error(`cycle ${i} echoed ${back}`);
       }
       return window.meganetApi.memoryBytes();
-    }, [b.id, n]);
+    }, [b.id, n]).catch((e) => { throw new Error(`${e.message}\nA: ${a.warnings.join('\n')}\nB: ${b.warnings.join('\n')}`); }), 240_000);
     // Long-lived streams (ping both ways) stay; the probe streams must not.
     const warm = await cycle(kind === 'firefox' ? 50 : 100);
     await new Promise((r) => setTimeout(r, 500));
@@ -93,6 +105,16 @@ for (const kind of BROWSERS) {
     assert.ok(afterThousand - warm <= 1 << 20, `wasm heap grew ${afterThousand - warm} bytes over ${cycles} cycles`);
     console.log(JSON.stringify({ kind, connectMs, ice, openChannels: [iceA.openChannels, iceB.openChannels], heapGrowth: afterThousand - warm }));
 
+    // B closes its side (as a setup that timed out there does): A's peer
+    // connection still reads `connected` for 5 to 30 s, but its SCTP
+    // transport closed, so A drops the connection at once, and a new dial
+    // gives both a working one.
+    await b.page.evaluate(() => window.__pcs.filter((pc) => pc.connectionState === 'connected').forEach((pc) => pc.close()));
+    await waitForStatus(a.page, `(s) => !s.connections.some((c) => c.peerId === '${b.id}' && c.transport === 'webrtc')`, 4_000);
+    await within('A dials B again', [a, b], a.page.evaluate((addr) => window.meganet.dial(addr), bAddr));
+    await waitForStatus(a.page, oneWebrtcTo(b.id));
+    assert.equal(await within('sink on the new connection', [a, b], a.page.evaluate((peer) => window.meganet.sink(peer, 1_000_000), b.id)), 1_000_000, 'a new connection after a one-sided close');
+
     // A peer that vanishes is noticed and its connection cleaned up.
     await b.browser.close();
     await waitForStatus(a.page, (s) => !s.connections.some((c) => c.transport === 'webrtc'), 45_000);
@@ -107,7 +129,7 @@ for (const kind of BROWSERS) {
     await Promise.all([
       a.page.evaluate((addr) => window.meganet.dial(addr), bAddr),
       b.page.evaluate((addr) => window.meganet.dial(addr), aAddr),
-    ]);
+    ]).catch((e) => { throw new Error(`${e.message}\nA ${a.id}: ${a.warnings.join('\n')}\nB ${b.id}: ${b.warnings.join('\n')}`); });
     await waitForStatus(a.page, oneWebrtcTo(b.id));
     await waitForStatus(b.page, oneWebrtcTo(a.id));
     await new Promise((r) => setTimeout(r, 1000));
@@ -191,8 +213,11 @@ if (BROWSERS.includes('chromium') && BROWSERS.includes('firefox')) {
       assert.deepEqual(links(s, to.id).map((c) => [c.transport, c.path]), [['webrtc', 'direct']]);
       const pairs = await iceReport(from.page);
       assert.ok(pairs.length > 0 && pairs.every((p) => p.local.type !== 'relay' && p.remote.type !== 'relay'), JSON.stringify(pairs));
-      assert.equal(await from.page.evaluate((peer) => window.meganet.sink(peer, 3_000_000), to.id), 3_000_000);
-      assert.equal(await to.page.evaluate((peer) => window.meganet.sink(peer, 1_000_000), from.id), 1_000_000);
+      // A failure shows both sides' warnings (lost connections, slow closes).
+      const sink = (x, y, n) => within(`sink of ${n} bytes`, [x, y], x.page.evaluate(([peer, bytes]) => window.meganet.sink(peer, bytes), [y.id, n])
+        .catch((e) => { throw new Error(`${e.message}\nfrom: ${x.warnings.join('\n')}\nto: ${y.warnings.join('\n')}`); }));
+      assert.equal(await sink(from, to, 3_000_000), 3_000_000);
+      assert.equal(await sink(to, from, 1_000_000), 1_000_000);
     }
   });
 }

@@ -22,6 +22,14 @@ const CONNECT_ATTEMPTS: u32 = 3;
 /// Pause before the next attempt, times the attempt number.
 const RETRY_PAUSE: Duration = Duration::from_millis(300);
 /// Longest wait for a direct connection to one contributor.
+/// Longest a request to a browser may take. Browsers hold small shards
+/// (256 KiB by default), so this is generous; a stream that failed to
+/// open must not hold a put's segment or a get's HAS round for the 60 s
+/// request timeout.
+const PEER_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// What a [`Blocks::put`] error says when the holder answered with a
+/// refusal (full, not contributing, rate limited), not a transport failure.
+pub const REFUSED: &str = "refused a shard";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// Where a block request goes.
@@ -72,13 +80,28 @@ impl Blocks {
         answer.await.map_err(|_| "the peer has stopped".to_owned())
     }
 
+    /// One request; one to a browser fails after [`PEER_REQUEST_TIMEOUT`].
     async fn request(&self, to: Holder, request: BlockRequest) -> Result<BlockResponse, String> {
-        let to = match to {
+        let peer = match to {
             Holder::Node => None,
             Holder::Peer(p) => Some(p),
         };
-        self.command(|reply| Command::Block { to, request, reply })
-            .await?
+        let answer = self.command(|reply| Command::Block {
+            to: peer,
+            request,
+            reply,
+        });
+        if peer.is_none() {
+            return answer.await?;
+        }
+        futures::select! {
+            answer = answer.fuse() => answer?,
+            () = crate::platform::sleep(PEER_REQUEST_TIMEOUT).fuse() => Err(format!(
+                "no answer from {} within {} s",
+                to.name(),
+                PEER_REQUEST_TIMEOUT.as_secs()
+            )),
+        }
     }
 
     /// Stores a block on `to`; checks it names the block correctly.
@@ -87,7 +110,7 @@ impl Blocks {
         match self.request(to, BlockRequest::Put(bytes)).await? {
             BlockResponse::Stored(hash) if hash == expected => Ok(hash),
             BlockResponse::Error { message, .. } => {
-                Err(format!("{} refused a shard: {message}", to.name()))
+                Err(format!("{} {REFUSED}: {message}", to.name()))
             }
             other => Err(format!(
                 "{} answered a PUT with {}",

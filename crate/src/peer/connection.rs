@@ -92,7 +92,15 @@ pub struct Driver {
     provided: Provided,
     /// STUN servers for WebRTC sessions, from the bootstrap document.
     ice_servers: crate::webrtc::session::IceServers,
+    /// Failed pings in a row, by connection (see [`Driver::on_ping`]).
+    ping_failures: HashMap<ConnectionId, u8>,
 }
+
+/// Failed pings in a row that close a connection. One is not enough: a
+/// single stream can fail to open on a working connection, and closing
+/// it would cut every transfer on it. A remote that closed its side or
+/// vanished is noticed sooner by the WebRTC transport itself.
+const PING_FAILURES_TO_CLOSE: u8 = 2;
 
 /// A served block request's answer, back from its task.
 type Served = (
@@ -139,7 +147,30 @@ impl Driver {
             failures: 0,
             direct: Direct::default(),
             webrtc_listeners: HashMap::new(),
+            ping_failures: HashMap::new(),
         }
+    }
+
+    /// Closes a connection whose pings failed [`PING_FAILURES_TO_CLOSE`]
+    /// times in a row: the peer stopped answering.
+    fn on_ping(
+        &mut self,
+        peer: PeerId,
+        connection: ConnectionId,
+        error: Option<libp2p::ping::Failure>,
+    ) {
+        let Some(error) = error else {
+            self.ping_failures.remove(&connection);
+            return;
+        };
+        let failures = self.ping_failures.entry(connection).or_default();
+        *failures += 1;
+        if *failures < PING_FAILURES_TO_CLOSE {
+            tracing::warn!(%peer, %error, "ping failed");
+            return;
+        }
+        tracing::warn!(%peer, %error, failures = *failures, "pings failed; closing the connection");
+        self.swarm.close_connection(connection);
     }
 
     /// Runs until the page goes away.
@@ -357,6 +388,7 @@ impl Driver {
                 ..
             } => {
                 let path = self.connections.remove(&connection_id);
+                self.ping_failures.remove(&connection_id);
                 self.publish_connections();
                 if let Some(cause) = &cause {
                     let path = path.map_or("unknown", |c| c.path);
@@ -406,11 +438,9 @@ impl Driver {
             SwarmEvent::Behaviour(BehaviourEvent::Ping(libp2p::ping::Event {
                 peer,
                 connection,
-                result: Err(error),
+                result,
             })) => {
-                // A peer that stopped answering is gone: free its connection.
-                tracing::warn!(%peer, %error, "ping failed; closing the connection");
-                self.swarm.close_connection(connection);
+                self.on_ping(peer, connection, result.err());
                 false
             }
             SwarmEvent::Behaviour(BehaviourEvent::Block(request_response::Event::Message {

@@ -106,8 +106,11 @@ pub struct Closing {
     waker: std::cell::Cell<Option<Waker>>,
 }
 
-/// Longest a new channel waits for earlier ones to finish closing.
-const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+/// Longest a new channel waits for earlier ones to finish closing. A
+/// close normally takes milliseconds (Firefox: about 200 ms); one that
+/// outlasts this is logged, since the channel opened next may reuse its
+/// id and go unseen.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Closing {
     fn started(self: &Rc<Self>, channel: &RtcDataChannel) {
@@ -140,6 +143,11 @@ impl Closing {
         let since = *waited.get_or_insert_with(web_time::Instant::now);
         if since.elapsed() >= CLOSE_WAIT {
             *waited = None;
+            tracing::warn!(
+                closing = self.pending.get(),
+                "data channels still closing after {} s; opening a new one anyway",
+                CLOSE_WAIT.as_secs()
+            );
             return Poll::Ready(());
         }
         self.waker.set(Some(cx.waker().clone()));

@@ -5,9 +5,13 @@
 //! Bounds: at most [`MAX_STREAMS`] streams open at once and
 //! [`INBOUND_QUEUE`] remote-opened channels waiting to be accepted; a peer
 //! that opens more gets its channels closed at once. A peer connection
-//! that fails or closes fails the muxer, so the swarm drops it.
+//! that fails or closes fails the muxer, so the swarm drops it; so does
+//! one whose SCTP or DTLS transport closed. That is how a remote's
+//! `close()` shows here at once: the connection state itself stays
+//! `connected` for 5 to 30 s more, and a channel opened meanwhile never
+//! opens.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -70,15 +74,52 @@ impl AsyncWrite for Stream {
 struct Handlers {
     pc: RtcPeerConnection,
     _on_channel: Closure<dyn FnMut(RtcDataChannelEvent)>,
-    _on_state: Closure<dyn FnMut()>,
+    on_state: Closure<dyn FnMut()>,
+    /// The SCTP and DTLS transports once they exist, watched with `on_state`.
+    transports: RefCell<Option<[JsValue; 2]>>,
 }
 
 impl Drop for Handlers {
     fn drop(&mut self) {
         self.pc.set_ondatachannel(None);
         self.pc.set_onconnectionstatechange(None);
+        for transport in self.transports.take().into_iter().flatten() {
+            let _ = js_sys::Reflect::set(&transport, &"onstatechange".into(), &JsValue::NULL);
+        }
         self.pc.close();
     }
+}
+
+impl Handlers {
+    /// The SCTP transport and its DTLS transport, watched from the first
+    /// call after they exist (the remote description creates them).
+    fn transports(&self) -> Option<[JsValue; 2]> {
+        if let Some(both) = &*self.transports.borrow() {
+            return Some(both.clone());
+        }
+        let sctp = js_sys::Reflect::get(&self.pc, &"sctp".into()).ok()?;
+        if sctp.is_null() || sctp.is_undefined() {
+            return None;
+        }
+        let dtls = js_sys::Reflect::get(&sctp, &"transport".into()).ok()?;
+        let both = [sctp, dtls];
+        for transport in &both {
+            let _ = js_sys::Reflect::set(
+                transport,
+                &"onstatechange".into(),
+                self.on_state.as_ref().unchecked_ref(),
+            );
+        }
+        *self.transports.borrow_mut() = Some(both.clone());
+        Some(both)
+    }
+}
+
+/// A transport's `state` ("connected", "closed", ...), if it has one.
+fn state_of(transport: &JsValue) -> Option<String> {
+    js_sys::Reflect::get(transport, &"state".into())
+        .ok()?
+        .as_string()
 }
 
 /// A WebRTC connection as a libp2p [`StreamMuxer`].
@@ -139,7 +180,8 @@ impl Connection {
             handlers: SendWrapper::new(Rc::new(Handlers {
                 pc,
                 _on_channel: on_channel,
-                _on_state: on_state,
+                on_state,
+                transports: RefCell::default(),
             })),
             inbound: SendWrapper::new(rx),
             state_waker: SendWrapper::new(state_waker),
@@ -168,8 +210,19 @@ impl Connection {
 
     fn failed(&self) -> Option<Error> {
         match self.peer_connection().connection_state() {
-            RtcPeerConnectionState::Failed => Some(Error::Connection("peer connection failed")),
-            RtcPeerConnectionState::Closed => Some(Error::Connection("peer connection closed")),
+            RtcPeerConnectionState::Failed => {
+                return Some(Error::Connection("peer connection failed"))
+            }
+            RtcPeerConnectionState::Closed => {
+                return Some(Error::Connection("peer connection closed"))
+            }
+            _ => {}
+        }
+        let [sctp, dtls] = self.handlers.transports()?;
+        match (state_of(&sctp).as_deref(), state_of(&dtls).as_deref()) {
+            (_, Some("failed")) => Some(Error::Connection("DTLS transport failed")),
+            (_, Some("closed")) => Some(Error::Connection("the remote closed the connection")),
+            (Some("closed"), _) => Some(Error::Connection("SCTP association closed")),
             _ => None,
         }
     }

@@ -112,10 +112,7 @@ impl Service {
                         let _ = reply.send(Err(Error::Connection("too many WebRTC setups in flight")));
                         continue;
                     }
-                    let (abort, registration) = AbortHandle::new_pair();
-                    dialing.insert(peer, abort);
-                    let setup = Abortable::new(dial(self.control.clone(), peer, protocol.clone(), self.config.clone()), registration);
-                    sessions.push(async move { Done::Dial { peer, reply, result: setup.await } }.boxed_local());
+                    sessions.push(self.start_dial(peer, reply, &mut dialing));
                 }
                 incoming = accepted.next() => {
                     let Some((peer, stream)) = incoming else { return };
@@ -142,22 +139,48 @@ impl Service {
                     }.boxed_local());
                 }
                 done = sessions.select_next_some() => {
-                    if let Some(later) = self.finish(done, &mut dialing, &mut answering) {
-                        sessions.push(later);
-                    }
+                    sessions.extend(self.finish(done, &mut dialing, &mut answering));
                 }
             }
         }
     }
 
-    /// Settles one finished setup; a failed dial may come back as a
-    /// [`Done::Settle`] to run later.
+    /// Starts our setup with `peer`; the remote's own dial to us aborts it
+    /// if the remote wins the tie-break.
+    fn start_dial(
+        &self,
+        peer: PeerId,
+        reply: DialReply,
+        dialing: &mut HashMap<PeerId, AbortHandle>,
+    ) -> LocalBoxFuture<'static, Done> {
+        let (abort, registration) = AbortHandle::new_pair();
+        dialing.insert(peer, abort);
+        let setup = dial(
+            self.control.clone(),
+            peer,
+            StreamProtocol::new(PROTOCOL),
+            self.config.clone(),
+        );
+        let setup = Abortable::new(setup, registration);
+        async move {
+            Done::Dial {
+                peer,
+                reply,
+                result: setup.await,
+            }
+        }
+        .boxed_local()
+    }
+
+    /// Settles one finished setup. What comes back runs on: a failed dial
+    /// held as a [`Done::Settle`], or dials again for those given up for
+    /// a remote's setup that then failed.
     fn finish(
         &mut self,
         done: Done,
         dialing: &mut HashMap<PeerId, AbortHandle>,
         answering: &mut Answering,
-    ) -> Option<LocalBoxFuture<'static, Done>> {
+    ) -> Vec<LocalBoxFuture<'static, Done>> {
         match done {
             Done::Dial {
                 peer,
@@ -172,21 +195,35 @@ impl Service {
                     // Maybe the remote reset ours because it dialed us at
                     // the same moment: wait for its setup to show up.
                     Ok(Err(error)) => {
-                        return Some(
-                            async move {
-                                crate::platform::sleep(SETTLE).await;
-                                Done::Settle { peer, reply, error }
-                            }
-                            .boxed_local(),
-                        );
+                        return vec![async move {
+                            crate::platform::sleep(SETTLE).await;
+                            Done::Settle { peer, reply, error }
+                        }
+                        .boxed_local()];
                     }
                     // Aborted: we lost the tie-break to the remote's dial.
-                    Err(_) => answering.settle(peer, reply, Error::Connection(super::SIMULTANEOUS)),
+                    Err(_) => {
+                        let simultaneous = Error::Connection(super::SIMULTANEOUS);
+                        if let Some(reply) = answering.settle(peer, reply, simultaneous) {
+                            return vec![self.start_dial(peer, reply, dialing)];
+                        }
+                    }
                 }
             }
-            Done::Settle { peer, reply, error } => answering.settle(peer, reply, error),
+            Done::Settle { peer, reply, error } => {
+                if let Some(reply) = answering.settle(peer, reply, error) {
+                    return vec![self.start_dial(peer, reply, dialing)];
+                }
+            }
             Done::Answer { peer, result } => {
-                answering.finished(peer, result.is_ok());
+                let redial = answering.finished(peer, result.as_ref().err());
+                if !redial.is_empty() {
+                    tracing::warn!(%peer, "the remote's simultaneous dial failed; dialing it again");
+                }
+                let again = redial
+                    .into_iter()
+                    .map(|reply| self.start_dial(peer, reply, dialing))
+                    .collect();
                 match result {
                     Ok((connection, remote)) => {
                         if self
@@ -203,13 +240,19 @@ impl Service {
                     }
                     Err(e) => tracing::warn!(%peer, error = %e, "incoming WebRTC setup failed"),
                 }
+                return again;
             }
         }
-        None
+        Vec::new()
     }
 }
 
 type DialReply = oneshot::Sender<Result<Connection, Error>>;
+
+/// Whether `error` says our dial gave way to the remote's.
+fn is_simultaneous(error: &Error) -> bool {
+    matches!(error, Error::Connection(reason) if *reason == super::SIMULTANEOUS)
+}
 
 /// The remotes' own setups with us, for telling a lost race from a
 /// failure: a failed dial to a peer whose setup with us is running waits
@@ -237,35 +280,48 @@ impl Answering {
         self.setups.insert(peer, Setup::Running);
     }
 
-    /// The remote's setup ended; settles the dials parked on it.
-    fn finished(&mut self, peer: PeerId, ok: bool) {
-        if ok {
+    /// The remote's setup ended (`failure`: how it failed); settles the
+    /// dials parked on it. Returns the ones to dial again: ours that were
+    /// given up for this setup, which failed.
+    fn finished(&mut self, peer: PeerId, failure: Option<&Error>) -> Vec<DialReply> {
+        if failure.is_none() {
             self.setups
                 .insert(peer, Setup::Succeeded(web_time::Instant::now()));
         } else {
             self.setups.remove(&peer);
         }
+        let mut redial = Vec::new();
         for (reply, error) in self.parked.remove(&peer).unwrap_or_default() {
-            let _ = reply.send(Err(if ok {
-                Error::Connection(super::SIMULTANEOUS)
-            } else {
-                error
-            }));
+            match failure {
+                None => {
+                    let _ = reply.send(Err(Error::Connection(super::SIMULTANEOUS)));
+                }
+                // Nobody waits for it any more: nothing to dial.
+                Some(_) if reply.is_canceled() => {}
+                Some(_) if is_simultaneous(&error) => redial.push(reply),
+                Some(_) => {
+                    let _ = reply.send(Err(error));
+                }
+            }
         }
+        redial
     }
 
     /// Answers a failed dial to `peer`, or parks it while the remote's own
-    /// setup runs.
-    fn settle(&mut self, peer: PeerId, reply: DialReply, error: Error) {
+    /// setup runs. Returns it when it is to be dialed again: it gave way
+    /// to a remote setup that has failed already.
+    fn settle(&mut self, peer: PeerId, reply: DialReply, error: Error) -> Option<DialReply> {
         match self.setups.get(&peer) {
             Some(Setup::Running) => self.parked.entry(peer).or_default().push((reply, error)),
             Some(Setup::Succeeded(at)) if at.elapsed() < SETTLE * 2 => {
                 let _ = reply.send(Err(Error::Connection(super::SIMULTANEOUS)));
             }
+            _ if is_simultaneous(&error) && !reply.is_canceled() => return Some(reply),
             _ => {
                 let _ = reply.send(Err(error));
             }
         }
+        None
     }
 }
 

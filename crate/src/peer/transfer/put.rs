@@ -7,7 +7,7 @@ use libp2p::PeerId;
 
 use super::{Progress, Tally};
 use crate::format::{self, Encoder, FileKey, Params};
-use crate::peer::blocks::{Blocks, Holder};
+use crate::peer::blocks::{Blocks, Holder, REFUSED};
 
 /// Encodes `stream` and stores every shard and the manifest; returns the link.
 pub async fn put(
@@ -72,6 +72,10 @@ pub async fn put(
     Ok(finished.link)
 }
 
+/// Attempts per shard and contributor: one stream can fail to open on a
+/// working connection, and one lost shard costs a holder of the segment.
+const ATTEMPTS: u32 = 2;
+
 /// One shard to the node (required) and to a browser (best effort).
 async fn store_shard(
     blocks: &Blocks,
@@ -83,8 +87,8 @@ async fn store_shard(
     let len = bytes.len();
     let copy = async {
         if let Some(peer) = browser {
-            match blocks.put(Holder::Peer(peer), bytes.clone()).await {
-                Ok(_) => {
+            match copy_to_browser(blocks, peer, &bytes).await {
+                Ok(()) => {
                     tally.add(Holder::Peer(peer), len);
                     confirmed.borrow_mut().insert(peer);
                 }
@@ -96,4 +100,23 @@ async fn store_shard(
     node?;
     tally.add(Holder::Node, len);
     Ok(())
+}
+
+/// Hands one shard to a contributor in up to [`ATTEMPTS`] tries (each
+/// bounded by the request limit for browsers); a refusal is final.
+async fn copy_to_browser(blocks: &Blocks, peer: PeerId, bytes: &[u8]) -> Result<(), String> {
+    let mut error = String::new();
+    for attempt in 1..=ATTEMPTS {
+        match blocks.put(Holder::Peer(peer), bytes.to_vec()).await {
+            Ok(_) => return Ok(()),
+            Err(e) if e.contains(REFUSED) => return Err(e),
+            Err(e) => {
+                if attempt < ATTEMPTS {
+                    tracing::debug!(%peer, error = %e, "retrying a shard");
+                }
+                error = e;
+            }
+        }
+    }
+    Err(error)
 }
