@@ -113,7 +113,11 @@ test(`${kind}: Save streams through the service worker; a range fetches only its
   const seekEnd = await settled(node);
   const asked = await page.evaluate(() => window.meganetApi.recentRequests());
   console.log(`${kind}: seeking fetched ${fetched} bytes when it landed, ${seekEnd - before} in all, for ${JSON.stringify(asked.slice(2))}`);
-  assert.ok(fetched < file.size / 4, `seeking to the middle fetched ${fetched} of ${file.size} bytes`);
+  // Reading up to the middle would fetch half the file; the player asked
+  // from the middle instead. Firefox reads several MB on past the seek
+  // point before `seeked` fires (6.3 MB once in CI), so the bound is loose.
+  assert.ok(asked.some((r) => r.start >= 0.45 * file.size && r.start !== slice[0]), `a request from the middle: ${JSON.stringify(asked)}`);
+  assert.ok(fetched < 0.4 * file.size, `seeking to the middle fetched ${fetched} of ${file.size} bytes`);
 
   // Cancelling a download stops the fetching.
   const cancelled = await page.evaluate(async (url) => {

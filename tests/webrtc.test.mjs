@@ -197,6 +197,12 @@ if (BROWSERS.includes('chromium')) {
     // Streams run over the relayed connection, within the node's relay budget.
     assert.equal(await a.page.evaluate((peer) => window.meganet.sink(peer, 1_000_000), b.id), 1_000_000);
     assert.equal(await b.page.evaluate((peer) => window.meganet.sink(peer, 500_000), a.id), 500_000);
+    // Dialing again uses the relayed connection at once: no new WebRTC
+    // setup (each would cost its full 10 s) for the next five minutes.
+    const made = await a.page.evaluate(() => window.__pcCount);
+    await a.page.evaluate((addr) => window.meganet.dial(addr), await webrtcAddr(b.page));
+    assert.equal(await a.page.evaluate(() => window.__pcCount), made, 'no new peer connection for a relay-only peer');
+    assert.equal(a.warnings.filter((w) => /no direct path/.test(w)).length, 1, a.warnings.join('\n'));
   });
 }
 

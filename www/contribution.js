@@ -155,10 +155,11 @@ export function summarize(decision) {
  * Keeps a decision current: decides now, again on every signal change and
  * every RECHECK_MS, and calls `onDecision({decision, signals, summary})`.
  * `settings()` gives `{enabled, quotaBytes}`; `usedBytes()` what the peer
- * holds for others. The same signals go to `peer.applySignals`, so the
- * peer enforces what the page shows (it decides again with its own opt-in
- * and usage). Returns `{refresh, stop}`; `refresh()` resolves once the
- * fresh decision has been delivered.
+ * holds for others. With a peer, the signals go to `peer.applySignals` and
+ * its answer (decided with its own opt-in and usage) is what the page
+ * shows, so the page shows what the peer enforces. Returns
+ * `{refresh, stop}`; `refresh()` resolves once the fresh decision has been
+ * delivered.
  */
 export function watchDecision({ peer, settings, usedBytes = () => 0, onDecision }) {
   let latest = 0;
@@ -169,8 +170,12 @@ export function watchDecision({ peer, settings, usedBytes = () => 0, onDecision 
     if (ticket !== latest) return; // overtaken by a newer read
     let decision;
     try {
-      if (peer && typeof peer.applySignals === 'function') peer.applySignals(signals);
-      decision = decideContribution(signals);
+      // The peer's own decision (its opt-in, quota and usage) is the one it
+      // enforces, so that is the one shown; without a peer here, the same
+      // policy decides from the page's settings.
+      decision = peer && typeof peer.applySignals === 'function'
+        ? peer.applySignals(signals)
+        : decideContribution(signals);
     } catch (e) {
       console.warn('contribution policy refused the signals:', e);
       return;

@@ -14,12 +14,17 @@ export function recordPeerConnections() {
 /**
  * Init script: every RTCPeerConnection may only use TURN relays, and none
  * are configured, so ICE gathers no candidate and finds no path (what two
- * peers behind strict NATs without a TURN server see).
+ * peers behind strict NATs without a TURN server see). `window.__pcCount`
+ * counts the peer connections made.
  */
 export function noDirectPath() {
   const Original = window.RTCPeerConnection;
+  window.__pcCount = 0;
   window.RTCPeerConnection = class extends Original {
-    constructor(config = {}, ...rest) { super({ ...config, iceTransportPolicy: 'relay' }, ...rest); }
+    constructor(config = {}, ...rest) {
+      super({ ...config, iceTransportPolicy: 'relay' }, ...rest);
+      window.__pcCount += 1;
+    }
   };
 }
 

@@ -1,6 +1,8 @@
 //! Direct connections to other browsers, asked for with `peer.dial(addr)`:
 //! first the relayed circuit to the peer, then the `/webrtc` dial over it,
-//! then the circuit is closed so every stream takes the direct path.
+//! then the circuit is closed so every stream takes the direct path. A
+//! peer ICE found no direct path to is reached over the relay for a while
+//! without trying again.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -33,10 +35,18 @@ struct Pending {
     replies: Vec<Reply>,
 }
 
+/// How long a peer ICE found no direct path to is reached over the relay
+/// without trying again: each try costs a WebRTC setup's full 10 s.
+pub const RELAY_ONLY_FOR: Duration = Duration::from_secs(300);
+/// Most peers remembered as reachable only over the relay.
+const MAX_RELAY_ONLY: usize = 256;
+
 /// Direct connections being set up.
 #[derive(Default)]
 pub struct Direct {
     pending: HashMap<PeerId, Pending>,
+    /// Peers with no direct path, since when (see [`RELAY_ONLY_FOR`]).
+    relay_only: HashMap<PeerId, Instant>,
 }
 
 impl Direct {
@@ -55,7 +65,7 @@ impl Direct {
                 return;
             }
         };
-        if direct_to(&peer) {
+        if direct_to(&peer) || (self.is_relay_only(&peer) && swarm.is_connected(&peer)) {
             let _ = reply.send(Ok(()));
             return;
         }
@@ -121,13 +131,46 @@ impl Direct {
         relayed: &[ConnectionId],
     ) {
         if !direct {
-            self.dial_webrtc(swarm, peer);
+            if self.is_relay_only(&peer) {
+                self.succeed(&peer);
+            } else {
+                self.dial_webrtc(swarm, peer);
+            }
             return;
         }
+        self.relay_only.remove(&peer);
         for id in relayed {
             swarm.close_connection(*id);
         }
-        if let Some(pending) = self.pending.remove(&peer) {
+        self.succeed(&peer);
+    }
+
+    /// Whether ICE found no direct path to `peer` within [`RELAY_ONLY_FOR`].
+    fn is_relay_only(&self, peer: &PeerId) -> bool {
+        self.relay_only
+            .get(peer)
+            .is_some_and(|since| since.elapsed() < RELAY_ONLY_FOR)
+    }
+
+    fn remember_relay_only(&mut self, peer: PeerId) {
+        self.relay_only
+            .retain(|_, since| since.elapsed() < RELAY_ONLY_FOR);
+        if self.relay_only.len() >= MAX_RELAY_ONLY {
+            // Forget the oldest: at worst it costs one more direct try.
+            if let Some(oldest) = self
+                .relay_only
+                .iter()
+                .min_by_key(|(_, t)| **t)
+                .map(|(p, _)| *p)
+            {
+                self.relay_only.remove(&oldest);
+            }
+        }
+        self.relay_only.insert(peer, Instant::now());
+    }
+
+    fn succeed(&mut self, peer: &PeerId) {
+        if let Some(pending) = self.pending.remove(peer) {
             for reply in pending.replies {
                 let _ = reply.send(Ok(()));
             }
@@ -137,16 +180,14 @@ impl Direct {
     /// A dial to `peer` failed; `relayed`: a relayed connection to it is
     /// up. When ICE found no direct path, that connection carries the
     /// data instead (within the node's relay budget) and the request
-    /// succeeds; `peer.status()` shows the path as `relayed`.
+    /// succeeds; `peer.status()` shows the path as `relayed`, and for
+    /// [`RELAY_ONLY_FOR`] later requests to that peer use the relay at once.
     pub fn on_dial_error(&mut self, peer: PeerId, error: String, relayed: bool) {
         let webrtc_dialed = self.pending.get(&peer).is_some_and(|p| p.webrtc_dialed);
         if relayed && webrtc_dialed && webrtc::is_no_direct_path(&error) {
             tracing::warn!(%peer, %error, "no direct path: using the relayed connection");
-            if let Some(pending) = self.pending.remove(&peer) {
-                for reply in pending.replies {
-                    let _ = reply.send(Ok(()));
-                }
-            }
+            self.remember_relay_only(peer);
+            self.succeed(&peer);
             return;
         }
         if error.contains(webrtc::SIMULTANEOUS) {
