@@ -127,6 +127,9 @@ pub struct Connection {
     handlers: SendWrapper<Rc<Handlers>>,
     inbound: SendWrapper<mpsc::Receiver<DataChannel>>,
     state_waker: SendWrapper<Rc<Cell<Option<Waker>>>>,
+    /// Set by every state event: the states are read only then, not on
+    /// every poll of a busy connection.
+    state_changed: SendWrapper<Rc<Cell<bool>>>,
     drop_listeners: FuturesUnordered<DropListener>,
     idle_waker: Option<Waker>,
     closing: SendWrapper<Rc<Closing>>,
@@ -166,9 +169,12 @@ impl Connection {
                 }
             });
         let state_waker: Rc<Cell<Option<Waker>>> = Rc::default();
+        let state_changed = Rc::new(Cell::new(true));
         let on_state = Closure::<dyn FnMut()>::new({
             let state_waker = state_waker.clone();
+            let state_changed = state_changed.clone();
             move || {
+                state_changed.set(true);
                 if let Some(w) = state_waker.take() {
                     w.wake();
                 }
@@ -185,6 +191,7 @@ impl Connection {
             })),
             inbound: SendWrapper::new(rx),
             state_waker: SendWrapper::new(state_waker),
+            state_changed: SendWrapper::new(state_changed),
             drop_listeners: FuturesUnordered::new(),
             idle_waker: None,
             closing: SendWrapper::new(Rc::default()),
@@ -269,8 +276,12 @@ impl StreamMuxer for Connection {
         cx: &mut Context<'_>,
     ) -> Poll<Result<StreamMuxerEvent, Error>> {
         self.state_waker.set(Some(cx.waker().clone()));
-        if let Some(error) = self.failed() {
-            return Poll::Ready(Err(error));
+        let watching = self.handlers.transports.borrow().is_some();
+        if self.state_changed.replace(false) || !watching {
+            if let Some(error) = self.failed() {
+                self.state_changed.set(true);
+                return Poll::Ready(Err(error));
+            }
         }
         loop {
             match futures::ready!(self.drop_listeners.poll_next_unpin(cx)) {
