@@ -21,7 +21,6 @@ use crate::net::block::{BlockRequest, BlockResponse};
 const CONNECT_ATTEMPTS: u32 = 3;
 /// Pause before the next attempt, times the attempt number.
 const RETRY_PAUSE: Duration = Duration::from_millis(300);
-/// Longest wait for a direct connection to one contributor.
 /// Longest a request to a browser may take. Browsers hold small shards
 /// (256 KiB by default), so this is generous; a stream that failed to
 /// open must not hold a put's segment or a get's HAS round for the 60 s
@@ -30,6 +29,7 @@ const PEER_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// What a [`Blocks::put`] error says when the holder answered with a
 /// refusal (full, not contributing, rate limited), not a transport failure.
 pub const REFUSED: &str = "refused a shard";
+/// Longest wait for a direct connection to one contributor.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// Where a block request goes.

@@ -216,7 +216,7 @@ impl Service {
                 }
             }
             Done::Answer { peer, result } => {
-                let redial = answering.finished(peer, result.as_ref().err());
+                let redial = answering.finished(peer, result.is_ok());
                 if !redial.is_empty() {
                     tracing::warn!(%peer, "the remote's simultaneous dial failed; dialing it again");
                 }
@@ -280,11 +280,11 @@ impl Answering {
         self.setups.insert(peer, Setup::Running);
     }
 
-    /// The remote's setup ended (`failure`: how it failed); settles the
-    /// dials parked on it. Returns the ones to dial again: ours that were
-    /// given up for this setup, which failed.
-    fn finished(&mut self, peer: PeerId, failure: Option<&Error>) -> Vec<DialReply> {
-        if failure.is_none() {
+    /// The remote's setup ended; settles the dials parked on it. Returns
+    /// the ones to dial again: ours that were given up for this setup,
+    /// which failed.
+    fn finished(&mut self, peer: PeerId, ok: bool) -> Vec<DialReply> {
+        if ok {
             self.setups
                 .insert(peer, Setup::Succeeded(web_time::Instant::now()));
         } else {
@@ -292,16 +292,15 @@ impl Answering {
         }
         let mut redial = Vec::new();
         for (reply, error) in self.parked.remove(&peer).unwrap_or_default() {
-            match failure {
-                None => {
-                    let _ = reply.send(Err(Error::Connection(super::SIMULTANEOUS)));
+            if ok {
+                let _ = reply.send(Err(Error::Connection(super::SIMULTANEOUS)));
+            } else if is_simultaneous(&error) {
+                // Unless nobody waits for it any more.
+                if !reply.is_canceled() {
+                    redial.push(reply);
                 }
-                // Nobody waits for it any more: nothing to dial.
-                Some(_) if reply.is_canceled() => {}
-                Some(_) if is_simultaneous(&error) => redial.push(reply),
-                Some(_) => {
-                    let _ = reply.send(Err(error));
-                }
+            } else {
+                let _ = reply.send(Err(error));
             }
         }
         redial
