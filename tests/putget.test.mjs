@@ -109,17 +109,26 @@ test(`${kind}: bad links say what is wrong`, async () => {
   const tryLink = async (fragment) => {
     await page.goto(`${node.url}#${fragment}`);
     await page.waitForFunction((prev) => {
-      const el = document.getElementById('fetch-error');
-      return !el.hidden && el.textContent !== '' && el.textContent !== prev;
+      const el = document.getElementById('fetch-error-detail');
+      return !document.getElementById('fetch-problem').hidden && el.textContent !== '' && el.textContent !== prev;
     }, last, { timeout: 30_000 });
-    last = await page.textContent('#fetch-error');
+    last = await page.textContent('#fetch-error-detail');
     return last;
   };
   assert.match(await tryLink('1.abc.def'), /malformed link: the manifest hash must be 43 base64url characters/);
   assert.match(await tryLink('7.x.y'), /unsupported format version 7/);
   const unknown = `1.${'A'.repeat(43)}.${'A'.repeat(43)}`;
   assert.match(await tryLink(unknown), /file not found/);
+  assert.match(await page.textContent('#fetch-name'), /Nobody who holds this file is reachable/);
+  assert.match(await page.textContent('#fetch-error'), /Try again later/);
   await screenshot(page, `get-not-found-${kind}`);
+  // "Try again" fetches again, and fails the same way while nobody has it.
+  const again = page.evaluate(() => new Promise((resolve) => {
+    document.addEventListener('meganet-fetched', (e) => resolve(e.detail.error), { once: true });
+  }));
+  await page.click('#fetch-retry');
+  assert.match(await again, /file not found/);
+  assert.ok(await page.evaluate(() => !document.getElementById('fetch-problem').hidden), 'the problem is shown again');
 
   // A real file, then its link with a different key: wrong key.
   await page.goto(node.url);
@@ -129,7 +138,8 @@ test(`${kind}: bad links say what is wrong`, async () => {
   const link = await page.inputValue('#put-link');
   const wrongKey = link.replace(/\.[^.]+$/, `.${'A'.repeat(43)}`);
   await page.goto(wrongKey);
-  await page.waitForSelector('#fetch-error:not([hidden])');
-  assert.match(await page.textContent('#fetch-error'), /wrong key/);
+  await page.waitForSelector('#fetch-problem:not([hidden])');
+  assert.match(await page.textContent('#fetch-error-detail'), /wrong key/);
+  assert.match(await page.textContent('#fetch-name'), /This link does not open this file/);
 });
 }

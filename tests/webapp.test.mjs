@@ -90,8 +90,12 @@ test(`${kind}: axe finds nothing serious on the idle page, a finished upload and
   await assertAccessible(page, 'a finished upload');
 
   await page.goto(`${node.url}#1.abc.def`);
-  await page.waitForSelector('#fetch-error:not([hidden])');
-  assert.match(await page.textContent('#fetch-error'), /malformed link/);
+  await page.waitForSelector('#fetch-problem:not([hidden])');
+  // Plain words and a way forward first, the precise error after.
+  assert.match(await page.textContent('#fetch-name'), /This link is incomplete or damaged/);
+  assert.match(await page.textContent('#fetch-error'), /Ask the sender to copy the whole link again/);
+  assert.match(await page.textContent('#fetch-error-detail'), /malformed link/);
+  assert.ok(await page.evaluate(() => document.getElementById('fetch-retry').hidden), 'no "Try again" for a damaged link');
   await assertAccessible(page, 'a failed fetch');
   await screenshot(page, `webapp-fetch-error-${kind}`);
   assert.ok(link, 'the upload gave a link');

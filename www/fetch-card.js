@@ -3,10 +3,12 @@
 // to disk, and images, audio, video and PDFs preview inline from the same
 // route (video seeks with Range requests, fetching only what it plays).
 // Without a service worker the file is assembled in memory instead, up to
-// a limit, and the card says so.
+// a limit, and the card says so. A failure is worded for people, with the
+// way forward (fetch-help.js).
 
 import { formatBytes, rateText } from './transfer.js';
 import { forgetDownloads, registerDownload, whenStreaming } from './downloads.js';
+import { helpFor } from './fetch-help.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -50,21 +52,29 @@ export async function fetchFromLocation(peer) {
   } catch (e) {
     if (!current()) return;
     error = `${(e && e.message) || e}`;
-    $('fetch-name').textContent = 'This file could not be opened';
-    $('fetch-error').textContent = error;
-    $('fetch-error').hidden = false;
-    $('fetch-detail').hidden = true;
-    $('fetch-progress').hidden = true;
+    showProblem(error, () => fetchFromLocation(peer));
   }
   document.dispatchEvent(new CustomEvent('meganet-fetched', { detail: { fragment, error } }));
+}
+
+/** A failed fetch: what happened in plain words, the way forward, the details. */
+function showProblem(error, retry) {
+  const { title, help, retry: canRetry } = helpFor(error);
+  $('fetch-name').textContent = title;
+  $('fetch-error').textContent = help;
+  $('fetch-error-detail').textContent = `Details: ${error}`;
+  $('fetch-retry').hidden = !canRetry;
+  $('fetch-retry').onclick = retry;
+  $('fetch-problem').hidden = false;
+  $('fetch-detail').hidden = true;
+  $('fetch-progress').hidden = true;
 }
 
 function resetCard() {
   forgetDownloads();
   $('fetch').hidden = false;
   $('fetch-name').textContent = '…';
-  $('fetch-error').hidden = true;
-  $('fetch-error').textContent = '';
+  $('fetch-problem').hidden = true;
   $('fetch-save').hidden = true;
   $('fetch-preview').hidden = true;
   $('fetch-preview').replaceChildren();
@@ -83,8 +93,11 @@ function offerStreamed(file) {
       showStreamProgress(p, range, file, started);
     },
     onFail: (message) => {
-      $('fetch-error').textContent = `The download stopped: ${message}`;
-      $('fetch-error').hidden = false;
+      const { help } = helpFor(message);
+      $('fetch-error').textContent = `The download stopped. ${help}`;
+      $('fetch-error-detail').textContent = `Details: ${message}`;
+      $('fetch-retry').hidden = true;
+      $('fetch-problem').hidden = false;
     },
   });
   showSave(`${url}?save=1`, file.name);

@@ -3,6 +3,8 @@
 // link is the peer's call; this file only checks that there is a fragment,
 // and shows the outcome of the fetch it started next to the input.
 
+import { helpFor } from './fetch-help.js';
+
 const $ = (id) => document.getElementById(id);
 
 /** The part after `#` of a pasted link, or an error sentence. */
@@ -51,7 +53,7 @@ export function setUpOpenLink() {
   document.addEventListener('meganet-fetched', ({ detail }) => {
     if (pending === null || detail.fragment !== pending) return;
     pending = null;
-    if (detail.error) showError(`This link could not be opened: ${detail.error}`);
+    if (detail.error) showError(`This link could not be opened: ${detail.error}. ${helpFor(detail.error).help}`);
     else $('fetch-save').focus();
   });
 }
