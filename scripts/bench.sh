@@ -66,14 +66,7 @@ STEPS=(
   bench_swarm
 )
 
-if [ -n "${STEPS_OVERRIDE+x}" ]; then # Put and get between browsers: bench/swarm.mjs (put.MBps, get.MBps,
-# get.MBps.firefox, get.first_byte_ms). Run after bench_webrtc, whose
-# webrtc.ceiling.MBps is the reference.
-bench_swarm() {
-  bash scripts/netns.sh node bench/swarm.mjs 2>/dev/null | grep '^{"name"' || true
-}
-
-STEPS=("${STEPS_OVERRIDE[@]}"); fi
+if [ -n "${STEPS_OVERRIDE+x}" ]; then STEPS=("${STEPS_OVERRIDE[@]}"); fi
 status=0
 for step in "${STEPS[@]}"; do
   log "bench: $step"

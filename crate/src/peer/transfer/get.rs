@@ -251,32 +251,40 @@ impl Fetch {
             })
             .collect();
         let hashes: Vec<Hash> = plan.iter().map(|(_, _, h)| *h).collect();
-        let from = self.sources.assign(&self.blocks, &hashes).await;
-        let fetches = hashes
-            .iter()
-            .zip(&from)
-            .map(|(h, holder)| self.blocks.get(*holder, *h));
+        let discovering = self.lookup.is_some();
+        let candidates = self
+            .sources
+            .assign(&self.blocks, &hashes, discovering)
+            .await;
+        let fetches = hashes.iter().zip(&candidates).map(|(h, holders)| {
+            let first = holders.first().copied().unwrap_or(Holder::Node);
+            self.blocks.get(first, *h)
+        });
         let results = futures::future::join_all(fetches).await;
-        for (((segment, shard, hash), holder), result) in plan.into_iter().zip(from).zip(results) {
-            let mut attempt = (holder, result);
-            loop {
-                let (holder, result) = attempt;
-                let outcome = self.accept(segment, shard, hash, holder, result)?;
-                if let Holder::Peer(peer) = holder {
-                    if outcome == Outcome::Bad {
-                        tracing::warn!(%peer, "dropping a peer that sent a bad shard");
-                        self.sources.drop_peer(peer);
-                    }
-                    if outcome != Outcome::Done {
-                        // Try the node for this shard before giving up on it.
-                        attempt = (Holder::Node, self.blocks.get(Holder::Node, hash).await);
-                        continue;
-                    }
+        for (((segment, shard, hash), holders), result) in
+            plan.into_iter().zip(candidates).zip(results)
+        {
+            // The first holder's answer is here; the others are asked in
+            // turn until one gives the shard.
+            let mut result = Some(result);
+            let mut done = false;
+            for holder in holders {
+                let answer = match result.take() {
+                    Some(answer) => answer,
+                    None => self.blocks.get(holder, hash).await,
+                };
+                let outcome = self.accept(segment, shard, hash, holder, answer)?;
+                if let (Holder::Peer(peer), Outcome::Bad) = (holder, &outcome) {
+                    tracing::warn!(%peer, "dropping a peer that sent a bad shard");
+                    self.sources.drop_peer(peer);
                 }
-                if outcome != Outcome::Done {
-                    self.skip.insert((segment, shard));
+                if outcome == Outcome::Done {
+                    done = true;
+                    break;
                 }
-                break;
+            }
+            if !done {
+                self.skip.insert((segment, shard));
             }
         }
         Ok(())
@@ -373,9 +381,20 @@ impl Sources {
         self.peers.retain(|p| *p != peer);
     }
 
-    /// For each hash, a browser that has it (asked with one HAS each), or
-    /// the node.
-    async fn assign(&mut self, blocks: &Blocks, hashes: &[Hash]) -> Vec<Holder> {
+    /// For each hash, the holders to ask in turn: the browsers that have it
+    /// (asked with one HAS each), then the node, which keeps a full copy of
+    /// what it was given. The first is taken round robin; once the search
+    /// for holders is over (`discovering` false) the node takes its turn
+    /// too, so its connection (a WebSocket, cheaper per byte than a data
+    /// channel) carries a share rather than only what no browser has.
+    /// While holders are still being reached it does not: the browsers
+    /// found so far serve what they have.
+    async fn assign(
+        &mut self,
+        blocks: &Blocks,
+        hashes: &[Hash],
+        discovering: bool,
+    ) -> Vec<Vec<Holder>> {
         let asks = self
             .peers
             .iter()
@@ -395,13 +414,23 @@ impl Sources {
             .collect();
         (0..hashes.len())
             .map(|i| {
-                let holders: Vec<PeerId> =
-                    have.iter().filter(|(_, f)| f[i]).map(|(p, _)| *p).collect();
-                if holders.is_empty() {
-                    return Holder::Node;
-                }
+                let mut holders: Vec<Holder> = have
+                    .iter()
+                    .filter(|(_, f)| f[i])
+                    .map(|(p, _)| Holder::Peer(*p))
+                    .collect();
                 self.turn += 1;
-                Holder::Peer(holders[self.turn % holders.len()])
+                if !discovering {
+                    holders.push(Holder::Node);
+                }
+                if !holders.is_empty() {
+                    let first = self.turn % holders.len();
+                    holders.rotate_left(first);
+                }
+                if discovering {
+                    holders.push(Holder::Node);
+                }
+                holders
             })
             .collect()
     }
