@@ -27,6 +27,7 @@ where
     wrong_hash_is_refused(open(1 << 40).await).await;
     unknown_and_bounds(open(1 << 40).await).await;
     delete_and_list(open(1 << 40).await).await;
+    same_size_batch(open(1 << 40).await).await;
     quota_and_eviction(open(10 << 10).await).await;
     pinning_protects(open(1 << 40).await).await;
     corrupt_entry_is_removed(open(1 << 40).await).await;
@@ -111,6 +112,19 @@ pub async fn unknown_and_bounds(store: Store) {
     let (hash, bytes) = shard(10, 1);
     store.put(hash, bytes, Class::Own).await.unwrap();
     assert_eq!(store.usage().own, 10);
+    store.close();
+}
+
+/// Shards of one size in one batch each read back as themselves (the
+/// IndexedDB backend reuses one JavaScript array per size while writing).
+pub async fn same_size_batch(store: Store) {
+    let shards: Vec<_> = (0..6).map(|i| shard(64 << 10, i as u8)).collect();
+    store.put_many(shards.clone(), Class::Own).await.unwrap();
+    let more: Vec<_> = (6..9).map(|i| shard(64 << 10, i as u8)).collect();
+    store.put_many(more.clone(), Class::Own).await.unwrap();
+    for (hash, bytes) in shards.iter().chain(&more) {
+        assert_eq!(&store.get(*hash).await.unwrap(), bytes);
+    }
     store.close();
 }
 

@@ -28,7 +28,14 @@ const META: &str = "meta";
 
 pub(crate) struct Idb {
     db: Database,
+    /// One reusable JavaScript array per shard size written lately: a put
+    /// clones its value before it returns, so the array can take the next
+    /// shard at once, and writing makes no 1 MiB of garbage per shard.
+    scratch: std::cell::RefCell<Vec<Uint8Array>>,
 }
+
+/// Most scratch arrays kept (shards of one file share a size).
+const SCRATCH_SIZES: usize = 2;
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("IndexedDB: {e}"))
@@ -81,7 +88,10 @@ impl Idb {
                 db.close();
             }
         });
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            scratch: Default::default(),
+        })
     }
 
     pub fn close(&self) {
@@ -143,9 +153,7 @@ impl Idb {
         let issued = (|| {
             for (hash, meta, bytes) in &items {
                 let key = key(hash);
-                // A copy, never `Uint8Array::view`: the structured clone of a
-                // view takes its whole buffer, i.e. all of wasm memory.
-                shards.put(&Uint8Array::from(bytes.as_slice()), Some(&key))?;
+                shards.put(&self.staged(bytes), Some(&key))?;
                 metas.put(&Uint8Array::from(&meta.encode()[..]), Some(&key))?;
             }
             Ok::<_, idb::Error>(())
@@ -157,6 +165,24 @@ impl Idb {
         }
         let result = tx.commit().map_err(backend)?.await;
         finish(result, &shards)
+    }
+
+    /// `bytes` copied into a JavaScript array of exactly their size (never
+    /// `Uint8Array::view` or a subarray: the structured clone of a view
+    /// takes its whole buffer, i.e. all of wasm memory), reused across puts.
+    fn staged(&self, bytes: &[u8]) -> Uint8Array {
+        let mut scratch = self.scratch.borrow_mut();
+        let array = match scratch
+            .iter()
+            .position(|a| a.length() as usize == bytes.len())
+        {
+            Some(i) => scratch.remove(i),
+            None => Uint8Array::new_with_length(bytes.len() as u32),
+        };
+        array.copy_from(bytes);
+        scratch.insert(0, array.clone());
+        scratch.truncate(SCRATCH_SIZES);
+        array
     }
 
     pub async fn get(&self, hash: Hash) -> Result<Option<Vec<u8>>, StoreError> {
