@@ -86,11 +86,28 @@ export function waitForContributors(page, n) {
  */
 export async function connectToContributors(page, n) {
   await waitForContributors(page, n);
-  await page.evaluate(async () => {
-    // A setup can fail transiently (a busy peer, a lost race): try three
-    // times, as the peer itself does.
-    const dial = (addr, left) => window.meganet.dial(addr)
-      .catch((e) => (left > 1 ? new Promise((r) => setTimeout(r, 300)).then(() => dial(addr, left - 1)) : Promise.reject(e)));
-    for (const addr of await window.meganet.contributors()) await dial(addr, 3);
-  });
+  for (const addr of await page.evaluate(() => window.meganet.contributors())) await dialRetrying(page, addr);
+}
+
+/**
+ * `peer.dial(addr)` in the page, tried up to three times, 300 ms apart and
+ * then 600, as the peer itself connects to contributors: a setup can fail
+ * transiently (a busy peer, a lost race, a relayed connection closed under
+ * the signaling). Resolves to the failed attempts' errors (usually none);
+ * rejects with all of them when every attempt failed.
+ */
+export function dialRetrying(page, addr) {
+  return page.evaluate(async ({ target, attempts }) => {
+    const errors = [];
+    for (let i = 1; i <= attempts; i++) {
+      try {
+        await window.meganet.dial(target);
+        return errors;
+      } catch (e) {
+        errors.push(e.message);
+      }
+      if (i < attempts) await new Promise((r) => setTimeout(r, 300 * i));
+    }
+    throw new Error(errors.join('\n'));
+  }, { target: addr, attempts: 3 });
 }
