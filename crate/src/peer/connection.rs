@@ -374,8 +374,19 @@ impl Driver {
                         .map(|(id, _)| *id)
                         .collect();
                     let direct = kind == TransportKind::WebRtc;
-                    self.direct
-                        .on_established(&mut self.swarm, peer_id, direct, &relayed_ids);
+                    let direct_exists = self.connections.iter().any(|(id, c)| {
+                        *id != connection_id
+                            && c.path == "direct"
+                            && c.connection.transport == TransportKind::WebRtc.as_str()
+                            && c.connection.peer_id == info.connection.peer_id
+                    });
+                    self.direct.on_established(
+                        &mut self.swarm,
+                        peer_id,
+                        direct,
+                        direct_exists,
+                        &relayed_ids,
+                    );
                 }
                 self.publish_connections();
                 false

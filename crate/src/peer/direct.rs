@@ -123,15 +123,25 @@ impl Direct {
 
     /// A connection to `peer` is up: relayed ones lead to the WebRTC dial,
     /// a direct one settles the request and retires the relayed ones.
+    /// `direct_exists`: a direct connection to `peer` is up already, say
+    /// from the remote's simultaneous dial that won while our relayed
+    /// circuit was still being set up; then our request is settled by it,
+    /// not by a second WebRTC setup over a circuit the remote is retiring.
     pub fn on_established(
         &mut self,
         swarm: &mut Swarm<Behaviour>,
         peer: PeerId,
         direct: bool,
+        direct_exists: bool,
         relayed: &[ConnectionId],
     ) {
         if !direct {
             if self.is_relay_only(&peer) {
+                self.succeed(&peer);
+            } else if direct_exists && self.pending.contains_key(&peer) {
+                for id in relayed {
+                    swarm.close_connection(*id);
+                }
                 self.succeed(&peer);
             } else {
                 self.dial_webrtc(swarm, peer);
