@@ -226,11 +226,7 @@ impl Driver {
             Command::Announce { forget } => self.announce(forget),
             Command::Connect { addr, reply } => {
                 let connections = &self.connections;
-                let has_direct = |peer: &PeerId| {
-                    connections
-                        .values()
-                        .any(|c| c.path == "direct" && c.connection.peer_id == peer.to_string())
-                };
+                let has_direct = |peer: &PeerId| direct_to(connections, peer);
                 self.direct
                     .connect(&mut self.swarm, addr, has_direct, reply);
             }
@@ -374,12 +370,8 @@ impl Driver {
                         .map(|(id, _)| *id)
                         .collect();
                     let direct = kind == TransportKind::WebRtc;
-                    let direct_exists = self.connections.iter().any(|(id, c)| {
-                        *id != connection_id
-                            && c.path == "direct"
-                            && c.connection.transport == TransportKind::WebRtc.as_str()
-                            && c.connection.peer_id == info.connection.peer_id
-                    });
+                    // For a relayed connection: whether a direct one is up already.
+                    let direct_exists = direct_to(&self.connections, &peer_id);
                     self.direct.on_established(
                         &mut self.swarm,
                         peer_id,
@@ -570,4 +562,12 @@ fn webrtc_listen_addr(circuit: &Multiaddr) -> Option<Multiaddr> {
     }
     (parts.last() == Some(&Protocol::P2pCircuit))
         .then(|| parts.into_iter().chain([Protocol::WebRTC]).collect())
+}
+
+/// Whether a direct connection to `peer` is among `connections`.
+fn direct_to(connections: &HashMap<ConnectionId, ConnectionInfo>, peer: &PeerId) -> bool {
+    let peer = peer.to_string();
+    connections
+        .values()
+        .any(|c| c.path == "direct" && c.connection.peer_id == peer)
 }

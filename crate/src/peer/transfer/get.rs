@@ -421,14 +421,12 @@ impl Sources {
                     .collect();
                 self.turn += 1;
                 if !discovering {
-                    holders.push(Holder::Node);
+                    holders.push(Holder::Node); // takes its turn
                 }
-                if !holders.is_empty() {
-                    let first = self.turn % holders.len();
-                    holders.rotate_left(first);
-                }
+                let first = self.turn % holders.len().max(1);
+                holders.rotate_left(first);
                 if discovering {
-                    holders.push(Holder::Node);
+                    holders.push(Holder::Node); // the last resort
                 }
                 holders
             })
