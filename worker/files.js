@@ -1,12 +1,15 @@
 // The service worker's file route: `/meganet/file/<id>/<name>` streams a
 // file that a tab has opened (www/downloads.js) to disk (`?save=1`) or into
 // `<video>`, `<img>`, `<iframe>`, answering Range requests with only the
-// bytes asked for. The tab holding the peer fetches, verifies and decrypts;
-// the bytes come here over a MessagePort, one chunk per pull, so neither
-// side ever holds the whole file. Keys never reach this worker: it knows
-// the download only by a random id.
+// bytes asked for. The worker is a gateway (crate/src/gateway.rs, the same
+// wasm module as the peer): it reads the shards the range needs from this
+// browser's IndexedDB store where it has them, asks the tab running the
+// peer for the rest over a MessagePort, and verifies, decodes and decrypts
+// them here, one chunk per pull, so nothing holds the whole file. The tab
+// knows the download by a random id and hands over its link only when
+// asked for it.
 
-import { receiveStream } from '../www/port-stream.js';
+import init, { gatewayOpen } from '../build/pkg/meganet.js';
 
 export const FILE_PREFIX = '/meganet/file/';
 
@@ -15,6 +18,22 @@ const INLINE = /^(image|audio|video)\/|^application\/pdf$|^text\/plain$/;
 
 /** How long a tab may take to answer whether it knows a download. */
 const ASK_MS = 5000;
+/** How long a tab may take to fetch one window of shards. */
+const SHARDS_MS = 120_000;
+const WASM = '/meganet_bg.wasm';
+
+let started = null;
+/** Starts the wasm module once (from the cache when offline). */
+function startGateway() {
+  if (!started) {
+    const wasm = fetch(WASM).catch(async (e) => (await caches.match(WASM)) || Promise.reject(e));
+    started = init({ module_or_path: wasm }).catch((e) => {
+      started = null;
+      throw e;
+    });
+  }
+  return started;
+}
 
 /** Answers a fetch of a file route. */
 export async function serveFile(event, url) {
@@ -26,7 +45,7 @@ export async function serveFile(event, url) {
     const answer = await ask(client, { id, range });
     if (!answer) continue;
     if (answer.status !== 200) return plain(answer.status, answer.error);
-    return response(answer, save);
+    return serveRange(answer, save);
   }
   return plain(404, 'This download has expired: open the link again in a meganet tab.');
 }
@@ -71,8 +90,98 @@ function ask(client, request) {
   });
 }
 
-function response(answer, save) {
-  const { name, type, size, start, end, partial } = answer;
+/** Runs the gateway for the range the tab agreed to; the tab supplies shards. */
+async function serveRange(answer, save) {
+  const tab = tabConnection(answer.port);
+  let opened;
+  try {
+    await startGateway();
+  } catch (e) {
+    tab.end('failed', errorText(e));
+    return plain(503, `This browser could not start the download: ${errorText(e)}. Reload the page and try again.`);
+  }
+  try {
+    opened = await gatewayOpen(answer.link, { start: answer.start, end: answer.end, shards: tab.shards, onProgress: tab.progress });
+  } catch (e) {
+    tab.end('failed', errorText(e));
+    return plain(502, `The file could not be fetched: ${errorText(e)}`);
+  }
+  return response({ ...opened, partial: answer.partial }, watched(opened.stream, tab), save);
+}
+
+/**
+ * The tab's side of one download, after its header answer:
+ *   worker → tab: {call, hashes} | {progress} | {end: 'done'|'cancelled'|'failed', message}
+ *   tab → worker: {call, shards: (Uint8Array|null)[]} | {call, error}
+ */
+function tabConnection(port) {
+  const calls = new Map();
+  let next = 0;
+  let ended = false;
+  port.onmessage = ({ data }) => {
+    const call = data && calls.get(data.call);
+    if (!call) return;
+    calls.delete(data.call);
+    clearTimeout(call.timer);
+    if (Array.isArray(data.shards)) call.resolve(data.shards);
+    else call.reject(new Error(data.error || 'the tab could not fetch the shards'));
+  };
+  port.start();
+  return {
+    shards(hashes) {
+      return new Promise((resolve, reject) => {
+        const id = next++;
+        const timer = setTimeout(() => {
+          calls.delete(id);
+          reject(new Error('the tab running the peer stopped answering'));
+        }, SHARDS_MS);
+        calls.set(id, { resolve, reject, timer });
+        port.postMessage({ call: id, hashes });
+      });
+    },
+    progress(progress) {
+      if (!ended) port.postMessage({ progress });
+    },
+    end(how, message) {
+      if (ended) return;
+      ended = true;
+      port.postMessage({ end: how, message });
+      port.close();
+    },
+  };
+}
+
+/** `stream`, telling the tab when it ends, fails or is cancelled. */
+function watched(stream, tab) {
+  const reader = stream.getReader();
+  return new ReadableStream({
+    async pull(controller) {
+      try {
+        const { value, done } = await reader.read();
+        if (done) {
+          controller.close();
+          tab.end('done');
+        } else {
+          controller.enqueue(value);
+        }
+      } catch (e) {
+        tab.end('failed', errorText(e));
+        controller.error(e);
+      }
+    },
+    cancel(reason) {
+      tab.end('cancelled');
+      return reader.cancel(reason);
+    },
+  });
+}
+
+function errorText(e) {
+  return `${(e && e.message) || e}`;
+}
+
+function response(opened, body, save) {
+  const { name, type, size, start, end, partial } = opened;
   const mime = type || 'application/octet-stream';
   const inline = !save && INLINE.test(mime);
   const headers = new Headers({
@@ -86,7 +195,7 @@ function response(answer, save) {
   // A shared file must never run script on this origin.
   if (mime !== 'application/pdf') headers.set('Content-Security-Policy', "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'");
   if (partial) headers.set('Content-Range', `bytes ${start}-${end - 1}/${size}`);
-  return new Response(receiveStream(answer.port), { status: partial ? 206 : 200, headers });
+  return new Response(body, { status: partial ? 206 : 200, headers });
 }
 
 function plain(status, text) {

@@ -1,10 +1,11 @@
-// Files this tab has opened, served to the service worker (worker/files.js)
-// by a random id: the worker asks, this tab fetches the asked-for bytes
-// with `peer.get` (verified and decrypted here) and streams them back
-// through a MessagePort. While any such stream is open the tab pings the
-// worker so the browser does not stop it mid-download.
-
-import { sendStream } from './port-stream.js';
+// Files this tab has opened, served by the service worker (worker/files.js)
+// under a random id. The worker asks which file an id is and gets its link;
+// it verifies and decrypts in its own copy of the wasm module (the
+// gateway), reading shards this browser stores from IndexedDB itself and
+// asking this tab, where the peer's connections are, for the rest by hash
+// (`peer.shards`). It reports progress and how the stream ended over the
+// same MessagePort. While any stream is open the tab pings the worker so
+// the browser does not stop it mid-download.
 
 const downloads = new Map();
 /** The last requests served, for the console and tests: {name, start, end, sent, state}. */
@@ -74,28 +75,36 @@ async function answer(peer, { id, range }, port) {
     port.close();
     return;
   }
-  try {
-    const opened = await peer.get(file.link, { ...bytes, onProgress: (p) => file.onProgress(p, bytes) });
-    const { name, type, size, start, end } = opened;
-    port.postMessage({ status: 200, name, type, size, start, end, partial: range !== null });
-    const record = { name, start, end, sent: 0, state: 'open' };
-    recent.push(record);
-    if (recent.length > RECENT_MAX) recent.shift();
-    started();
-    const counted = opened.stream.pipeThrough(new TransformStream({
-      transform(chunk, controller) { record.sent += chunk.byteLength; controller.enqueue(chunk); },
-    }));
-    sendStream(port, counted, (how, message) => {
-      record.state = how;
+  port.postMessage({ status: 200, link: file.link, ...bytes, partial: range !== null });
+  const record = { name: file.name, ...bytes, sent: 0, localBytes: 0, remoteBytes: 0, state: 'open' };
+  recent.push(record);
+  if (recent.length > RECENT_MAX) recent.shift();
+  started();
+  let peers = {};
+  const progress = (stage) => file.onProgress({ stage, done: record.sent, total: bytes.end - bytes.start, peers }, bytes);
+  port.onmessage = async ({ data }) => {
+    if (!data) return;
+    if (Array.isArray(data.hashes)) {
+      try {
+        const found = await peer.shards(file.link, data.hashes);
+        peers = found.peers || peers;
+        const buffers = found.shards.filter(Boolean).map((s) => s.buffer);
+        port.postMessage({ call: data.call, shards: found.shards }, buffers);
+      } catch (e) {
+        port.postMessage({ call: data.call, error: `${(e && e.message) || e}` });
+      }
+    } else if (data.progress) {
+      Object.assign(record, { sent: data.progress.done, localBytes: data.progress.localBytes, remoteBytes: data.progress.remoteBytes });
+      progress('fetching');
+    } else if (data.end && record.state === 'open') {
+      record.state = data.end;
+      port.close();
       stopped();
-      if (how === 'failed') file.onFail(message, bytes);
-    });
-  } catch (e) {
-    const message = `${(e && e.message) || e}`;
-    port.postMessage({ status: 502, error: `The file could not be fetched: ${message}` });
-    port.close();
-    file.onFail(message, bytes);
-  }
+      if (data.end === 'done') progress('done');
+      if (data.end === 'failed') file.onFail(data.message, bytes);
+    }
+  };
+  port.start();
 }
 
 /** The byte range a request names, or null when it lies outside the file. */

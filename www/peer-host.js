@@ -3,7 +3,7 @@
 // holds the exclusive Web Lock `meganet-peer` (the host). The other tabs
 // (clients) start no peer; they work through the host over a
 // BroadcastChannel (`meganet-peer`), with a stand-in object that has the
-// peer's put, get, health, status, onStatus, contribute, usage, leave and id.
+// peer's put, get, shards, health, status, onStatus, contribute, usage, leave and id.
 //
 // - Calls go to the host and come back as a result or an error; onProgress
 //   callbacks are forwarded as messages. Arguments and results are
@@ -37,7 +37,7 @@ export const LOCK = 'meganet-peer';
 export const CHANNEL = 'meganet-peer';
 export const HOST_CLOSED = 'the tab running the peer closed; try again';
 /** What a client may ask the host to do. */
-export const METHODS = ['put', 'get', 'health', 'contribute', 'leave'];
+export const METHODS = ['put', 'get', 'shards', 'health', 'contribute', 'leave'];
 
 const newId = () => (globalThis.crypto?.randomUUID
   ? crypto.randomUUID()

@@ -30,3 +30,7 @@ pub use web::encode_readable_stream;
 
 /// The format version this build writes and reads.
 pub const VERSION: u8 = 1;
+
+/// What a get says when no holder has a link's manifest.
+pub const FILE_NOT_FOUND: &str =
+    "file not found: no reachable peer holds it (it may have been removed, or the link is wrong)";

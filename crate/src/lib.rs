@@ -13,6 +13,8 @@
 #[cfg(all(feature = "net", not(wasm_browser)))]
 pub mod client;
 pub mod format;
+#[cfg(all(feature = "net", wasm_browser))]
+pub mod gateway;
 pub mod hash;
 #[cfg(feature = "net")]
 pub mod net;

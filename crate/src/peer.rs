@@ -14,6 +14,10 @@ mod status;
 mod swarm;
 mod transfer;
 
+/// The IndexedDB store a contributing peer keeps shards in, which the
+/// service worker's gateway reads too.
+pub use contribute::DB_NAME as CONTRIBUTED_STORE;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -47,6 +51,8 @@ pub struct Peer {
     contribution: contribute::Shared,
     /// Shards fetched lately, shared by every get.
     shards: crate::shard_cache::ShardCache,
+    /// The files the service worker's gateway is fetching.
+    gateway_files: transfer::Sessions,
     /// The contribution policy's current decision, obeyed when serving.
     gate: gate::SharedGate,
 }
@@ -109,6 +115,7 @@ impl Peer {
             streams,
             contribution,
             shards: Default::default(),
+            gateway_files: Default::default(),
             gate,
         })
     }
@@ -192,6 +199,40 @@ impl Peer {
             });
         let stream = wasm_streams::ReadableStream::from_stream(chunks).into_raw();
         set("stream", &stream).ok();
+        Ok(out.into())
+    }
+
+    /// Shards of the file `link` names, by hash (hex), for the service
+    /// worker's gateway (`gatewayOpen`), which decodes and decrypts them:
+    /// resolves to `{shards, peers}`, `shards` holding a `Uint8Array` (each
+    /// checked against its hash) or `null` (no holder had it) per hash, in
+    /// order, and `peers` the bytes each holder has sent for this file.
+    pub async fn shards(&self, link: String, hashes: Vec<String>) -> Result<JsValue, JsError> {
+        let hashes = hashes
+            .iter()
+            .map(|h| h.parse::<crate::hash::Hash>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| JsError::new(&format!("invalid shard hash: {e}")))?;
+        let (shards, progress) = transfer::shards(
+            &self.blocks,
+            &self.shards,
+            &self.gateway_files,
+            &link,
+            &hashes,
+        )
+        .await
+        .map_err(|e| JsError::new(&e))?;
+        let list = js_sys::Array::new();
+        for shard in shards {
+            list.push(&match shard {
+                Some(bytes) => js_sys::Uint8Array::from(bytes.as_slice()).into(),
+                None => JsValue::NULL,
+            });
+        }
+        let out = js_sys::Object::new();
+        js_sys::Reflect::set(&out, &JsValue::from_str("shards"), &list).ok();
+        let peers = status::to_js(&progress.peers).map_err(|e| JsError::new(&e.to_string()))?;
+        js_sys::Reflect::set(&out, &JsValue::from_str("peers"), &peers).ok();
         Ok(out.into())
     }
 

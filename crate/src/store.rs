@@ -128,6 +128,42 @@ pub enum StoreError {
     Backend(String),
 }
 
+/// Read-only access to a browser store that another context owns: the
+/// service worker's gateway reading what the peer's tab stored. It keeps
+/// no index and never writes; a shard is returned only when it matches
+/// its hash (the owner removes a corrupt one when it next reads it).
+#[cfg(wasm_browser)]
+pub struct Reader(idb::Idb);
+
+#[cfg(wasm_browser)]
+impl Reader {
+    /// Opens the IndexedDB store `name` (created empty if there is none).
+    pub async fn open(name: &str) -> Result<Self, StoreError> {
+        Ok(Self(idb::Idb::open(name).await?))
+    }
+
+    /// The shard `hash`, verified; `None` when it is not stored, or is
+    /// stored corrupt.
+    pub async fn get(&self, hash: Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(match self.0.get(hash).await {
+            Ok(Some(bytes)) if Hash::of(&bytes) == hash => Some(bytes),
+            Ok(Some(_)) | Err(StoreError::Corrupt { .. }) => {
+                tracing::warn!(%hash, "a stored shard is corrupt; fetching it instead");
+                None
+            }
+            Ok(None) => None,
+            Err(e) => return Err(e),
+        })
+    }
+}
+
+#[cfg(wasm_browser)]
+impl Drop for Reader {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// How to open a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {

@@ -47,6 +47,19 @@ impl Decoder {
         start..(start + seg).min(self.manifest.size)
     }
 
+    /// The plaintext bytes `start..end` (`end` past the file, or `None`,
+    /// stops at its end; `None` altogether is the whole file); an error
+    /// when `start` lies past the end.
+    pub fn clip_range(&self, range: Option<(u64, Option<u64>)>) -> Result<Range<u64>> {
+        let size = self.manifest.size;
+        let Some((start, end)) = range else {
+            return Ok(0..size);
+        };
+        let range = start..end.unwrap_or(size).min(size);
+        self.segments_for(&range)?;
+        Ok(range)
+    }
+
     /// The segments that hold the plaintext bytes `range`.
     pub fn segments_for(&self, range: &Range<u64>) -> Result<Range<u64>> {
         let size = self.manifest.size;

@@ -21,7 +21,9 @@
 
 mod get;
 mod health;
+mod holders;
 mod put;
+mod shards;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -32,6 +34,7 @@ use super::blocks::Holder;
 pub use get::open;
 pub use health::health;
 pub use put::put;
+pub use shards::{shards, Sessions};
 
 /// Progress of a put or get, as JavaScript sees it.
 #[derive(Debug, Clone, Serialize)]

@@ -15,13 +15,13 @@ use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::future::{AbortHandle, Abortable};
-use futures::{FutureExt as _, SinkExt as _, Stream, StreamExt as _};
-use libp2p::PeerId;
+use futures::{SinkExt as _, Stream, StreamExt as _};
 
-use super::{OnProgress, Tally};
-use crate::format::{self, Decoder, Reassembler};
+use super::holders::{Holders, Outcome};
+use super::OnProgress;
+use crate::format::{self, Reassembler};
 use crate::hash::Hash;
-use crate::peer::blocks::{Blocks, Holder};
+use crate::peer::blocks::Blocks;
 use crate::shard_cache::ShardCache;
 
 /// Segments fetched ahead of the one being decoded.
@@ -56,31 +56,9 @@ pub async fn open(
     let link: format::Link = link
         .parse()
         .map_err(|e: format::FormatError| e.to_string())?;
-    // The file's holders are looked up in the DHT (and dialed) in the
-    // background from the start, the manifest's placement hints once it is
-    // here; each joins as soon as it is reached. The first segments come
-    // from the node meanwhile, so the first byte waits for the manifest
-    // and one segment only.
-    let (search, lookup) = blocks.holders_as_reached(link.key.provider_key());
-    let manifest = blocks.get(Holder::Node, link.manifest).await?.ok_or(
-        "file not found: no reachable peer holds it (it may have been removed, or the link is wrong)",
-    )?;
-    let decoder = Decoder::open(&link, &manifest).map_err(|e| e.to_string())?;
-    search.hints(super::hinted_peers(decoder.manifest()));
-    drop(search);
+    let (decoder, _, holders) = super::holders::open_file(blocks, &link).await?;
     let size = decoder.manifest().size;
-    let range = match range {
-        None => 0..size,
-        Some((start, end)) => {
-            let end = end.unwrap_or(size).min(size);
-            if start > end {
-                return Err(format!(
-                    "byte range {start}..{end} is not within the file's {size} bytes"
-                ));
-            }
-            start..end
-        }
-    };
+    let range = decoder.clip_range(range).map_err(|e| e.to_string())?;
     let reassembler = Reassembler::new(&decoder, range.clone(), 1).map_err(|e| e.to_string())?;
     let m = decoder.manifest();
     Ok(Opened {
@@ -89,15 +67,10 @@ pub async fn open(
         size,
         range: range.clone(),
         fetch: Fetch {
-            blocks: blocks.clone(),
             cache: cache.clone(),
             reassembler,
-            sources: Sources::new(Vec::new()),
-            lookup: Some(lookup),
+            holders,
             skip: HashSet::new(),
-            tampered: None,
-            node_error: None,
-            tally: Tally::default(),
             done: 0,
             total: range.end - range.start,
         },
@@ -169,26 +142,18 @@ impl Drop for AbortOnDrop {
 
 /// The state of one get.
 struct Fetch {
-    blocks: Blocks,
     cache: ShardCache,
     reassembler: Reassembler,
-    sources: Sources,
-    /// Holders as they are reached, until every dial has ended.
-    lookup: Option<mpsc::Receiver<PeerId>>,
+    holders: Holders,
     /// Shard positions that no holder could provide.
     skip: HashSet<(u64, usize)>,
-    /// The last bad shard a peer sent, for the error if the get fails.
-    tampered: Option<String>,
-    /// The last error the node gave, for the error if the get fails.
-    node_error: Option<String>,
-    tally: Tally,
     done: u64,
     total: u64,
 }
 
 impl Fetch {
     fn report(&self, progress: &OnProgress, stage: &'static str) {
-        progress(self.tally.progress(stage, self.done, self.total));
+        progress(self.holders.tally.progress(stage, self.done, self.total));
     }
 
     /// The next chunk of plaintext, fetching as many windows as it takes;
@@ -214,33 +179,26 @@ impl Fetch {
         // The first window waits a moment for contributors: a peer already
         // connected to them has them at once, and draws from them rather
         // than the node from the start.
-        if self.done == 0 && self.sources.peers.is_empty() {
-            if let Some(lookup) = &mut self.lookup {
-                futures::select! {
-                    peer = lookup.next() => self.found(peer),
-                    () = crate::platform::sleep(LOOKUP_GRACE).fuse() => {}
-                }
-            }
+        if self.done == 0 && self.holders.no_peers() {
+            self.holders.wait_a_moment(LOOKUP_GRACE).await;
         }
-        self.drain_found();
+        if self.holders.drain_found() {
+            self.skip.clear(); // a new holder may have what nobody had
+        }
         let plan = self.reassembler.plan(&self.skip);
         if plan.is_empty() {
             // Out of holders to try: wait for the next contributor before
             // giving up, and retry what was missing with it.
-            if let Some(lookup) = &mut self.lookup {
-                let peer = lookup.next().await;
-                self.found(peer);
+            if self.holders.searching() {
+                if self.holders.wait_for_next().await {
+                    self.skip.clear();
+                }
                 return Ok(());
             }
             let err = self.reassembler.finish().map_err(|e| e.to_string()).err();
-            let mut why = err.unwrap_or_else(|| "no shards left to try".into());
-            if let Some(e) = &self.node_error {
-                why = format!("{why}; the node: {e}");
-            }
-            if let Some(t) = &self.tampered {
-                why = format!("{why}; a peer sent bad data: {t}");
-            }
-            return Err(why);
+            return Err(self
+                .holders
+                .explain(err.unwrap_or_else(|| "no shards left to try".into())));
         }
         // Shards fetched before (an overlapping range) need no request.
         let plan: Vec<(u64, usize, Hash)> = plan
@@ -251,185 +209,28 @@ impl Fetch {
             })
             .collect();
         let hashes: Vec<Hash> = plan.iter().map(|(_, _, h)| *h).collect();
-        let discovering = self.lookup.is_some();
-        let candidates = self
-            .sources
-            .assign(&self.blocks, &hashes, discovering)
-            .await;
-        let fetches = hashes.iter().zip(&candidates).map(|(h, holders)| {
-            let first = holders.first().copied().unwrap_or(Holder::Node);
-            self.blocks.get(first, *h)
-        });
-        let results = futures::future::join_all(fetches).await;
-        for (((segment, shard, hash), holders), result) in
-            plan.into_iter().zip(candidates).zip(results)
-        {
-            // The first holder's answer is here; the others are asked in
-            // turn until one gives the shard.
-            let mut result = Some(result);
-            let mut done = false;
-            for holder in holders {
-                let answer = match result.take() {
-                    Some(answer) => answer,
-                    None => self.blocks.get(holder, hash).await,
-                };
-                let outcome = self.accept(segment, shard, hash, holder, answer)?;
-                if let (Holder::Peer(peer), Outcome::Bad) = (holder, &outcome) {
-                    tracing::warn!(%peer, "dropping a peer that sent a bad shard");
-                    self.sources.drop_peer(peer);
-                }
-                if outcome == Outcome::Done {
-                    done = true;
-                    break;
-                }
-            }
-            if !done {
-                self.skip.insert((segment, shard));
-            }
-        }
-        Ok(())
-    }
-
-    /// Takes every contributor reached since the last window.
-    fn drain_found(&mut self) {
-        while let Some(lookup) = &mut self.lookup {
-            match lookup.try_recv() {
-                Ok(peer) => self.found(Some(peer)),
-                Err(mpsc::TryRecvError::Closed) => self.found(None),
-                Err(mpsc::TryRecvError::Empty) => break,
-            }
-        }
-    }
-
-    /// One more contributor (`None`: the lookup is over): draw on it from
-    /// now on, and try again the shards nobody had.
-    fn found(&mut self, peer: Option<PeerId>) {
-        match peer {
-            Some(peer) => {
-                self.sources.add(peer);
-                self.skip.clear();
-            }
-            None => self.lookup = None,
-        }
-    }
-
-    /// Verifies and keeps one fetched shard.
-    fn accept(
-        &mut self,
-        segment: u64,
-        shard: usize,
-        hash: Hash,
-        holder: Holder,
-        result: Result<Option<Vec<u8>>, String>,
-    ) -> Result<Outcome, String> {
-        match result {
-            Ok(Some(bytes)) => {
-                let len = bytes.len();
-                match self.reassembler.add(segment, shard, bytes.clone()) {
+        let (reassembler, cache) = (&mut self.reassembler, &self.cache);
+        let kept = self
+            .holders
+            .fetch(&hashes, |i, bytes| {
+                let (segment, shard, hash) = plan[i];
+                match reassembler.add(segment, shard, bytes.clone()) {
                     Ok(_) => {
-                        self.cache.insert(hash, bytes);
-                        self.tally.add(holder, len);
+                        cache.insert(hash, bytes);
                         Ok(Outcome::Done)
                     }
                     Err(e @ format::FormatError::ShardTampered { .. }) => {
-                        self.tampered = Some(e.to_string());
-                        Ok(Outcome::Bad)
+                        Ok(Outcome::Bad(e.to_string()))
                     }
                     Err(e) => Err(e.to_string()),
                 }
-            }
-            Ok(None) => Ok(Outcome::Missing),
-            // An unreachable holder, even the node, costs only its shards.
-            Err(e) => {
-                match holder {
-                    Holder::Node => self.node_error = Some(e),
-                    Holder::Peer(peer) => {
-                        tracing::warn!(%peer, error = %e, "a holder failed a GET");
-                    }
-                }
-                Ok(Outcome::Missing)
+            })
+            .await?;
+        for ((segment, shard, _), kept) in plan.iter().zip(kept) {
+            if !kept {
+                self.skip.insert((*segment, *shard));
             }
         }
-    }
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum Outcome {
-    Done,
-    Missing,
-    Bad,
-}
-
-/// The browsers a get draws from, and a turn counter that spreads load.
-struct Sources {
-    peers: Vec<PeerId>,
-    turn: usize,
-}
-
-impl Sources {
-    fn new(peers: Vec<PeerId>) -> Self {
-        Self { peers, turn: 0 }
-    }
-
-    fn add(&mut self, peer: PeerId) {
-        if !self.peers.contains(&peer) {
-            self.peers.push(peer);
-        }
-    }
-
-    fn drop_peer(&mut self, peer: PeerId) {
-        self.peers.retain(|p| *p != peer);
-    }
-
-    /// For each hash, the holders to ask in turn: the browsers that have it
-    /// (asked with one HAS each), then the node, which keeps a full copy of
-    /// what it was given. The first is taken round robin; once the search
-    /// for holders is over (`discovering` false) the node takes its turn
-    /// too, so its connection (a WebSocket, cheaper per byte than a data
-    /// channel) carries a share rather than only what no browser has.
-    /// While holders are still being reached it does not: the browsers
-    /// found so far serve what they have.
-    async fn assign(
-        &mut self,
-        blocks: &Blocks,
-        hashes: &[Hash],
-        discovering: bool,
-    ) -> Vec<Vec<Holder>> {
-        let asks = self
-            .peers
-            .iter()
-            .map(|p| blocks.has(Holder::Peer(*p), hashes.to_vec()));
-        let answers = futures::future::join_all(asks).await;
-        let have: Vec<(PeerId, Vec<bool>)> = self
-            .peers
-            .iter()
-            .zip(answers)
-            .filter_map(|(p, answer)| match answer {
-                Ok(flags) => Some((*p, flags)),
-                Err(e) => {
-                    tracing::warn!(peer = %p, error = %e, "a holder did not answer HAS");
-                    None
-                }
-            })
-            .collect();
-        (0..hashes.len())
-            .map(|i| {
-                let mut holders: Vec<Holder> = have
-                    .iter()
-                    .filter(|(_, f)| f[i])
-                    .map(|(p, _)| Holder::Peer(*p))
-                    .collect();
-                self.turn += 1;
-                if !discovering {
-                    holders.push(Holder::Node); // takes its turn
-                }
-                let first = self.turn % holders.len().max(1);
-                holders.rotate_left(first);
-                if discovering {
-                    holders.push(Holder::Node); // the last resort
-                }
-                holders
-            })
-            .collect()
+        Ok(())
     }
 }
