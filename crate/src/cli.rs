@@ -24,6 +24,10 @@ enum Command {
     Put {
         /// The file to share.
         file: std::path::PathBuf,
+        /// Its media type, for previews in the browser (default: guessed
+        /// from the file name's extension; none when unknown).
+        #[arg(long = "type", value_name = "MIME")]
+        mime: Option<String>,
         #[command(flatten)]
         node: NodeArg,
     },
@@ -63,11 +67,12 @@ fn progress_bar(verb: &'static str) -> indicatif::ProgressBar {
     bar
 }
 
-async fn put(file: std::path::PathBuf, node: NodeArg) -> anyhow::Result<()> {
+async fn put(file: std::path::PathBuf, mime: Option<String>, node: NodeArg) -> anyhow::Result<()> {
+    let mime = mime.unwrap_or_else(|| meganet::client::guess_type(&file).to_owned());
     let mut client = meganet::client::Client::connect(&node.url).await?;
     let bar = progress_bar("storing");
     let link = client
-        .put(&file, &mut |done, total| {
+        .put(&file, &mime, &mut |done, total| {
             bar.set_length(total);
             bar.set_position(done);
         })
@@ -120,7 +125,7 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Node(config) => meganet::node::run(*config).await,
-            Command::Put { file, node } => put(file, node).await,
+            Command::Put { file, mime, node } => put(file, mime, node).await,
             Command::Get { link, output, node } => get(link, output, node).await,
         }
     });

@@ -142,10 +142,12 @@ impl Client {
         Ok(())
     }
 
-    /// Encrypts, encodes and stores `path`; returns the link on `base`.
+    /// Encrypts, encodes and stores `path` as a file of type `mime`;
+    /// returns the link.
     pub async fn put(
         &mut self,
         path: &Path,
+        mime: &str,
         progress: OnProgress<'_>,
     ) -> anyhow::Result<format::Link> {
         let mut file = tokio::fs::File::open(path)
@@ -156,7 +158,7 @@ impl Client {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let mut encoder = Encoder::new(FileKey::random(), Params::default(), &name, "")?;
+        let mut encoder = Encoder::new(FileKey::random(), Params::default(), &name, mime)?;
         let mut buf = vec![0u8; format::READ_CHUNK];
         let mut done = 0u64;
         loop {
@@ -264,5 +266,46 @@ impl Client {
         drop(file);
         tokio::fs::rename(&partial, &path).await?;
         Ok(path)
+    }
+}
+
+/// A media type for common file name extensions; empty when unknown (the
+/// browser then offers the file as a download only).
+pub fn guess_type(path: &Path) -> &'static str {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "wav" => "audio/wav",
+        "mp3" => "audio/mpeg",
+        "ogg" | "oga" => "audio/ogg",
+        "flac" => "audio/flac",
+        "webm" => "video/webm",
+        "mp4" | "m4v" => "video/mp4",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "svg" => "image/svg+xml",
+        "pdf" => "application/pdf",
+        "txt" => "text/plain",
+        "json" => "application/json",
+        "zip" => "application/zip",
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::guess_type;
+    use std::path::Path;
+
+    #[test]
+    fn types_from_extensions() {
+        assert_eq!(guess_type(Path::new("a/long.WAV")), "audio/wav");
+        assert_eq!(guess_type(Path::new("clip.webm")), "video/webm");
+        assert_eq!(guess_type(Path::new("notes")), "");
+        assert_eq!(guess_type(Path::new("archive.tar.xz")), "");
     }
 }
