@@ -81,7 +81,9 @@ async function answer(peer, { id, range }, port) {
   if (recent.length > RECENT_MAX) recent.shift();
   started();
   let peers = {};
-  const progress = (stage) => file.onProgress({ stage, done: record.sent, total: bytes.end - bytes.start, peers }, bytes);
+  const progress = (stage) => file.onProgress({
+    stage, done: record.sent, total: bytes.end - bytes.start, peers, localBytes: record.localBytes,
+  }, bytes);
   port.onmessage = async ({ data }) => {
     if (!data) return;
     if (Array.isArray(data.hashes)) {

@@ -113,7 +113,11 @@ function showStreamProgress(p, range, file, started) {
   const whole = range.start === 0 && range.end === file.size;
   const bar = $('fetch-progress');
   const sources = Object.keys(p.peers || {}).length;
-  const from = sources ? ` from ${sources} ${sources === 1 ? 'source' : 'sources'}` : '';
+  const parts = [];
+  if (sources) parts.push(`${sources} ${sources === 1 ? 'source' : 'sources'}`);
+  // Shards this browser stores for others, read by the service worker.
+  if (p.localBytes > 0) parts.push('this browser\'s own storage');
+  const from = parts.length ? ` from ${parts.join(' and ')}` : '';
   if (whole) {
     bar.hidden = false;
     bar.max = Math.max(p.total, 1);
