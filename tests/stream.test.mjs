@@ -64,6 +64,22 @@ async function settled(node) {
   }
 }
 
+/**
+ * Seeks the card's audio player to the middle; once it lands, where it is
+ * and the node's served bytes at that moment.
+ */
+function seekToMiddle(page) {
+  return page.evaluate(async () => {
+    const audio = document.querySelector('#fetch-preview audio');
+    if (audio.readyState < 1) await new Promise((r) => audio.addEventListener('loadedmetadata', r, { once: true }));
+    const seeked = new Promise((r) => audio.addEventListener('seeked', r, { once: true }));
+    audio.currentTime = audio.duration / 2;
+    await seeked;
+    const { servedBytes } = await (await fetch('/status.json')).json();
+    return { duration: audio.duration, at: audio.currentTime, ready: audio.readyState, servedBytes };
+  });
+}
+
 /** Writes a WAV of `bytes` of noise (16-bit stereo, 48 kHz) to `file`. */
 function writeWav(file, bytes) {
   const pcm = bytes - 44;
@@ -101,14 +117,7 @@ test(`${kind}: a seek to the middle of a 256 MiB recording fetches only the segm
   const { page, errors } = await openLink(kind, link);
   assert.match(await page.textContent('#fetch-name'), /long\.wav · 268\.4 MB · audio\/wav/);
   const before = await settled(node);
-  const seek = await page.evaluate(async () => {
-    const audio = document.querySelector('#fetch-preview audio');
-    if (audio.readyState < 1) await new Promise((r) => audio.addEventListener('loadedmetadata', r, { once: true }));
-    const seeked = new Promise((r) => audio.addEventListener('seeked', r, { once: true }));
-    audio.currentTime = audio.duration / 2;
-    await seeked;
-    return { duration: audio.duration, at: audio.currentTime, ready: audio.readyState };
-  });
+  const seek = await seekToMiddle(page);
   const fetched = (await settled(node)) - before;
   const asked = await page.evaluate(() => window.meganetApi.recentRequests());
   console.log(`${kind}: the seek in 256 MiB fetched ${fetched} shard bytes for ${JSON.stringify(asked)}`);
@@ -154,15 +163,7 @@ test(`${kind}: Save streams through the service worker; a range fetches only its
   // afterwards is its own choice: Chromium stops soon, Firefox reads on
   // while the stream lets it.)
   before = await settled(node);
-  const seek = await page.evaluate(async () => {
-    const audio = document.querySelector('#fetch-preview audio');
-    if (audio.readyState < 1) await new Promise((r) => audio.addEventListener('loadedmetadata', r, { once: true }));
-    const seeked = new Promise((r) => audio.addEventListener('seeked', r, { once: true }));
-    audio.currentTime = audio.duration / 2;
-    await seeked;
-    const { servedBytes } = await (await fetch('/status.json')).json();
-    return { duration: audio.duration, at: audio.currentTime, ready: audio.readyState, servedBytes };
-  });
+  const seek = await seekToMiddle(page);
   assert.ok(Math.abs(seek.duration - 130) < 1, `duration ${seek.duration}`);
   assert.ok(Math.abs(seek.at - 65) < 1 && seek.ready >= 2, `seeked to ${seek.at}, readyState ${seek.ready}`);
   fetched = seek.servedBytes - before;

@@ -100,10 +100,9 @@ impl Serve {
     /// The next piece of plaintext; `None` at the end of the range.
     async fn next(&mut self) -> Result<Option<Vec<u8>>, String> {
         loop {
-            if let Some(chunk) = self.reassembler.next_chunk().map_err(|e| e.to_string())? {
+            let next = self.reassembler.next_chunk_growing(WINDOW);
+            if let Some(chunk) = next.map_err(|e| e.to_string())? {
                 self.done += chunk.len() as u64;
-                let window = (self.reassembler.window() + 1).min(WINDOW);
-                self.reassembler.set_window(window);
                 self.report();
                 return Ok(Some(chunk));
             }

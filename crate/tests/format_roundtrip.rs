@@ -282,3 +282,43 @@ fn streams_a_multi_segment_file_through_async_io() {
     assert_eq!(out.into_inner(), data);
     assert_eq!(fetched, 4 * 8, "asks each position once per segment");
 }
+
+#[test]
+fn the_window_grows_by_one_per_chunk_read_up_to_its_limit_and_a_range_is_clipped() {
+    let params = Params {
+        segment_size: 4096,
+        k: 2,
+        n: 3,
+    };
+    let data: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
+    let (segments, finished) = encode(&data, params, 5000);
+    let decoder = Decoder::open(&finished.link, &finished.manifest_blob).unwrap();
+    assert_eq!(decoder.clip_range(None).unwrap(), 0..40_000);
+    assert_eq!(
+        decoder.clip_range(Some((100, Some(1 << 40)))).unwrap(),
+        100..40_000
+    );
+    assert_eq!(decoder.clip_range(Some((7, None))).unwrap(), 7..40_000);
+    let past = decoder.clip_range(Some((40_001, None))).unwrap_err();
+    assert!(past.to_string().contains("not within the file"), "{past}");
+
+    let mut r = Reassembler::new(&decoder, 0..40_000, 1).unwrap();
+    let mut windows = vec![];
+    let mut out = vec![];
+    while !r.is_done() {
+        for (seg, shard, _) in r.plan(&Default::default()) {
+            r.add(
+                seg,
+                shard,
+                segments[seg as usize].shards[shard].bytes.clone(),
+            )
+            .unwrap();
+        }
+        while let Some(chunk) = r.next_chunk_growing(3).unwrap() {
+            out.extend(chunk);
+            windows.push(r.window());
+        }
+    }
+    assert_eq!(out, data);
+    assert_eq!(windows[..4], [2, 3, 3, 3]);
+}

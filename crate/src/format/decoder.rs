@@ -262,6 +262,17 @@ impl Reassembler {
         Ok(Some(plain))
     }
 
+    /// [`Self::next_chunk`]; each chunk grows the window by one, up to
+    /// `max_window`: a reader that goes on earns a deeper read-ahead, one
+    /// that reads a little and stops (a `<video>` probing) costs little.
+    pub fn next_chunk_growing(&mut self, max_window: u64) -> Result<Option<Vec<u8>>> {
+        let chunk = self.next_chunk()?;
+        if chunk.is_some() {
+            self.set_window((self.window + 1).min(max_window));
+        }
+        Ok(chunk)
+    }
+
     /// Call when no more shards will come: an error unless every segment
     /// was produced, naming the first segment short of shards.
     pub fn finish(&self) -> Result<()> {
