@@ -8,6 +8,9 @@
 //                         plaintext bytes are ready
 //   put.MBps.256MiB       256 MiB put, streamed from the page (never whole in memory)
 //   get.MBps.256MiB       256 MiB get by a fresh Chromium peer
+//   get.sw.MBps           the 64 MiB file saved through the service worker's
+//                         gateway (shards through the tab, decrypted in the
+//                         worker) by another fresh Chromium peer
 // Prints one JSON line per result.
 import { startNode } from '../tests/lib/node.mjs';
 import { backgroundTab, launch, openApp, waitForStatus } from '../tests/lib/browser.mjs';
@@ -41,6 +44,25 @@ async function timedGet(page, link) {
     }
     return { ms: performance.now() - start, first, size };
   }, link);
+}
+
+// Opens `link` in the page and reads the card's Save URL: the service
+// worker's gateway fetches through this tab and decrypts in the worker.
+async function timedSave(page, link) {
+  await page.goto(link);
+  await page.waitForSelector('#fetch-save:not([hidden])', { timeout: 60_000 });
+  const href = await page.getAttribute('#fetch-save', 'href');
+  return page.evaluate(async (url) => {
+    const start = performance.now();
+    const reader = (await fetch(url)).body.getReader();
+    let size = 0;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+    }
+    return { ms: performance.now() - start, size };
+  }, href);
 }
 
 // Puts `size` random bytes from a stream made in the page, 1 MiB at a time.
@@ -80,6 +102,12 @@ try {
       if (got.size !== size) throw new Error(`got ${got.size} bytes of ${size}`);
       emit(kind === 'chromium' ? `get.MBps${suffix}` : 'get.MBps.firefox', size / 1e6 / (got.ms / 1000), 'MB/s');
       if (kind === 'chromium' && !suffix) emit('get.first_byte_ms', got.first, 'ms');
+    }
+    if (!suffix) {
+      // The same file saved through the service worker, by another fresh peer.
+      const saved = await timedSave(await peer('chromium', node), put.link);
+      if (saved.size !== size) throw new Error(`saved ${saved.size} bytes of ${size}`);
+      emit('get.sw.MBps', size / 1e6 / (saved.ms / 1000), 'MB/s');
     }
   }
 } finally {

@@ -68,8 +68,11 @@ impl Shards {
             .map_err(js_text)?
             .dyn_into::<Promise>()
             .map_err(|_| "the tab's shard source did not return a promise".to_owned())?;
-        let answer = JsFuture::from(promise).await.map_err(js_text)?;
-        let answer = Array::from(&answer);
+        let answer = JsFuture::from(promise)
+            .await
+            .map_err(js_text)?
+            .dyn_into::<Array>()
+            .map_err(|_| "the tab answered a shard request with something not a list".to_owned())?;
         for (j, &i) in ask.iter().enumerate() {
             let Ok(bytes) = answer.get(j as u32).dyn_into::<Uint8Array>() else {
                 continue;
