@@ -83,6 +83,24 @@ for (const kind of BROWSERS) {
     assert.ok(asked.remoteBytes < 64 * 1024, `only the manifest came through the tab: ${JSON.stringify(asked)}`);
     assert.ok(served < 128 * 1024, `the node served ${served} bytes for a ${SIZE}-byte file its reader holds`);
 
+    // What the tab's shard service refuses, each with its own error.
+    const refusals = await holder.page.evaluate(async (link) => {
+      const why = (p) => p.then(() => 'accepted', (e) => e.message);
+      const hash = '0'.repeat(64);
+      return {
+        notList: await why(window.meganet.shards(link, 'abc')),
+        badHash: await why(window.meganet.shards(link, ['xyz'])),
+        tooMany: await why(window.meganet.shards(link, Array(600).fill(hash))),
+        badLink: await why(window.meganet.shards('not a link', [hash])),
+        unknown: await window.meganet.shards(link, [hash]).then((r) => r.shards),
+      };
+    }, put.link);
+    assert.match(refusals.notList, /hashes must be a list/);
+    assert.match(refusals.badHash, /invalid shard hash/);
+    assert.match(refusals.tooMany, /too many shards asked for at once: 513, at most 512/);
+    assert.match(refusals.badLink, /malformed link/);
+    assert.deepEqual(refusals.unknown, [null], 'a shard nobody holds is null');
+
     // Shards corrupted on disk are not used: the tab fetches them again.
     // (Every one: the worker needs only k of each segment's n.)
     const damaged = await holder.page.evaluate(() => new Promise((resolve, reject) => {

@@ -8,7 +8,7 @@
 // the browser does not stop it mid-download.
 
 const downloads = new Map();
-/** The last requests served, for the console and tests: {name, start, end, sent, state}. */
+/** The last requests served, for the console and tests: {name, start, end, sent, localBytes, remoteBytes, state}. */
 const recent = [];
 const RECENT_MAX = 100;
 
@@ -90,7 +90,7 @@ async function answer(peer, { id, range }, port) {
       try {
         const found = await peer.shards(file.link, data.hashes);
         peers = found.peers || peers;
-        const buffers = found.shards.filter(Boolean).map((s) => s.buffer);
+        const buffers = [...new Set(found.shards.filter(Boolean).map((s) => s.buffer))];
         port.postMessage({ call: data.call, shards: found.shards }, buffers);
       } catch (e) {
         port.postMessage({ call: data.call, error: `${(e && e.message) || e}` });

@@ -1,7 +1,8 @@
 // A ReadableStream carried over a MessagePort, pulled one chunk at a time:
-// the service worker and other tabs read a download that the peer-host tab
-// produces. Backpressure is the pull itself (never more than one chunk in
-// flight), and cancelling the reading side cancels the producing one.
+// other tabs read a download that the peer-host tab produces
+// (www/peer-host.js). Backpressure is the pull itself (never more than one
+// chunk in flight), and cancelling the reading side cancels the producing
+// one.
 //
 // Messages, reader → producer: {pull: true} | {cancel: reason}
 //           producer → reader: {chunk: Uint8Array} | {done: true} | {error: message}

@@ -207,12 +207,20 @@ impl Peer {
     /// resolves to `{shards, peers}`, `shards` holding a `Uint8Array` (each
     /// checked against its hash) or `null` (no holder had it) per hash, in
     /// order, and `peers` the bytes each holder has sent for this file.
-    pub async fn shards(&self, link: String, hashes: Vec<String>) -> Result<JsValue, JsError> {
+    pub async fn shards(&self, link: String, hashes: JsValue) -> Result<JsValue, JsError> {
+        let hashes = hashes
+            .dyn_into::<js_sys::Array>()
+            .map_err(|_| JsError::new("shards: hashes must be a list of hex strings"))?;
+        // One past the limit is enough for `transfer::shards` to refuse.
         let hashes = hashes
             .iter()
-            .map(|h| h.parse::<crate::hash::Hash>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| JsError::new(&format!("invalid shard hash: {e}")))?;
+            .take(transfer::MAX_HASHES + 1)
+            .map(|h| {
+                h.as_string()
+                    .and_then(|h| h.parse::<crate::hash::Hash>().ok())
+                    .ok_or_else(|| JsError::new("shards: invalid shard hash (64 hex digits)"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let (shards, progress) = transfer::shards(
             &self.blocks,
             &self.shards,

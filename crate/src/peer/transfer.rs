@@ -34,7 +34,7 @@ use super::blocks::Holder;
 pub use get::open;
 pub use health::health;
 pub use put::put;
-pub use shards::{shards, Sessions};
+pub use shards::{shards, Sessions, MAX_HASHES};
 
 /// Progress of a put or get, as JavaScript sees it.
 #[derive(Debug, Clone, Serialize)]

@@ -23,7 +23,7 @@ use crate::shard_cache::ShardCache;
 /// Files with a holder search kept open.
 const MAX_FILES: usize = 4;
 /// The most hashes one request may name (a window of segments is far fewer).
-const MAX_HASHES: usize = 512;
+pub const MAX_HASHES: usize = 512;
 
 /// One file's manifest and holders.
 struct Session {
