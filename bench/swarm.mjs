@@ -12,6 +12,7 @@
 //                         gateway (shards through the tab, decrypted in the
 //                         worker) by another fresh Chromium peer
 // Prints one JSON line per result.
+import { rmSync } from 'node:fs';
 import { startNode } from '../tests/lib/node.mjs';
 import { backgroundTab, launch, openApp, waitForStatus } from '../tests/lib/browser.mjs';
 import { connectToContributors } from '../tests/lib/webrtc.mjs';
@@ -113,4 +114,6 @@ try {
 } finally {
   for (const b of browsers) await b.close().catch(() => {});
   await node.stop();
+  // The node's copies of 320 MiB of files.
+  rmSync(node.data, { recursive: true, force: true });
 }

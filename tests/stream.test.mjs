@@ -101,7 +101,15 @@ async function bigRecording() {
   if (big) return big;
   const node = await startNode();
   const dir = tempDir();
-  cleanups.push(async () => { await node.stop(); rmSync(node.data, { recursive: true, force: true }); rmSync(dir, { recursive: true, force: true }); });
+  cleanups.push(async () => {
+    try {
+      await node.stop();
+    } finally {
+      // 512 MiB of shards: never left behind.
+      rmSync(node.data, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
   const file = path.join(dir, 'long.wav');
   writeWav(file, 256 * MiB);
   const put = await runMeganet(['put', file, '--node', node.url], { timeoutMs: 300_000 });
