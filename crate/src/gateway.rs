@@ -45,12 +45,9 @@ impl Shards {
     async fn get(&mut self, hashes: &[Hash]) -> Result<Vec<Option<Vec<u8>>>, String> {
         let mut out: Vec<Option<Vec<u8>>> = vec![None; hashes.len()];
         if let Some(local) = &self.local {
-            let reads = hashes.iter().map(|h| local.get(*h));
-            for (slot, read) in out.iter_mut().zip(futures::future::join_all(reads).await) {
-                match read {
-                    Ok(found) => *slot = found,
-                    Err(e) => tracing::warn!(error = %e, "reading the local store failed"),
-                }
+            match local.get_many(hashes).await {
+                Ok(found) => out = found,
+                Err(e) => tracing::warn!(error = %e, "reading the local store failed"),
             }
         }
         self.local_bytes += out.iter().flatten().map(|b| b.len() as u64).sum::<u64>();
@@ -184,11 +181,16 @@ pub async fn gateway_open(link: String, options: JsValue) -> Result<JsValue, JsE
         .and_then(|f| f.dyn_into::<Function>().ok())
         .ok_or_else(|| JsError::new("gatewayOpen needs a shards function"))?;
     let on_progress = get("onProgress").and_then(|f| f.dyn_into::<Function>().ok());
-    // Without the store the tab still has every shard: not fatal.
-    let local = Reader::open(CONTRIBUTED_STORE)
-        .await
-        .inspect_err(|e| tracing::warn!(error = %e, "the local store cannot be read"))
-        .ok();
+    // Without the store the tab still has every shard: not fatal. An
+    // empty store (a browser that does not contribute) is not read at all.
+    let local = match Reader::open(CONTRIBUTED_STORE).await {
+        Ok(reader) if !reader.is_empty().await.unwrap_or(false) => Some(reader),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "the local store cannot be read");
+            None
+        }
+    };
     let link: format::Link = link
         .parse()
         .map_err(|e: format::FormatError| JsError::new(&e.to_string()))?;

@@ -142,18 +142,28 @@ impl Reader {
         Ok(Self(idb::Idb::open(name).await?))
     }
 
-    /// The shard `hash`, verified; `None` when it is not stored, or is
-    /// stored corrupt.
-    pub async fn get(&self, hash: Hash) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(match self.0.get(hash).await {
-            Ok(Some(bytes)) if Hash::of(&bytes) == hash => Some(bytes),
-            Ok(Some(_)) | Err(StoreError::Corrupt { .. }) => {
-                tracing::warn!(%hash, "a stored shard is corrupt; fetching it instead");
-                None
-            }
-            Ok(None) => None,
-            Err(e) => return Err(e),
-        })
+    /// True when no shard is stored (then there is nothing to read).
+    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+        self.0.is_empty().await
+    }
+
+    /// The shards `hashes`, read in one transaction and verified; each
+    /// `None` when it is not stored, or is stored corrupt.
+    pub async fn get_many(&self, hashes: &[Hash]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let read = self.0.get_many(hashes).await?;
+        let mut out = Vec::with_capacity(read.len());
+        for (hash, read) in hashes.iter().zip(read) {
+            out.push(match read {
+                Ok(Some(bytes)) if Hash::of(&bytes) == *hash => Some(bytes),
+                Ok(Some(_)) | Err(StoreError::Corrupt { .. }) => {
+                    tracing::warn!(%hash, "a stored shard is corrupt; fetching it instead");
+                    None
+                }
+                Ok(None) => None,
+                Err(e) => return Err(e),
+            });
+        }
+        Ok(out)
     }
 }
 

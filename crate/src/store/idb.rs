@@ -196,13 +196,42 @@ impl Idb {
             .map_err(backend)?
             .await
             .map_err(backend)?;
-        match value {
-            None => Ok(None),
-            Some(v) => match v.dyn_into::<Uint8Array>() {
-                Ok(a) if a.length() as usize <= super::MAX_SHARD => Ok(Some(a.to_vec())),
-                _ => Err(StoreError::Corrupt { hash }),
-            },
+        value.map(|v| shard_bytes(hash, v)).transpose()
+    }
+
+    /// Several shards in one read-only transaction (every request is made
+    /// before the first is awaited, which keeps the transaction open); each
+    /// as [`Self::get`] would give it.
+    pub async fn get_many(
+        &self,
+        hashes: &[Hash],
+    ) -> Result<Vec<Result<Option<Vec<u8>>, StoreError>>, StoreError> {
+        let tx = self
+            .db
+            .transaction(&[SHARDS], TransactionMode::ReadOnly)
+            .map_err(backend)?;
+        let store = tx.object_store(SHARDS).map_err(backend)?;
+        let requests = hashes
+            .iter()
+            .map(|h| store.get(key(h)).map_err(backend))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut out = Vec::with_capacity(hashes.len());
+        for (hash, request) in hashes.iter().zip(requests) {
+            let value = request.await.map_err(backend)?;
+            out.push(value.map(|v| shard_bytes(*hash, v)).transpose());
         }
+        Ok(out)
+    }
+
+    /// True when no shard is stored.
+    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+        let tx = self
+            .db
+            .transaction(&[SHARDS], TransactionMode::ReadOnly)
+            .map_err(backend)?;
+        let store = tx.object_store(SHARDS).map_err(backend)?;
+        let count = store.count(None).map_err(backend)?.await.map_err(backend)?;
+        Ok(count == 0)
     }
 
     pub async fn delete_batch(&self, items: Vec<(Hash, Meta)>) -> Result<(), StoreError> {
@@ -256,6 +285,14 @@ impl Idb {
             .map_err(backend)?;
         let result = tx.commit().map_err(backend)?.await;
         finish(result, &shards)
+    }
+}
+
+/// A stored value as shard bytes; anything else is corrupt.
+fn shard_bytes(hash: Hash, value: JsValue) -> Result<Vec<u8>, StoreError> {
+    match value.dyn_into::<Uint8Array>() {
+        Ok(a) if a.length() as usize <= super::MAX_SHARD => Ok(a.to_vec()),
+        _ => Err(StoreError::Corrupt { hash }),
     }
 }
 
