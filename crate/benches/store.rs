@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use meganet::hash::Hash;
-use meganet::store::{Class, Config, Store};
+use meganet::store::{Class, Config, Shard, Store};
 
 const SHARD: usize = 1 << 20;
 const BATCH: usize = 8;
@@ -16,14 +16,14 @@ fn report(name: &str, value: f64, unit: &str) {
     println!(r#"{{"name":"{name}","value":{value},"unit":"{unit}"}}"#);
 }
 
-fn shards(count: usize) -> Vec<(Hash, Vec<u8>)> {
+fn shards(count: usize) -> Vec<Shard> {
     (0..count)
         .map(|i| {
             let mut bytes = vec![0u8; SHARD];
             for (j, b) in bytes.iter_mut().enumerate() {
                 *b = (j as u8).wrapping_mul(13) ^ (i as u8) ^ (j >> 10) as u8;
             }
-            (Hash::of(&bytes), bytes)
+            Shard::new(bytes)
         })
         .collect()
 }
@@ -35,7 +35,7 @@ async fn disk(count: usize) -> Result<(), Box<dyn std::error::Error>> {
     let dir = base.join(format!("meganet-bench-store-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let data = shards(count);
-    let hashes: Vec<Hash> = data.iter().map(|(h, _)| *h).collect();
+    let hashes: Vec<Hash> = data.iter().map(Shard::hash).collect();
     let mb = (count * SHARD) as f64 / 1e6;
     let store = Store::open_disk(&dir, Config { quota: u64::MAX }).await?;
 

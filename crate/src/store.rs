@@ -5,7 +5,8 @@
 //! that must hold for every backend lives here, once:
 //!
 //! - **Verification.** A shard is checked against its BLAKE3 hash before it is
-//!   stored and again when it is read. A corrupt entry is reported
+//!   stored (the store takes only a [`Shard`], which cannot be made without
+//!   that check) and again when it is read. A corrupt entry is reported
 //!   ([`StoreError::Corrupt`]), removed, and never returned.
 //! - **Classes and quota.** Data this peer uploaded or pinned is
 //!   [`Class::Own`]; data held for others is [`Class::Contributed`]. New
@@ -33,6 +34,7 @@ mod disk;
 mod idb;
 mod index;
 mod memory;
+mod shard;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -40,6 +42,7 @@ use std::sync::Mutex;
 use crate::hash::Hash;
 use backend::Backend;
 use index::{Index, Meta};
+pub use shard::Shard;
 
 /// The largest shard the store accepts, in bytes.
 pub const MAX_SHARD: usize = 4 << 20;
@@ -295,37 +298,24 @@ impl Store {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Stores one shard under `hash`, after checking that it is its hash.
-    pub async fn put(&self, hash: Hash, bytes: Vec<u8>, class: Class) -> Result<(), StoreError> {
-        self.put_many(vec![(hash, bytes)], class).await
+    /// Stores one shard.
+    pub async fn put(&self, shard: Shard, class: Class) -> Result<(), StoreError> {
+        self.put_many(vec![shard], class).await
     }
 
-    /// Stores shards, all or nothing: every hash is checked first, then the
-    /// new ones are written in one backend transaction. A shard already
-    /// present is not written again; storing it as [`Class::Own`] pins it.
-    pub async fn put_many(
-        &self,
-        items: Vec<(Hash, Vec<u8>)>,
-        class: Class,
-    ) -> Result<(), StoreError> {
+    /// Stores shards, all or nothing, in one backend transaction. Their
+    /// hashes were checked when each [`Shard`] was made, before any
+    /// transaction opens (IndexedDB commits one as soon as we await anything
+    /// that is not one of its requests). A shard already present is not
+    /// written again; storing it as [`Class::Own`] pins it.
+    pub async fn put_many(&self, items: Vec<Shard>, class: Class) -> Result<(), StoreError> {
         check_batch(&items)?;
-        // Hash before anything else: IndexedDB commits a transaction as soon
-        // as we await something that is not one of its requests.
-        for (hash, bytes) in &items {
-            let actual = Hash::of(bytes);
-            if actual != *hash {
-                return Err(StoreError::HashMismatch {
-                    expected: *hash,
-                    actual,
-                });
-            }
-        }
         let mut fresh: BTreeMap<Hash, Vec<u8>> = BTreeMap::new();
         let mut pins = Vec::new();
         let needed;
         {
             let mut state = self.state();
-            for (hash, bytes) in items {
+            for (hash, bytes) in items.into_iter().map(Shard::into_parts) {
                 match state.index.get(&hash) {
                     Some(meta) if class == Class::Own && meta.class == Class::Contributed => {
                         pins.push((hash, meta))
@@ -564,17 +554,17 @@ fn check_count(count: usize, max: usize) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn check_batch(items: &[(Hash, Vec<u8>)]) -> Result<(), StoreError> {
+fn check_batch(items: &[Shard]) -> Result<(), StoreError> {
     check_count(items.len(), MAX_BATCH)?;
     let mut total = 0usize;
-    for (_, bytes) in items {
-        if bytes.len() > MAX_SHARD {
+    for shard in items {
+        if shard.len() > MAX_SHARD {
             return Err(StoreError::TooLarge {
-                size: bytes.len() as u64,
+                size: shard.len() as u64,
                 max: MAX_SHARD as u64,
             });
         }
-        total = total.saturating_add(bytes.len());
+        total = total.saturating_add(shard.len());
     }
     if total > MAX_BATCH_BYTES {
         return Err(StoreError::TooLarge {

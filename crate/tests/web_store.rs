@@ -63,16 +63,13 @@ async fn idb_drops_incomplete_entries_on_open() {
     let name = "test-store-incomplete";
     delete_db(name).await;
     let store = Store::open_idb(name, Config::default()).await.unwrap();
-    let (kept, kept_bytes) = shard(1000, 1);
-    store
-        .put(kept, kept_bytes.clone(), Class::Own)
-        .await
-        .unwrap();
+    let (kept, kept_bytes) = shard(1000, 1).into_parts();
+    store.put(shard(1000, 1), Class::Own).await.unwrap();
     store.close();
     // A shard without metadata and metadata without a shard: what a torn
     // write would leave if the two were not in one transaction.
-    let (lonely, lonely_bytes) = shard(500, 2);
-    let ghost = shard(600, 3).0;
+    let (lonely, lonely_bytes) = shard(500, 2).into_parts();
+    let ghost = shard(600, 3).hash();
     let db = Factory::new()
         .unwrap()
         .open(name, None)

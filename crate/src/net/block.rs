@@ -18,7 +18,7 @@ use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
 
 use crate::hash::Hash;
-use crate::store::{Class, Store, StoreError};
+use crate::store::{Class, Shard, Store, StoreError};
 
 /// The protocol name.
 pub const BLOCK_PROTOCOL: StreamProtocol = StreamProtocol::new("/meganet/block/1.0.0");
@@ -336,8 +336,9 @@ pub async fn serve(store: &Store, class: Class, request: BlockRequest) -> BlockR
     };
     match request {
         BlockRequest::Put(bytes) => {
-            let hash = Hash::of(&bytes);
-            match store.put(hash, bytes, class).await {
+            let shard = Shard::new(bytes);
+            let hash = shard.hash();
+            match store.put(shard, class).await {
                 Ok(()) => BlockResponse::Stored(hash),
                 Err(e) => fail(e),
             }

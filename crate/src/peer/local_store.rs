@@ -7,8 +7,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::status::to_js;
-use crate::hash::Hash;
-use crate::store::{Class, Config, Store};
+use crate::store::{Class, Config, Shard, Store};
 
 /// A handle on an IndexedDB chunk store.
 #[wasm_bindgen]
@@ -70,16 +69,13 @@ impl LocalStore {
     /// all-or-nothing batch; resolves to their hashes (hex).
     #[wasm_bindgen(js_name = putBatch)]
     pub async fn put_batch(&self, blocks: js_sys::Array) -> Result<js_sys::Array, JsError> {
-        let items: Vec<(Hash, Vec<u8>)> = blocks
+        let items: Vec<Shard> = blocks
             .iter()
-            .map(|b| {
-                let bytes = js_sys::Uint8Array::new(&b).to_vec();
-                (Hash::of(&bytes), bytes)
-            })
+            .map(|b| Shard::new(js_sys::Uint8Array::new(&b).to_vec()))
             .collect();
         let hashes: js_sys::Array = items
             .iter()
-            .map(|(h, _)| JsValue::from_str(&h.to_hex()))
+            .map(|s| JsValue::from_str(&s.hash().to_hex()))
             .collect();
         self.store
             .put_many(items, Class::Own)

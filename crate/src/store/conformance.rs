@@ -6,15 +6,15 @@
 
 use std::future::Future;
 
-use super::{Class, Entry, Store, StoreError, MAX_BATCH, MAX_QUERY, MAX_SHARD};
+use super::{Class, Entry, Shard, Store, StoreError, MAX_BATCH, MAX_QUERY, MAX_SHARD};
 use crate::hash::Hash;
 
 /// Deterministic bytes of length `len`, different for each `seed`.
-pub fn shard(len: usize, seed: u8) -> (Hash, Vec<u8>) {
+pub fn shard(len: usize, seed: u8) -> Shard {
     let bytes: Vec<u8> = (0..len)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 8) as u8)
         .collect();
-    (Hash::of(&bytes), bytes)
+    Shard::new(bytes)
 }
 
 /// Runs every case, each on a fresh store.
@@ -24,7 +24,7 @@ where
     Fut: Future<Output = Store>,
 {
     boundary_sizes(open(1 << 40).await).await;
-    wrong_hash_is_refused(open(1 << 40).await).await;
+    bad_shard_spoils_its_batch(open(1 << 40).await).await;
     unknown_and_bounds(open(1 << 40).await).await;
     delete_and_list(open(1 << 40).await).await;
     same_size_batch(open(1 << 40).await).await;
@@ -48,14 +48,13 @@ pub async fn boundary_sizes(store: Store) {
     ];
     let mut total = 0u64;
     for (i, len) in sizes.into_iter().enumerate() {
-        let (hash, bytes) = shard(len, i as u8);
-        store.put(hash, bytes.clone(), Class::Own).await.unwrap();
-        assert_eq!(store.get(hash).await.unwrap(), bytes, "size {len}");
+        let s = shard(len, i as u8);
+        store.put(s.clone(), Class::Own).await.unwrap();
+        assert_eq!(store.get(s.hash()).await.unwrap(), s.bytes(), "size {len}");
         total += len as u64;
     }
-    let (hash, bytes) = shard(MAX_SHARD + 1, 0);
     assert!(matches!(
-        store.put(hash, bytes, Class::Own).await,
+        store.put(shard(MAX_SHARD + 1, 0), Class::Own).await,
         Err(StoreError::TooLarge { .. })
     ));
     let usage = store.usage();
@@ -67,31 +66,28 @@ pub async fn boundary_sizes(store: Store) {
     store.close();
 }
 
-pub async fn wrong_hash_is_refused(store: Store) {
-    let (hash, _) = shard(100, 1);
-    let (_, other) = shard(100, 2);
-    let err = store.put(hash, other, Class::Own).await.unwrap_err();
-    assert!(
-        matches!(err, StoreError::HashMismatch { expected, .. } if expected == hash),
-        "{err}"
-    );
-    // One bad shard spoils the batch: nothing of it is stored.
+/// A shard with the wrong hash cannot be made (see `Shard::check`), so the
+/// bad shard here is one too large: nothing of its batch is stored.
+pub async fn bad_shard_spoils_its_batch(store: Store) {
     let good = shard(10, 3);
-    let bad = (shard(10, 4).0, shard(10, 5).1);
+    let bad = shard(MAX_SHARD + 1, 4);
     let err = store
-        .put_many(vec![good.clone(), bad], Class::Contributed)
+        .put_many(vec![good.clone(), bad.clone()], Class::Contributed)
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::HashMismatch { .. }), "{err}");
-    assert_eq!(store.has(&[hash, good.0]).unwrap(), vec![false, false]);
+    assert!(matches!(err, StoreError::TooLarge { .. }), "{err}");
+    assert_eq!(
+        store.has(&[good.hash(), bad.hash()]).unwrap(),
+        vec![false, false]
+    );
     assert_eq!(store.usage().total(), 0);
     store.close();
 }
 
 pub async fn unknown_and_bounds(store: Store) {
-    let (known, bytes) = shard(10, 1);
-    let unknown = shard(10, 2).0;
-    store.put(known, bytes, Class::Own).await.unwrap();
+    let known = shard(10, 1).hash();
+    let unknown = shard(10, 2).hash();
+    store.put(shard(10, 1), Class::Own).await.unwrap();
     assert_eq!(
         store.get(unknown).await.unwrap_err(),
         StoreError::NotFound(unknown)
@@ -109,8 +105,7 @@ pub async fn unknown_and_bounds(store: Store) {
         Err(StoreError::TooMany { .. })
     ));
     // Storing the same shard twice counts it once.
-    let (hash, bytes) = shard(10, 1);
-    store.put(hash, bytes, Class::Own).await.unwrap();
+    store.put(shard(10, 1), Class::Own).await.unwrap();
     assert_eq!(store.usage().own, 10);
     store.close();
 }
@@ -122,8 +117,8 @@ pub async fn same_size_batch(store: Store) {
     store.put_many(shards.clone(), Class::Own).await.unwrap();
     let more: Vec<_> = (6..9).map(|i| shard(64 << 10, i as u8)).collect();
     store.put_many(more.clone(), Class::Own).await.unwrap();
-    for (hash, bytes) in shards.iter().chain(&more) {
-        assert_eq!(&store.get(*hash).await.unwrap(), bytes);
+    for s in shards.iter().chain(&more) {
+        assert_eq!(store.get(s.hash()).await.unwrap(), s.bytes());
     }
     store.close();
 }
@@ -136,7 +131,7 @@ pub async fn delete_and_list(store: Store) {
     let rest = store.list(Some(first[1].hash), 10);
     assert_eq!(rest.len(), 3);
     assert!(first[1].hash < rest[0].hash);
-    let gone = shards[2].0;
+    let gone = shards[2].hash();
     assert!(store.delete(gone).await.unwrap());
     assert_eq!(store.get(gone).await, Err(StoreError::NotFound(gone)));
     let all: Vec<Entry> = store.list(None, 10);
@@ -152,9 +147,9 @@ pub async fn quota_and_eviction(store: Store) {
     let b = shard(4096, 2);
     let c = shard(4096, 3);
     let own = shard(4096, 4);
-    store.put(a.0, a.1, Class::Contributed).await.unwrap();
-    store.put(b.0, b.1, Class::Contributed).await.unwrap();
-    let err = store.put(c.0, c.1, Class::Contributed).await.unwrap_err();
+    store.put(a.clone(), Class::Contributed).await.unwrap();
+    store.put(b.clone(), Class::Contributed).await.unwrap();
+    let err = store.put(c, Class::Contributed).await.unwrap_err();
     assert_eq!(
         err,
         StoreError::QuotaExceeded {
@@ -163,21 +158,21 @@ pub async fn quota_and_eviction(store: Store) {
         }
     );
     // Own data is not refused by the contribution quota.
-    store.put(own.0, own.1, Class::Own).await.unwrap();
+    store.put(own.clone(), Class::Own).await.unwrap();
     let usage = store.usage();
     assert_eq!((usage.own, usage.contributed), (4096, 8192));
     // Reading `a` makes `b` the least recently used.
-    store.get(a.0).await.unwrap();
+    store.get(a.hash()).await.unwrap();
     let eviction = store.set_quota(8192).await.unwrap();
     let evicted: Vec<Hash> = eviction.evicted.iter().map(|e| e.hash).collect();
-    assert_eq!(evicted, vec![b.0]);
+    assert_eq!(evicted, vec![b.hash()]);
     assert_eq!(eviction.own_over_quota, 0);
     let eviction = store.set_quota(2048).await.unwrap();
     let evicted: Vec<Hash> = eviction.evicted.iter().map(|e| e.hash).collect();
-    assert_eq!(evicted, vec![a.0]);
+    assert_eq!(evicted, vec![a.hash()]);
     assert_eq!(eviction.own_over_quota, 2048);
     assert_eq!(
-        store.has(&[own.0, a.0, b.0]).unwrap(),
+        store.has(&[own.hash(), a.hash(), b.hash()]).unwrap(),
         vec![true, false, false]
     );
     assert_eq!(store.usage().total(), 4096);
@@ -187,15 +182,12 @@ pub async fn quota_and_eviction(store: Store) {
 
 pub async fn pinning_protects(store: Store) {
     let x = shard(1000, 7);
-    store
-        .put(x.0, x.1.clone(), Class::Contributed)
-        .await
-        .unwrap();
-    store.put(x.0, x.1.clone(), Class::Own).await.unwrap();
+    store.put(x.clone(), Class::Contributed).await.unwrap();
+    store.put(x.clone(), Class::Own).await.unwrap();
     let usage = store.usage();
     assert_eq!((usage.own, usage.contributed), (1000, 0));
     // Storing it again as contributed does not unpin it.
-    store.put(x.0, x.1, Class::Contributed).await.unwrap();
+    store.put(x, Class::Contributed).await.unwrap();
     let eviction = store.set_quota(0).await.unwrap();
     assert!(eviction.evicted.is_empty());
     assert_eq!(eviction.own_over_quota, 1000);
@@ -204,10 +196,10 @@ pub async fn pinning_protects(store: Store) {
 }
 
 pub async fn corrupt_entry_is_removed(store: Store) {
-    let (hash, bytes) = shard(5000, 9);
-    let (empty, nothing) = shard(0, 0);
-    store.put(hash, bytes.clone(), Class::Own).await.unwrap();
-    store.put(empty, nothing, Class::Own).await.unwrap();
+    let good = shard(5000, 9);
+    let (hash, empty) = (good.hash(), shard(0, 0).hash());
+    store.put(good.clone(), Class::Own).await.unwrap();
+    store.put(shard(0, 0), Class::Own).await.unwrap();
     store.tamper(hash).await.unwrap();
     store.tamper(empty).await.unwrap();
     for h in [hash, empty] {
@@ -217,8 +209,8 @@ pub async fn corrupt_entry_is_removed(store: Store) {
     assert_eq!(store.has(&[hash, empty]).unwrap(), vec![false, false]);
     assert_eq!(store.usage().total(), 0);
     // A good copy can be stored again.
-    store.put(hash, bytes.clone(), Class::Own).await.unwrap();
-    assert_eq!(store.get(hash).await.unwrap(), bytes);
+    store.put(good.clone(), Class::Own).await.unwrap();
+    assert_eq!(store.get(hash).await.unwrap(), good.bytes());
     store.close();
 }
 
@@ -227,8 +219,8 @@ pub async fn corrupt_entry_is_removed(store: Store) {
 pub async fn concurrent_puts_respect_quota(store: Store) {
     let puts = (0..4).map(|i| {
         let store = store.clone();
-        let (hash, bytes) = shard(4096, 20 + i);
-        async move { store.put(hash, bytes, Class::Contributed).await }
+        let s = shard(4096, 20 + i);
+        async move { store.put(s, Class::Contributed).await }
     });
     let results = futures::future::join_all(puts).await;
     let ok = results.iter().filter(|r| r.is_ok()).count();
@@ -251,9 +243,9 @@ where
     let own = shard(3000, 1);
     let contributed = shard(2000, 2);
     let first = open().await.unwrap();
-    first.put(own.0, own.1.clone(), Class::Own).await.unwrap();
+    first.put(own.clone(), Class::Own).await.unwrap();
     first
-        .put(contributed.0, contributed.1.clone(), Class::Contributed)
+        .put(contributed.clone(), Class::Contributed)
         .await
         .unwrap();
     let before = first.list(None, 10);
@@ -263,8 +255,11 @@ where
     let usage = again.usage();
     assert_eq!((usage.own, usage.contributed), (3000, 2000));
     assert_eq!(again.list(None, 10), before);
-    assert_eq!(again.get(own.0).await.unwrap(), own.1);
-    assert_eq!(again.get(contributed.0).await.unwrap(), contributed.1);
+    assert_eq!(again.get(own.hash()).await.unwrap(), own.bytes());
+    assert_eq!(
+        again.get(contributed.hash()).await.unwrap(),
+        contributed.bytes()
+    );
     again.close();
 }
 
@@ -272,7 +267,7 @@ where
 /// not fit is refused whole and the store stays consistent.
 pub async fn storage_full(store: Store) {
     let a = shard(4096, 1);
-    store.put(a.0, a.1.clone(), Class::Own).await.unwrap();
+    store.put(a.clone(), Class::Own).await.unwrap();
     let batch = vec![shard(3000, 2), shard(3000, 3)];
     let err = store.put_many(batch.clone(), Class::Own).await.unwrap_err();
     assert!(matches!(err, StoreError::QuotaExceeded { .. }), "{err}");
@@ -282,10 +277,10 @@ pub async fn storage_full(store: Store) {
         .unwrap_err();
     assert!(matches!(err, StoreError::QuotaExceeded { .. }), "{err}");
     assert_eq!(
-        store.has(&[batch[0].0, batch[1].0]).unwrap(),
+        store.has(&[batch[0].hash(), batch[1].hash()]).unwrap(),
         vec![false, false]
     );
     assert_eq!(store.usage().total(), 4096);
-    assert_eq!(store.get(a.0).await.unwrap(), a.1);
+    assert_eq!(store.get(a.hash()).await.unwrap(), a.bytes());
     store.close();
 }

@@ -85,13 +85,13 @@ async fn disk_refuses_newer_format_and_keeps_it() {
 #[tokio::test]
 async fn disk_recovers_from_an_interrupted_write() {
     let dir = TempDir::new();
-    let (hash, bytes) = shard(1000, 1);
+    let (hash, bytes) = shard(1000, 1).into_parts();
     let store = Store::open_disk(&dir.0, Config::default()).await.unwrap();
-    store.put(hash, bytes.clone(), Class::Own).await.unwrap();
+    store.put(shard(1000, 1), Class::Own).await.unwrap();
     drop(store);
     // What a crash mid-batch leaves: a half-written temporary file, a file
     // that is not a shard, and a truncated shard under a valid name.
-    let (other, other_bytes) = shard(2000, 2);
+    let (other, other_bytes) = shard(2000, 2).into_parts();
     std::fs::write(dir.0.join("tmp").join("leftover.0"), &other_bytes[..10]).unwrap();
     let hex = other.to_hex();
     let fan = dir.0.join("contributed").join(&hex[..2]);
