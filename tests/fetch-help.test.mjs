@@ -16,6 +16,7 @@ test('each kind of failure gets its own headline, advice and retry choice', () =
     ['the manifest was tampered with: expected hash a, got b', /does not open this file/, /link again/, false],
     ['file not found: no reachable peer holds it (it may have been removed, or the link is wrong)', /Nobody who holds this file/, /Try again later/, true],
     ['2 shards of segment 3 unavailable: it needs 4, only 2 could be fetched', /Not enough of this file/, /Try again in a few minutes/, true],
+    ['the browser stopped the service worker that was serving this file', /stopped the download part-way/, /Start it again/, true],
     ['This browser cannot stream downloads here (no service worker, for example in a private window), and 1 GB is too large to hold in memory. Open the link in a normal window.', /cannot save large files/, /normal/, false],
   ];
   for (const [message, title, help, retry] of cases) {

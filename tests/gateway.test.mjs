@@ -150,3 +150,48 @@ for (const kind of BROWSERS) {
     assert.deepEqual(holder.errors, [], 'no page errors');
   });
 }
+
+// A stream whose service worker the browser stops is reported, not left
+// "open" with the tab pinging a worker that no longer serves it; a stream
+// merely paused by its reader is kept. (Chromium: stopping a worker takes
+// the DevTools protocol.)
+if (BROWSERS.includes('chromium')) {
+  test('chromium: a paused stream stays open; when the browser stops its service worker, the tab says the download stopped', async () => {
+    const node = await startNode();
+    cleanups.push(() => node.stop());
+    const uploaderBrowser = await launch('chromium');
+    const uploader = await openApp(uploaderBrowser, node.url);
+    await waitForStatus(uploader.page, connected);
+    const link = await uploader.page.evaluate(async (n) => {
+      const data = new Uint8Array(n);
+      for (let i = 0; i < n; i += 65536) crypto.getRandomValues(data.subarray(i, Math.min(n, i + 65536)));
+      return window.meganet.put(new File([data], 'paused.bin'), {});
+    }, 24 * MiB);
+    await uploaderBrowser.close();
+
+    const browser = await launch('chromium');
+    cleanups.push(() => browser.close());
+    const { page, errors } = await openApp(browser, link);
+    await page.waitForSelector('#fetch-save:not([hidden])', { timeout: 60_000 });
+    const href = await page.getAttribute('#fetch-save', 'href');
+    // Read a little, then hold the stream open without reading on.
+    await page.evaluate(async (url) => {
+      window.heldReader = (await fetch(url)).body.getReader();
+      await window.heldReader.read();
+    }, href);
+    // Four keepalive rounds (10 s each): a worker that answers keeps it open.
+    await new Promise((r) => setTimeout(r, 45_000));
+    assert.equal((await lastRequest(page)).state, 'open', 'a paused stream whose worker answers stays open');
+
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('ServiceWorker.enable');
+    await cdp.send('ServiceWorker.stopAllWorkers');
+    await page.waitForFunction(() => window.meganetApi.recentRequests().at(-1).state === 'lost', null, { timeout: 60_000 });
+    await page.waitForFunction(() => !document.getElementById('fetch-problem').hidden);
+    assert.match(await page.textContent('#fetch-error'), /The download stopped\. Start it again/);
+    assert.match(await page.textContent('#fetch-error-detail'), /the browser stopped the service worker that was serving this file/);
+    assert.equal(await page.textContent('#fetch-detail'), 'Stopped before the end.');
+    await screenshot(page, 'gateway-lost-chromium');
+    assert.deepEqual(errors, [], 'no page errors');
+  });
+}

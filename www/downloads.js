@@ -5,7 +5,12 @@
 // asking this tab, where the peer's connections are, for the rest by hash
 // (`peer.shards`). It reports progress and how the stream ended over the
 // same MessagePort. While any stream is open the tab pings the worker so
-// the browser does not stop it mid-download.
+// the browser does not stop it mid-download, and the worker answers each
+// ping on every stream it still serves: a stream that answers none of
+// LOST_AFTER pings in a row was lost with its worker (the browser ended it
+// anyway), and the tab says so and stops pinging. Pings are counted, not
+// seconds, so a background tab whose timers the browser slows is not
+// mistaken for a dead worker.
 
 const downloads = new Map();
 /** The last requests served, for the console and tests: {name, start, end, sent, localBytes, remoteBytes, state}. */
@@ -17,8 +22,13 @@ export function recentRequests() {
   return recent.map((r) => ({ ...r }));
 }
 const KEEPALIVE_MS = 10_000;
-let streaming = 0;
+/** Pings in a row an open stream may leave unanswered before it counts as lost. */
+const LOST_AFTER = 3;
+const LOST_MESSAGE = 'the browser stopped the service worker that was serving this file';
+/** Streams open now: {heard, missed, lose}. */
+const open = new Set();
 let pinger = null;
+let lastPing = 0;
 
 /** True when a service worker controls this page (file routes work). */
 export function canStream() {
@@ -79,12 +89,23 @@ async function answer(peer, { id, range }, port) {
   const record = { name: file.name, ...bytes, sent: 0, localBytes: 0, remoteBytes: 0, state: 'open' };
   recent.push(record);
   if (recent.length > RECENT_MAX) recent.shift();
-  started();
   let peers = {};
   const progress = (stage) => file.onProgress({
     stage, done: record.sent, total: bytes.end - bytes.start, peers, localBytes: record.localBytes,
   }, bytes);
+  // 'done', 'cancelled', 'failed' (the worker says so) or 'lost' (silence).
+  const finish = (how, message) => {
+    if (record.state !== 'open') return;
+    record.state = how;
+    port.close();
+    stopped(stream);
+    if (how === 'done') progress('done');
+    if (how === 'failed' || how === 'lost') file.onFail(message, bytes);
+  };
+  const stream = { heard: Date.now(), missed: 0, lose: () => finish('lost', LOST_MESSAGE) };
+  started(stream);
   port.onmessage = async ({ data }) => {
+    stream.heard = Date.now();
     if (!data) return;
     if (Array.isArray(data.hashes)) {
       try {
@@ -98,12 +119,8 @@ async function answer(peer, { id, range }, port) {
     } else if (data.progress) {
       Object.assign(record, { sent: data.progress.done, localBytes: data.progress.localBytes, remoteBytes: data.progress.remoteBytes });
       progress('fetching');
-    } else if (data.end && record.state === 'open') {
-      record.state = data.end;
-      port.close();
-      stopped();
-      if (data.end === 'done') progress('done');
-      if (data.end === 'failed') file.onFail(data.message, bytes);
+    } else if (data.end) {
+      finish(data.end, data.message);
     }
   };
   port.start();
@@ -117,19 +134,26 @@ function resolveRange(range, size) {
   return { start: range.start, end: Math.min(range.end === undefined ? size : range.end, size) };
 }
 
-function started() {
-  streaming += 1;
+function started(stream) {
+  open.add(stream);
   if (!pinger) {
     pinger = setInterval(() => {
+      for (const s of [...open]) {
+        s.missed = s.heard < lastPing ? s.missed + 1 : 0;
+        if (s.missed >= LOST_AFTER) s.lose();
+      }
       const worker = navigator.serviceWorker.controller;
-      if (worker) worker.postMessage({ type: 'meganet-keepalive' });
+      if (worker && open.size > 0) {
+        lastPing = Date.now();
+        worker.postMessage({ type: 'meganet-keepalive' });
+      }
     }, KEEPALIVE_MS);
   }
 }
 
-function stopped() {
-  streaming -= 1;
-  if (streaming === 0 && pinger) {
+function stopped(stream) {
+  open.delete(stream);
+  if (open.size === 0 && pinger) {
     clearInterval(pinger);
     pinger = null;
   }

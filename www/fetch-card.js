@@ -98,6 +98,8 @@ function offerStreamed(file) {
       $('fetch-error-detail').textContent = `Details: ${message}`;
       $('fetch-retry').hidden = true;
       $('fetch-problem').hidden = false;
+      // Not "Fetching…" any more (another stream's progress may follow).
+      if (/^Fetching/.test($('fetch-detail').textContent)) $('fetch-detail').textContent = 'Stopped before the end.';
     },
   });
   showSave(`${url}?save=1`, file.name);

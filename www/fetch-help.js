@@ -16,6 +16,8 @@ const CASES = [
     'The file may have been removed, or everyone holding it is offline. Try again later, or ask the sender to open meganet and share it again.', RETRY],
   [/unavailable/, 'Not enough of this file is reachable right now.',
     'Some of its pieces are held by people who are offline. Try again in a few minutes, or ask the sender to keep meganet open in a tab.', RETRY],
+  [/stopped the service worker/, 'This browser stopped the download part-way.',
+    'Start it again: Save, or play it again. What the browser kept of the stopped download is incomplete.', RETRY],
   [/cannot stream downloads here/, 'This window cannot save large files.',
     'Open the link in a normal (not private) window of this browser.'],
 ];
