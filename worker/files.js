@@ -22,17 +22,6 @@ const ASK_MS = 5000;
 const SHARDS_MS = 120_000;
 const WASM = '/meganet_bg.wasm';
 
-/** The tab connections of the streams this worker serves now. */
-const serving = new Set();
-
-/**
- * Answers a tab's keepalive ping on every stream still served, so a tab
- * whose stream hears nothing knows its worker was stopped.
- */
-export function answerKeepalive() {
-  for (const tab of serving) tab.alive();
-}
-
 let started = null;
 /** Starts the wasm module once (from the cache when offline). */
 function startGateway() {
@@ -123,13 +112,19 @@ async function serveRange(answer, save) {
 /**
  * The tab's side of one download, after its header answer:
  *   worker → tab: {call, hashes} | {progress} | {alive} | {end: 'done'|'cancelled'|'failed', message}
- *   tab → worker: {call, shards: (Uint8Array|null)[]} | {call, error}
+ *   tab → worker: {call, shards: (Uint8Array|null)[]} | {call, error} | {ping}
+ * A ping is answered on this port, so it tells the tab whether the worker
+ * serving this very stream still runs (not merely the page's controller).
  */
 function tabConnection(port) {
   const calls = new Map();
   let next = 0;
   let ended = false;
   port.onmessage = ({ data }) => {
+    if (data && data.ping) {
+      if (!ended) port.postMessage({ alive: true });
+      return;
+    }
     const call = data && calls.get(data.call);
     if (!call) return;
     calls.delete(data.call);
@@ -138,7 +133,7 @@ function tabConnection(port) {
     else call.reject(new Error(data.error || 'the tab could not fetch the shards'));
   };
   port.start();
-  const tab = {
+  return {
     shards(hashes) {
       return new Promise((resolve, reject) => {
         const id = next++;
@@ -153,19 +148,13 @@ function tabConnection(port) {
     progress(progress) {
       if (!ended) port.postMessage({ progress });
     },
-    alive() {
-      if (!ended) port.postMessage({ alive: true });
-    },
     end(how, message) {
       if (ended) return;
       ended = true;
-      serving.delete(tab);
       port.postMessage({ end: how, message });
       port.close();
     },
   };
-  serving.add(tab);
-  return tab;
 }
 
 /** `stream`, telling the tab when it ends, fails or is cancelled. */

@@ -4,7 +4,7 @@
 // opened by link stream through it (files.js).
 
 /* global __BUILD_ID__ */
-import { FILE_PREFIX, answerKeepalive, serveFile } from './files.js';
+import { FILE_PREFIX, serveFile } from './files.js';
 
 const CACHE = `meganet-shell-${__BUILD_ID__}`;
 const SHELL = ['/', '/app.js', '/meganet_bg.wasm', '/style.css', '/manifest.webmanifest', '/icon.svg', '/icon-192.png'];
@@ -25,13 +25,9 @@ self.addEventListener('activate', (event) => {
 });
 
 // A tab streaming a file pings every few seconds: the ping (an event) keeps
-// this worker alive while a download runs, and only then. The answer, on
-// each stream still served, tells the tab its streams are alive.
+// this worker alive while a download runs, and only then.
 self.addEventListener('message', (event) => {
-  if (event.data && event.data.type === 'meganet-keepalive') {
-    answerKeepalive();
-    event.waitUntil(Promise.resolve());
-  }
+  if (event.data && event.data.type === 'meganet-keepalive') event.waitUntil(Promise.resolve());
 });
 
 self.addEventListener('fetch', (event) => {

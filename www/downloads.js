@@ -5,12 +5,14 @@
 // asking this tab, where the peer's connections are, for the rest by hash
 // (`peer.shards`). It reports progress and how the stream ended over the
 // same MessagePort. While any stream is open the tab pings the worker so
-// the browser does not stop it mid-download, and the worker answers each
-// ping on every stream it still serves: a stream that answers none of
+// the browser does not stop it mid-download (an event keeps a worker
+// alive, a port message does not), and pings each stream over its own
+// port, which the worker serving it answers: a stream that answers none of
 // LOST_AFTER pings in a row was lost with its worker (the browser ended it
 // anyway), and the tab says so and stops pinging. Pings are counted, not
 // seconds, so a background tab whose timers the browser slows is not
-// mistaken for a dead worker.
+// mistaken for a dead worker; and each stream asks its own worker, so one
+// still served by a worker that an update replaced is not lost either.
 
 const downloads = new Map();
 /** The last requests served, for the console and tests: {name, start, end, sent, localBytes, remoteBytes, state}. */
@@ -25,7 +27,7 @@ const KEEPALIVE_MS = 10_000;
 /** Pings in a row an open stream may leave unanswered before it counts as lost. */
 const LOST_AFTER = 3;
 const LOST_MESSAGE = 'the browser stopped the service worker that was serving this file';
-/** Streams open now: {heard, missed, lose}. */
+/** Streams open now: {heard, missed, ping, lose}. */
 const open = new Set();
 let pinger = null;
 let lastPing = 0;
@@ -102,7 +104,12 @@ async function answer(peer, { id, range }, port) {
     if (how === 'done') progress('done');
     if (how === 'failed' || how === 'lost') file.onFail(message, bytes);
   };
-  const stream = { heard: Date.now(), missed: 0, lose: () => finish('lost', LOST_MESSAGE) };
+  const stream = {
+    heard: Date.now(),
+    missed: 0,
+    ping: () => port.postMessage({ ping: true }),
+    lose: () => finish('lost', LOST_MESSAGE),
+  };
   started(stream);
   port.onmessage = async ({ data }) => {
     stream.heard = Date.now();
@@ -142,11 +149,10 @@ function started(stream) {
         s.missed = s.heard < lastPing ? s.missed + 1 : 0;
         if (s.missed >= LOST_AFTER) s.lose();
       }
+      lastPing = Date.now();
+      for (const s of open) s.ping();
       const worker = navigator.serviceWorker.controller;
-      if (worker && open.size > 0) {
-        lastPing = Date.now();
-        worker.postMessage({ type: 'meganet-keepalive' });
-      }
+      if (worker && open.size > 0) worker.postMessage({ type: 'meganet-keepalive' });
     }, KEEPALIVE_MS);
   }
 }
