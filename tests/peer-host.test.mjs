@@ -1,18 +1,28 @@
 // www/peer-host.js's messaging between tabs, in Node (its BroadcastChannel
 // and ReadableStream are the web's): a stand-in peer calls a host that
 // serves a fake peer. Covers what the browser tests cannot yet reach: a
-// result carrying a ReadableStream, an error, forwarded progress, and a host
+// result carrying a ReadableStream, an error (with its code), forwarded
+// progress, and a host
 // that goes away in the middle of a call and of a download. The real
 // browsers, locks and take-over are in tests/tabs.test.mjs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 const { Link, serve, remotePeer, HOST_CLOSED, CHANNEL } = await import('../www/peer-host.js');
+const { codedError } = await import('../www/errors.js');
+
+/** What assert.rejects checks of a coded error. */
+const coded = (code, message) => (e) => {
+  assert.ok(e instanceof Error, `${e} is an Error`);
+  assert.equal(e.code, code);
+  assert.match(e.message, message);
+  return true;
+};
 
 const STATUS = { peerId: 'peer-1', node: { state: 'connected' }, connections: [] };
 
 /** A fake wasm peer: get streams `chunks`, put reports progress. */
-function fakePeer({ chunks = [], hang = false } = {}) {
+function fakePeer({ chunks = [], hang = false, failAfter = -1 } = {}) {
   const listeners = [];
   let contributed = 0;
   return {
@@ -30,10 +40,12 @@ function fakePeer({ chunks = [], hang = false } = {}) {
       return `http://x/#1.${bytes.length}`;
     },
     async get(link) {
-      if (link === 'bad') throw new Error('malformed link');
+      if (link === 'bad') throw codedError('link-malformed', 'malformed link');
+      if (link === 'plain') throw new Error('no code here');
       let i = 0;
       const stream = new ReadableStream({
         pull(c) {
+          if (i === failAfter) throw codedError('segment-auth', 'segment 1 failed authentication');
           if (i < chunks.length) c.enqueue(chunks[i++]);
           else if (!hang) c.close();
           else return new Promise(() => {});
@@ -83,7 +95,8 @@ test('a client puts, gets a stream and sees the host\'s status and usage', async
     assert.ok(file.stream instanceof ReadableStream);
     assert.deepEqual(await readAll(file.stream), [1, 2, 3, 4, 5, 6]);
 
-    await assert.rejects(p.get('bad', {}), /malformed link/);
+    await assert.rejects(p.get('bad', {}), coded('link-malformed', /^malformed link$/));
+    await assert.rejects(p.get('plain', {}), coded('internal', /^no code here$/), 'an error without a code is internal');
     assert.deepEqual(await p.contribute({ enabled: true, quotaBytes: 5 }), { enabled: true, quotaBytes: 5, persisted: false });
 
     const seen = [];
@@ -100,6 +113,19 @@ test('a client puts, gets a stream and sees the host\'s status and usage', async
   }
 });
 
+test('a download that fails part-way fails in the client with its code', async () => {
+  const peer = fakePeer({ chunks: [new Uint8Array([1]), new Uint8Array([2])], failAfter: 1 });
+  const { remote, close } = await pair(peer);
+  try {
+    const file = await remote.peer.get('http://x/#1.2', {});
+    const reader = file.stream.getReader();
+    assert.deepEqual([...(await reader.read()).value], [1]);
+    await assert.rejects(reader.read(), coded('segment-auth', /failed authentication/));
+  } finally {
+    close();
+  }
+});
+
 test('when the host goes, a call and a download in flight fail with a clear error', async () => {
   const peer = fakePeer({ chunks: [new Uint8Array([7])], hang: true });
   const { hostLink, remote, close } = await pair(peer);
@@ -108,8 +134,8 @@ test('when the host goes, a call and a download in flight fail with a clear erro
     const file = await p.get('http://x/#1.1', {});
     const reader = file.stream.getReader();
     assert.deepEqual([...(await reader.read()).value], [7]);
-    const pending = assert.rejects(reader.read(), new RegExp(HOST_CLOSED));
-    const put = assert.rejects(p.put(new Blob(['x']), {}), new RegExp(HOST_CLOSED));
+    const pending = assert.rejects(reader.read(), coded('stopped', new RegExp(HOST_CLOSED)));
+    const put = assert.rejects(p.put(new Blob(['x']), {}), coded('stopped', new RegExp(HOST_CLOSED)));
     await new Promise((r) => setTimeout(r, 50));
     hostLink.post({ type: 'bye', from: hostLink.me });
     await put;
@@ -123,7 +149,7 @@ test('a client that takes over fails its calls, then uses its own peer', async (
   const { remote, close } = await pair(fakePeer({ hang: true }));
   try {
     const p = remote.peer;
-    const put = assert.rejects(p.put(new Blob(['x']), {}), new RegExp(HOST_CLOSED));
+    const put = assert.rejects(p.put(new Blob(['x']), {}), coded('stopped', new RegExp(HOST_CLOSED)));
     await new Promise((r) => setTimeout(r, 50));
     const own = fakePeer();
     const taken = remote.takeOver(new Promise((r) => setTimeout(() => r(own), 100)));

@@ -5,7 +5,8 @@
 // BroadcastChannel (`meganet-peer`), with a stand-in object that has the
 // peer's put, get, shards, health, status, onStatus, contribute, usage, leave and id.
 //
-// - Calls go to the host and come back as a result or an error; onProgress
+// - Calls go to the host and come back as a result or an error (its message
+//   and code, errors.js, rebuilt into an Error with `.code`); onProgress
 //   callbacks are forwarded as messages. Arguments and results are
 //   structured-cloned (a File is, without copying its bytes); a
 //   ReadableStream field of a result (get's `stream`) is served with
@@ -16,8 +17,9 @@
 // - Every client waits for the lock. When the host tab closes the browser
 //   releases its lock and the first waiting client takes over: it fails the
 //   calls and downloads still in flight ("the tab running the peer closed;
-//   try again"), starts its own peer, becomes the host and announces itself;
-//   the other clients then fail their calls to the old host and follow it.
+//   try again", code `stopped`), starts its own peer, becomes the host and
+//   announces itself; the other clients then fail their calls to the old
+//   host and follow it.
 // - Without Web Locks or BroadcastChannel (plain http on a LAN address, old
 //   browsers) every tab starts its own peer, as before.
 //
@@ -28,22 +30,25 @@
 //   status {from, status} | usage {from, usage}
 //   bye {from}                             a tab is going away
 //   call {from, to, call, method, args, progress}
-//   progress {to, call, value} | result {to, call, value, streams} | error {to, call, message}
+//   progress {to, call, value} | result {to, call, value, streams} | error {to, call, message, code}
 //   port {to, port, data}                  one port-stream.js message
 
 import { sendStream, receiveStream } from './port-stream.js';
+import {
+  STOPPED, INVALID_ARGUMENT, INTERNAL, codedError, errorMessage, fromWire, toWire,
+} from './errors.js';
 
 export const LOCK = 'meganet-peer';
 export const CHANNEL = 'meganet-peer';
 export const HOST_CLOSED = 'the tab running the peer closed; try again';
+/** The error of a call or download that the host's closing ended. */
+const hostClosed = () => codedError(STOPPED, HOST_CLOSED);
 /** What a client may ask the host to do. */
 export const METHODS = ['put', 'get', 'shards', 'health', 'contribute', 'leave'];
 
 const newId = () => (globalThis.crypto?.randomUUID
   ? crypto.randomUUID()
   : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`);
-
-const errorText = (e) => `${(e && e.message) || e}`;
 
 // A status to show until the host's first announcement arrives.
 const WAITING = { peerId: '', node: { state: 'connecting' }, connections: [], listenAddrs: [] };
@@ -74,7 +79,7 @@ export class Link {
       if (port && port.onmessage) port.onmessage({ data: data.data });
       return;
     }
-    if (data.type === 'bye') this.endPorts(data.from, HOST_CLOSED);
+    if (data.type === 'bye') this.endPorts(data.from, hostClosed());
     for (const handler of this.handlers) handler(data);
   }
 
@@ -96,17 +101,18 @@ export class Link {
 
   /**
    * Ends every stream shared with `tab` (or with any tab): a reading end
-   * fails with `reason`, a serving end is cancelled.
+   * fails with `error` (its message and code), a serving end is cancelled.
    */
-  endPorts(tab, reason) {
+  endPorts(tab, error) {
+    const { message, code } = toWire(error);
     for (const port of [...this.ports.values()]) {
       if (tab !== undefined && port.tab !== tab) continue;
       this.ports.delete(port.id);
       const deliver = port.onmessage;
-      if (deliver) deliver({ data: port.sending ? { cancel: reason } : { error: reason } });
-      port.ended = reason;
+      if (deliver) deliver({ data: port.sending ? { cancel: message } : { error: message, code } });
+      port.ended = message;
       // A reader that pulls again gets the same error.
-      if (!port.sending) port.postMessage = () => queueMicrotask(() => deliver && deliver({ data: { error: reason } }));
+      if (!port.sending) port.postMessage = () => queueMicrotask(() => deliver && deliver({ data: { error: message, code } }));
     }
   }
 }
@@ -143,11 +149,11 @@ export function serve(peer, link) {
       try {
         link.post({ ...message, to: from, call });
       } catch (e) {
-        link.post({ type: 'error', to: from, call, message: `the result could not be passed on: ${errorText(e)}` });
+        link.post({ type: 'error', to: from, call, message: `the result could not be passed on: ${errorMessage(e)}`, code: INTERNAL });
       }
     };
     if (!METHODS.includes(method) || typeof peer[method] !== 'function') {
-      reply({ type: 'error', message: `the peer has no ${method}` });
+      reply({ type: 'error', message: `the peer has no ${method}`, code: INVALID_ARGUMENT });
       return;
     }
     const list = Array.isArray(args) ? [...args] : [];
@@ -163,7 +169,7 @@ export function serve(peer, link) {
       });
       reply({ type: 'result', value: wire, streams });
     } catch (e) {
-      reply({ type: 'error', message: errorText(e) });
+      reply({ type: 'error', ...toWire(e) });
     }
   }
 
@@ -218,11 +224,12 @@ export function remotePeer(link) {
     }
   };
 
-  const failCalls = (reason, keepTab) => {
+  // Fails the calls in flight (but those to `keepTab`): the host closed.
+  const failCalls = (keepTab) => {
     for (const [id, c] of [...calls]) {
       if (keepTab !== undefined && c.tab === keepTab) continue;
       calls.delete(id);
-      c.reject(new Error(reason));
+      c.reject(hostClosed());
     }
   };
 
@@ -231,8 +238,8 @@ export function remotePeer(link) {
     switch (m.type) {
       case 'host':
         if (host && host.tab !== m.from) {
-          failCalls(HOST_CLOSED, m.from);
-          link.endPorts(host.tab, HOST_CLOSED);
+          failCalls(m.from);
+          link.endPorts(host.tab, hostClosed());
         }
         host = { tab: m.from, id: m.id };
         usage = m.usage;
@@ -248,7 +255,7 @@ export function remotePeer(link) {
         break;
       case 'bye':
         if (host && m.from === host.tab) {
-          failCalls(HOST_CLOSED);
+          failCalls();
           host = null;
         }
         break;
@@ -272,7 +279,7 @@ export function remotePeer(link) {
         const c = calls.get(m.call);
         if (!c) break;
         calls.delete(m.call);
-        c.reject(new Error(m.message));
+        c.reject(fromWire(m));
         break;
       }
       default:
@@ -303,8 +310,9 @@ export function remotePeer(link) {
       try {
         link.post({ type: 'call', from: link.me, to: tab, call, method, args: wire, progress });
       } catch (e) {
+        // The arguments cannot be posted (a DataCloneError): a bad call.
         calls.delete(call);
-        reject(e);
+        reject(codedError(INVALID_ARGUMENT, errorMessage(e)));
       }
     });
   }
@@ -324,13 +332,13 @@ export function remotePeer(link) {
     hostKnown,
     /**
      * This tab takes over: calls and downloads in flight fail with
-     * HOST_CLOSED, and from now on the stand-in uses the peer `started`
+     * HOST_CLOSED (code `stopped`), and from now on the stand-in uses the peer `started`
      * resolves to (calls made meanwhile wait for it).
      */
     async takeOver(started) {
       starting = started;
-      failCalls(HOST_CLOSED);
-      link.endPorts(undefined, HOST_CLOSED);
+      failCalls();
+      link.endPorts(undefined, hostClosed());
       host = null;
       try {
         local = await started;

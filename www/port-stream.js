@@ -2,20 +2,22 @@
 // other tabs read a download that the peer-host tab produces
 // (www/peer-host.js). Backpressure is the pull itself (never more than one
 // chunk in flight), and cancelling the reading side cancels the producing
-// one.
+// one. A failure reaches the reader with its code (errors.js).
 //
 // Messages, reader → producer: {pull: true} | {cancel: reason}
-//           producer → reader: {chunk: Uint8Array} | {done: true} | {error: message}
+//           producer → reader: {chunk: Uint8Array} | {done: true} | {error: message, code}
+
+import { errorCode, errorMessage, codedError } from './errors.js';
 
 /**
  * Serves `readable` to whoever holds the other end of `port`; `onEnd` runs
- * once with `done`, `cancelled` or `failed` (and then the error message).
+ * once with `done`, `cancelled` or `failed` (and then the error).
  */
 export function sendStream(port, readable, onEnd = () => {}) {
   const reader = readable.getReader();
   let ended = false;
-  const end = (how, message) => {
-    if (!ended) { ended = true; port.close(); onEnd(how, message); }
+  const end = (how, error) => {
+    if (!ended) { ended = true; port.close(); onEnd(how, error); }
   };
   port.onmessage = async ({ data }) => {
     if (data && 'cancel' in data) {
@@ -36,9 +38,8 @@ export function sendStream(port, readable, onEnd = () => {}) {
       const chunk = whole ? value : value.slice();
       port.postMessage({ chunk }, [chunk.buffer]);
     } catch (e) {
-      const message = `${(e && e.message) || e}`;
-      port.postMessage({ error: message });
-      end('failed', message);
+      port.postMessage({ error: errorMessage(e), code: errorCode(e) });
+      end('failed', e);
     }
   };
   port.start();
@@ -64,7 +65,7 @@ export function receiveStream(port) {
             port.close();
           } else {
             port.close();
-            reject(new Error((data && data.error) || 'the download stopped'));
+            reject(codedError(errorCode(data), (data && data.error) || 'the download stopped'));
             return;
           }
           resolve();
