@@ -8,8 +8,15 @@
 // them here, one chunk per pull, so nothing holds the whole file. The tab
 // knows the download by a random id and hands over its link only when
 // asked for it.
+//
+// Every error response is plain text for people, with the error's stable
+// code (www/errors.js) in the `X-Meganet-Error-Code` header; the tab hears
+// of a failed stream over its port with the same code.
 
 import init, { gatewayOpen } from '../build/pkg/meganet.js';
+import {
+  CODE_HEADER, INVALID_ARGUMENT, TIMEOUT, codedError, errorCode, errorMessage, toWire,
+} from '../www/errors.js';
 
 export const FILE_PREFIX = '/meganet/file/';
 
@@ -39,15 +46,16 @@ function startGateway() {
 export async function serveFile(event, url) {
   const id = url.pathname.slice(FILE_PREFIX.length).split('/')[0];
   const range = parseRange(event.request.headers.get('range'));
-  if (range === 'invalid') return plain(416, 'This range of bytes cannot be served.');
+  if (range === 'invalid') return plain(416, 'This range of bytes cannot be served.', INVALID_ARGUMENT);
   const save = url.searchParams.get('save') === '1';
   for (const client of await candidates(event.clientId)) {
     const answer = await ask(client, { id, range });
     if (!answer) continue;
-    if (answer.status !== 200) return plain(answer.status, answer.error);
+    if (answer.status !== 200) return plain(answer.status, answer.error, answer.code);
     return serveRange(answer, save);
   }
-  return plain(404, 'This download has expired: open the link again in a meganet tab.');
+  // No tab knows this id (it was opened in a tab since closed or moved on).
+  return plain(404, 'This download has expired: open the link again in a meganet tab.', INVALID_ARGUMENT);
 }
 
 /** `bytes=a-b`, `bytes=a-` or `bytes=-n`; null without a header. */
@@ -97,22 +105,22 @@ async function serveRange(answer, save) {
   try {
     await startGateway();
   } catch (e) {
-    tab.end('failed', errorText(e));
-    return plain(503, `This browser could not start the download: ${errorText(e)}. Reload the page and try again.`);
+    tab.end('failed', e);
+    return plain(503, `This browser could not start the download: ${errorMessage(e)}. Reload the page and try again.`, errorCode(e));
   }
   try {
     opened = await gatewayOpen(answer.link, { start: answer.start, end: answer.end, shards: tab.shards, onProgress: tab.progress });
   } catch (e) {
-    tab.end('failed', errorText(e));
-    return plain(502, `The file could not be fetched: ${errorText(e)}`);
+    tab.end('failed', e);
+    return plain(502, `The file could not be fetched: ${errorMessage(e)}`, errorCode(e));
   }
   return response({ ...opened, partial: answer.partial }, watched(opened.stream, tab), save);
 }
 
 /**
  * The tab's side of one download, after its header answer:
- *   worker → tab: {call, hashes} | {progress} | {alive} | {end: 'done'|'cancelled'|'failed', message}
- *   tab → worker: {call, shards: (Uint8Array|null)[]} | {call, error} | {ping}
+ *   worker → tab: {call, hashes} | {progress} | {alive} | {end: 'done'|'cancelled'} | {end: 'failed', message, code}
+ *   tab → worker: {call, shards: (Uint8Array|null)[]} | {call, error: message, code} | {ping}
  * A ping is answered on this port, so it tells the tab whether the worker
  * serving this very stream still runs (not merely the page's controller).
  */
@@ -130,7 +138,7 @@ function tabConnection(port) {
     calls.delete(data.call);
     clearTimeout(call.timer);
     if (Array.isArray(data.shards)) call.resolve(data.shards);
-    else call.reject(new Error(data.error || 'the tab could not fetch the shards'));
+    else call.reject(codedError(errorCode(data), data.error || 'the tab could not fetch the shards'));
   };
   port.start();
   return {
@@ -139,7 +147,7 @@ function tabConnection(port) {
         const id = next++;
         const timer = setTimeout(() => {
           calls.delete(id);
-          reject(new Error('the tab running the peer stopped answering'));
+          reject(codedError(TIMEOUT, 'the tab running the peer stopped answering'));
         }, SHARDS_MS);
         calls.set(id, { resolve, reject, timer });
         port.postMessage({ call: id, hashes });
@@ -148,10 +156,11 @@ function tabConnection(port) {
     progress(progress) {
       if (!ended) port.postMessage({ progress });
     },
-    end(how, message) {
+    /** `error` (an Error with its code) when `how` is 'failed'. */
+    end(how, error) {
       if (ended) return;
       ended = true;
-      port.postMessage({ end: how, message });
+      port.postMessage({ end: how, ...(how === 'failed' ? toWire(error) : {}) });
       port.close();
     },
   };
@@ -171,7 +180,7 @@ function watched(stream, tab) {
           controller.enqueue(value);
         }
       } catch (e) {
-        tab.end('failed', errorText(e));
+        tab.end('failed', e);
         controller.error(e);
       }
     },
@@ -180,10 +189,6 @@ function watched(stream, tab) {
       return reader.cancel(reason);
     },
   });
-}
-
-function errorText(e) {
-  return `${(e && e.message) || e}`;
 }
 
 function response(opened, body, save) {
@@ -204,6 +209,8 @@ function response(opened, body, save) {
   return new Response(body, { status: partial ? 206 : 200, headers });
 }
 
-function plain(status, text) {
-  return new Response(text, { status, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
+/** An error response: `text` for people, `code` (errors.js) in CODE_HEADER. */
+function plain(status, text, code) {
+  const headers = { 'Content-Type': 'text/plain; charset=utf-8', [CODE_HEADER]: errorCode({ code }) };
+  return new Response(text, { status, headers });
 }

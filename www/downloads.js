@@ -13,6 +13,13 @@
 // seconds, so a background tab whose timers the browser slows is not
 // mistaken for a dead worker; and each stream asks its own worker, so one
 // still served by a worker that an update replaced is not lost either.
+// Failures carry their code (errors.js) both ways: a failed shards call
+// goes to the worker as {call, error, code}, a failed stream comes back as
+// {end: 'failed', message, code}, and a lost one is `stream-lost`.
+
+import {
+  STREAM_LOST, INVALID_ARGUMENT, codedError, errorCode, errorMessage, fromWire,
+} from './errors.js';
 
 const downloads = new Map();
 /** The last requests served, for the console and tests: {name, start, end, sent, localBytes, remoteBytes, state}. */
@@ -61,7 +68,7 @@ export function serveDownloads(peer) {
 /**
  * Registers an opened file ({link, name, size, type}); returns its URL on
  * this origin. `onProgress(progress, range)` follows every stream of it,
- * `onFail(message, range)` hears of one that failed.
+ * `onFail(error, range)` hears of one that failed (an Error with `.code`).
  */
 export function registerDownload(file, { onProgress, onFail }) {
   const id = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
@@ -83,7 +90,7 @@ async function answer(peer, { id, range }, port) {
   }
   const bytes = resolveRange(range, file.size);
   if (!bytes) {
-    port.postMessage({ status: 416, error: `These bytes are outside the file (${file.size} bytes).` });
+    port.postMessage({ status: 416, error: `These bytes are outside the file (${file.size} bytes).`, code: INVALID_ARGUMENT });
     port.close();
     return;
   }
@@ -95,20 +102,21 @@ async function answer(peer, { id, range }, port) {
   const progress = (stage) => file.onProgress({
     stage, done: record.sent, total: bytes.end - bytes.start, peers, localBytes: record.localBytes,
   }, bytes);
-  // 'done', 'cancelled', 'failed' (the worker says so) or 'lost' (silence).
-  const finish = (how, message) => {
+  // 'done', 'cancelled', 'failed' (the worker says so) or 'lost' (silence);
+  // `error` (with its code) for the last two.
+  const finish = (how, error) => {
     if (record.state !== 'open') return;
     record.state = how;
     port.close();
     stopped(stream);
     if (how === 'done') progress('done');
-    if (how === 'failed' || how === 'lost') file.onFail(message, bytes);
+    if (how === 'failed' || how === 'lost') file.onFail(error, bytes);
   };
   const stream = {
     heard: Date.now(),
     missed: 0,
     ping: () => port.postMessage({ ping: true }),
-    lose: () => finish('lost', LOST_MESSAGE),
+    lose: () => finish('lost', codedError(STREAM_LOST, LOST_MESSAGE)),
   };
   started(stream);
   port.onmessage = async ({ data }) => {
@@ -121,13 +129,13 @@ async function answer(peer, { id, range }, port) {
         const buffers = [...new Set(found.shards.filter(Boolean).map((s) => s.buffer))];
         port.postMessage({ call: data.call, shards: found.shards }, buffers);
       } catch (e) {
-        port.postMessage({ call: data.call, error: `${(e && e.message) || e}` });
+        port.postMessage({ call: data.call, error: errorMessage(e), code: errorCode(e) });
       }
     } else if (data.progress) {
       Object.assign(record, { sent: data.progress.done, localBytes: data.progress.localBytes, remoteBytes: data.progress.remoteBytes });
       progress('fetching');
     } else if (data.end) {
-      finish(data.end, data.message);
+      finish(data.end, data.end === 'failed' ? fromWire(data, 'the download failed') : null);
     }
   };
   port.start();

@@ -29,11 +29,16 @@ export function codedError(code, message) {
 }
 
 /**
- * The string code of an error-like value; `internal` when it has none (a
- * DOMException's numeric `code` is not one).
+ * The string code of an error-like value, or null when it has none (a
+ * plain string has none; a DOMException's numeric `code` is not one).
  */
+export function codeOf(e) {
+  return e !== null && typeof e === 'object' && typeof e.code === 'string' && e.code ? e.code : null;
+}
+
+/** The code an error travels with: its own, or `internal` when it has none. */
 export function errorCode(e) {
-  return e !== null && typeof e === 'object' && typeof e.code === 'string' && e.code ? e.code : INTERNAL;
+  return codeOf(e) ?? INTERNAL;
 }
 
 /** The readable message of an error-like value. */

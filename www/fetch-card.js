@@ -4,11 +4,14 @@
 // route (video seeks with Range requests, fetching only what it plays).
 // Without a service worker the file is assembled in memory instead, up to
 // a limit, and the card says so. A failure is worded for people, with the
-// way forward (fetch-help.js).
+// way forward chosen by its code (fetch-help.js, errors.js).
 
 import { formatBytes, rateText } from './transfer.js';
 import { forgetDownloads, registerDownload, whenStreaming } from './downloads.js';
 import { helpFor } from './fetch-help.js';
+import {
+  NO_STREAMING, codeOf, codedError, errorMessage,
+} from './errors.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -25,9 +28,13 @@ const PREVIEW = [
   [/^application\/pdf$/, 'iframe'],
 ];
 
+/** "Details: <message> (<code>)": the precise error, for whoever needs it. */
+const details = (e) => `Details: ${errorMessage(e)}${codeOf(e) ? ` (${codeOf(e)})` : ''}`;
+
 /**
  * Opens the file the page's fragment names into the fetch card, then
- * dispatches `meganet-fetched` ({fragment, error}) on the document.
+ * dispatches `meganet-fetched` ({fragment, error, code}: the error's message
+ * and code, or nulls) on the document.
  */
 export async function fetchFromLocation(peer) {
   if (!location.hash || location.hash.length < 2) return;
@@ -35,6 +42,7 @@ export async function fetchFromLocation(peer) {
   const current = () => location.hash.slice(1) === fragment;
   resetCard();
   let error = null;
+  let code = null;
   try {
     // An empty range: the manifest only, no shards.
     const head = await peer.get(location.href, { start: 0, end: 0 });
@@ -51,10 +59,11 @@ export async function fetchFromLocation(peer) {
     }
   } catch (e) {
     if (!current()) return;
-    error = `${(e && e.message) || e}`;
-    showProblem(error, () => fetchFromLocation(peer));
+    error = errorMessage(e);
+    code = codeOf(e);
+    showProblem(e, () => fetchFromLocation(peer));
   }
-  document.dispatchEvent(new CustomEvent('meganet-fetched', { detail: { fragment, error } }));
+  document.dispatchEvent(new CustomEvent('meganet-fetched', { detail: { fragment, error, code } }));
 }
 
 /** A failed fetch: what happened in plain words, the way forward, the details. */
@@ -62,7 +71,7 @@ function showProblem(error, retry) {
   const { title, help, retry: canRetry } = helpFor(error);
   $('fetch-name').textContent = title;
   $('fetch-error').textContent = help;
-  $('fetch-error-detail').textContent = `Details: ${error}`;
+  $('fetch-error-detail').textContent = details(error);
   $('fetch-retry').hidden = !canRetry;
   $('fetch-retry').onclick = retry;
   $('fetch-problem').hidden = false;
@@ -92,10 +101,10 @@ function offerStreamed(file) {
       if (p.done === 0 || !started) started = performance.now();
       showStreamProgress(p, range, file, started);
     },
-    onFail: (message) => {
-      const { help } = helpFor(message);
+    onFail: (error) => {
+      const { help } = helpFor(error);
       $('fetch-error').textContent = `The download stopped. ${help}`;
-      $('fetch-error-detail').textContent = `Details: ${message}`;
+      $('fetch-error-detail').textContent = details(error);
       $('fetch-retry').hidden = true;
       $('fetch-problem').hidden = false;
       // Not "Fetching…" any more (another stream's progress may follow).
@@ -134,7 +143,7 @@ function showStreamProgress(p, range, file, started) {
 /** Without a service worker: the whole file into a Blob, if it fits. */
 async function fetchIntoMemory(peer, file, current) {
   if (file.size > MEMORY_LIMIT) {
-    throw new Error(`This browser cannot stream downloads here (no service worker, for example in a private window), and ${formatBytes(file.size)} is too large to hold in memory. Open the link in a normal window.`);
+    throw codedError(NO_STREAMING, `This browser cannot stream downloads here (no service worker, for example in a private window), and ${formatBytes(file.size)} is too large to hold in memory. Open the link in a normal window.`);
   }
   $('fetch-progress').hidden = false;
   const started = performance.now();

@@ -10,6 +10,8 @@
 // Rust test reads the set of handled codes from this file with the regex
 // ^\s*'([a-z-]+)':\s*\{ and checks it against the crate's list.
 
+import { codeOf } from './errors.js';
+
 /** `retry`: whether trying again later can help (the file may come back online). */
 const ADVICE = {
   'link-malformed': {
@@ -131,6 +133,6 @@ export const FALLBACK = Object.freeze({
  * a missing or unknown code gets FALLBACK. The message is never read.
  */
 export function helpFor(error) {
-  const code = error !== null && typeof error === 'object' && typeof error.code === 'string' ? error.code : '';
-  return { ...(Object.hasOwn(ADVICE, code) ? ADVICE[code] : FALLBACK) };
+  const code = codeOf(error);
+  return { ...(code !== null && Object.hasOwn(ADVICE, code) ? ADVICE[code] : FALLBACK) };
 }

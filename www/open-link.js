@@ -1,7 +1,8 @@
 // The "Open a link" form: a pasted link becomes this page's fragment, so the
 // usual hashchange fetch (transfer.js) runs. Whether the fragment is a valid
 // link is the peer's call; this file only checks that there is a fragment,
-// and shows the outcome of the fetch it started next to the input.
+// and shows the outcome of the fetch it started next to the input, with the
+// advice for its error code (fetch-help.js).
 
 import { helpFor } from './fetch-help.js';
 
@@ -53,7 +54,7 @@ export function setUpOpenLink() {
   document.addEventListener('meganet-fetched', ({ detail }) => {
     if (pending === null || detail.fragment !== pending) return;
     pending = null;
-    if (detail.error) showError(`This link could not be opened: ${detail.error}. ${helpFor(detail.error).help}`);
+    if (detail.error) showError(`This link could not be opened: ${detail.error}. ${helpFor({ code: detail.code }).help}`);
     else $('fetch-save').focus();
   });
 }
