@@ -1,8 +1,11 @@
 // The upload card: thin wiring over peer.put. (The fetch card: fetch-card.js.)
+// A failed upload shows the peer's message; its code (errors.js) is on the
+// error line as `data-code`.
 
 import { rememberUpload, renderUploads } from './uploads.js';
 import { wireCopyButton } from './clipboard.js';
 import { qrSvg } from './qr.js';
+import { codeOf, errorMessage } from './errors.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -16,6 +19,15 @@ export function formatBytes(n) {
 export function rateText(done, started) {
   const secs = (performance.now() - started) / 1000;
   return secs > 0.2 ? ` · ${formatBytes(done / secs)}/s` : '';
+}
+
+/** Shows why `file` could not be shared in the error line `el`. */
+function showUploadError(el, file, error) {
+  el.textContent = `Could not share ${file.name}: ${errorMessage(error)}`;
+  const code = codeOf(error);
+  if (code) el.dataset.code = code;
+  else delete el.dataset.code;
+  el.hidden = false;
 }
 
 function showProgress(bar, detail, verb, started) {
@@ -64,8 +76,7 @@ export function setUpUpload(peer) {
       $('put-detail').textContent = `${file.name} (${formatBytes(file.size)}) is stored.`;
     } catch (e) {
       if (!current()) return;
-      $('put-error').textContent = `Could not share ${file.name}: ${e.message || e}`;
-      $('put-error').hidden = false;
+      showUploadError($('put-error'), file, e);
     }
   };
 
@@ -129,8 +140,7 @@ function fileRow(file, store) {
       detail.textContent = 'Stored. Share this link:';
       li.dataset.state = 'stored';
     } catch (e) {
-      error.textContent = `Could not share ${file.name}: ${e.message || e}`;
-      error.hidden = false;
+      showUploadError(error, file, e);
       li.dataset.state = 'failed';
     }
   };

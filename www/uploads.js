@@ -2,6 +2,7 @@
 // here; the links carry the keys, so they are as private as this profile).
 
 import { wireCopyButton } from './clipboard.js';
+import { errorCode, errorMessage } from './errors.js';
 
 const KEY = 'meganet-uploads';
 const MAX = 200;
@@ -30,7 +31,9 @@ function forget(link) {
 }
 
 // Health: how many of each upload's pieces the network holds now
-// (peer.health), checked when the list shows and every HEALTH_MS.
+// (peer.health), checked when the list shows and every HEALTH_MS. A failed
+// check keeps the error's message and code (errors.js); the code is on the
+// line as `data-code`.
 const HEALTH_MS = 60_000;
 const HEALTH_CHECKED = 20;
 const health = new Map();
@@ -49,7 +52,7 @@ async function checkHealth() {
     try {
       health.set(u.link, await healthPeer.health(u.link));
     } catch (e) {
-      health.set(u.link, { state: 'unknown', error: `${(e && e.message) || e}` });
+      health.set(u.link, { state: 'unknown', error: errorMessage(e), code: errorCode(e) });
     }
     showHealth(u.link);
   }
@@ -72,6 +75,8 @@ function showHealth(link) {
     const h = health.get(link);
     el.textContent = healthText(h);
     el.dataset.state = h ? h.state : 'checking';
+    if (h?.code) el.dataset.code = h.code;
+    else delete el.dataset.code;
   }
 }
 
@@ -90,6 +95,7 @@ export function renderUploads(list = loadUploads(), formatBytes = (n) => `${n} B
     state.className = 'health muted';
     state.textContent = healthText(health.get(u.link));
     state.dataset.state = health.get(u.link)?.state || 'checking';
+    if (health.get(u.link)?.code) state.dataset.code = health.get(u.link).code;
     what.append(name, meta, state);
     const actions = document.createElement('div');
     actions.className = 'actions';
