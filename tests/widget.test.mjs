@@ -88,7 +88,7 @@ async function assertAccessible(page, where) {
 // A well-formed status, to forge.
 const FORGED = {
   type: 'meganet:status', state: 'active', node: 'connected', peers: 99, contributedBytes: 5e9, quotaBytes: GIB,
-  storing: 'Storing for others: yes', serving: '', persisted: true, rejected: 0, error: '',
+  storing: 'Storing for others: yes', serving: '', persisted: true, rejected: 0, error: '', errorCode: '',
 };
 
 test('chromium: join, connect, refuse other windows and bad messages, pause, reload, second tab, leave', async () => {

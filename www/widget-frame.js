@@ -14,6 +14,7 @@ import {
   applyToPeer, contributedBytes, watchDecision,
 } from './contribution.js';
 import { startIdleTracking, noteActivity } from './signals.js';
+import { INTERNAL, errorCode, errorMessage } from './errors.js';
 
 const KEY = 'meganet.widget';
 // One peer per storage partition: other tabs of the same site wait.
@@ -22,6 +23,7 @@ const LOCK = 'meganet.widget.peer';
 const frame = {
   state: 'ready',
   error: '',
+  errorCode: '', // the code of `error` (errors.js), '' without one
   accepted: 0,
   rejected: 0,
   persisted: null,
@@ -74,6 +76,7 @@ function report() {
     persisted: frame.persisted,
     rejected: frame.rejected,
     error: frame.error.slice(0, 300),
+    errorCode: frame.errorCode,
   };
   render(message);
   // Any origin may read this: it says only what the card shows. Commands,
@@ -104,9 +107,11 @@ function render(m) {
   if (el && el.textContent !== text) el.textContent = text;
 }
 
-function setState(state, error = '') {
+/** `error`: why the frame failed (an Error with its code), or none. */
+function setState(state, error = null) {
   frame.state = state;
-  frame.error = error;
+  frame.error = error ? errorMessage(error) : '';
+  frame.errorCode = error ? errorCode(error) : '';
   report();
 }
 
@@ -225,19 +230,19 @@ window.addEventListener('message', (event) => {
   }
   queue = queue
     .then(() => HANDLERS[command.type](command))
-    .catch((e) => setState('failed', e?.message ? e.message : String(e)));
+    .catch((e) => setState('failed', e));
 });
 
 // On load: pick up where the last visit left off. The state is set before
 // anything can report it, so the parent never sees a joined frame as 'ready'.
 settings = loadSettings(KEY);
 if (!STORAGE_ALLOWED) {
-  setState('failed', BLOCKED);
+  setState('failed', { message: BLOCKED, code: INTERNAL });
 } else if (!joined()) {
   report();
 } else if (settings.enabled) {
   frame.state = 'starting';
-  queue = queue.then(resume).catch((e) => setState('failed', e?.message ? e.message : String(e)));
+  queue = queue.then(resume).catch((e) => setState('failed', e));
 } else {
   setState('paused');
 }

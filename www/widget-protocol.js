@@ -12,6 +12,9 @@ const MAX_PEERS = 100_000;
 
 const isBytes = (v) => Number.isSafeInteger(v) && v >= 0;
 const isText = (v) => typeof v === 'string' && v.length <= MAX_TEXT;
+// An error code (www/errors.js), or '' for none. Any kebab-case word, so a
+// frame with codes newer than this script still passes.
+const isCode = (v) => typeof v === 'string' && /^([a-z][a-z-]{0,39})?$/.test(v);
 const oneOf = (...values) => (v) => values.includes(v);
 const optional = (check) => Object.assign((v) => v === undefined || check(v), { optional: true });
 
@@ -45,6 +48,8 @@ export const STATUS = {
   persisted: (v) => v === true || v === false || v === null,
   rejected: isBytes,
   error: isText,
+  // The code of `error` ('' when there is none), e.g. 'not-connected'.
+  errorCode: isCode,
 };
 
 function isPlainObject(v) {
