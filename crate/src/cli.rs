@@ -72,7 +72,7 @@ async fn put(file: std::path::PathBuf, mime: Option<String>, node: NodeArg) -> a
     let mut client = meganet::client::Client::connect(&node.url).await?;
     let bar = progress_bar("storing");
     let link = client
-        .put(&file, &mime, &mut |done, total| {
+        .put(&file, &mime, &|done, total| {
             bar.set_length(total);
             bar.set_position(done);
         })
@@ -96,7 +96,7 @@ async fn get(
     let mut client = meganet::client::Client::connect(&node.url).await?;
     let bar = progress_bar("fetching");
     let path = client
-        .get(&link, output.as_deref(), &mut |done, total| {
+        .get(&link, output.as_deref(), &|done, total| {
             bar.set_length(total);
             bar.set_position(done);
         })

@@ -1,23 +1,25 @@
 //! The native command-line peer: `meganet put` and `meganet get`. A
 //! short-lived libp2p peer that dials a node over TCP and speaks the same
 //! block protocol and format as browsers, so files move between the two.
+//! The node is the transfer engine's only holder ([`Remote`]).
 
 mod bootstrap;
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use futures::lock::Mutex;
 use futures::StreamExt;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{noise, tcp, yamux, PeerId, Swarm};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
-use crate::format::{self, Decoder, Encoder, FileKey, Params, Reassembler};
+use crate::format;
 use crate::hash::Hash;
 use crate::net::block::{self, BlockCodec, BlockRequest, BlockResponse};
+use crate::transfer::{self, Reach, ShardSink, ShardSource, TransferError};
 
 /// Segments fetched ahead of the one being written.
 const WINDOW: u64 = 4;
@@ -25,7 +27,7 @@ const WINDOW: u64 = 4;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Reports progress: `(bytes done, total)`.
-pub type OnProgress<'a> = &'a mut dyn FnMut(u64, u64);
+pub type OnProgress<'a> = &'a dyn Fn(u64, u64);
 
 /// A connection to one node.
 pub struct Client {
@@ -125,23 +127,6 @@ impl Client {
         Ok(answers.into_iter().flatten().collect())
     }
 
-    async fn put_all(&mut self, blocks: Vec<Vec<u8>>) -> anyhow::Result<()> {
-        let expected: Vec<Hash> = blocks.iter().map(|b| Hash::of(b)).collect();
-        let answers = self
-            .exchange(blocks.into_iter().map(BlockRequest::Put).collect())
-            .await?;
-        for (want, answer) in expected.iter().zip(answers) {
-            match answer {
-                BlockResponse::Stored(h) if h == *want => {}
-                BlockResponse::Error { message, .. } => {
-                    bail!("the node refused a shard: {message}")
-                }
-                other => bail!("unexpected answer to a PUT: {other:?}"),
-            }
-        }
-        Ok(())
-    }
-
     /// Encrypts, encodes and stores `path` as a file of type `mime`;
     /// returns the link.
     pub async fn put(
@@ -150,49 +135,22 @@ impl Client {
         mime: &str,
         progress: OnProgress<'_>,
     ) -> anyhow::Result<format::Link> {
-        let mut file = tokio::fs::File::open(path)
-            .await
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        let total = file.metadata().await?.len();
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let mut encoder = Encoder::new(FileKey::random(), Params::default(), &name, mime)?;
-        let mut buf = vec![0u8; format::READ_CHUNK];
-        let mut done = 0u64;
-        loop {
-            let read = file
-                .read(&mut buf)
-                .await
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            if read == 0 {
-                break;
-            }
-            done += read as u64;
-            for segment in encoder.push(&buf[..read])? {
-                self.put_all(segment.shards.into_iter().map(|s| s.bytes).collect())
-                    .await?;
-                progress(done, total);
-            }
-        }
-        let finished = encoder.finish()?;
-        for segment in finished.segments {
-            self.put_all(segment.shards.into_iter().map(|s| s.bytes).collect())
-                .await?;
-        }
-        self.put_all(vec![finished.manifest_blob]).await?;
-        progress(total, total);
-        Ok(finished.link)
-    }
-
-    async fn get_block(&mut self, hash: Hash) -> anyhow::Result<Option<Vec<u8>>> {
-        match self.exchange(vec![BlockRequest::Get(hash)]).await?.pop() {
-            Some(BlockResponse::Block(b)) => Ok(Some(b)),
-            Some(BlockResponse::NotFound(_)) => Ok(None),
-            Some(BlockResponse::Error { message, .. }) => bail!("the node failed a GET: {message}"),
-            other => bail!("unexpected answer to a GET: {other:?}"),
-        }
+        let file =
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let input = transfer::Input {
+            name: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            mime: mime.to_owned(),
+            total: file.metadata()?.len(),
+        };
+        // Blocking reads of 64 KiB are fine here: the swarm is driven only
+        // while a request is awaited, on this same task.
+        let reader = futures::io::AllowStdIo::new(std::io::BufReader::new(file));
+        let mut sink = Remote(Mutex::new(self));
+        let link = transfer::put(&mut sink, reader, &input, &|p| progress(p.done, p.total)).await?;
+        Ok(link)
     }
 
     /// Fetches the file `link` names into `out` (default: its own name in
@@ -204,12 +162,13 @@ impl Client {
         progress: OnProgress<'_>,
     ) -> anyhow::Result<std::path::PathBuf> {
         let link: format::Link = link.parse()?;
-        let manifest = self
-            .get_block(link.manifest)
-            .await?
-            .context("file not found: the node does not hold it (it may have been removed, or the link is wrong)")?;
-        let decoder = Decoder::open(&link, &manifest)?;
-        let m = decoder.manifest();
+        let config = transfer::Config {
+            window: WINDOW,
+            ..transfer::Config::default()
+        };
+        let source = Remote(Mutex::new(self));
+        let mut getter = transfer::Getter::open(source, &link, None, config, None).await?;
+        let m = getter.manifest();
         let path = match out {
             Some(p) => p.to_path_buf(),
             None => {
@@ -223,50 +182,125 @@ impl Client {
         let mut file = tokio::fs::File::create(&partial)
             .await
             .with_context(|| format!("cannot create {}", partial.display()))?;
-        let mut r = Reassembler::new(&decoder, 0..size, WINDOW)?;
-        let mut skip: HashSet<(u64, usize)> = HashSet::new();
-        let mut done = 0u64;
         let result: anyhow::Result<()> = async {
-            loop {
-                while let Some(chunk) = r.next_chunk()? {
-                    file.write_all(&chunk).await?;
-                    done += chunk.len() as u64;
-                    progress(done, size);
-                }
-                if r.is_done() {
-                    return Ok(());
-                }
-                let plan = r.plan(&skip);
-                if plan.is_empty() {
-                    r.finish()?;
-                    return Ok(());
-                }
-                let answers = self
-                    .exchange(plan.iter().map(|(_, _, h)| BlockRequest::Get(*h)).collect())
-                    .await?;
-                for ((segment, shard, _), answer) in plan.into_iter().zip(answers) {
-                    let added = match answer {
-                        BlockResponse::Block(bytes) => {
-                            matches!(r.add(segment, shard, bytes), Ok(true))
-                        }
-                        _ => false,
-                    };
-                    if !added {
-                        skip.insert((segment, shard));
-                    }
-                }
+            while let Some(chunk) = getter.next().await? {
+                file.write_all(&chunk).await?;
+                progress(getter.progress().done, size);
             }
+            file.flush().await?;
+            Ok(())
         }
         .await;
+        drop(file);
         if let Err(e) = result {
             let _ = tokio::fs::remove_file(&partial).await;
             return Err(e);
         }
-        file.flush().await?;
-        drop(file);
         tokio::fs::rename(&partial, &path).await?;
         Ok(path)
     }
+}
+
+/// The one holder the CLI knows: its node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Node;
+
+impl std::fmt::Display for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("node")
+    }
+}
+
+/// The node as the transfer engine's source and sink. One request batch
+/// at a time goes through the client (the lock), which is all a single
+/// holder ever asks for.
+struct Remote<'a>(Mutex<&'a mut Client>);
+
+impl Remote<'_> {
+    async fn exchange(&self, requests: Vec<BlockRequest>) -> transfer::Result<Vec<BlockResponse>> {
+        let mut client = self.0.lock().await;
+        client
+            .exchange(requests)
+            .await
+            .map_err(|e| TransferError::Unreachable {
+                holder: Node.to_string(),
+                message: format!("{e:#}"),
+            })
+    }
+}
+
+impl ShardSource for Remote<'_> {
+    type Holder = Node;
+
+    async fn ready(&mut self) -> transfer::Result<()> {
+        Ok(())
+    }
+
+    fn holders(&mut self) -> Vec<(Node, Reach)> {
+        vec![(Node, Reach::Full)]
+    }
+
+    fn searching(&self) -> bool {
+        false
+    }
+
+    async fn wait_for_holder(&mut self, _limit: Option<Duration>) -> bool {
+        false
+    }
+
+    async fn has(&self, _holder: Node, hashes: &[Hash]) -> transfer::Result<Vec<bool>> {
+        Ok(vec![true; hashes.len()])
+    }
+
+    async fn fetch(&self, _holder: Node, hashes: &[Hash]) -> transfer::Answers {
+        let requests = hashes.iter().map(|h| BlockRequest::Get(*h)).collect();
+        match self.exchange(requests).await {
+            Ok(answers) => answers.into_iter().map(block_answer).collect(),
+            Err(e) => vec![Err(e); hashes.len()],
+        }
+    }
+}
+
+/// A GET's answer as the engine takes it.
+fn block_answer(answer: BlockResponse) -> transfer::Result<Option<Vec<u8>>> {
+    match answer {
+        BlockResponse::Block(bytes) => Ok(Some(bytes)),
+        BlockResponse::NotFound(_) => Ok(None),
+        other => Err(TransferError::unexpected(&Node, "GET", other)),
+    }
+}
+
+impl ShardSink for Remote<'_> {
+    type Holder = Node;
+
+    async fn ready(&mut self) -> transfer::Result<()> {
+        Ok(())
+    }
+
+    fn required(&self) -> Node {
+        Node
+    }
+
+    async fn contributors(&mut self) -> Vec<Node> {
+        Vec::new()
+    }
+
+    async fn store(&self, _holder: Node, hash: Hash, bytes: &[u8]) -> transfer::Result<()> {
+        let answer = self
+            .exchange(vec![BlockRequest::Put(bytes.to_vec())])
+            .await?;
+        match answer.into_iter().next() {
+            Some(BlockResponse::Stored(h)) if h == hash => Ok(()),
+            Some(other) => Err(TransferError::unexpected(&Node, "PUT", other)),
+            None => Err(TransferError::unexpected(
+                &Node,
+                "PUT",
+                BlockResponse::NotFound(hash),
+            )),
+        }
+    }
+
+    async fn announce(&self, _holders: &[Node], _key: Hash) {}
 }
 
 /// A media type for common file name extensions; empty when unknown (the

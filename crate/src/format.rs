@@ -24,13 +24,9 @@ pub use link::{Link, MAX_LINK_LEN};
 pub use manifest::{Manifest, MAX_HINTS, MAX_MANIFEST_LEN};
 pub use params::{Params, DEFAULT_K, DEFAULT_N, DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE};
 pub use seal::{FileKey, TAG_LEN};
-pub use stream::{decode_to_writer, encode_reader, READ_CHUNK};
+pub use stream::{encode_reader, READ_CHUNK};
 #[cfg(wasm_browser)]
-pub use web::encode_readable_stream;
+pub use web::read_stream;
 
 /// The format version this build writes and reads.
 pub const VERSION: u8 = 1;
-
-/// What a get says when no holder has a link's manifest.
-pub const FILE_NOT_FOUND: &str =
-    "file not found: no reachable peer holds it (it may have been removed, or the link is wrong)";

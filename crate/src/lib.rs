@@ -12,6 +12,7 @@
 
 #[cfg(all(feature = "net", not(wasm_browser)))]
 pub mod client;
+pub mod code;
 pub mod format;
 #[cfg(all(feature = "net", wasm_browser))]
 pub mod gateway;
@@ -27,5 +28,9 @@ pub mod platform;
 pub mod policy;
 pub mod shard_cache;
 pub mod store;
+#[cfg(feature = "net")]
+pub mod transfer;
+#[cfg(all(feature = "net", wasm_browser))]
+pub mod wasm;
 #[cfg(feature = "net")]
 pub mod webrtc;

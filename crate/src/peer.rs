@@ -8,11 +8,11 @@ mod contribute;
 mod direct;
 mod gate;
 mod local_store;
+mod network;
 mod probe;
 mod provided;
 mod status;
 mod swarm;
-mod transfer;
 
 /// The IndexedDB store a contributing peer keeps shards in, which the
 /// service worker's gateway reads too.
@@ -27,6 +27,7 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use wasm_bindgen::prelude::*;
 
 use crate::platform::IdentityStore;
+use crate::transfer;
 pub use local_store::LocalStore;
 pub use status::{PeerStatus, Status};
 
@@ -52,7 +53,7 @@ pub struct Peer {
     /// Shards fetched lately, shared by every get.
     shards: crate::shard_cache::ShardCache,
     /// The files the service worker's gateway is fetching.
-    gateway_files: transfer::Sessions,
+    gateway_files: network::Sessions,
     /// The contribution policy's current decision, obeyed when serving.
     gate: gate::SharedGate,
 }
@@ -109,8 +110,8 @@ impl Peer {
         crate::platform::spawn(driver.run());
         Ok(Peer {
             peer_id: peer_id.to_string(),
+            blocks: blocks::Blocks::new(tx.clone(), status.clone()),
             status,
-            blocks: blocks::Blocks::new(tx.clone()),
             commands: tx,
             streams,
             contribution,
@@ -137,7 +138,7 @@ impl Peer {
     /// `options.onProgress({stage, done, total, peers})` follows the upload
     /// (`total` is 0 for a stream); `options.name` and `options.type` name
     /// a stream's file (a `File` has its own).
-    pub async fn put(&self, input: JsValue, options: JsValue) -> Result<String, JsError> {
+    pub async fn put(&self, input: JsValue, options: JsValue) -> Result<String, JsValue> {
         let progress = progress_callback(&options);
         let text = |from: &JsValue, key: &str| {
             js_sys::Reflect::get(from, &JsValue::from_str(key))
@@ -145,20 +146,35 @@ impl Peer {
                 .and_then(|v| v.as_string())
                 .unwrap_or_default()
         };
-        let (stream, name, mime, total) = if let Some(blob) = input.dyn_ref::<web_sys::Blob>() {
+        let (stream, input) = if let Some(blob) = input.dyn_ref::<web_sys::Blob>() {
             let name = text(&input, "name");
-            (blob.stream(), name, blob.type_(), blob.size() as u64)
+            let total = blob.size() as u64;
+            let input = transfer::Input {
+                name,
+                mime: blob.type_(),
+                total,
+            };
+            (blob.stream(), input)
         } else if let Some(stream) = input.dyn_ref::<web_sys::ReadableStream>() {
             let (name, mime) = (text(&options, "name"), text(&options, "type"));
-            (stream.clone(), name, mime, 0)
+            (
+                stream.clone(),
+                transfer::Input {
+                    name,
+                    mime,
+                    total: 0,
+                },
+            )
         } else {
-            return Err(JsError::new(
+            return Err(crate::wasm::invalid(
                 "put takes a File, a Blob or a ReadableStream of bytes",
             ));
         };
-        let link = transfer::put(&self.blocks, stream, &name, &mime, total, &progress)
-            .await
-            .map_err(|e| JsError::new(&e))?;
+        let mut sink = network::Uploads {
+            blocks: self.blocks.clone(),
+        };
+        let reader = crate::format::read_stream(stream);
+        let link = transfer::put(&mut sink, reader, &input, &progress).await?;
         Ok(link.to_url(&origin()))
     }
 
@@ -169,7 +185,7 @@ impl Peer {
     /// fetching. `options`: `onProgress({stage, done, total, peers})`, and
     /// `start`/`end` to fetch only part of the file (only the segments it
     /// covers are fetched).
-    pub async fn get(&self, link: String, options: JsValue) -> Result<JsValue, JsError> {
+    pub async fn get(&self, link: String, options: JsValue) -> Result<JsValue, JsValue> {
         let number = |key: &str| {
             js_sys::Reflect::get(&options, &JsValue::from_str(key))
                 .ok()
@@ -181,9 +197,7 @@ impl Peer {
             (None, None) => None,
             (start, end) => Some((start.unwrap_or(0), end)),
         };
-        let opened = transfer::open(&self.blocks, &self.shards, &link, range)
-            .await
-            .map_err(|e| JsError::new(&e))?;
+        let opened = network::open(&self.blocks, &self.shards, &link, range).await?;
         let out = js_sys::Object::new();
         let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&out, &JsValue::from_str(k), v);
         set("name", &JsValue::from_str(&opened.name)).ok();
@@ -192,10 +206,10 @@ impl Peer {
         set("start", &JsValue::from_f64(opened.range.start as f64)).ok();
         set("end", &JsValue::from_f64(opened.range.end as f64)).ok();
         let chunks = opened
-            .into_stream(Box::new(progress_callback(&options)))
+            .into_stream(progress_callback(&options))
             .map(|chunk| match chunk {
                 Ok(bytes) => Ok(js_sys::Uint8Array::from(bytes.as_slice()).into()),
-                Err(e) => Err(js_sys::Error::new(&e).into()),
+                Err(e) => Err(JsValue::from(e)),
             });
         let stream = wasm_streams::ReadableStream::from_stream(chunks).into_raw();
         set("stream", &stream).ok();
@@ -207,29 +221,30 @@ impl Peer {
     /// resolves to `{shards, peers}`, `shards` holding a `Uint8Array` (each
     /// checked against its hash) or `null` (no holder had it) per hash, in
     /// order, and `peers` the bytes each holder has sent for this file.
-    pub async fn shards(&self, link: String, hashes: JsValue) -> Result<JsValue, JsError> {
+    pub async fn shards(&self, link: String, hashes: JsValue) -> Result<JsValue, JsValue> {
         let hashes = hashes
             .dyn_into::<js_sys::Array>()
-            .map_err(|_| JsError::new("shards: hashes must be a list of hex strings"))?;
+            .map_err(|_| crate::wasm::invalid("shards: hashes must be a list of hex strings"))?;
         // One past the limit is enough for `transfer::shards` to refuse.
         let hashes = hashes
             .iter()
-            .take(transfer::MAX_HASHES + 1)
+            .take(network::MAX_HASHES + 1)
             .map(|h| {
                 h.as_string()
                     .and_then(|h| h.parse::<crate::hash::Hash>().ok())
-                    .ok_or_else(|| JsError::new("shards: invalid shard hash (64 hex digits)"))
+                    .ok_or_else(|| {
+                        crate::wasm::invalid("shards: invalid shard hash (64 hex digits)")
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let (shards, progress) = transfer::shards(
+        let (shards, progress) = network::shards(
             &self.blocks,
             &self.shards,
             &self.gateway_files,
             &link,
             &hashes,
         )
-        .await
-        .map_err(|e| JsError::new(&e))?;
+        .await?;
         let list = js_sys::Array::new();
         for shard in shards {
             list.push(&match shard {
@@ -239,7 +254,8 @@ impl Peer {
         }
         let out = js_sys::Object::new();
         js_sys::Reflect::set(&out, &JsValue::from_str("shards"), &list).ok();
-        let peers = status::to_js(&progress.peers).map_err(|e| JsError::new(&e.to_string()))?;
+        let peers =
+            status::to_js(&progress.peers).map_err(|e| crate::wasm::internal(&e.to_string()))?;
         js_sys::Reflect::set(&out, &JsValue::from_str("peers"), &peers).ok();
         Ok(out.into())
     }
@@ -248,11 +264,9 @@ impl Peer {
     /// to `{name, segments, k, n, weakest, state, holders, hinted}`, where
     /// `weakest` is the fewest reachable shards of any segment and `state`
     /// is `healthy`, `at-risk` (exactly k) or `unavailable`.
-    pub async fn health(&self, link: String) -> Result<JsValue, JsError> {
-        let health = transfer::health(&self.blocks, &link)
-            .await
-            .map_err(|e| JsError::new(&e))?;
-        status::to_js(&health).map_err(|e| JsError::new(&e.to_string()))
+    pub async fn health(&self, link: String) -> Result<JsValue, JsValue> {
+        let health = network::health(&self.blocks, &link).await?;
+        status::to_js(&health).map_err(|e| crate::wasm::internal(&e.to_string()))
     }
 
     /// Connects directly to another browser at its `/webrtc` address
@@ -396,7 +410,7 @@ impl Peer {
 }
 
 /// `options.onProgress` as a Rust callback (a no-op when absent).
-fn progress_callback(options: &JsValue) -> impl Fn(transfer::Progress) {
+fn progress_callback(options: &JsValue) -> impl Fn(transfer::Progress) + 'static {
     let callback = js_sys::Reflect::get(options, &JsValue::from_str("onProgress"))
         .ok()
         .and_then(|f| f.dyn_into::<js_sys::Function>().ok());

@@ -1,10 +1,13 @@
 //! The format in a real browser: a 3 MiB Blob streamed through
-//! `encode_readable_stream`, then decoded from parity shards only.
+//! `read_stream` and the encode loop native files use, then decoded from
+//! parity shards only.
 #![cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 
 use std::collections::HashMap;
 
-use meganet::format::{encode_readable_stream, Decoder, Encoder, FileKey, Params, Reassembler};
+use meganet::format::{
+    encode_reader, read_stream, Decoder, Encoder, FileKey, FormatError, Params, Reassembler,
+};
 use meganet::hash::Hash;
 use wasm_bindgen_test::*;
 
@@ -18,15 +21,16 @@ async fn blob_stream_round_trip() {
     let encoder = Encoder::new(FileKey::random(), Params::default(), "a.bin", "").unwrap();
     let mut store: HashMap<Hash, Vec<u8>> = HashMap::new();
     let mut segments = 0;
-    let finished = encode_readable_stream(blob.stream(), encoder, |segment| {
-        segments += 1;
-        for shard in segment.shards {
-            store.insert(shard.hash, shard.bytes);
-        }
-        async { Ok(()) }
-    })
-    .await
-    .unwrap();
+    let finished =
+        encode_reader::<_, _, _, FormatError>(read_stream(blob.stream()), encoder, |segment| {
+            segments += 1;
+            for shard in segment.shards {
+                store.insert(shard.hash, shard.bytes);
+            }
+            async { Ok(()) }
+        })
+        .await
+        .unwrap();
     assert_eq!(segments, 4);
     let decoder = Decoder::open(&finished.link, &finished.manifest_blob).unwrap();
     let mut r = Reassembler::new(&decoder, 0..data.len() as u64, 2).unwrap();

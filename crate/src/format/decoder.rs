@@ -241,6 +241,11 @@ impl Reassembler {
         Ok(true)
     }
 
+    /// The bytes of a shard added and not yet decoded.
+    pub fn held(&self, segment: u64, shard: usize) -> Option<&[u8]> {
+        Some(self.pending.get(&segment)?.get(&shard)?.as_slice())
+    }
+
     /// The next piece of plaintext, once its segment has `k` shards.
     pub fn next_chunk(&mut self) -> Result<Option<Vec<u8>>> {
         if self.is_done() {

@@ -87,6 +87,17 @@ pub enum BlockResponse {
 }
 
 impl BlockResponse {
+    /// What this answer is, in words, for error messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Stored(_) => "a PUT answer",
+            Self::Block(_) => "a block",
+            Self::Have(_) => "a HAS answer",
+            Self::NotFound(_) => "not found",
+            Self::Error { .. } => "an error",
+        }
+    }
+
     /// An error response.
     pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
         let mut message: String = message.into();

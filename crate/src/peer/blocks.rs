@@ -13,9 +13,11 @@ use libp2p::kad::RecordKey;
 use libp2p::{Multiaddr, PeerId};
 
 use super::connection::{contributors_key, Command, MAX_CONTRIBUTORS};
+use super::status::Status;
 use crate::format::MAX_HINTS;
 use crate::hash::Hash;
 use crate::net::block::{BlockRequest, BlockResponse};
+use crate::transfer::TransferError;
 
 /// Tries per contributor.
 const CONNECT_ATTEMPTS: u32 = 3;
@@ -26,11 +28,13 @@ const RETRY_PAUSE: Duration = Duration::from_millis(300);
 /// open must not hold a put's segment or a get's HAS round for the 60 s
 /// request timeout.
 const PEER_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
-/// What a [`Blocks::put`] error says when the holder answered with a
-/// refusal (full, not contributing, rate limited), not a transport failure.
-pub const REFUSED: &str = "refused a shard";
 /// Longest wait for a direct connection to one contributor.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
+/// Longest a put or get started while the node is not connected waits
+/// for it (the driver retries every few seconds at most).
+const CONNECT_WAIT: Duration = Duration::from_secs(30);
+/// How often [`Blocks::ready`] looks at the node link's state.
+const READY_POLL: Duration = Duration::from_millis(100);
 
 /// Where a block request goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -39,19 +43,12 @@ pub enum Holder {
     Peer(PeerId),
 }
 
-impl Holder {
-    /// A stable name for progress reports.
-    pub fn label(&self) -> String {
+/// A stable name for progress reports: `node` or the peer id.
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Node => "node".to_owned(),
-            Self::Peer(p) => p.to_string(),
-        }
-    }
-
-    fn name(&self) -> String {
-        match self {
-            Self::Node => "the node".to_owned(),
-            Self::Peer(p) => format!("peer {p}"),
+            Self::Node => f.write_str("node"),
+            Self::Peer(p) => write!(f, "{p}"),
         }
     }
 }
@@ -60,28 +57,67 @@ impl Holder {
 #[derive(Clone)]
 pub struct Blocks {
     tx: mpsc::Sender<Command>,
+    /// The node link's state, for [`Blocks::ready`].
+    status: Rc<RefCell<Status>>,
+    /// Peers being dialed again by [`Blocks::reconnect`].
+    redialing: Rc<RefCell<HashSet<PeerId>>>,
 }
 
 impl Blocks {
-    pub fn new(tx: mpsc::Sender<Command>) -> Self {
-        Self { tx }
+    pub fn new(tx: mpsc::Sender<Command>, status: Rc<RefCell<Status>>) -> Self {
+        Self {
+            tx,
+            status,
+            redialing: Rc::default(),
+        }
     }
 
     async fn command<T>(
         &self,
         make: impl FnOnce(oneshot::Sender<T>) -> Command,
-    ) -> Result<T, String> {
+    ) -> Result<T, TransferError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .clone()
             .send(make(reply))
             .await
-            .map_err(|_| "the peer has stopped".to_owned())?;
-        answer.await.map_err(|_| "the peer has stopped".to_owned())
+            .map_err(|_| TransferError::Stopped)?;
+        answer.await.map_err(|_| TransferError::Stopped)
+    }
+
+    /// Resolves once the node is connected; waits up to
+    /// [`CONNECT_WAIT`] while the peer is still connecting or
+    /// reconnecting, then fails saying why it is not.
+    pub async fn ready(&self) -> Result<(), TransferError> {
+        let mut waited = Duration::ZERO;
+        loop {
+            let (connected, error) = {
+                let status = self.status.borrow();
+                let node = status.node();
+                (node.state == "connected", node.error.clone())
+            };
+            if connected {
+                return Ok(());
+            }
+            if waited >= CONNECT_WAIT {
+                let why = error.unwrap_or_else(|| "still connecting".to_owned());
+                return Err(TransferError::NotConnected(format!(
+                    "{why}; retrying in the background"
+                )));
+            }
+            crate::platform::sleep(READY_POLL).await;
+            waited += READY_POLL;
+        }
     }
 
     /// One request; one to a browser fails after [`PEER_REQUEST_TIMEOUT`].
-    async fn request(&self, to: Holder, request: BlockRequest) -> Result<BlockResponse, String> {
+    /// A failure to carry it (no connection, a stream that broke) is
+    /// [`TransferError::Unreachable`]: worth trying again.
+    async fn request(
+        &self,
+        to: Holder,
+        request: BlockRequest,
+    ) -> Result<BlockResponse, TransferError> {
         let peer = match to {
             Holder::Node => None,
             Holder::Peer(p) => Some(p),
@@ -91,77 +127,80 @@ impl Blocks {
             request,
             reply,
         });
+        let unreachable = |message: String| TransferError::Unreachable {
+            holder: to.to_string(),
+            message,
+        };
         if peer.is_none() {
-            return answer.await?;
+            return answer.await?.map_err(unreachable);
         }
         futures::select! {
-            answer = answer.fuse() => answer?,
-            () = crate::platform::sleep(PEER_REQUEST_TIMEOUT).fuse() => Err(format!(
-                "no answer from {} within {} s",
-                to.name(),
-                PEER_REQUEST_TIMEOUT.as_secs()
-            )),
+            answer = answer.fuse() => answer?.map_err(unreachable),
+            () = crate::platform::sleep(PEER_REQUEST_TIMEOUT).fuse() => Err(TransferError::Timeout {
+                holder: to.to_string(),
+                secs: PEER_REQUEST_TIMEOUT.as_secs(),
+            }),
         }
     }
 
     /// Stores a block on `to`; checks it names the block correctly.
-    pub async fn put(&self, to: Holder, bytes: Vec<u8>) -> Result<Hash, String> {
+    pub async fn put(&self, to: Holder, bytes: Vec<u8>) -> Result<Hash, TransferError> {
         let expected = Hash::of(&bytes);
         match self.request(to, BlockRequest::Put(bytes)).await? {
             BlockResponse::Stored(hash) if hash == expected => Ok(hash),
-            BlockResponse::Error { message, .. } => {
-                Err(format!("{} {REFUSED}: {message}", to.name()))
-            }
-            other => Err(format!(
-                "{} answered a PUT with {}",
-                to.name(),
-                kind(&other)
-            )),
+            other => Err(TransferError::unexpected(&to, "PUT", other)),
         }
     }
 
     /// Fetches a block; `None` when `from` does not hold it. The caller
     /// verifies the bytes.
-    pub async fn get(&self, from: Holder, hash: Hash) -> Result<Option<Vec<u8>>, String> {
+    pub async fn get(&self, from: Holder, hash: Hash) -> Result<Option<Vec<u8>>, TransferError> {
         match self.request(from, BlockRequest::Get(hash)).await? {
             BlockResponse::Block(bytes) => Ok(Some(bytes)),
             BlockResponse::NotFound(_) => Ok(None),
-            BlockResponse::Error { message, .. } => {
-                Err(format!("{} failed a GET: {message}", from.name()))
-            }
-            other => Err(format!(
-                "{} answered a GET with {}",
-                from.name(),
-                kind(&other)
-            )),
+            other => Err(TransferError::unexpected(&from, "GET", other)),
         }
     }
 
     /// Asks `holder` to announce itself in the DHT as a holder of the file
     /// with provider `key` (it took shards of it).
-    pub async fn provide(&self, holder: Holder, key: Hash) -> Result<(), String> {
+    pub async fn provide(&self, holder: Holder, key: Hash) -> Result<(), TransferError> {
         match self.request(holder, BlockRequest::Provide(key)).await? {
             BlockResponse::Stored(k) if k == key => Ok(()),
-            BlockResponse::Error { message, .. } => Err(format!("{}: {message}", holder.name())),
-            other => Err(format!(
-                "{} answered a PROVIDE with {}",
-                holder.name(),
-                kind(&other)
-            )),
+            other => Err(TransferError::unexpected(&holder, "PROVIDE", other)),
         }
     }
 
     /// Which of `hashes` `at` holds.
-    pub async fn has(&self, at: Holder, hashes: Vec<Hash>) -> Result<Vec<bool>, String> {
+    pub async fn has(&self, at: Holder, hashes: Vec<Hash>) -> Result<Vec<bool>, TransferError> {
         let n = hashes.len();
         match self.request(at, BlockRequest::Has(hashes)).await? {
             BlockResponse::Have(flags) if flags.len() == n => Ok(flags),
-            other => Err(format!(
-                "{} answered a HAS with {}",
-                at.name(),
-                kind(&other)
-            )),
+            other => Err(TransferError::unexpected(&at, "HAS", other)),
         }
+    }
+
+    /// Dials `peer` again (its `/webrtc` address through the node) in the
+    /// background, unless a dial to it is under way: a holder whose
+    /// connection dropped mid-file is asked again once it is back.
+    pub fn reconnect(&self, peer: PeerId) {
+        if !self.redialing.borrow_mut().insert(peer) {
+            return;
+        }
+        let blocks = self.clone();
+        crate::platform::spawn(async move {
+            let addrs = blocks
+                .command(|reply| Command::Addrs {
+                    peers: vec![peer],
+                    reply,
+                })
+                .await
+                .unwrap_or_default();
+            if let Some(addr) = addrs.into_iter().next() {
+                blocks.connect(addr).await;
+            }
+            blocks.redialing.borrow_mut().remove(&peer);
+        });
     }
 
     /// Finds the peers that store for others and connects to them directly;
@@ -239,7 +278,8 @@ impl Blocks {
             let error = futures::select! {
                 result = dial.fuse() => match result {
                     Ok(Ok(())) => return Some(peer),
-                    Ok(Err(e)) | Err(e) => e,
+                    Ok(Err(e)) => e,
+                    Err(e) => e.to_string(),
                 },
                 () = crate::platform::sleep(CONNECT_TIMEOUT).fuse() => "timed out".to_owned(),
             };
@@ -294,15 +334,5 @@ impl Search {
             }
         });
         futures::future::join_all(dials).await;
-    }
-}
-
-fn kind(response: &BlockResponse) -> &'static str {
-    match response {
-        BlockResponse::Stored(_) => "a PUT answer",
-        BlockResponse::Block(_) => "a block",
-        BlockResponse::Have(_) => "a HAS answer",
-        BlockResponse::NotFound(_) => "not found",
-        BlockResponse::Error { .. } => "an error",
     }
 }

@@ -76,6 +76,11 @@ impl Status {
         self.current.clone()
     }
 
+    /// The node link alone.
+    pub fn node(&self) -> &NodeLink {
+        &self.current.node
+    }
+
     pub fn subscribe(&mut self, callback: js_sys::Function) -> Result<(), String> {
         if self.listeners.len() >= MAX_LISTENERS {
             return Err(format!("at most {MAX_LISTENERS} status listeners"));

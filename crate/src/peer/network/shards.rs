@@ -13,23 +13,26 @@ use std::rc::Rc;
 
 use futures::lock::Mutex;
 
-use super::holders::{open_file, Holders, Outcome};
-use super::Progress;
-use crate::format;
+use super::Network;
+use crate::format::Link;
 use crate::hash::Hash;
 use crate::peer::blocks::Blocks;
 use crate::shard_cache::ShardCache;
+use crate::transfer::{
+    self, Fetched, Fetcher, Progress, Reach, ShardSource as _, Stage, TransferError, Verdict,
+};
 
 /// Files with a holder search kept open.
 const MAX_FILES: usize = 4;
 /// The most hashes one request may name (a window of segments is far fewer).
 pub const MAX_HASHES: usize = 512;
+/// Longest one request to one holder may take.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(45);
 
 /// One file's manifest and holders.
 struct Session {
-    manifest_hash: Hash,
-    manifest: Vec<u8>,
-    holders: Holders,
+    manifest: (Hash, Vec<u8>),
+    fetcher: Fetcher<Network>,
 }
 
 type Slot = Rc<Mutex<Option<Session>>>;
@@ -54,72 +57,81 @@ impl Sessions {
 }
 
 /// The shards `hashes` of the file `link` names (its manifest among them
-/// if asked), each `None` when no holder had it; and the shard bytes each
-/// holder has sent for this file so far.
+/// if asked), each `None` when no holder had it, each checked against its
+/// hash; and the shard bytes each holder has sent for this file so far.
 pub async fn shards(
     blocks: &Blocks,
     cache: &ShardCache,
     sessions: &Sessions,
     link: &str,
     hashes: &[Hash],
-) -> Result<(Vec<Option<Vec<u8>>>, Progress), String> {
+) -> transfer::Result<(Vec<Option<Vec<u8>>>, Progress)> {
     if hashes.len() > MAX_HASHES {
-        return Err(format!(
+        return Err(TransferError::InvalidArgument(format!(
             "too many shards asked for at once: {}, at most {MAX_HASHES}",
             hashes.len()
-        ));
+        )));
     }
-    let parsed: format::Link = link
-        .parse()
-        .map_err(|e: format::FormatError| e.to_string())?;
+    let parsed: Link = link.parse()?;
     let slot = sessions.slot(link);
     let mut session = slot.lock().await;
-    if session.is_none() {
-        let (_, manifest, holders) = open_file(blocks, &parsed).await?;
-        *session = Some(Session {
-            manifest_hash: parsed.manifest,
-            manifest,
-            holders,
-        });
-    }
-    let Some(session) = session.as_mut() else {
-        return Err("the file's session closed".into());
+    let session = match &mut *session {
+        Some(session) => session,
+        None => {
+            let mut source = Network::new(blocks, &parsed);
+            source.ready().await?;
+            let mut fetcher = Fetcher::new(source, REQUEST_TIMEOUT);
+            let (_, blob) = transfer::open_manifest(&mut fetcher, &parsed).await?;
+            session.insert(Session {
+                manifest: (parsed.manifest, blob),
+                fetcher,
+            })
+        }
     };
     let mut out: Vec<Option<Vec<u8>>> = hashes
         .iter()
-        .map(|h| match *h == session.manifest_hash {
-            true => Some(session.manifest.clone()),
+        .map(|h| match *h == session.manifest.0 {
+            true => Some(session.manifest.1.clone()),
             false => cache.get(h),
         })
         .collect();
     // Missing shards are asked of every holder reached; while holders are
     // still being reached, each new one is asked for what is still missing.
+    // A holder that failed is asked once more after a pause.
+    let mut retried = false;
     loop {
-        session.holders.drain_found();
         let missing: Vec<usize> = (0..hashes.len()).filter(|&i| out[i].is_none()).collect();
         if missing.is_empty() {
             break;
         }
         let wanted: Vec<Hash> = missing.iter().map(|&i| hashes[i]).collect();
-        let kept = session
-            .holders
-            .fetch(&wanted, |j, bytes| {
+        let reaches = [Reach::Local, Reach::Partial, Reach::Full];
+        let results = session
+            .fetcher
+            .fetch(&wanted, &reaches, |j, bytes| {
                 let expected = wanted[j];
                 let actual = Hash::of(&bytes);
                 if actual != expected {
-                    return Ok(Outcome::Bad(format!(
+                    return Ok(Verdict::Bad(format!(
                         "shard does not match its address: expected {expected}, got {actual}"
                     )));
                 }
                 cache.insert(expected, bytes.clone());
                 out[missing[j]] = Some(bytes);
-                Ok(Outcome::Done)
+                Ok(Verdict::Kept)
             })
             .await?;
-        if kept.iter().all(|k| *k) || !session.holders.wait_for_next().await {
+        if results.contains(&Fetched::Failed) && !retried {
+            retried = true;
+            crate::platform::sleep(std::time::Duration::from_millis(500)).await;
+            continue;
+        }
+        if results.iter().all(|r| *r == Fetched::Kept)
+            || !session.fetcher.source_mut().wait_for_holder(None).await
+        {
             break;
         }
     }
-    let progress = session.holders.tally.progress("fetching", 0, 0);
+    let progress = session.fetcher.tally().progress(Stage::Fetching, 0, 0);
     Ok((out, progress))
 }

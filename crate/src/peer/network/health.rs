@@ -10,6 +10,7 @@ use crate::format::{self, Decoder};
 use crate::hash::Hash;
 use crate::net::block::MAX_HAS;
 use crate::peer::blocks::{Blocks, Holder};
+use crate::transfer::TransferError;
 
 /// What `peer.health(link)` resolves to.
 #[derive(Debug, Serialize)]
@@ -33,13 +34,11 @@ pub struct Health {
 }
 
 /// Asks every reachable holder which of the file's shards it has.
-pub async fn health(blocks: &Blocks, link: &str) -> Result<Health, String> {
-    let link: format::Link = link
-        .parse()
-        .map_err(|e: format::FormatError| e.to_string())?;
+pub async fn health(blocks: &Blocks, link: &str) -> Result<Health, TransferError> {
+    let link: format::Link = link.parse()?;
     let manifest = blocks.get(Holder::Node, link.manifest).await?;
-    let manifest = manifest.ok_or("file not found: the node does not hold its manifest")?;
-    let decoder = Decoder::open(&link, &manifest).map_err(|e| e.to_string())?;
+    let manifest = manifest.ok_or(TransferError::NotFound)?;
+    let decoder = Decoder::open(&link, &manifest)?;
     let m = decoder.manifest();
     let hints = super::hinted_peers(m);
     let hinted = hints.iter().map(ToString::to_string).collect();
@@ -54,7 +53,7 @@ pub async fn health(blocks: &Blocks, link: &str) -> Result<Health, String> {
     for (holder, flags) in holders.iter().zip(answers) {
         let Ok(flags) = flags else { continue };
         let held = flags.iter().filter(|f| **f).count() as u64;
-        counts.insert(holder.label(), held);
+        counts.insert(holder.to_string(), held);
         for (r, f) in reachable.iter_mut().zip(flags) {
             *r |= f;
         }
@@ -83,7 +82,11 @@ pub async fn health(blocks: &Blocks, link: &str) -> Result<Health, String> {
 }
 
 /// One holder's answer for every hash, asked in batches of [`MAX_HAS`].
-async fn has_all(blocks: &Blocks, holder: Holder, hashes: &[Hash]) -> Result<Vec<bool>, String> {
+async fn has_all(
+    blocks: &Blocks,
+    holder: Holder,
+    hashes: &[Hash],
+) -> Result<Vec<bool>, TransferError> {
     let mut flags = Vec::with_capacity(hashes.len());
     for batch in hashes.chunks(MAX_HAS) {
         flags.extend(blocks.has(holder, batch.to_vec()).await?);

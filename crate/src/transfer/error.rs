@@ -1,0 +1,113 @@
+//! What can go wrong moving a file, each case with its stable
+//! [`ErrorCode`], and whether trying again may help.
+
+use crate::code::ErrorCode;
+use crate::format::FormatError;
+use crate::net::block::{BlockResponse, ErrorCode as WireCode};
+
+/// A put or get failed, or one request of it did.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransferError {
+    /// The link, the manifest or the data broke the format's rules.
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    /// No holder reached had the manifest.
+    #[error("file not found: no reachable peer holds it (it may have been removed, or the link is wrong)")]
+    NotFound,
+    /// A segment could not be rebuilt: too few of its shards were had.
+    #[error("{shortage}{why}")]
+    Unavailable {
+        /// The format's [`FormatError::TooFewShards`].
+        shortage: FormatError,
+        /// What the holders said, for whoever debugs it (may be empty).
+        why: String,
+    },
+    /// The node is not connected (and was not within the wait).
+    #[error("not connected to the node: {0}")]
+    NotConnected(String),
+    /// The connection to a holder failed or was lost mid-request.
+    #[error("{holder}: connection failed: {message}")]
+    Unreachable { holder: String, message: String },
+    /// A holder did not answer in time.
+    #[error("no answer from {holder} within {secs} s")]
+    Timeout { holder: String, secs: u64 },
+    /// A holder has no room.
+    #[error("{holder} is full: {message}")]
+    Full { holder: String, message: String },
+    /// A holder refused (rate limit, not accepting new data).
+    #[error("{holder} refused: {message}")]
+    Refused { holder: String, message: String },
+    /// A holder answered something the protocol does not allow.
+    #[error("{holder} broke the protocol: {message}")]
+    Protocol { holder: String, message: String },
+    /// The caller's arguments were wrong.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// Storing locally failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The peer stopped (its page is closing).
+    #[error("the peer has stopped")]
+    Stopped,
+    /// Anything else, said plainly.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl TransferError {
+    /// This error's stable code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Format(e) => e.code(),
+            Self::NotFound => ErrorCode::NotFound,
+            Self::Unavailable { .. } => ErrorCode::Unavailable,
+            Self::NotConnected(_) | Self::Unreachable { .. } => ErrorCode::NotConnected,
+            Self::Timeout { .. } => ErrorCode::Timeout,
+            Self::Full { .. } => ErrorCode::StorageFull,
+            Self::Refused { .. } => ErrorCode::Refused,
+            Self::Protocol { .. } => ErrorCode::Protocol,
+            Self::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            Self::Store(e) => e.code(),
+            Self::Stopped => ErrorCode::Stopped,
+            Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// A holder's answer that is not what a `what` request expects: its
+    /// error, kept with the kind its wire code names, or a breach of the
+    /// protocol.
+    pub fn unexpected(holder: &impl std::fmt::Display, what: &str, answer: BlockResponse) -> Self {
+        let holder = holder.to_string();
+        match answer {
+            BlockResponse::Error { code, message } => match code {
+                WireCode::Full => Self::Full { holder, message },
+                WireCode::Refused => Self::Refused { holder, message },
+                WireCode::BadRequest => Self::Protocol {
+                    holder,
+                    message: format!("it calls our {what} malformed: {message}"),
+                },
+                WireCode::Internal => {
+                    Self::Internal(format!("{holder} failed a {what}: {message}"))
+                }
+            },
+            other => Self::Protocol {
+                holder,
+                message: format!("answered a {what} with {}", other.kind()),
+            },
+        }
+    }
+
+    /// True when the same request may succeed later: the holder was slow
+    /// or its connection dropped. A refusal, a full store or a broken
+    /// answer is final for that holder.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::NotConnected(_) | Self::Unreachable { .. } | Self::Timeout { .. }
+        )
+    }
+}
+
+/// Shorthand for results of this module.
+pub type Result<T, E = TransferError> = std::result::Result<T, E>;

@@ -1,0 +1,265 @@
+//! Fetching a list of shards from a file's holders: who has what (one HAS
+//! per partial holder), who is asked first (see [`super::rotation`]), one
+//! request per holder at a time, each bounded by a timeout, and what each
+//! answer means. Every answer goes through the caller's check before it
+//! counts; a holder that sends bad bytes is never asked again for this
+//! file; one that fails is asked again in a later round.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use futures::future::{self, Either};
+
+use super::error::{Result, TransferError};
+use super::progress::Tally;
+use super::rotation;
+use super::source::{Reach, ShardSource};
+use crate::hash::Hash;
+
+/// What the caller made of one answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Verified and used.
+    Kept,
+    /// Bytes that fail their check: the holder lied or broke.
+    Bad(String),
+}
+
+/// How one shard of a fetch ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetched {
+    /// Kept.
+    Kept,
+    /// Every holder asked said it does not have it.
+    Missing,
+    /// A holder failed (timed out, connection lost): worth asking again.
+    Failed,
+}
+
+/// The holders of one file and what they did.
+pub struct Fetcher<S: ShardSource> {
+    pub(super) source: S,
+    known: Vec<(S::Holder, Reach)>,
+    distrusted: HashSet<S::Holder>,
+    timeout: Duration,
+    turn: usize,
+    pub(super) tally: Tally,
+    /// The last failure and the last bad data, for the error if it ends.
+    last_failure: Option<TransferError>,
+    tampered: Option<String>,
+}
+
+impl<S: ShardSource> Fetcher<S> {
+    pub fn new(source: S, timeout: Duration) -> Self {
+        Self {
+            source,
+            known: Vec::new(),
+            distrusted: HashSet::new(),
+            timeout,
+            turn: 0,
+            tally: Tally::default(),
+            last_failure: None,
+            tampered: None,
+        }
+    }
+
+    /// The source.
+    pub fn source_mut(&mut self) -> &mut S {
+        &mut self.source
+    }
+
+    /// Shard bytes kept per holder so far.
+    pub fn tally(&self) -> &Tally {
+        &self.tally
+    }
+
+    /// Takes the holders found since the last call; true when any is new.
+    pub fn refresh(&mut self) -> bool {
+        let before = self.known.len();
+        for (holder, reach) in self.source.holders() {
+            if !self.known.iter().any(|(h, _)| *h == holder) {
+                self.known.push((holder, reach));
+            }
+        }
+        self.known.len() > before
+    }
+
+    /// True when some partial holder (a browser) is known.
+    pub fn has_partial_holders(&self) -> bool {
+        self.known.iter().any(|(_, r)| *r == Reach::Partial)
+    }
+
+    /// Why things went wrong so far, for an error message (may be empty).
+    pub fn notes(&self) -> String {
+        let mut why = String::new();
+        if let Some(e) = &self.last_failure {
+            why.push_str(&format!("; last failure: {e}"));
+        }
+        if let Some(t) = &self.tampered {
+            why.push_str(&format!("; a peer sent bad data: {t}"));
+        }
+        why
+    }
+
+    /// The last failure, if any.
+    pub fn last_failure(&self) -> Option<&TransferError> {
+        self.last_failure.as_ref()
+    }
+
+    fn trusted(&self, reach: Reach) -> Vec<S::Holder> {
+        self.known
+            .iter()
+            .filter(|(h, r)| *r == reach && !self.distrusted.contains(h))
+            .map(|(h, _)| *h)
+            .collect()
+    }
+
+    /// Fetches each of `hashes` from the holders of the kinds in `reaches`
+    /// until `keep` (given the index into `hashes` and the bytes) accepts
+    /// it; says how each ended. An error from `keep` ends the fetch.
+    pub async fn fetch(
+        &mut self,
+        hashes: &[Hash],
+        reaches: &[Reach],
+        mut keep: impl FnMut(usize, Vec<u8>) -> Result<Verdict>,
+    ) -> Result<Vec<Fetched>> {
+        self.refresh();
+        let candidates = self.candidates(hashes, reaches).await;
+        let mut next = vec![0usize; hashes.len()];
+        let mut out = vec![Fetched::Missing; hashes.len()];
+        loop {
+            // Each unfinished shard's next holder, grouped per holder.
+            let mut asks: BTreeMap<S::Holder, Vec<usize>> = BTreeMap::new();
+            for (i, list) in candidates.iter().enumerate() {
+                if out[i] == Fetched::Kept {
+                    continue;
+                }
+                while let Some(holder) = list.get(next[i]) {
+                    next[i] += 1;
+                    if !self.distrusted.contains(holder) {
+                        asks.entry(*holder).or_default().push(i);
+                        break;
+                    }
+                }
+            }
+            if asks.is_empty() {
+                return Ok(out);
+            }
+            let requests = asks.iter().map(|(holder, which)| {
+                let wanted: Vec<Hash> = which.iter().map(|&i| hashes[i]).collect();
+                let source = &self.source;
+                let timeout = self.timeout;
+                async move {
+                    let answers = source.fetch(*holder, &wanted);
+                    match bounded(source, timeout, *holder, async { Ok(answers.await) }).await {
+                        Ok(answers) => answers,
+                        Err(e) => vec![Err(e); wanted.len()],
+                    }
+                }
+            });
+            let replies = future::join_all(requests).await;
+            for ((holder, which), answers) in asks.into_iter().zip(replies) {
+                if answers.len() != which.len() {
+                    let why = format!("{} answers to {} asks", answers.len(), which.len());
+                    self.distrust(holder, why);
+                    continue;
+                }
+                for (&i, answer) in which.iter().zip(answers) {
+                    match answer {
+                        Ok(Some(bytes)) => {
+                            let len = bytes.len();
+                            match keep(i, bytes)? {
+                                Verdict::Kept => {
+                                    out[i] = Fetched::Kept;
+                                    self.tally.add(&holder, len);
+                                }
+                                Verdict::Bad(why) => self.distrust(holder, why),
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::warn!(%holder, error = %e, "a holder failed a fetch");
+                            if e.is_transient() {
+                                out[i] = Fetched::Failed;
+                            }
+                            self.last_failure = Some(e);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn distrust(&mut self, holder: S::Holder, why: String) {
+        tracing::warn!(%holder, %why, "dropping a holder that sent bad data");
+        self.distrusted.insert(holder);
+        self.tampered = Some(why);
+    }
+
+    /// For each hash, the holders to ask in turn (see
+    /// [`rotation::order`]); partial holders are asked with one HAS each,
+    /// and one that does not answer sits this round out.
+    async fn candidates(&mut self, hashes: &[Hash], reaches: &[Reach]) -> Vec<Vec<S::Holder>> {
+        let wants = |r: Reach| reaches.contains(&r);
+        let local = if wants(Reach::Local) {
+            self.trusted(Reach::Local)
+        } else {
+            vec![]
+        };
+        let full = if wants(Reach::Full) {
+            self.trusted(Reach::Full)
+        } else {
+            vec![]
+        };
+        let partial = if wants(Reach::Partial) {
+            self.trusted(Reach::Partial)
+        } else {
+            vec![]
+        };
+        let source = &self.source;
+        let timeout = self.timeout;
+        let asks = partial
+            .iter()
+            .map(|&h| bounded(source, timeout, h, source.has(h, hashes)));
+        let answers = future::join_all(asks).await;
+        let mut have: Vec<(S::Holder, Vec<bool>)> = Vec::new();
+        for (holder, answer) in partial.into_iter().zip(answers) {
+            match answer {
+                Ok(flags) if flags.len() == hashes.len() => have.push((holder, flags)),
+                Ok(_) => self.distrust(holder, "a HAS answer of the wrong length".into()),
+                Err(e) => {
+                    tracing::warn!(%holder, error = %e, "a holder did not answer HAS");
+                    self.last_failure = Some(e);
+                }
+            }
+        }
+        let searching = self.source.searching();
+        (0..hashes.len())
+            .map(|i| {
+                let with: Vec<S::Holder> =
+                    have.iter().filter(|(_, f)| f[i]).map(|(h, _)| *h).collect();
+                self.turn = self.turn.wrapping_add(1);
+                rotation::order(&local, &with, &full, searching, self.turn)
+            })
+            .collect()
+    }
+}
+
+/// `request` to `holder`, failed with [`TransferError::Timeout`] after
+/// `timeout`.
+async fn bounded<S: ShardSource, T>(
+    source: &S,
+    timeout: Duration,
+    holder: S::Holder,
+    request: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let request = std::pin::pin!(request);
+    let timer = std::pin::pin!(source.pause(timeout));
+    match future::select(request, timer).await {
+        Either::Left((answer, _)) => answer,
+        Either::Right(((), _)) => Err(TransferError::Timeout {
+            holder: holder.to_string(),
+            secs: timeout.as_secs(),
+        }),
+    }
+}

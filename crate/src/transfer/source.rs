@@ -1,0 +1,113 @@
+//! What the engine needs from wherever shards come from and go to. The
+//! tab (browsers and the node over libp2p), the service worker (its own
+//! IndexedDB, then the tab) and the CLI (one node) each implement these;
+//! the engine decides everything else.
+
+use std::fmt;
+use std::future::Future;
+use std::hash::Hash as StdHash;
+use std::time::Duration;
+
+use super::error::Result;
+use crate::hash::Hash;
+
+/// One answer per hash asked: the bytes (unverified), `None` when not
+/// held, or why asking failed.
+pub type Answers = Vec<Result<Option<Vec<u8>>>>;
+
+/// Names one holder: `node`, a peer id, `local`...
+pub trait HolderId: Copy + Eq + Ord + StdHash + fmt::Debug + fmt::Display + 'static {}
+impl<T: Copy + Eq + Ord + StdHash + fmt::Debug + fmt::Display + 'static> HolderId for T {}
+
+/// How a holder is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// A store on this device: asked first for everything, without a HAS.
+    Local,
+    /// A peer that may hold some shards: asked with a HAS, then in turn
+    /// with the others that have a shard.
+    Partial,
+    /// Keeps a full copy of what it was given (a node): takes its turn
+    /// once the search for holders is over, and is the last resort while
+    /// it runs.
+    Full,
+}
+
+/// Where a get's shards come from. Answers are not trusted: the engine
+/// verifies every byte before it uses it. `has` and `fetch` may run
+/// concurrently for different holders.
+pub trait ShardSource {
+    type Holder: HolderId;
+
+    /// Resolves once the source can fetch (its connection is up), or with
+    /// an error when it could not be within the source's own bound.
+    fn ready(&mut self) -> impl Future<Output = Result<()>>;
+
+    /// Every holder known now, with how to ask it; holders found since the
+    /// last call are included.
+    fn holders(&mut self) -> Vec<(Self::Holder, Reach)>;
+
+    /// True while more holders may still be found.
+    fn searching(&self) -> bool;
+
+    /// Waits for a new holder, at most `limit` (or until the search ends
+    /// when `None`); true when one came.
+    fn wait_for_holder(&mut self, limit: Option<Duration>) -> impl Future<Output = bool>;
+
+    /// Which of `hashes` `holder` says it has, one flag per hash.
+    fn has(&self, holder: Self::Holder, hashes: &[Hash])
+        -> impl Future<Output = Result<Vec<bool>>>;
+
+    /// Asks `holder` for `hashes`: one answer per hash, in order: the
+    /// bytes, `None` when it does not hold that one, or why asking failed.
+    fn fetch(&self, holder: Self::Holder, hashes: &[Hash]) -> impl Future<Output = Answers>;
+
+    /// The manifest is open and checked: a source may start looking for
+    /// the holders it names.
+    fn manifest_opened(&mut self, _manifest: &crate::format::Manifest) {}
+
+    /// Waits `duration` before a retry (the platform's timer; tests may
+    /// pass time faster).
+    fn pause(&self, duration: Duration) -> impl Future<Output = ()> {
+        crate::platform::sleep(duration)
+    }
+}
+
+/// Where a put's shards go.
+pub trait ShardSink {
+    type Holder: HolderId;
+
+    /// Resolves once the sink can store (its connection is up), or with an
+    /// error when it could not be within the sink's own bound.
+    fn ready(&mut self) -> impl Future<Output = Result<()>>;
+
+    /// The holder that must confirm every shard and the manifest (a node).
+    fn required(&self) -> Self::Holder;
+
+    /// Holders that take a best-effort copy (contributing browsers), found
+    /// once per put.
+    fn contributors(&mut self) -> impl Future<Output = Vec<Self::Holder>>;
+
+    /// Stores `bytes` (whose BLAKE3 hash is `hash`) on `holder`.
+    fn store(
+        &self,
+        holder: Self::Holder,
+        hash: Hash,
+        bytes: &[u8],
+    ) -> impl Future<Output = Result<()>>;
+
+    /// How the manifest names `holder` as a placement hint (a peer id's
+    /// bytes), or `None` for holders fetchers find anyway.
+    fn hint(&self, _holder: Self::Holder) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Waits `duration` before a retry.
+    fn pause(&self, duration: Duration) -> impl Future<Output = ()> {
+        crate::platform::sleep(duration)
+    }
+
+    /// Asks `holders`, which took shards of the file with `provider_key`,
+    /// to announce it. Failures only cost discoverability: logged.
+    fn announce(&self, holders: &[Self::Holder], provider_key: Hash) -> impl Future<Output = ()>;
+}

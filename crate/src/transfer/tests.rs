@@ -1,0 +1,598 @@
+//! The engine alone, over in-memory holders: each test builds a file,
+//! spreads its shards over holders that misbehave in one way, and checks
+//! the get yields exactly the original bytes or the right error.
+
+use std::cell::Cell;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::code::ErrorCode;
+use crate::format::{Encoder, FileKey, Link, Params};
+use crate::hash::Hash;
+
+/// A holder's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct H(u8);
+
+impl fmt::Display for H {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "h{}", self.0)
+    }
+}
+
+/// One in-memory holder and how it misbehaves.
+#[derive(Default)]
+struct Holder {
+    reach: Option<Reach>,
+    shards: HashMap<Hash, Vec<u8>>,
+    /// Says it has everything, then answers "not found".
+    lies: bool,
+    /// Flips a bit of everything it sends.
+    tampers: bool,
+    /// Answers after this long.
+    delay: Option<Duration>,
+    /// Fails this many fetches (connection lost) before answering.
+    drops: Cell<u32>,
+    /// Fetch requests received.
+    asked: Cell<u32>,
+}
+
+impl Holder {
+    fn new(reach: Reach) -> Self {
+        Self {
+            reach: Some(reach),
+            ..Self::default()
+        }
+    }
+}
+
+/// Holders, revealed one more per `wait_for_holder` while searching.
+struct Memory {
+    holders: BTreeMap<H, Holder>,
+    revealed: usize,
+    searching: bool,
+}
+
+impl Memory {
+    fn new(holders: Vec<(H, Holder)>) -> Self {
+        let revealed = holders.len();
+        Self {
+            holders: holders.into_iter().collect(),
+            revealed,
+            searching: false,
+        }
+    }
+
+    fn holder(&self, h: H) -> &Holder {
+        &self.holders[&h]
+    }
+}
+
+impl ShardSource for Memory {
+    type Holder = H;
+
+    async fn ready(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn holders(&mut self) -> Vec<(H, Reach)> {
+        self.holders
+            .iter()
+            .take(self.revealed)
+            .map(|(h, x)| (*h, x.reach.unwrap_or(Reach::Partial)))
+            .collect()
+    }
+
+    fn searching(&self) -> bool {
+        self.searching
+    }
+
+    async fn wait_for_holder(&mut self, _limit: Option<Duration>) -> bool {
+        if self.revealed < self.holders.len() {
+            self.revealed += 1;
+            return true;
+        }
+        self.searching = false;
+        false
+    }
+
+    async fn has(&self, holder: H, hashes: &[Hash]) -> Result<Vec<bool>> {
+        let h = self.holder(holder);
+        Ok(hashes
+            .iter()
+            .map(|x| h.lies || h.shards.contains_key(x))
+            .collect())
+    }
+
+    async fn fetch(&self, holder: H, hashes: &[Hash]) -> Answers {
+        let h = self.holder(holder);
+        h.asked.set(h.asked.get() + 1);
+        if let Some(delay) = h.delay {
+            tokio::time::sleep(delay).await;
+        }
+        if h.drops.get() > 0 {
+            h.drops.set(h.drops.get() - 1);
+            let lost = TransferError::Unreachable {
+                holder: holder.to_string(),
+                message: "connection lost".into(),
+            };
+            return vec![Err(lost); hashes.len()];
+        }
+        hashes
+            .iter()
+            .map(|x| match (h.lies, h.shards.get(x)) {
+                (true, _) | (_, None) => Ok(None),
+                (false, Some(bytes)) => {
+                    let mut bytes = bytes.clone();
+                    if h.tampers && !bytes.is_empty() {
+                        bytes[0] ^= 1;
+                    }
+                    Ok(Some(bytes))
+                }
+            })
+            .collect()
+    }
+}
+
+/// A file encoded with small segments: its link, manifest and shards
+/// (`[segment][index] = (hash, bytes)`).
+struct File {
+    data: Vec<u8>,
+    link: Link,
+    manifest: (Hash, Vec<u8>),
+    shards: Vec<Vec<(Hash, Vec<u8>)>>,
+}
+
+const SEGMENT: u32 = 64 * 1024;
+
+fn params() -> Params {
+    Params {
+        segment_size: SEGMENT,
+        k: 4,
+        n: 8,
+    }
+}
+
+fn file(size: usize) -> File {
+    let data: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+    let mut encoder = Encoder::new(FileKey::random(), params(), "f.bin", "").unwrap();
+    let mut segments = encoder.push(&data).unwrap();
+    let finished = encoder.finish().unwrap();
+    segments.extend(finished.segments);
+    let shards = segments
+        .into_iter()
+        .map(|s| s.shards.into_iter().map(|x| (x.hash, x.bytes)).collect())
+        .collect();
+    File {
+        data,
+        manifest: (finished.link.manifest, finished.manifest_blob),
+        link: finished.link,
+        shards,
+    }
+}
+
+impl File {
+    /// A holder with the manifest and the shards `keep(segment, index)` picks.
+    fn holder(&self, reach: Reach, keep: impl Fn(usize, usize) -> bool) -> Holder {
+        let mut h = Holder::new(reach);
+        h.shards.insert(self.manifest.0, self.manifest.1.clone());
+        for (s, segment) in self.shards.iter().enumerate() {
+            for (i, (hash, bytes)) in segment.iter().enumerate() {
+                if keep(s, i) {
+                    h.shards.insert(*hash, bytes.clone());
+                }
+            }
+        }
+        h
+    }
+}
+
+fn config() -> Config {
+    Config {
+        request_timeout: Duration::from_millis(200),
+        lookup_grace: Duration::from_millis(1),
+        backoff: Duration::from_millis(1),
+        ..Config::default()
+    }
+}
+
+async fn get_range(
+    source: Memory,
+    link: &Link,
+    range: Option<(u64, Option<u64>)>,
+) -> (Result<Vec<u8>>, Memory) {
+    let mut getter = match Getter::open(source, link, range, config(), None).await {
+        Ok(g) => g,
+        Err(e) => panic!("open failed: {e}"),
+    };
+    let mut out = Vec::new();
+    let result = loop {
+        match getter.next().await {
+            Ok(Some(chunk)) => out.extend(chunk),
+            Ok(None) => break Ok(out),
+            Err(e) => break Err(e),
+        }
+    };
+    (result, getter.into_source())
+}
+
+async fn get(source: Memory, link: &Link) -> (Result<Vec<u8>>, Memory) {
+    get_range(source, link, None).await
+}
+
+#[tokio::test]
+async fn a_whole_file_from_one_full_holder() {
+    let f = file(300_000);
+    let node = f.holder(Reach::Full, |_, _| true);
+    let (got, _) = get(Memory::new(vec![(H(0), node)]), &f.link).await;
+    assert_eq!(got.unwrap(), f.data);
+}
+
+#[tokio::test]
+async fn a_zero_length_file() {
+    let f = file(0);
+    let node = f.holder(Reach::Full, |_, _| true);
+    let (got, _) = get(Memory::new(vec![(H(0), node)]), &f.link).await;
+    assert_eq!(got.unwrap(), Vec::<u8>::new());
+}
+
+#[tokio::test]
+async fn missing_shards_are_rebuilt_from_the_rest() {
+    let f = file(200_000);
+    // Data shards lost everywhere: only parity is left.
+    let node = f.holder(Reach::Full, |_, i| i >= 4);
+    let (got, _) = get(Memory::new(vec![(H(0), node)]), &f.link).await;
+    assert_eq!(got.unwrap(), f.data);
+}
+
+#[tokio::test]
+async fn too_few_shards_is_unavailable_naming_the_segment() {
+    let f = file(200_000);
+    let node = f.holder(Reach::Full, |s, i| s != 2 || i < 3);
+    let (got, _) = get(Memory::new(vec![(H(0), node)]), &f.link).await;
+    let e = got.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Unavailable);
+    assert!(e.to_string().contains("segment 2"), "{e}");
+}
+
+#[tokio::test]
+async fn a_tampering_holder_is_dropped_and_the_others_serve() {
+    let f = file(400_000);
+    let mut liar = f.holder(Reach::Partial, |_, _| true);
+    liar.tampers = true;
+    let honest = f.holder(Reach::Partial, |_, i| i % 2 == 0);
+    let node = f.holder(Reach::Full, |_, _| true);
+    let source = Memory::new(vec![(H(0), node), (H(1), liar), (H(2), honest)]);
+    let (got, source) = get(source, &f.link).await;
+    assert_eq!(got.unwrap(), f.data);
+    assert_eq!(
+        source.holder(H(1)).asked.get(),
+        1,
+        "asked again after sending bad bytes"
+    );
+}
+
+#[tokio::test]
+async fn a_tampered_manifest_is_reported_as_such() {
+    let f = file(10_000);
+    let mut node = f.holder(Reach::Full, |_, _| true);
+    node.tampers = true;
+    let source = Memory::new(vec![(H(0), node)]);
+    let e = Getter::open(source, &f.link, None, config(), None)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(e.code(), ErrorCode::ManifestTampered);
+}
+
+#[tokio::test]
+async fn no_manifest_anywhere_is_not_found() {
+    let f = file(10_000);
+    let mut node = f.holder(Reach::Full, |_, _| true);
+    node.shards.remove(&f.manifest.0);
+    let e = Getter::open(
+        Memory::new(vec![(H(0), node)]),
+        &f.link,
+        None,
+        config(),
+        None,
+    )
+    .await
+    .err()
+    .unwrap();
+    assert_eq!(e.code(), ErrorCode::NotFound);
+}
+
+#[tokio::test]
+async fn a_holder_that_says_it_has_and_then_does_not() {
+    let f = file(300_000);
+    let mut liar = f.holder(Reach::Partial, |_, _| false);
+    liar.lies = true;
+    let node = f.holder(Reach::Full, |_, _| true);
+    let (got, _) = get(Memory::new(vec![(H(0), node), (H(1), liar)]), &f.link).await;
+    assert_eq!(got.unwrap(), f.data);
+}
+
+#[tokio::test]
+async fn a_slow_holder_times_out_and_the_others_serve() {
+    let f = file(200_000);
+    let mut slow = f.holder(Reach::Partial, |_, _| true);
+    slow.delay = Some(Duration::from_secs(30));
+    let node = f.holder(Reach::Full, |_, _| true);
+    let (got, source) = get(Memory::new(vec![(H(0), node), (H(1), slow)]), &f.link).await;
+    assert_eq!(got.unwrap(), f.data);
+    assert!(source.holder(H(1)).asked.get() >= 1);
+}
+
+#[tokio::test]
+async fn a_holder_whose_connection_drops_is_asked_again() {
+    let f = file(300_000);
+    // The only holder of the data; its connection fails twice, then it is back.
+    let browser = f.holder(Reach::Partial, |_, _| true);
+    browser.drops.set(2);
+    let mut node = f.holder(Reach::Full, |_, _| false);
+    node.shards.insert(f.manifest.0, f.manifest.1.clone());
+    let (got, source) = get(Memory::new(vec![(H(0), node), (H(1), browser)]), &f.link).await;
+    assert_eq!(got.unwrap(), f.data);
+    assert!(source.holder(H(1)).asked.get() >= 3);
+}
+
+#[tokio::test]
+async fn a_holder_that_stays_away_ends_the_get_unavailable() {
+    let f = file(100_000);
+    let browser = f.holder(Reach::Partial, |_, _| true);
+    browser.drops.set(u32::MAX);
+    let mut node = f.holder(Reach::Full, |_, _| false);
+    node.shards.insert(f.manifest.0, f.manifest.1.clone());
+    let (got, _) = get(Memory::new(vec![(H(0), node), (H(1), browser)]), &f.link).await;
+    let e = got.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Unavailable);
+    assert!(e.to_string().contains("connection lost"), "{e}");
+}
+
+#[tokio::test]
+async fn holders_found_later_are_drawn_on() {
+    let f = file(300_000);
+    let mut node = f.holder(Reach::Full, |_, _| false);
+    node.shards.insert(f.manifest.0, f.manifest.1.clone());
+    let a = f.holder(Reach::Partial, |_, i| i < 2);
+    let b = f.holder(Reach::Partial, |_, i| (2..4).contains(&i));
+    let mut source = Memory::new(vec![(H(0), node), (H(1), a), (H(2), b)]);
+    source.revealed = 1;
+    source.searching = true;
+    let (got, source) = get(source, &f.link).await;
+    assert_eq!(got.unwrap(), f.data);
+    assert!(source.holder(H(2)).asked.get() >= 1);
+}
+
+#[tokio::test]
+async fn ranges_on_and_around_segment_boundaries() {
+    let seg = u64::from(SEGMENT);
+    let f = file(3 * SEGMENT as usize + 100);
+    let size = f.data.len() as u64;
+    let ranges = [
+        (0, seg),
+        (seg, 2 * seg),
+        (seg - 1, seg + 1),
+        (2 * seg, size),
+        (3 * seg, size),
+        (seg, seg),
+        (size, size),
+        (5, 6),
+    ];
+    for (start, end) in ranges {
+        let node = f.holder(Reach::Full, |_, _| true);
+        let source = Memory::new(vec![(H(0), node)]);
+        let (got, _) = get_range(source, &f.link, Some((start, Some(end)))).await;
+        assert_eq!(
+            got.unwrap(),
+            &f.data[start as usize..end as usize],
+            "{start}..{end}"
+        );
+    }
+    // An end past the file is clipped; a start past it is an error.
+    let source = Memory::new(vec![(H(0), f.holder(Reach::Full, |_, _| true))]);
+    let (got, _) = get_range(source, &f.link, Some((seg, Some(size + 99)))).await;
+    assert_eq!(got.unwrap(), &f.data[seg as usize..]);
+    let source = Memory::new(vec![(H(0), f.holder(Reach::Full, |_, _| true))]);
+    let e = Getter::open(source, &f.link, Some((size + 1, None)), config(), None)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(e.code(), ErrorCode::InvalidArgument);
+}
+
+/// Runs a future to completion on a fresh current-thread runtime (for
+/// proptest bodies, which are not async).
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Any spread of shards over three holders that leaves at least k of n
+    /// of every segment somewhere yields exactly the original bytes.
+    #[test]
+    fn any_k_of_n_per_segment_yields_the_original(
+        size in 0usize..300_000,
+        seed in any::<u64>(),
+    ) {
+        let f = file(size);
+        // Each shard goes to one holder or none (2 in 8 chance each way),
+        // then each segment's survivors are topped up to k.
+        let pick = |s: usize, i: usize| (seed.rotate_left((s * 8 + i) as u32 % 64) ^ (s * 31 + i) as u64) % 4;
+        let mut holders: Vec<Holder> = (0..3u64)
+            .map(|h| f.holder(if h == 0 { Reach::Full } else { Reach::Partial }, |s, i| pick(s, i) == h))
+            .collect();
+        for (s, segment) in f.shards.iter().enumerate() {
+            let mut alive = (0..8).filter(|&i| pick(s, i) < 3).count();
+            for (i, (hash, bytes)) in segment.iter().enumerate() {
+                if alive >= 4 { break; }
+                if pick(s, i) == 3 {
+                    holders[i % 3].shards.insert(*hash, bytes.clone());
+                    alive += 1;
+                }
+            }
+        }
+        let source = Memory::new(holders.into_iter().enumerate().map(|(i, h)| (H(i as u8), h)).collect());
+        let (got, _) = block_on(get(source, &f.link));
+        prop_assert_eq!(got.unwrap(), f.data);
+    }
+}
+
+/// An in-memory sink: a required holder and contributors, one of which
+/// refuses everything.
+struct Sink {
+    stored: std::cell::RefCell<BTreeMap<H, HashMap<Hash, Vec<u8>>>>,
+    refuses: H,
+    full: bool,
+    announced: std::cell::RefCell<Vec<H>>,
+}
+
+impl ShardSink for Sink {
+    type Holder = H;
+
+    async fn ready(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn required(&self) -> H {
+        H(0)
+    }
+
+    async fn contributors(&mut self) -> Vec<H> {
+        vec![H(1), H(2), H(3)]
+    }
+
+    async fn store(&self, holder: H, hash: Hash, bytes: &[u8]) -> Result<()> {
+        if holder == self.refuses {
+            return Err(TransferError::Refused {
+                holder: holder.to_string(),
+                message: "not now".into(),
+            });
+        }
+        if self.full && holder == H(0) {
+            return Err(TransferError::Full {
+                holder: holder.to_string(),
+                message: "quota".into(),
+            });
+        }
+        assert_eq!(Hash::of(bytes), hash);
+        self.stored
+            .borrow_mut()
+            .entry(holder)
+            .or_default()
+            .insert(hash, bytes.to_vec());
+        Ok(())
+    }
+
+    fn hint(&self, holder: H) -> Option<Vec<u8>> {
+        Some(vec![holder.0])
+    }
+
+    async fn announce(&self, holders: &[H], _key: Hash) {
+        self.announced.borrow_mut().extend_from_slice(holders);
+    }
+}
+
+fn sink(full: bool) -> Sink {
+    Sink {
+        stored: Default::default(),
+        refuses: H(2),
+        full,
+        announced: Default::default(),
+    }
+}
+
+#[tokio::test]
+async fn put_then_get_places_copies_and_names_the_contributors() {
+    let data: Vec<u8> = (0..2_500_000u32).map(|i| (i % 241) as u8).collect();
+    let mut sink = sink(false);
+    let input = Input {
+        name: "a.bin".into(),
+        mime: "".into(),
+        total: data.len() as u64,
+    };
+    let stages = std::cell::RefCell::new(Vec::new());
+    let link = put(&mut sink, futures::io::Cursor::new(&data), &input, &|p| {
+        stages.borrow_mut().push(p.stage)
+    })
+    .await
+    .unwrap();
+    assert_eq!(stages.borrow().first(), Some(&Stage::Connecting));
+    assert_eq!(stages.borrow().last(), Some(&Stage::Done));
+    let stored = sink.stored.into_inner();
+    // Every shard and the manifest on the required holder; copies on the
+    // contributors that took them, none on the one that refused.
+    assert_eq!(stored[&H(0)].len(), 3 * 8 + 1);
+    assert!(!stored.contains_key(&H(2)));
+    assert_eq!(*sink.announced.borrow(), vec![H(1), H(3)]);
+    // The copies alone (no required holder) rebuild the file? Not with one
+    // refusing contributor; the required holder does.
+    let mut node = Holder::new(Reach::Full);
+    node.shards = stored[&H(0)].clone();
+    let (got, _) = get(Memory::new(vec![(H(0), node)]), &link).await;
+    assert_eq!(got.unwrap(), data);
+    let mut getter = Getter::open(
+        Memory::new(vec![(H(0), {
+            let mut n = Holder::new(Reach::Full);
+            n.shards = stored[&H(0)].clone();
+            n
+        })]),
+        &link,
+        None,
+        config(),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(getter.manifest().hints, vec![vec![1u8], vec![3u8]]);
+    assert!(getter.next().await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_full_required_holder_fails_the_put_with_its_code() {
+    let mut sink = sink(true);
+    let input = Input {
+        name: "a.bin".into(),
+        ..Input::default()
+    };
+    let e = put(
+        &mut sink,
+        futures::io::Cursor::new(vec![1u8; 1000]),
+        &input,
+        &|_| {},
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::StorageFull);
+}
+
+#[tokio::test]
+async fn a_file_over_the_format_limit_fails_before_any_upload() {
+    let mut sink = sink(false);
+    let input = Input {
+        name: "a.bin".into(),
+        mime: "".into(),
+        total: u64::MAX,
+    };
+    let e = put(
+        &mut sink,
+        futures::io::Cursor::new(vec![1u8; 10]),
+        &input,
+        &|_| {},
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::TooLarge);
+    assert!(sink.stored.borrow().is_empty());
+}
