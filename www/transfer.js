@@ -36,6 +36,10 @@ function showProgress(bar, detail, verb, started) {
     bar.max = Math.max(p.total, 1);
     bar.value = p.done;
     const total = p.total ? ` of ${formatBytes(p.total)}` : '';
+    if (p.stage === 'connecting') {
+      detail.textContent = 'Connecting to the network…';
+      return;
+    }
     detail.textContent = p.stage === 'done'
       ? `${verb} ${formatBytes(p.total)}.`
       : `${verb} ${formatBytes(p.done)}${total}${rateText(p.done, started)}…`;

@@ -1,4 +1,4 @@
-// The widget's postMessage protocol (docs/DESIGN.md 9.6), shared by the
+// The widget's postMessage protocol (docs/DESIGN.md 2.1 and 9.9), shared by the
 // element on the host page (widget.js) and the peer frame on the meganet
 // origin (widget-frame.js). Commands go down, status goes up; everything
 // else is refused. A message must be a plain object with exactly the listed

@@ -5,7 +5,7 @@
 // the meganet origin (widget.html, widget-frame.js) that runs the peer.
 // Keys and storage stay in that origin; this script, which runs as the host
 // page, only sends commands and shows the frame's status (protocol:
-// widget-protocol.js, docs/DESIGN.md 9.6). Styleable with ::part(card),
+// widget-protocol.js, docs/DESIGN.md 2.1 and 9.9). Styleable with ::part(card),
 // ::part(button) and ::part(status).
 //
 // One frame per page, however many elements or copies of this script: the

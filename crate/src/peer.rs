@@ -197,6 +197,10 @@ impl Peer {
             (None, None) => None,
             (start, end) => Some((start.unwrap_or(0), end)),
         };
+        let progress = progress_callback(&options);
+        if self.status.borrow().node().state != "connected" {
+            progress(transfer::Tally::default().progress(transfer::Stage::Connecting, 0, 0));
+        }
         let opened = network::open(&self.blocks, &self.shards, &link, range).await?;
         let out = js_sys::Object::new();
         let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&out, &JsValue::from_str(k), v);
@@ -206,7 +210,7 @@ impl Peer {
         set("start", &JsValue::from_f64(opened.range.start as f64)).ok();
         set("end", &JsValue::from_f64(opened.range.end as f64)).ok();
         let chunks = opened
-            .into_stream(progress_callback(&options))
+            .into_stream(progress)
             .map(|chunk| match chunk {
                 Ok(bytes) => Ok(js_sys::Uint8Array::from(bytes.as_slice()).into()),
                 Err(e) => Err(JsValue::from(e)),
