@@ -5,7 +5,6 @@ mod blocks;
 mod bootstrap;
 mod connection;
 mod contribute;
-mod direct;
 mod gate;
 mod local_store;
 mod network;

@@ -7,15 +7,18 @@
 //! the node until its TTL runs out (the node keeps provider records for an
 //! hour; holders re-publish theirs every 20 minutes while they hold).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use futures::channel::oneshot;
-use libp2p::kad::{GetProvidersOk, QueryId, QueryResult, RecordKey};
-use libp2p::multiaddr::Protocol;
-use libp2p::{Multiaddr, PeerId};
+use libp2p::kad::{self, GetProvidersOk, QueryId, QueryResult, RecordKey};
+use libp2p::{identify, Multiaddr, PeerId, Swarm};
 
-use super::Driver;
+use super::node_link::NodeLink;
 use crate::hash::Hash;
+use crate::net::KAD_PROTOCOL;
+use crate::peer::contribute;
+use crate::peer::provided::Provided;
+use crate::peer::swarm::Behaviour;
 
 /// Most providers one lookup returns.
 pub const MAX_CONTRIBUTORS: usize = 32;
@@ -26,23 +29,41 @@ pub fn contributors_key() -> RecordKey {
 }
 
 /// A providers lookup in flight.
-pub struct Lookup {
+struct Lookup {
     found: HashSet<PeerId>,
     reply: oneshot::Sender<Vec<Multiaddr>>,
 }
 
-impl Driver {
+/// What this peer announces, and the lookups in flight.
+pub struct Announce {
+    /// The contributed store, while contributing.
+    contribution: contribute::Shared,
+    /// The files this peer announces it holds shards of.
+    provided: Provided,
+    lookups: HashMap<QueryId, Lookup>,
+}
+
+impl Announce {
+    /// Loads the files an earlier page announced.
+    pub fn new(contribution: contribute::Shared) -> Self {
+        Self {
+            contribution,
+            provided: Provided::load(),
+            lookups: HashMap::new(),
+        }
+    }
+
     /// Publishes (or withdraws) this peer as a contributor and as a holder
     /// of the files it announced; `forget` drops those files for good (the
     /// contributed data is gone).
-    pub(super) fn announce(&mut self, forget: bool) {
+    pub fn announce(&mut self, swarm: &mut Swarm<Behaviour>, forget: bool) {
         let contributing = self.contribution.borrow().is_some();
         let mut keys = vec![contributors_key()];
         keys.extend(self.provided.keys().map(|k| RecordKey::new(&k.0)));
         if forget {
             self.provided.clear();
         }
-        let kad = &mut self.swarm.behaviour_mut().kad;
+        let kad = &mut swarm.behaviour_mut().kad;
         for key in keys {
             if contributing && !forget {
                 if let Err(e) = kad.start_providing(key) {
@@ -56,12 +77,17 @@ impl Driver {
 
     /// Another peer stored shards of a file here: announce this peer as
     /// one of its holders. `Err` when not contributing.
-    pub(super) fn provide(&mut self, key: Hash) -> Result<(), &'static str> {
+    pub fn provide(
+        &mut self,
+        swarm: &mut Swarm<Behaviour>,
+        node: &NodeLink,
+        key: Hash,
+    ) -> Result<(), &'static str> {
         if self.contribution.borrow().is_none() {
             return Err("not storing for others");
         }
-        if self.provided.add(key) && self.is_connected_to_node() {
-            let kad = &mut self.swarm.behaviour_mut().kad;
+        if self.provided.add(key) && node.is_connected(swarm) {
+            let kad = &mut swarm.behaviour_mut().kad;
             if let Err(e) = kad.start_providing(RecordKey::new(&key.0)) {
                 tracing::warn!(error = %e, "cannot announce a file in the DHT");
             }
@@ -69,38 +95,36 @@ impl Driver {
         Ok(())
     }
 
-    /// The `/webrtc` addresses of `peers` through our node (the relay both
-    /// sides use); none without a node.
-    pub(super) fn relayed_addrs(&self, peers: impl IntoIterator<Item = PeerId>) -> Vec<Multiaddr> {
-        let me = *self.swarm.local_peer_id();
-        let Some((_, node_addr)) = &self.node else {
-            return Vec::new();
+    /// A peer told us what it is: a DHT node's addresses go to Kademlia.
+    pub fn on_identify(&mut self, swarm: &mut Swarm<Behaviour>, event: identify::Event) {
+        let identify::Event::Received { peer_id, info, .. } = event else {
+            return;
         };
-        peers
-            .into_iter()
-            .filter(|p| *p != me)
-            .map(|peer| {
-                node_addr
-                    .clone()
-                    .with(Protocol::P2pCircuit)
-                    .with(Protocol::WebRTC)
-                    .with(Protocol::P2p(peer))
-            })
-            .collect()
+        if info.protocols.contains(&KAD_PROTOCOL) {
+            for addr in info.listen_addrs {
+                swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+            }
+            // A (re)connected DHT node: (re)announce what we offer.
+            if self.contribution.borrow().is_some() {
+                self.announce(swarm, false);
+            }
+        }
     }
 
     /// Starts looking up the providers of `key`; answers with their
     /// `/webrtc` addresses through our node.
-    pub(super) fn find_providers(
+    pub fn find_providers(
         &mut self,
+        swarm: &mut Swarm<Behaviour>,
+        node: &NodeLink,
         key: RecordKey,
         reply: oneshot::Sender<Vec<Multiaddr>>,
     ) {
-        if !self.is_connected_to_node() {
+        if !node.is_connected(swarm) {
             let _ = reply.send(Vec::new());
             return;
         }
-        let id = self.swarm.behaviour_mut().kad.get_providers(key);
+        let id = swarm.behaviour_mut().kad.get_providers(key);
         self.lookups.insert(
             id,
             Lookup {
@@ -110,7 +134,24 @@ impl Driver {
         );
     }
 
-    pub(super) fn on_kad_query(&mut self, id: QueryId, result: QueryResult, last: bool) {
+    /// Kademlia progress: only provider lookups are waited for.
+    pub fn on_kad(&mut self, swarm: &mut Swarm<Behaviour>, node: &NodeLink, event: kad::Event) {
+        if let kad::Event::OutboundQueryProgressed {
+            id, result, step, ..
+        } = event
+        {
+            self.on_query(swarm, node, id, result, step.last);
+        }
+    }
+
+    fn on_query(
+        &mut self,
+        swarm: &mut Swarm<Behaviour>,
+        node: &NodeLink,
+        id: QueryId,
+        result: QueryResult,
+        last: bool,
+    ) {
         let QueryResult::GetProviders(result) = result else {
             return;
         };
@@ -129,13 +170,14 @@ impl Driver {
         if !finished {
             return;
         }
-        if let Some(mut query) = self.swarm.behaviour_mut().kad.query_mut(&id) {
+        if let Some(mut query) = swarm.behaviour_mut().kad.query_mut(&id) {
             query.finish();
         }
         let Some(lookup) = self.lookups.remove(&id) else {
             return;
         };
-        let addrs = self.relayed_addrs(lookup.found.into_iter().take(MAX_CONTRIBUTORS + 1));
+        let me = *swarm.local_peer_id();
+        let addrs = node.relayed_addrs(me, lookup.found.into_iter().take(MAX_CONTRIBUTORS + 1));
         let _ = lookup
             .reply
             .send(addrs.into_iter().take(MAX_CONTRIBUTORS).collect());

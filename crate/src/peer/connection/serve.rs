@@ -1,13 +1,17 @@
 //! The driver's side of contributing: answering other peers' block requests
 //! from the contributed store (bounded concurrency, paced by the policy).
 
+use futures::channel::mpsc;
 use futures::SinkExt;
 use libp2p::request_response::ResponseChannel;
-use libp2p::PeerId;
+use libp2p::{PeerId, Swarm};
 
-use super::Driver;
+use super::announce::Announce;
+use super::node_link::NodeLink;
 use crate::net::block::{self, BlockRequest, BlockResponse, ErrorCode};
-use crate::peer::gate::pace;
+use crate::peer::contribute;
+use crate::peer::gate::{pace, SharedGate};
+use crate::peer::swarm::Behaviour;
 use crate::store::Class;
 
 /// Most block requests served at once; more are refused as busy.
@@ -15,10 +19,45 @@ pub const MAX_SERVING: usize = 8;
 /// Longest a shard waits for the bandwidth cap before the request is
 /// answered as busy (the fetcher then tries another holder).
 const PACE_LIMIT_MS: u64 = 10_000;
-impl Driver {
-    /// Answers one block request from another peer.
-    pub(super) fn serve(
+
+/// A served block request's answer, back from its task.
+pub type Served = (ResponseChannel<BlockResponse>, BlockResponse);
+
+/// What serving needs: the store, the policy's gate, and the requests in
+/// progress (each in its own task, answering over a channel).
+pub struct Serve {
+    contribution: contribute::Shared,
+    gate: SharedGate,
+    /// Requests being served; at most [`MAX_SERVING`].
+    serving: usize,
+    served_tx: mpsc::Sender<Served>,
+    served_rx: mpsc::Receiver<Served>,
+}
+
+impl Serve {
+    pub fn new(contribution: contribute::Shared, gate: SharedGate) -> Self {
+        let (served_tx, served_rx) = mpsc::channel(MAX_SERVING);
+        Self {
+            contribution,
+            gate,
+            serving: 0,
+            served_tx,
+            served_rx,
+        }
+    }
+
+    /// The answers of served requests, as their tasks finish.
+    pub fn served(&mut self) -> &mut mpsc::Receiver<Served> {
+        &mut self.served_rx
+    }
+
+    /// Answers one block request from another peer. A `Provide` request
+    /// is answered at once: the DHT announcement is `announce`'s.
+    pub fn on_request(
         &mut self,
+        swarm: &mut Swarm<Behaviour>,
+        announce: &mut Announce,
+        node: &NodeLink,
         peer: PeerId,
         request: BlockRequest,
         channel: ResponseChannel<BlockResponse>,
@@ -26,7 +65,7 @@ impl Driver {
         let refuse = |why: &str| BlockResponse::error(ErrorCode::Refused, why);
         let store = self.contribution.borrow().clone();
         let Some(store) = store else {
-            self.respond(channel, refuse("not storing for others"));
+            respond(swarm, channel, refuse("not storing for others"));
             return;
         };
         let gate = self.gate.clone();
@@ -35,19 +74,19 @@ impl Driver {
             _ => Ok(()),
         });
         if let Err(why) = admitted {
-            self.respond(channel, refuse(&why));
+            respond(swarm, channel, refuse(&why));
             return;
         }
         if let BlockRequest::Provide(key) = request {
-            let response = match self.provide(key) {
+            let response = match announce.provide(swarm, node, key) {
                 Ok(()) => BlockResponse::Stored(key),
                 Err(why) => refuse(why),
             };
-            self.respond(channel, response);
+            respond(swarm, channel, response);
             return;
         }
         if self.serving >= MAX_SERVING {
-            self.respond(channel, refuse("busy; try another holder"));
+            respond(swarm, channel, refuse("busy; try another holder"));
             return;
         }
         self.serving += 1;
@@ -65,21 +104,22 @@ impl Driver {
         });
     }
 
-    fn respond(&mut self, channel: ResponseChannel<BlockResponse>, response: BlockResponse) {
-        let _ = self
-            .swarm
-            .behaviour_mut()
-            .block
-            .send_response(channel, response);
-    }
-
     /// A served request finished: send its answer.
-    pub(super) fn on_served(
+    pub fn on_served(
         &mut self,
+        swarm: &mut Swarm<Behaviour>,
         channel: ResponseChannel<BlockResponse>,
         response: BlockResponse,
     ) {
         self.serving = self.serving.saturating_sub(1);
-        self.respond(channel, response);
+        respond(swarm, channel, response);
     }
+}
+
+fn respond(
+    swarm: &mut Swarm<Behaviour>,
+    channel: ResponseChannel<BlockResponse>,
+    response: BlockResponse,
+) {
+    let _ = swarm.behaviour_mut().block.send_response(channel, response);
 }

@@ -12,7 +12,7 @@ use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::ConnectionId;
 use libp2p::{Multiaddr, PeerId, Swarm};
 
-use super::swarm::Behaviour;
+use crate::peer::swarm::Behaviour;
 use crate::webrtc;
 use web_time::Instant;
 

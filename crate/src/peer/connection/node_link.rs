@@ -1,0 +1,224 @@
+//! The link to the node: fetch the bootstrap document, dial the node, hold
+//! a relay reservation on it, and retry with backoff when it goes away.
+//! The status shows the link as `node`.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures::future::{Fuse, FutureExt, LocalBoxFuture};
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::{ConnectionError, DialError};
+use libp2p::{Multiaddr, PeerId, Swarm};
+
+use crate::net::Bootstrap;
+use crate::peer::bootstrap;
+use crate::peer::status::{self, ConnectionInfo, Status};
+use crate::peer::swarm::Behaviour;
+use crate::webrtc::session::IceServers;
+
+/// First retry delay; doubles per failure up to [`MAX_BACKOFF`].
+const MIN_BACKOFF: Duration = Duration::from_millis(500);
+/// Longest wait between attempts: a restarted node is found within seconds.
+const MAX_BACKOFF: Duration = Duration::from_secs(4);
+
+/// A bootstrap document being fetched.
+pub type Fetch = Fuse<LocalBoxFuture<'static, Result<Bootstrap, String>>>;
+/// The wait before the next attempt.
+pub type Retry = Fuse<LocalBoxFuture<'static, ()>>;
+
+/// The node this peer keeps a link to, and how the link is doing.
+pub struct NodeLink {
+    bootstrap_url: String,
+    status: Rc<RefCell<Status>>,
+    /// The node the last bootstrap document named, and the address dialed.
+    node: Option<(PeerId, Multiaddr)>,
+    /// Failed attempts since the node was last connected: the backoff.
+    failures: u32,
+    /// STUN servers for WebRTC sessions, from the bootstrap document.
+    ice_servers: IceServers,
+}
+
+impl NodeLink {
+    pub fn new(
+        bootstrap_url: String,
+        status: Rc<RefCell<Status>>,
+        ice_servers: IceServers,
+    ) -> Self {
+        Self {
+            bootstrap_url,
+            status,
+            node: None,
+            failures: 0,
+            ice_servers,
+        }
+    }
+
+    /// The node's peer id, once a bootstrap document named one.
+    pub fn peer(&self) -> Option<PeerId> {
+        self.node.as_ref().map(|(p, _)| *p)
+    }
+
+    /// Whether `peer` is the node.
+    pub fn is(&self, peer: &PeerId) -> bool {
+        self.node.as_ref().is_some_and(|(p, _)| p == peer)
+    }
+
+    pub fn is_connected(&self, swarm: &Swarm<Behaviour>) -> bool {
+        self.node
+            .as_ref()
+            .is_some_and(|(p, _)| swarm.is_connected(p))
+    }
+
+    /// The `/webrtc` addresses of `peers` through our node (the relay both
+    /// sides use), leaving out `me`; none without a node.
+    pub fn relayed_addrs(
+        &self,
+        me: PeerId,
+        peers: impl IntoIterator<Item = PeerId>,
+    ) -> Vec<Multiaddr> {
+        let Some((_, node_addr)) = &self.node else {
+            return Vec::new();
+        };
+        peers
+            .into_iter()
+            .filter(|p| *p != me)
+            .map(|peer| {
+                node_addr
+                    .clone()
+                    .with(Protocol::P2pCircuit)
+                    .with(Protocol::WebRTC)
+                    .with(Protocol::P2p(peer))
+            })
+            .collect()
+    }
+
+    pub fn fetch_bootstrap(&self) -> Fetch {
+        let url = self.bootstrap_url.clone();
+        status::update(&self.status, |s| {
+            s.node.state = "connecting";
+            s.node.retry_in_ms = None;
+        });
+        async move { bootstrap::fetch(&url).await }
+            .boxed_local()
+            .fuse()
+    }
+
+    /// Dials the node `doc` names, and takes its STUN servers.
+    pub fn dial(&mut self, swarm: &mut Swarm<Behaviour>, doc: &Bootstrap) -> Result<(), String> {
+        self.ice_servers.set(bootstrap::stun_servers(doc));
+        let addr = bootstrap::pick_address(doc)
+            .ok_or_else(|| "the node offers no WebSocket address".to_owned())?;
+        let peer: PeerId = doc
+            .peer_id
+            .parse()
+            .map_err(|_| format!("invalid node peer id {:?}", doc.peer_id))?;
+        self.node = Some((peer, addr.clone()));
+        swarm
+            .dial(addr.clone())
+            .map_err(|e| format!("cannot dial {addr}: {e}"))
+    }
+
+    /// An attempt failed with `error`: shows it, and waits to try again.
+    pub fn retry_after(&mut self, error: String) -> Retry {
+        self.set_unreachable(error);
+        self.schedule_retry()
+    }
+
+    pub fn schedule_retry(&mut self) -> Retry {
+        let delay = backoff(self.failures);
+        self.failures = self.failures.saturating_add(1);
+        let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        status::update(&self.status, |s| s.node.retry_in_ms = Some(millis));
+        crate::platform::sleep(delay).boxed_local().fuse()
+    }
+
+    fn set_unreachable(&self, error: String) {
+        tracing::warn!(%error, "node unreachable");
+        status::update(&self.status, |s| {
+            s.node.state = "unreachable";
+            s.node.error = Some(error);
+        });
+    }
+
+    /// A connection to the node is up (`info`, as the status lists it).
+    pub fn on_connected(
+        &mut self,
+        swarm: &mut Swarm<Behaviour>,
+        peer: PeerId,
+        info: &ConnectionInfo,
+    ) {
+        self.failures = 0;
+        // The node is our DHT entry point from the first moment, not only
+        // once identify has run: lookups made right after start need it.
+        if let Some((_, addr)) = &self.node {
+            swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+        }
+        status::update(&self.status, |s| {
+            s.node.state = "connected";
+            s.node.peer_id = Some(peer.to_string());
+            s.node.transport = Some(info.connection.transport.clone());
+            s.node.addr = Some(info.connection.addr.clone());
+            s.node.error = None;
+            s.node.retry_in_ms = None;
+        });
+        // Hold a reservation so other browsers can reach us through the node.
+        if let Some((_, addr)) = &self.node {
+            let circuit = addr.clone().with(Protocol::P2pCircuit);
+            if let Err(e) = swarm.listen_on(circuit) {
+                tracing::warn!(error = %e, "cannot reserve a relay slot");
+            }
+        }
+    }
+
+    /// A connection to `peer` closed, `remaining` left; true when that was
+    /// the node's last one (the link is lost).
+    pub fn on_closed(&self, peer: PeerId, remaining: u32, cause: Option<&ConnectionError>) -> bool {
+        let node_lost = remaining == 0 && self.is(&peer);
+        if node_lost {
+            let reason = cause.map_or("closed".to_owned(), |c| c.to_string());
+            self.set_unreachable(format!("connection to the node lost: {reason}"));
+        }
+        node_lost
+    }
+
+    /// A dial failed; true when it was to the node and no connection to
+    /// it is left (the link is lost).
+    pub fn on_dial_error(
+        &self,
+        swarm: &Swarm<Behaviour>,
+        peer: Option<PeerId>,
+        error: &DialError,
+    ) -> bool {
+        let is_node = peer.is_some_and(|p| self.is(&p));
+        if is_node && !self.is_connected(swarm) {
+            self.set_unreachable(format!("cannot connect to the node: {error}"));
+            return true;
+        }
+        false
+    }
+}
+
+/// The wait before the next attempt after `failures` failed ones.
+fn backoff(failures: u32) -> Duration {
+    MIN_BACKOFF
+        .saturating_mul(1 << failures.min(8))
+        .min(MAX_BACKOFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    fn backoff_doubles_up_to_the_cap() {
+        let ms = |failures| backoff(failures).as_millis();
+        assert_eq!(ms(0), 500);
+        assert_eq!(ms(1), 1000);
+        assert_eq!(ms(2), 2000);
+        assert_eq!(ms(3), 4000);
+        assert_eq!(ms(4), 4000);
+        assert_eq!(ms(u32::MAX), 4000);
+    }
+}
