@@ -232,24 +232,8 @@ impl Remote<'_> {
 impl ShardSource for Remote<'_> {
     type Holder = Node;
 
-    async fn ready(&mut self) -> transfer::Result<()> {
-        Ok(())
-    }
-
     fn holders(&mut self) -> Vec<(Node, Reach)> {
         vec![(Node, Reach::Full)]
-    }
-
-    fn searching(&self) -> bool {
-        false
-    }
-
-    async fn wait_for_holder(&mut self, _limit: Option<Duration>) -> bool {
-        false
-    }
-
-    async fn has(&self, _holder: Node, hashes: &[Hash]) -> transfer::Result<Vec<bool>> {
-        Ok(vec![true; hashes.len()])
     }
 
     async fn fetch(&self, _holder: Node, hashes: &[Hash]) -> transfer::Answers {

@@ -73,28 +73,12 @@ impl Places {
 impl ShardSource for Places {
     type Holder = Place;
 
-    async fn ready(&mut self) -> transfer::Result<()> {
-        Ok(())
-    }
-
     fn holders(&mut self) -> Vec<(Place, Reach)> {
         let local = self.local.is_some().then_some((Place::Local, Reach::Local));
         local
             .into_iter()
             .chain([(Place::Tab, Reach::Full)])
             .collect()
-    }
-
-    fn searching(&self) -> bool {
-        false
-    }
-
-    async fn wait_for_holder(&mut self, _limit: Option<Duration>) -> bool {
-        false
-    }
-
-    async fn has(&self, _place: Place, hashes: &[Hash]) -> transfer::Result<Vec<bool>> {
-        Ok(vec![true; hashes.len()])
     }
 
     async fn fetch(&self, place: Place, hashes: &[Hash]) -> Answers {

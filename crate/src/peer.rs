@@ -208,12 +208,10 @@ impl Peer {
         set("type", &JsValue::from_str(&opened.mime)).ok();
         set("start", &JsValue::from_f64(opened.range.start as f64)).ok();
         set("end", &JsValue::from_f64(opened.range.end as f64)).ok();
-        let chunks = opened
-            .into_stream(progress)
-            .map(|chunk| match chunk {
-                Ok(bytes) => Ok(js_sys::Uint8Array::from(bytes.as_slice()).into()),
-                Err(e) => Err(JsValue::from(e)),
-            });
+        let chunks = opened.into_stream(progress).map(|chunk| match chunk {
+            Ok(bytes) => Ok(js_sys::Uint8Array::from(bytes.as_slice()).into()),
+            Err(e) => Err(JsValue::from(e)),
+        });
         let stream = wasm_streams::ReadableStream::from_stream(chunks).into_raw();
         set("stream", &stream).ok();
         Ok(out.into())

@@ -41,22 +41,36 @@ pub trait ShardSource {
 
     /// Resolves once the source can fetch (its connection is up), or with
     /// an error when it could not be within the source's own bound.
-    fn ready(&mut self) -> impl Future<Output = Result<()>>;
+    /// Default: always ready.
+    fn ready(&mut self) -> impl Future<Output = Result<()>> {
+        async { Ok(()) }
+    }
 
     /// Every holder known now, with how to ask it; holders found since the
     /// last call are included.
     fn holders(&mut self) -> Vec<(Self::Holder, Reach)>;
 
-    /// True while more holders may still be found.
-    fn searching(&self) -> bool;
+    /// True while more holders may still be found. Default: a fixed set.
+    fn searching(&self) -> bool {
+        false
+    }
 
     /// Waits for a new holder, at most `limit` (or until the search ends
-    /// when `None`); true when one came.
-    fn wait_for_holder(&mut self, limit: Option<Duration>) -> impl Future<Output = bool>;
+    /// when `None`); true when one came. Default: none ever comes.
+    fn wait_for_holder(&mut self, _limit: Option<Duration>) -> impl Future<Output = bool> {
+        async { false }
+    }
 
-    /// Which of `hashes` `holder` says it has, one flag per hash.
-    fn has(&self, holder: Self::Holder, hashes: &[Hash])
-        -> impl Future<Output = Result<Vec<bool>>>;
+    /// Which of `hashes` the partial holder `holder` says it has, one flag
+    /// per hash. Default (sources without partial holders): all of them.
+    fn has(
+        &self,
+        _holder: Self::Holder,
+        hashes: &[Hash],
+    ) -> impl Future<Output = Result<Vec<bool>>> {
+        let all = vec![true; hashes.len()];
+        async move { Ok(all) }
+    }
 
     /// Asks `holder` for `hashes`: one answer per hash, in order: the
     /// bytes, `None` when it does not hold that one, or why asking failed.
