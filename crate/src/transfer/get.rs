@@ -308,6 +308,9 @@ pub async fn open_manifest<S: ShardSource>(
     link: &Link,
 ) -> Result<(Decoder, Vec<u8>)> {
     let blob = fetch_manifest(fetcher, link.manifest).await?;
+    // Progress counts the file's shards, not its manifest: a file served
+    // wholly from this device says so.
+    fetcher.tally = Default::default();
     let decoder = Decoder::open(link, &blob)?;
     fetcher.source.manifest_opened(decoder.manifest());
     Ok((decoder, blob))
