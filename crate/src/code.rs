@@ -106,6 +106,16 @@ impl ErrorCode {
     }
 }
 
+impl std::str::FromStr for ErrorCode {
+    type Err = ();
+
+    /// The code JavaScript names (`as_str`), for errors that come back
+    /// from another context with their code.
+    fn from_str(s: &str) -> Result<Self, ()> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s).ok_or(())
+    }
+}
+
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -165,6 +175,9 @@ mod tests {
             })
             .collect();
         let ours: BTreeSet<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        for code in ErrorCode::ALL {
+            assert_eq!(code.as_str().parse(), Ok(code));
+        }
         assert_eq!(ours.len(), ErrorCode::ALL.len(), "codes are distinct");
         let no_advice: Vec<_> = ours.difference(&handled).collect();
         let unknown: Vec<_> = handled.difference(&ours).collect();

@@ -51,22 +51,27 @@ struct Places {
 }
 
 impl Places {
-    async fn ask_tab(&self, hashes: &[Hash]) -> Result<Array, String> {
+    /// One request to the tab; a failure keeps the code the tab gave it.
+    async fn ask_tab(&self, hashes: &[Hash]) -> transfer::Result<Array> {
         let names: Array = hashes
             .iter()
             .map(|h| JsValue::from_str(&h.to_hex()))
             .collect();
+        let broken = |message: &str| TransferError::Protocol {
+            holder: TAB.into(),
+            message: message.into(),
+        };
         let promise = self
             .remote
             .call1(&JsValue::NULL, &names)
-            .map_err(js_text)?
+            .map_err(from_tab)?
             .dyn_into::<Promise>()
-            .map_err(|_| "the tab's shard source did not return a promise".to_owned())?;
+            .map_err(|_| broken("its shard source did not return a promise"))?;
         JsFuture::from(promise)
             .await
-            .map_err(js_text)?
+            .map_err(from_tab)?
             .dyn_into::<Array>()
-            .map_err(|_| "the tab answered a shard request with something not a list".to_owned())
+            .map_err(|_| broken("it answered a shard request with something not a list"))
     }
 }
 
@@ -101,13 +106,7 @@ impl ShardSource for Places {
                         _ => Ok(None),
                     })
                     .collect(),
-                Err(message) => {
-                    let e = TransferError::Unreachable {
-                        holder: "the tab running the peer".into(),
-                        message,
-                    };
-                    vec![Err(e); hashes.len()]
-                }
+                Err(e) => vec![Err(e); hashes.len()],
             },
         }
     }
@@ -117,11 +116,27 @@ impl ShardSource for Places {
     }
 }
 
-fn js_text(e: JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>()
+/// Who the gateway's remote shards come from, in messages.
+const TAB: &str = "the tab running the peer";
+
+/// An error the tab rejected with: its own code when it gave a known one
+/// (a file the tab cannot find stays `not-found`), else a lost tab.
+fn from_tab(e: JsValue) -> TransferError {
+    let message = e
+        .dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| "the tab running the peer did not answer".to_owned())
+        .or_else(|| e.as_string());
+    let code = Reflect::get(&e, &JsValue::from_str("code"))
+        .ok()
+        .and_then(|c| c.as_string())
+        .and_then(|c| c.parse().ok());
+    match (code, message) {
+        (Some(code), Some(message)) => TransferError::Relayed { code, message },
+        (_, message) => TransferError::Unreachable {
+            holder: TAB.into(),
+            message: message.unwrap_or_else(|| "it did not answer".into()),
+        },
+    }
 }
 
 /// Opens the file a link names, in the service worker: resolves, once its

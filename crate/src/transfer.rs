@@ -14,6 +14,7 @@ mod fetcher;
 mod get;
 mod progress;
 mod put;
+mod retry;
 pub mod rotation;
 mod source;
 // Native only: the tests run on tokio's clock.
@@ -25,4 +26,5 @@ pub use fetcher::{Fetched, Fetcher, Verdict};
 pub use get::{open_manifest, Config, Getter};
 pub use progress::{OnProgress, Progress, Stage, Tally};
 pub use put::{put, Input};
+pub use retry::Retries;
 pub use source::{Answers, HolderId, Reach, ShardSink, ShardSource};

@@ -127,15 +127,11 @@ impl Blocks {
             request,
             reply,
         });
-        let unreachable = |message: String| TransferError::Unreachable {
-            holder: to.to_string(),
-            message,
-        };
         if peer.is_none() {
-            return answer.await?.map_err(unreachable);
+            return answer.await?;
         }
         futures::select! {
-            answer = answer.fuse() => answer?.map_err(unreachable),
+            answer = answer.fuse() => answer?,
             () = crate::platform::sleep(PEER_REQUEST_TIMEOUT).fuse() => Err(TransferError::Timeout {
                 holder: to.to_string(),
                 secs: PEER_REQUEST_TIMEOUT.as_secs(),

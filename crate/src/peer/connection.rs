@@ -55,7 +55,7 @@ pub enum Command {
     Block {
         to: Option<PeerId>,
         request: BlockRequest,
-        reply: oneshot::Sender<Result<BlockResponse, String>>,
+        reply: requests::Reply,
     },
     /// The `/webrtc` addresses of the peers that provide `key` in the
     /// DHT: every contributor ([`contributors_key`]) or one file's holders.

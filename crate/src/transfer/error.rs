@@ -50,6 +50,10 @@ pub enum TransferError {
     /// The peer stopped (its page is closing).
     #[error("the peer has stopped")]
     Stopped,
+    /// An error another context reported with its code (the service
+    /// worker's gateway hears the tab's errors this way).
+    #[error("{message}")]
+    Relayed { code: ErrorCode, message: String },
     /// Anything else, said plainly.
     #[error("{0}")]
     Internal(String),
@@ -70,6 +74,7 @@ impl TransferError {
             Self::InvalidArgument(_) => ErrorCode::InvalidArgument,
             Self::Store(e) => e.code(),
             Self::Stopped => ErrorCode::Stopped,
+            Self::Relayed { code, .. } => *code,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -102,10 +107,13 @@ impl TransferError {
     /// or its connection dropped. A refusal, a full store or a broken
     /// answer is final for that holder.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Self::NotConnected(_) | Self::Unreachable { .. } | Self::Timeout { .. }
-        )
+        match self {
+            Self::NotConnected(_) | Self::Unreachable { .. } | Self::Timeout { .. } => true,
+            Self::Relayed { code, .. } => {
+                matches!(code, ErrorCode::NotConnected | ErrorCode::Timeout)
+            }
+            _ => false,
+        }
     }
 }
 

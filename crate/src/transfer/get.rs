@@ -11,7 +11,7 @@
 //! up; one whose holder failed is asked again, with backoff, up to
 //! [`Config::retries`] times.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::ops::Range;
 use std::time::Duration;
 
@@ -20,6 +20,7 @@ use futures::Stream;
 use super::error::{Result, TransferError};
 use super::fetcher::{Fetched, Fetcher, Verdict};
 use super::progress::{Progress, Stage};
+use super::retry::Retries;
 use super::source::{Reach, ShardSource};
 use crate::format::{Decoder, FormatError, Link, Manifest, Reassembler};
 use crate::hash::Hash;
@@ -53,9 +54,6 @@ impl Default for Config {
     }
 }
 
-/// Longest pause between retry rounds.
-const MAX_BACKOFF: Duration = Duration::from_secs(4);
-
 /// A get whose manifest is open.
 pub struct Getter<S: ShardSource> {
     fetcher: Fetcher<S>,
@@ -66,10 +64,8 @@ pub struct Getter<S: ShardSource> {
     range: Range<u64>,
     /// Positions no holder had (cleared when a new holder comes).
     skip: HashSet<(u64, usize)>,
-    /// Failed rounds per position.
-    retries: HashMap<(u64, usize), u32>,
-    /// Rounds in a row that kept nothing.
-    stalls: u32,
+    /// When a shard whose holders failed is asked again.
+    retries: Retries,
     done: u64,
 }
 
@@ -90,6 +86,7 @@ impl<S: ShardSource> Getter<S> {
         let range = decoder.clip_range(range)?;
         let reassembler = Reassembler::new(&decoder, range.clone(), 1)?;
         Ok(Self {
+            retries: Retries::new(config.retries, config.backoff),
             fetcher,
             decoder,
             reassembler,
@@ -97,8 +94,6 @@ impl<S: ShardSource> Getter<S> {
             config,
             range,
             skip: HashSet::new(),
-            retries: HashMap::new(),
-            stalls: 0,
             done: 0,
         })
     }
@@ -246,35 +241,28 @@ impl<S: ShardSource> Getter<S> {
     /// is asked again (after a pause when the round kept nothing) until
     /// its retries are spent.
     async fn settle(&mut self, plan: &[(u64, usize, Hash)], results: &[Fetched]) {
+        // Only this round's shards can come round again.
+        self.retries.forget(|h| plan.iter().any(|p| p.2 == *h));
         let mut kept_any = false;
         let mut retry = false;
-        for (&(segment, shard, _), result) in plan.iter().zip(results) {
-            match result {
-                Fetched::Kept => kept_any = true,
-                Fetched::Missing => {
-                    self.skip.insert((segment, shard));
+        for (&(segment, shard, hash), result) in plan.iter().zip(results) {
+            let skip = match result {
+                Fetched::Kept => {
+                    kept_any = true;
+                    false
                 }
-                Fetched::Failed => {
-                    let tries = self.retries.entry((segment, shard)).or_default();
-                    *tries += 1;
-                    if *tries > self.config.retries {
-                        self.skip.insert((segment, shard));
-                    } else {
-                        retry = true;
-                    }
-                }
+                Fetched::Missing => true,
+                Fetched::Failed => !self.retries.again(hash),
+            };
+            retry |= *result == Fetched::Failed && !skip;
+            if skip {
+                self.skip.insert((segment, shard));
             }
         }
-        if kept_any {
-            self.stalls = 0;
-        } else if retry {
-            let pause = self
-                .config
-                .backoff
-                .saturating_mul(1 << self.stalls.min(8))
-                .min(MAX_BACKOFF);
-            self.stalls += 1;
-            self.fetcher.source.pause(pause).await;
+        if kept_any || retry {
+            if let Some(pause) = self.retries.pause(kept_any) {
+                self.fetcher.source.pause(pause).await;
+            }
         }
     }
 

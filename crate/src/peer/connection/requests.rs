@@ -9,9 +9,10 @@ use libp2p::{PeerId, Swarm};
 
 use crate::net::block::{BlockRequest, BlockResponse};
 use crate::peer::swarm::Behaviour;
+use crate::transfer::TransferError;
 
 /// Where a block request's answer goes.
-type Reply = oneshot::Sender<Result<BlockResponse, String>>;
+pub type Reply = oneshot::Sender<Result<BlockResponse, TransferError>>;
 
 /// The block requests sent and not answered yet.
 #[derive(Default)]
@@ -32,7 +33,10 @@ impl Requests {
     ) {
         if let Some(peer) = to {
             if !swarm.is_connected(&peer) {
-                let _ = reply.send(Err(format!("not connected to {peer}")));
+                let _ = reply.send(Err(TransferError::Unreachable {
+                    holder: peer.to_string(),
+                    message: "not connected".into(),
+                }));
                 return;
             }
             let id = swarm.behaviour_mut().block.send_request(&peer, request);
@@ -44,9 +48,9 @@ impl Requests {
                 self.send(swarm, node, Some(peer), request, reply);
             }
             _ => {
-                let _ = reply.send(Err(
-                    "not connected to the node; retrying in the background".into()
-                ));
+                let _ = reply.send(Err(TransferError::NotConnected(
+                    "retrying in the background".into(),
+                )));
             }
         }
     }
@@ -67,10 +71,16 @@ impl Requests {
                 }
             }
             request_response::Event::OutboundFailure {
-                request_id, error, ..
+                peer,
+                request_id,
+                error,
+                ..
             } => {
                 if let Some(reply) = self.pending.remove(&request_id) {
-                    let _ = reply.send(Err(format!("block request failed: {error}")));
+                    let _ = reply.send(Err(TransferError::Unreachable {
+                        holder: peer.to_string(),
+                        message: format!("block request failed: {error}"),
+                    }));
                 }
             }
             _ => {}

@@ -19,7 +19,8 @@ use crate::hash::Hash;
 use crate::peer::blocks::Blocks;
 use crate::shard_cache::ShardCache;
 use crate::transfer::{
-    self, Fetched, Fetcher, Progress, Reach, ShardSource as _, Stage, TransferError, Verdict,
+    self, Fetched, Fetcher, Progress, Reach, Retries, ShardSource as _, Stage, TransferError,
+    Verdict,
 };
 
 /// Files with a holder search kept open.
@@ -97,8 +98,9 @@ pub async fn shards(
         .collect();
     // Missing shards are asked of every holder reached; while holders are
     // still being reached, each new one is asked for what is still missing.
-    // A holder that failed is asked once more after a pause.
-    let mut retried = false;
+    // A shard whose holder failed is asked again as a get would.
+    let config = transfer::Config::default();
+    let mut retries = Retries::new(config.retries, config.backoff);
     loop {
         let missing: Vec<usize> = (0..hashes.len()).filter(|&i| out[i].is_none()).collect();
         if missing.is_empty() {
@@ -121,14 +123,18 @@ pub async fn shards(
                 Ok(Verdict::Kept)
             })
             .await?;
-        if results.contains(&Fetched::Failed) && !retried {
-            retried = true;
-            crate::platform::sleep(std::time::Duration::from_millis(500)).await;
+        let mut retry = false;
+        for (hash, result) in wanted.iter().zip(&results) {
+            retry |= *result == Fetched::Failed && retries.again(*hash);
+        }
+        if retry {
+            let kept_any = results.contains(&Fetched::Kept);
+            if let Some(pause) = retries.pause(kept_any) {
+                session.fetcher.source_mut().pause(pause).await;
+            }
             continue;
         }
-        if results.iter().all(|r| *r == Fetched::Kept)
-            || !session.fetcher.source_mut().wait_for_holder(None).await
-        {
+        if !session.fetcher.source_mut().wait_for_holder(None).await {
             break;
         }
     }
