@@ -5,13 +5,11 @@
 // the wasm `decideContribution` (crate/src/policy.rs); this file only feeds
 // it the signals and words its answer.
 
-import { decideContribution } from '../build/pkg/meganet.js';
+import { decideContribution, defaultQuotaBytes } from '../build/pkg/meganet.js';
 import { readSignals, onSignalsChange } from './signals.js';
 
 export const MIB = 1024 * 1024;
 export const GIB = 1024 * MIB;
-/** Offered by default: 1 GiB, or less where the browser has less room. */
-export const DEFAULT_QUOTA_BYTES = GIB;
 /** Storage has no change events, so the decision is re-read this often too. */
 export const RECHECK_MS = 30_000;
 
@@ -51,11 +49,13 @@ export async function quotaBounds(usedContributedBytes = 0) {
   let estimate = null;
   try { estimate = await navigator.storage?.estimate?.(); } catch { /* blocked: unknown */ }
   if (!estimate || !Number.isFinite(estimate.quota)) {
-    return { maxBytes: 16 * GIB, defaultBytes: DEFAULT_QUOTA_BYTES, known: false };
+    return { maxBytes: 16 * GIB, defaultBytes: defaultQuotaBytes(), known: false };
   }
   const free = Math.max(0, estimate.quota - (estimate.usage || 0)) + usedContributedBytes;
   const maxBytes = Math.floor(Math.min(free, estimate.quota) / MIB) * MIB;
-  return { maxBytes, defaultBytes: Math.min(DEFAULT_QUOTA_BYTES, maxBytes), known: true };
+  // Offered by default: the peer's default quota, or less where the
+  // browser has less room.
+  return { maxBytes, defaultBytes: Math.min(defaultQuotaBytes(), maxBytes), known: true };
 }
 
 /**
@@ -118,14 +118,6 @@ export function binaryBytes(n) {
   return `${text} ${units[i]}`;
 }
 
-// Reason codes that stop new data (policy::Reason::pauses_new_data). Only
-// to pick which reason heads the status line; the decision itself, and
-// every message, come from the policy.
-const PAUSES_NEW_DATA = new Set([
-  'not-opted-in', 'no-quota', 'storage-full', 'tab-in-use', 'idle-unknown',
-  'battery-low', 'save-data', 'metered', 'slow-network',
-]);
-
 /**
  * The decision as the lines the user reads: `storing` (new data, and why
  * not), `serving` (the cap), `repair`, and every reason's message.
@@ -140,7 +132,9 @@ export function summarize(decision) {
       reasons,
     };
   }
-  const pausedBy = reasons.find((r) => PAUSES_NEW_DATA.has(r.code));
+  // The first reason that stops new data heads the status line (each
+  // reason says so itself: policy::Reason::pauses_new_data).
+  const pausedBy = reasons.find((r) => r.pausesNewData);
   return {
     storing: decision.acceptNewShards
       ? `Storing for others: yes, up to ${binaryBytes(decision.effectiveQuotaBytes)}.`

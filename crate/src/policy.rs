@@ -65,15 +65,11 @@ mod reason;
 mod signals;
 #[cfg(test)]
 mod tests;
-#[cfg(wasm_browser)]
-mod wasm;
 
 pub use bucket::{TokenBucket, WaitMs};
 pub use decide::{decide, Decision};
 pub use reason::Reason;
 pub use signals::{Battery, EffectiveType, Network, Signals, StorageEstimate, Visibility};
-#[cfg(wasm_browser)]
-pub use wasm::decide_js;
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;

@@ -1,37 +1,42 @@
-//! The JavaScript boundary's error shape: every promise the wasm API
-//! rejects, and every stream it errors, carries a JavaScript `Error` with a
-//! stable `code` property (see [`crate::code`]) and a readable message.
-//! The page chooses what to tell people by `code`, never by the message.
+//! The JavaScript boundary: every `#[wasm_bindgen]` item, and every
+//! conversion between JavaScript values and the crate's Rust types, lives
+//! here. Below it the peer, the gateway, the store and the policy are Rust
+//! APIs that native code and tests can drive.
+//!
+//! - [`peer`]: the `Peer` class over [`crate::peer::Peer`];
+//! - [`gateway`]: `gatewayOpen`, the service worker's entry;
+//! - [`local_store`]: the `LocalStore` class (settings view, tests);
+//! - [`policy`]: `decideContribution`, `defaultQuotaBytes`;
+//! - [`error`]: every rejection is an `Error` with a stable `code`.
+//!
+//! Option and result objects go through serde-wasm-bindgen
+//! ([`from_js`], [`to_js`]).
 
-use js_sys::Reflect;
+mod error;
+pub mod gateway;
+pub mod local_store;
+pub mod peer;
+pub mod policy;
+
+pub use error::{error, internal, invalid};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use wasm_bindgen::JsValue;
 
-use crate::code::ErrorCode;
-use crate::transfer::TransferError;
-
-/// A JavaScript `Error` with `code`.
-pub fn error(code: ErrorCode, message: &str) -> JsValue {
-    let e = js_sys::Error::new(message);
-    let _ = Reflect::set(
-        &e,
-        &JsValue::from_str("code"),
-        &JsValue::from_str(code.as_str()),
-    );
-    e.into()
+/// A Rust value as a plain JavaScript value: maps (and flattened structs)
+/// become ordinary objects, not `Map`s, so pages read fields directly.
+pub fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true))
+        .map_err(|e| internal(&format!("cannot return the result: {e}")))
 }
 
-/// An `invalid-argument` error: the caller passed something wrong.
-pub fn invalid(message: &str) -> JsValue {
-    error(ErrorCode::InvalidArgument, message)
-}
-
-/// An `internal` error.
-pub fn internal(message: &str) -> JsValue {
-    error(ErrorCode::Internal, message)
-}
-
-impl From<TransferError> for JsValue {
-    fn from(e: TransferError) -> Self {
-        error(e.code(), &e.to_string())
+/// An options object (`undefined` and `null` give the defaults); a value
+/// of the wrong shape is `invalid-argument`, naming `what`.
+pub fn from_js<T: DeserializeOwned + Default>(value: JsValue, what: &str) -> Result<T, JsValue> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(T::default());
     }
+    serde_wasm_bindgen::from_value(value).map_err(|e| invalid(&format!("invalid {what}: {e}")))
 }

@@ -3,7 +3,8 @@
 //! object with `reasons: [{code, message}]` comes out.
 #![cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 
-use meganet::policy::{decide_js, FULL_CAP, TRICKLE_CAP};
+use meganet::policy::{FULL_CAP, TRICKLE_CAP};
+use meganet::wasm::policy::decide_js;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
@@ -33,8 +34,8 @@ fn a_firefox_like_page_contributes_and_says_what_it_assumed() {
             concat!(
                 r#"{{"acceptNewShards":true,"serveRequests":true,"bandwidthCapBytesPerSec":{},"#,
                 r#""runBackgroundWork":true,"effectiveQuotaBytes":1073741824,"reasons":["#,
-                r#"{{"code":"battery-unknown","message":"battery status unknown: assuming plugged in"}},"#,
-                r#"{{"code":"network-unknown","message":"connection type unknown: assuming unmetered"}}]}}"#
+                r#"{{"code":"battery-unknown","message":"battery status unknown: assuming plugged in","pausesNewData":false}},"#,
+                r#"{{"code":"network-unknown","message":"connection type unknown: assuming unmetered","pausesNewData":false}}]}}"#
             ),
             FULL_CAP
         )

@@ -25,8 +25,8 @@ use super::blocks::{Blocks, Holder, Search};
 use crate::format::{Link, Manifest};
 use crate::hash::Hash;
 use crate::transfer::{self, Answers, Reach, ShardSink, ShardSource, TransferError};
-pub use get::open;
-pub use health::health;
+pub use get::{open, Opened};
+pub use health::{health, Health};
 pub use shards::{shards, Sessions, MAX_HASHES};
 
 /// The tab's holders of one file, as the engine's source.

@@ -3,8 +3,7 @@
 use libp2p::PeerId;
 use serde::Serialize;
 use std::cell::RefCell;
-
-use wasm_bindgen::JsValue;
+use std::rc::Rc;
 
 use crate::net::PeerConnection;
 
@@ -49,7 +48,7 @@ pub struct ConnectionInfo {
 /// Mutable status shared between the swarm task and the JS handle.
 pub struct Status {
     current: PeerStatus,
-    listeners: Vec<js_sys::Function>,
+    listeners: Vec<Listener>,
 }
 
 impl Status {
@@ -81,7 +80,7 @@ impl Status {
         &self.current.node
     }
 
-    pub fn subscribe(&mut self, callback: js_sys::Function) -> Result<(), String> {
+    pub fn subscribe(&mut self, callback: Listener) -> Result<(), String> {
         if self.listeners.len() >= MAX_LISTENERS {
             return Err(format!("at most {MAX_LISTENERS} status listeners"));
         }
@@ -96,19 +95,12 @@ pub fn update(status: &RefCell<Status>, change: impl FnOnce(&mut PeerStatus)) {
     let (listeners, value) = {
         let mut s = status.borrow_mut();
         change(&mut s.current);
-        let Ok(value) = to_js(&s.current) else {
-            return;
-        };
-        (s.listeners.clone(), value)
+        (s.listeners.clone(), s.current.clone())
     };
     for listener in &listeners {
-        // A throwing listener must not stop the others or the peer.
-        let _ = listener.call1(&JsValue::NULL, &value);
+        listener(&value);
     }
 }
 
-/// Converts to a plain JavaScript value: maps (and flattened structs) become
-/// ordinary objects, not `Map`s, so pages can read fields directly.
-pub fn to_js<T: Serialize>(value: &T) -> Result<wasm_bindgen::JsValue, serde_wasm_bindgen::Error> {
-    value.serialize(&serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true))
-}
+/// Told of every status change.
+pub type Listener = Rc<dyn Fn(&PeerStatus)>;

@@ -169,9 +169,12 @@ impl Reason {
 
 impl Serialize for Reason {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("Reason", 2)?;
+        let mut s = serializer.serialize_struct("Reason", 3)?;
         s.serialize_field("code", self.code())?;
         s.serialize_field("message", &self.message())?;
+        // The page heads its status line with a reason that pauses new
+        // data: it reads this flag rather than keeping its own list.
+        s.serialize_field("pausesNewData", &self.pauses_new_data())?;
         s.end()
     }
 }

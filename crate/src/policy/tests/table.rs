@@ -136,7 +136,7 @@ fn signals_read_the_shape_the_page_sends() {
         serde_json::json!({
             "acceptNewShards": false, "serveRequests": false, "bandwidthCapBytesPerSec": 0,
             "runBackgroundWork": false, "effectiveQuotaBytes": 0,
-            "reasons": [{"code": "not-opted-in", "message": Reason::NotOptedIn.message()}],
+            "reasons": [{"code": "not-opted-in", "message": Reason::NotOptedIn.message(), "pausesNewData": true}],
         })
     );
 }

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use super::status::to_js;
+use super::to_js;
 use crate::store::{Class, Config, Shard, Store};
 
 /// A handle on an IndexedDB chunk store.
@@ -33,14 +33,14 @@ struct CheckView {
     corrupt: u64,
 }
 
-fn js_err(e: impl std::fmt::Display) -> JsError {
-    JsError::new(&e.to_string())
+fn js_err(e: crate::store::StoreError) -> JsValue {
+    super::error(e.code(), &e.to_string())
 }
 
 #[wasm_bindgen]
 impl LocalStore {
     /// Opens (or creates) the store in IndexedDB database `name`.
-    pub async fn open(name: String, quota_bytes: f64) -> Result<LocalStore, JsError> {
+    pub async fn open(name: String, quota_bytes: f64) -> Result<LocalStore, JsValue> {
         let store = Store::open_idb(
             &name,
             Config {
@@ -53,7 +53,7 @@ impl LocalStore {
     }
 
     /// Bytes held, by class, and the quota.
-    pub fn usage(&self) -> Result<JsValue, JsError> {
+    pub fn usage(&self) -> Result<JsValue, JsValue> {
         let u = self.store.usage();
         to_js(&UsageView {
             own: u.own,
@@ -62,13 +62,12 @@ impl LocalStore {
             quota: u.quota,
             effective_quota: u.effective_quota,
         })
-        .map_err(js_err)
     }
 
     /// Stores `blocks` (an array of `Uint8Array`) as own data in one
     /// all-or-nothing batch; resolves to their hashes (hex).
     #[wasm_bindgen(js_name = putBatch)]
-    pub async fn put_batch(&self, blocks: js_sys::Array) -> Result<js_sys::Array, JsError> {
+    pub async fn put_batch(&self, blocks: js_sys::Array) -> Result<js_sys::Array, JsValue> {
         let items: Vec<Shard> = blocks
             .iter()
             .map(|b| Shard::new(js_sys::Uint8Array::new(&b).to_vec()))
@@ -86,7 +85,7 @@ impl LocalStore {
 
     /// Reads every entry back, verifying each; counts entries, bytes and
     /// corrupt entries (which the store removes).
-    pub async fn check(&self) -> Result<JsValue, JsError> {
+    pub async fn check(&self) -> Result<JsValue, JsValue> {
         let mut view = CheckView {
             entries: 0,
             bytes: 0,
@@ -107,7 +106,7 @@ impl LocalStore {
                 }
             }
         }
-        to_js(&view).map_err(js_err)
+        to_js(&view)
     }
 
     /// Closes the database connection.
