@@ -126,10 +126,14 @@ async fn with_timeout(
 ) -> Result<Connection, Error> {
     futures::select! {
         result = setup.fuse() => result,
-        () = crate::platform::sleep(config.timeout).fuse() => Err(Error::at(
-            stage.get(),
-            format!("{} {} s", super::TIMED_OUT, config.timeout.as_secs()),
-        )),
+        () = crate::platform::sleep(config.timeout).fuse() => {
+            let reason = format!("{} {} s", super::TIMED_OUT, config.timeout.as_secs());
+            // Out of time during ICE: no direct path was found.
+            Err(match stage.get() {
+                Stage::Ice => Error::NoDirectPath { reason },
+                stage => Error::at(stage, reason),
+            })
+        }
     }
 }
 
@@ -183,13 +187,14 @@ async fn connect<W: AsyncWrite + Unpin>(
             RtcPeerConnectionState::Connected => return Ok(()),
             RtcPeerConnectionState::Failed => {
                 // ICE got through but the connection failed: DTLS did.
-                let why = match pc.ice_connection_state() {
+                return Err(match pc.ice_connection_state() {
                     RtcIceConnectionState::Connected | RtcIceConnectionState::Completed => {
-                        "DTLS failed: the remote's certificate does not match the fingerprint in its SDP"
+                        Error::at(Stage::Ice, "DTLS failed: the remote's certificate does not match the fingerprint in its SDP")
                     }
-                    _ => super::NO_PAIR,
-                };
-                return Err(Error::at(Stage::Ice, why));
+                    _ => Error::NoDirectPath {
+                        reason: super::NO_PAIR.into(),
+                    },
+                });
             }
             RtcPeerConnectionState::Closed => {
                 return Err(Error::at(Stage::Ice, "the peer connection was closed"))
