@@ -200,9 +200,7 @@ impl Peer {
         quota: Option<u64>,
     ) -> transfer::Result<ContributionState> {
         let quota = quota.unwrap_or(DEFAULT_QUOTA);
-        let state = contribute::set(&self.contribution, enabled, quota)
-            .await
-            .map_err(TransferError::Internal)?;
+        let state = contribute::set(&self.contribution, enabled, quota).await?;
         self.gate.borrow_mut().reconsider(self.own());
         self.send(connection::Command::Announce { forget: false })
             .await?;
@@ -229,9 +227,7 @@ impl Peer {
 
     /// Stops contributing and deletes everything stored for others.
     pub async fn leave(&self) -> transfer::Result<()> {
-        contribute::leave(&self.contribution)
-            .await
-            .map_err(TransferError::Internal)?;
+        contribute::leave(&self.contribution).await?;
         self.gate.borrow_mut().reconsider(self.own());
         self.send(connection::Command::Announce { forget: true })
             .await

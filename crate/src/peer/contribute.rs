@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use serde::Serialize;
 
-use crate::store::{self, Store};
+use crate::store::{self, Store, StoreError};
 
 /// The IndexedDB database holding what this peer stores for others.
 pub const DB_NAME: &str = "meganet-contributed";
@@ -37,7 +37,7 @@ pub struct State {
 
 /// Turns contributing on (opening the store, asking for persistent
 /// storage) or off (keeping what is stored, answering nothing).
-pub async fn set(shared: &Shared, enabled: bool, quota: u64) -> Result<State, String> {
+pub async fn set(shared: &Shared, enabled: bool, quota: u64) -> Result<State, StoreError> {
     if !enabled {
         let store = shared.borrow_mut().take();
         return Ok(state(store.as_ref(), false, quota, false));
@@ -45,14 +45,9 @@ pub async fn set(shared: &Shared, enabled: bool, quota: u64) -> Result<State, St
     let existing = shared.borrow().clone();
     let store = match existing {
         Some(store) => store,
-        None => Store::open_idb(DB_NAME, store::Config { quota })
-            .await
-            .map_err(|e| format!("cannot open the contributed store: {e}"))?,
+        None => Store::open_idb(DB_NAME, store::Config { quota }).await?,
     };
-    let evicted = store
-        .set_quota(quota)
-        .await
-        .map_err(|e| format!("cannot apply the quota: {e}"))?;
+    let evicted = store.set_quota(quota).await?;
     if !evicted.evicted.is_empty() {
         tracing::info!(
             shards = evicted.evicted.len(),
@@ -73,13 +68,11 @@ pub async fn set(shared: &Shared, enabled: bool, quota: u64) -> Result<State, St
 }
 
 /// Stops contributing and deletes everything stored for others.
-pub async fn leave(shared: &Shared) -> Result<(), String> {
+pub async fn leave(shared: &Shared) -> Result<(), StoreError> {
     let taken = shared.borrow_mut().take();
     let store = match taken {
         Some(store) => store,
-        None => Store::open_idb(DB_NAME, store::Config::default())
-            .await
-            .map_err(|e| format!("cannot open the contributed store: {e}"))?,
+        None => Store::open_idb(DB_NAME, store::Config::default()).await?,
     };
     loop {
         let entries = store.list(None, DELETE_BATCH);
@@ -87,10 +80,7 @@ pub async fn leave(shared: &Shared) -> Result<(), String> {
             break;
         }
         for entry in entries {
-            store
-                .delete(entry.hash)
-                .await
-                .map_err(|e| format!("cannot delete a contributed shard: {e}"))?;
+            store.delete(entry.hash).await?;
         }
     }
     store.close();
