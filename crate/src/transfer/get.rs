@@ -118,11 +118,6 @@ impl<S: ShardSource> Getter<S> {
         self.fetcher.tally.progress(stage, self.done, total)
     }
 
-    /// The source, for whatever the caller wants to ask it.
-    pub fn source(&self) -> &S {
-        &self.fetcher.source
-    }
-
     /// Ends the get, handing back its source.
     pub fn into_source(self) -> S {
         self.fetcher.source

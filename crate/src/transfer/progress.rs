@@ -44,11 +44,6 @@ impl Tally {
         *self.0.entry(holder.to_string()).or_default() += bytes as u64;
     }
 
-    /// Bytes moved by the holder named `label`.
-    pub fn of(&self, label: &str) -> u64 {
-        self.0.get(label).copied().unwrap_or(0)
-    }
-
     pub fn progress(&self, stage: Stage, done: u64, total: u64) -> Progress {
         Progress {
             stage,
