@@ -44,32 +44,14 @@ pub const NO_PAIR: &str = "no candidate pair worked";
 /// The setup ran out of time.
 pub const TIMED_OUT: &str = "no connection within";
 
-/// This transport's error inside a failed dial, wherever the swarm's
-/// transport stack wrapped it (an `io::Error` hides its inner error from
-/// `source()`, so each layer is unwrapped by hand).
-#[cfg(feature = "net")]
-pub fn dial_error(error: &libp2p::swarm::DialError) -> Option<&Error> {
-    let libp2p::swarm::DialError::Transport(attempts) = error else {
-        return None;
-    };
-    attempts.iter().find_map(|(_, e)| {
-        let libp2p::TransportError::Other(e) = e else {
-            return None;
-        };
-        let mut at: Option<&(dyn std::error::Error + 'static)> = Some(e);
-        while let Some(error) = at {
-            if let Some(ours) = error.downcast_ref::<Error>() {
-                return Some(ours);
-            }
-            at = match error.downcast_ref::<std::io::Error>() {
-                Some(io) => io
-                    .get_ref()
-                    .map(|inner| inner as &(dyn std::error::Error + 'static)),
-                None => error.source(),
-            };
-        }
-        None
-    })
+/// Whether a dial error (as text: it reaches the swarm as a transport
+/// error) means no direct path exists: ICE found no working pair or ran
+/// out of time. The relayed connection may then carry the data. Any other
+/// failure (a certificate that does not match its fingerprint, a protocol
+/// error) is not a path problem and is reported as it is.
+pub fn is_no_direct_path(error: &str) -> bool {
+    let at_ice = format!("while {}: ", Stage::Ice);
+    error.contains(&at_ice) && (error.contains(NO_PAIR) || error.contains(TIMED_OUT))
 }
 
 /// Where connection setup failed, for errors users can act on.
@@ -101,16 +83,6 @@ impl fmt::Display for Stage {
 pub enum Error {
     #[error("WebRTC failed while {stage}: {reason}")]
     Failed { stage: Stage, reason: String },
-    /// ICE found no working candidate pair, or ran out of time: no direct
-    /// path exists, and the relayed connection may carry the data. Any
-    /// other failure (a certificate that does not match its fingerprint,
-    /// a protocol error) is not a path problem.
-    #[error("WebRTC failed while {}: {reason}", Stage::Ice)]
-    NoDirectPath { reason: String },
-    /// Our dial gave way: the remote dialed at the same moment and its
-    /// connection is the one kept.
-    #[error("WebRTC connection: {SIMULTANEOUS}")]
-    Simultaneous,
     #[error("WebRTC connection: {0}")]
     Connection(&'static str),
     #[error("not a browser-to-browser address (want <relay>/p2p-circuit/webrtc/p2p/<peer>): {0}")]
@@ -123,11 +95,6 @@ impl Error {
             stage,
             reason: reason.to_string(),
         }
-    }
-
-    /// True when no direct path exists (see [`Error::NoDirectPath`]).
-    pub fn is_no_direct_path(&self) -> bool {
-        matches!(self, Self::NoDirectPath { .. })
     }
 }
 
@@ -178,35 +145,14 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_path_reads_like_any_ice_failure() {
-        let no_pair = Error::NoDirectPath {
-            reason: NO_PAIR.into(),
-        };
-        let dtls = Error::at(Stage::Ice, "DTLS failed: certificate mismatch");
-        assert!(no_pair.is_no_direct_path());
-        assert!(!dtls.is_no_direct_path());
-        assert!(no_pair
-            .to_string()
-            .starts_with("WebRTC failed while ICE connectivity: "));
-        assert!(!Error::Simultaneous.is_no_direct_path());
-    }
-
-    #[test]
-    fn finds_its_error_inside_a_wrapped_dial_error() {
-        use libp2p::swarm::DialError;
-        let wrap = |e: Error| {
-            let io = std::io::Error::other(std::io::Error::other(e));
-            DialError::Transport(vec![(
-                "/ip4/127.0.0.1/tcp/1".parse().unwrap(),
-                libp2p::TransportError::Other(io),
-            )])
-        };
-        let found = wrap(Error::NoDirectPath {
-            reason: NO_PAIR.into(),
-        });
-        assert!(dial_error(&found).is_some_and(Error::is_no_direct_path));
-        let other = wrap(Error::at(Stage::Signaling, "late"));
-        assert!(dial_error(&other).is_some_and(|e| !e.is_no_direct_path()));
-        assert!(dial_error(&DialError::Aborted).is_none());
+    fn tells_a_missing_path_from_other_failures() {
+        let no_pair = Error::at(Stage::Ice, NO_PAIR).to_string();
+        let late = Error::at(Stage::Ice, format!("{TIMED_OUT} 10 s")).to_string();
+        let dtls = Error::at(Stage::Ice, "DTLS failed: certificate mismatch").to_string();
+        let early = Error::at(Stage::Signaling, format!("{TIMED_OUT} 10 s")).to_string();
+        assert!(is_no_direct_path(&format!("transport: {no_pair}")));
+        assert!(is_no_direct_path(&late));
+        assert!(!is_no_direct_path(&dtls));
+        assert!(!is_no_direct_path(&early));
     }
 }

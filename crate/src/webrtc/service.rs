@@ -203,7 +203,7 @@ impl Service {
                     }
                     // Aborted: we lost the tie-break to the remote's dial.
                     Err(_) => {
-                        let simultaneous = Error::Simultaneous;
+                        let simultaneous = Error::Connection(super::SIMULTANEOUS);
                         if let Some(reply) = answering.settle(peer, reply, simultaneous) {
                             return vec![self.start_dial(peer, reply, dialing)];
                         }
@@ -251,7 +251,7 @@ type DialReply = oneshot::Sender<Result<Connection, Error>>;
 
 /// Whether `error` says our dial gave way to the remote's.
 fn is_simultaneous(error: &Error) -> bool {
-    matches!(error, Error::Simultaneous)
+    matches!(error, Error::Connection(reason) if *reason == super::SIMULTANEOUS)
 }
 
 /// The remotes' own setups with us, for telling a lost race from a
@@ -293,7 +293,7 @@ impl Answering {
         let mut redial = Vec::new();
         for (reply, error) in self.parked.remove(&peer).unwrap_or_default() {
             if ok {
-                let _ = reply.send(Err(Error::Simultaneous));
+                let _ = reply.send(Err(Error::Connection(super::SIMULTANEOUS)));
             } else if is_simultaneous(&error) {
                 // Unless nobody waits for it any more.
                 if !reply.is_canceled() {
@@ -313,7 +313,7 @@ impl Answering {
         match self.setups.get(&peer) {
             Some(Setup::Running) => self.parked.entry(peer).or_default().push((reply, error)),
             Some(Setup::Succeeded(at)) if at.elapsed() < SETTLE * 2 => {
-                let _ = reply.send(Err(Error::Simultaneous));
+                let _ = reply.send(Err(Error::Connection(super::SIMULTANEOUS)));
             }
             _ if is_simultaneous(&error) && !reply.is_canceled() => return Some(reply),
             _ => {

@@ -126,14 +126,10 @@ async fn with_timeout(
 ) -> Result<Connection, Error> {
     futures::select! {
         result = setup.fuse() => result,
-        () = crate::platform::sleep(config.timeout).fuse() => {
-            let reason = format!("{} {} s", super::TIMED_OUT, config.timeout.as_secs());
-            // Out of time during ICE: no direct path was found.
-            Err(match stage.get() {
-                Stage::Ice => Error::NoDirectPath { reason },
-                stage => Error::at(stage, reason),
-            })
-        }
+        () = crate::platform::sleep(config.timeout).fuse() => Err(Error::at(
+            stage.get(),
+            format!("{} {} s", super::TIMED_OUT, config.timeout.as_secs()),
+        )),
     }
 }
 
@@ -187,14 +183,13 @@ async fn connect<W: AsyncWrite + Unpin>(
             RtcPeerConnectionState::Connected => return Ok(()),
             RtcPeerConnectionState::Failed => {
                 // ICE got through but the connection failed: DTLS did.
-                return Err(match pc.ice_connection_state() {
+                let why = match pc.ice_connection_state() {
                     RtcIceConnectionState::Connected | RtcIceConnectionState::Completed => {
-                        Error::at(Stage::Ice, "DTLS failed: the remote's certificate does not match the fingerprint in its SDP")
+                        "DTLS failed: the remote's certificate does not match the fingerprint in its SDP"
                     }
-                    _ => Error::NoDirectPath {
-                        reason: super::NO_PAIR.into(),
-                    },
-                });
+                    _ => super::NO_PAIR,
+                };
+                return Err(Error::at(Stage::Ice, why));
             }
             RtcPeerConnectionState::Closed => {
                 return Err(Error::at(Stage::Ice, "the peer connection was closed"))

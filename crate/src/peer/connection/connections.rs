@@ -94,7 +94,7 @@ impl Connections {
     ) {
         if let Some(peer) = peer {
             let relayed = swarm.is_connected(&peer);
-            self.direct.on_dial_error(peer, error, relayed);
+            self.direct.on_dial_error(peer, error.to_string(), relayed);
         }
     }
 

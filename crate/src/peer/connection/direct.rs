@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::channel::oneshot;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
-use libp2p::swarm::{ConnectionId, DialError};
+use libp2p::swarm::ConnectionId;
 use libp2p::{Multiaddr, PeerId, Swarm};
 
 use crate::peer::swarm::Behaviour;
@@ -192,23 +192,22 @@ impl Direct {
     /// data instead (within the node's relay budget) and the request
     /// succeeds; `peer.status()` shows the path as `relayed`, and for
     /// [`RELAY_ONLY_FOR`] later requests to that peer use the relay at once.
-    pub fn on_dial_error(&mut self, peer: PeerId, error: &DialError, relayed: bool) {
+    pub fn on_dial_error(&mut self, peer: PeerId, error: String, relayed: bool) {
         let webrtc_dialed = self.pending.get(&peer).is_some_and(|p| p.webrtc_dialed);
-        let ours = webrtc::dial_error(error);
-        if relayed && webrtc_dialed && ours.is_some_and(webrtc::Error::is_no_direct_path) {
+        if relayed && webrtc_dialed && webrtc::is_no_direct_path(&error) {
             tracing::warn!(%peer, %error, "no direct path: using the relayed connection");
             self.remember_relay_only(peer);
             self.succeed(&peer);
             return;
         }
-        if matches!(ours, Some(webrtc::Error::Simultaneous)) {
+        if error.contains(webrtc::SIMULTANEOUS) {
             // The remote's connection arrives as an inbound one.
             if let Some(pending) = self.pending.get_mut(&peer) {
                 pending.stage = "the remote's simultaneous dial";
             }
             return;
         }
-        self.fail(&peer, error.to_string());
+        self.fail(&peer, error);
     }
 
     /// Fails every setup past [`SETUP_DEADLINE`], naming its stage.
