@@ -5,7 +5,7 @@
 // the wasm `decideContribution` (crate/src/policy.rs); this file only feeds
 // it the signals and words its answer.
 
-import { decideContribution, defaultQuotaBytes } from '../build/pkg/meganet.js';
+import init, { decideContribution, defaultQuotaBytes } from '../build/pkg/meganet.js';
 import { readSignals, onSignalsChange } from './signals.js';
 
 export const MIB = 1024 * 1024;
@@ -46,6 +46,9 @@ export function clearSettings(key) {
  * only a sane ceiling.
  */
 export async function quotaBounds(usedContributedBytes = 0) {
+  // The default offer is the peer's (the wasm module's): load it if this
+  // page has not yet (the widget frame asks before it starts its peer).
+  await init();
   let estimate = null;
   try { estimate = await navigator.storage?.estimate?.(); } catch { /* blocked: unknown */ }
   if (!estimate || !Number.isFinite(estimate.quota)) {
