@@ -41,6 +41,14 @@ enum Command {
         #[command(flatten)]
         node: NodeArg,
     },
+    /// List the peers that announce holding the file a link names (one
+    /// peer id a line), as the DHT knows them.
+    Providers {
+        /// A link (`http://host/#1.<hash>.<key>` or `meganet:1.<hash>.<key>`).
+        link: String,
+        #[command(flatten)]
+        node: NodeArg,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -106,6 +114,15 @@ async fn get(
     Ok(())
 }
 
+async fn providers(link: String, node: NodeArg) -> anyhow::Result<()> {
+    let link: meganet::format::Link = link.parse()?;
+    let mut client = meganet::client::Client::connect(&node.url).await?;
+    for peer in client.providers(link.key.provider_key()).await? {
+        println!("{peer}");
+    }
+    Ok(())
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -127,6 +144,7 @@ pub fn main() -> ExitCode {
             Command::Node(config) => meganet::node::run(*config).await,
             Command::Put { file, mime, node } => put(file, mime, node).await,
             Command::Get { link, output, node } => get(link, output, node).await,
+            Command::Providers { link, node } => providers(link, node).await,
         }
     });
     match result {

@@ -1,7 +1,10 @@
-//! The native command-line peer: `meganet put` and `meganet get`. A
-//! short-lived libp2p peer that dials a node over TCP and speaks the same
-//! block protocol and format as browsers, so files move between the two.
-//! The node is the transfer engine's only holder ([`Remote`]).
+//! The native command-line peer: `meganet put`, `meganet get` and
+//! `meganet providers`. A short-lived libp2p peer that dials the node it
+//! is pointed at over TCP, and the nodes that node is joined to as it
+//! needs them, and speaks the same block protocol and format as browsers,
+//! so files move between the two. Every node is one of the transfer
+//! engine's holders ([`Remote`]): a put spreads its shards over them, a
+//! get asks them which they have.
 
 mod bootstrap;
 
@@ -11,9 +14,11 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use futures::lock::Mutex;
 use futures::StreamExt;
+use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
+use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{noise, tcp, yamux, PeerId, Swarm};
+use libp2p::{kad, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
 use tokio::io::AsyncWriteExt;
 
 use crate::format;
@@ -29,51 +34,97 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Reports progress: `(bytes done, total)`.
 pub type OnProgress<'a> = &'a dyn Fn(u64, u64);
 
-/// A connection to one node.
+/// The CLI's view of the network: the node it was pointed at and the
+/// nodes that node is joined to, each dialed over TCP when first asked.
 pub struct Client {
-    swarm: Swarm<request_response::Behaviour<BlockCodec>>,
-    node: PeerId,
+    swarm: Swarm<Behaviour>,
+    /// Every node known, the one pointed at first, with its TCP address.
+    nodes: Vec<(PeerId, Multiaddr)>,
+}
+
+/// What the CLI speaks: blocks, and Kademlia as a client (provider
+/// lookups).
+#[derive(libp2p::swarm::NetworkBehaviour)]
+struct Behaviour {
+    block: request_response::Behaviour<BlockCodec>,
+    kad: kad::Behaviour<kad::store::MemoryStore>,
 }
 
 impl Client {
-    /// Reads the node's `/bootstrap.json` at `node_url` and dials its TCP address.
+    /// Reads the node's `/bootstrap.json` at `node_url`, dials its TCP
+    /// address, and learns the other nodes it is joined to.
     pub async fn connect(node_url: &str) -> anyhow::Result<Self> {
         let doc = bootstrap::fetch(node_url).await?;
         let node: PeerId = doc
             .peer_id
             .parse()
             .context("the node sent an invalid peer id")?;
-        let addr = doc
-            .addrs
-            .iter()
-            .filter_map(|a| a.parse::<libp2p::Multiaddr>().ok())
-            .find(|a| {
-                use libp2p::multiaddr::Protocol;
-                let p: Vec<_> = a.iter().collect();
-                matches!(p.get(1), Some(Protocol::Tcp(_)))
-                    && !a.iter().any(|x| matches!(x, Protocol::Ws(_)))
-            })
-            .context("the node offers no TCP address")?;
-        let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+        let addr = tcp_addr(doc.addrs.iter()).context("the node offers no TCP address")?;
+        let mut nodes = vec![(node, addr)];
+        for entry in doc.nodes.iter().take(crate::net::MAX_NODES) {
+            let (Ok(peer), Some(addr)) = (entry.peer_id.parse::<PeerId>(), tcp_addr(entry.addrs.iter())) else {
+                continue;
+            };
+            if nodes.iter().all(|(p, _)| *p != peer) {
+                nodes.push((peer, addr));
+            }
+        }
+        let swarm = libp2p::SwarmBuilder::with_new_identity()
             .with_tokio()
             .with_tcp(
                 tcp::Config::default().nodelay(true),
                 noise::Config::new,
                 yamux::Config::default,
             )?
-            .with_behaviour(|_| block::behaviour(ProtocolSupport::Outbound))?
+            .with_behaviour(|key| {
+                let me = key.public().to_peer_id();
+                let mut kad = kad::Behaviour::with_config(
+                    me,
+                    kad::store::MemoryStore::new(me),
+                    crate::net::kad_config(),
+                );
+                kad.set_mode(Some(kad::Mode::Client));
+                Behaviour {
+                    block: block::behaviour(ProtocolSupport::Outbound),
+                    kad,
+                }
+            })?
             .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
             .build();
-        swarm
-            .dial(addr.clone())
+        let mut client = Self { swarm, nodes };
+        for (peer, addr) in client.nodes.clone() {
+            client.swarm.behaviour_mut().kad.add_address(&peer, addr);
+        }
+        client.dial(node).await?;
+        Ok(client)
+    }
+
+    /// Connects to `peer` (a known node) unless connected.
+    async fn dial(&mut self, peer: PeerId) -> anyhow::Result<()> {
+        if self.swarm.is_connected(&peer) {
+            return Ok(());
+        }
+        let addr = self
+            .nodes
+            .iter()
+            .find(|(p, _)| *p == peer)
+            .map(|(_, a)| a.clone())
+            .context("not a known node")?;
+        let opts = DialOpts::peer_id(peer).addresses(vec![addr.clone()]).build();
+        self.swarm
+            .dial(opts)
             .with_context(|| format!("cannot dial {addr}"))?;
         let connected = tokio::time::timeout(CONNECT_TIMEOUT, async {
             loop {
-                match swarm.select_next_some().await {
-                    SwarmEvent::ConnectionEstablished { peer_id, .. } if peer_id == node => {
+                match self.swarm.select_next_some().await {
+                    SwarmEvent::ConnectionEstablished { peer_id, .. } if peer_id == peer => {
                         return Ok(())
                     }
-                    SwarmEvent::OutgoingConnectionError { error, .. } => {
+                    SwarmEvent::OutgoingConnectionError {
+                        peer_id: Some(p),
+                        error,
+                        ..
+                    } if p == peer => {
                         bail!("cannot connect to the node at {addr}: {error}")
                     }
                     _ => {}
@@ -81,44 +132,81 @@ impl Client {
             }
         })
         .await;
-        connected.context("timed out connecting to the node")??;
-        Ok(Self { swarm, node })
+        connected.context("timed out connecting to the node")?
     }
 
-    /// Sends `requests` at once and waits for every answer, in order.
+    /// The peers that announce holding the file whose provider key is
+    /// `key`, as the DHT of the node pointed at and its peers knows them.
+    pub async fn providers(&mut self, key: Hash) -> anyhow::Result<Vec<PeerId>> {
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .kad
+            .get_providers(kad::RecordKey::new(&key.0));
+        let mut found = std::collections::BTreeSet::new();
+        let lookup = tokio::time::timeout(CONNECT_TIMEOUT, async {
+            loop {
+                if let SwarmEvent::Behaviour(BehaviourEvent::Kad(
+                    kad::Event::OutboundQueryProgressed { id: q, result, step, .. },
+                )) = self.swarm.select_next_some().await
+                {
+                    if q != id {
+                        continue;
+                    }
+                    if let kad::QueryResult::GetProviders(Ok(
+                        kad::GetProvidersOk::FoundProviders { providers, .. },
+                    )) = result
+                    {
+                        found.extend(providers);
+                    }
+                    if step.last {
+                        return;
+                    }
+                }
+            }
+        });
+        lookup.await.context("the provider lookup timed out")?;
+        Ok(found.into_iter().collect())
+    }
+
+    /// Sends `requests` to `to` at once and waits for every answer, in order.
     async fn exchange(
         &mut self,
+        to: PeerId,
         requests: Vec<BlockRequest>,
     ) -> anyhow::Result<Vec<BlockResponse>> {
+        self.dial(to).await?;
         let ids: Vec<OutboundRequestId> = requests
             .into_iter()
-            .map(|r| self.swarm.behaviour_mut().send_request(&self.node, r))
+            .map(|r| self.swarm.behaviour_mut().block.send_request(&to, r))
             .collect();
         let mut answers: Vec<Option<BlockResponse>> = vec![None; ids.len()];
         let mut left = ids.len();
         while left > 0 {
             match self.swarm.select_next_some().await {
-                SwarmEvent::Behaviour(request_response::Event::Message {
+                SwarmEvent::Behaviour(BehaviourEvent::Block(request_response::Event::Message {
                     message:
                         request_response::Message::Response {
                             request_id,
                             response,
                         },
                     ..
-                }) => {
+                })) => {
                     if let Some(i) = ids.iter().position(|id| *id == request_id) {
                         answers[i] = Some(response);
                         left -= 1;
                     }
                 }
-                SwarmEvent::Behaviour(request_response::Event::OutboundFailure {
-                    request_id,
-                    error,
-                    ..
-                }) if ids.contains(&request_id) => {
+                SwarmEvent::Behaviour(BehaviourEvent::Block(
+                    request_response::Event::OutboundFailure {
+                        request_id, error, ..
+                    },
+                )) if ids.contains(&request_id) => {
                     bail!("block request failed: {error}")
                 }
-                SwarmEvent::ConnectionClosed { peer_id, cause, .. } if peer_id == self.node => {
+                SwarmEvent::ConnectionClosed { peer_id, cause, .. }
+                    if peer_id == to && !self.swarm.is_connected(&to) =>
+                {
                     bail!("the node closed the connection: {cause:?}")
                 }
                 _ => {}
@@ -201,90 +289,119 @@ impl Client {
     }
 }
 
-/// The one holder the CLI knows: its node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Node;
-
-impl std::fmt::Display for Node {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("node")
-    }
-}
-
-/// The node as the transfer engine's source and sink. One request batch
-/// at a time goes through the client (the lock), which is all a single
-/// holder ever asks for.
+/// The nodes as the transfer engine's source and sink: each a partial
+/// holder (it holds the shards placement dealt to it). One request batch
+/// at a time goes through the client (the lock).
 struct Remote<'a>(Mutex<&'a mut Client>);
 
 impl Remote<'_> {
-    async fn exchange(&self, requests: Vec<BlockRequest>) -> transfer::Result<Vec<BlockResponse>> {
+    async fn exchange(
+        &self,
+        to: PeerId,
+        requests: Vec<BlockRequest>,
+    ) -> transfer::Result<Vec<BlockResponse>> {
         let mut client = self.0.lock().await;
         client
-            .exchange(requests)
+            .exchange(to, requests)
             .await
             .map_err(|e| TransferError::Unreachable {
-                holder: Node.to_string(),
+                holder: to.to_string(),
                 message: format!("{e:#}"),
             })
+    }
+
+    async fn nodes(&self) -> Vec<PeerId> {
+        self.0.lock().await.nodes.iter().map(|(p, _)| *p).collect()
     }
 }
 
 impl ShardSource for Remote<'_> {
-    type Holder = Node;
+    type Holder = PeerId;
 
-    fn holders(&mut self) -> Vec<(Node, Reach)> {
-        vec![(Node, Reach::Full)]
+    fn holders(&mut self) -> Vec<(PeerId, Reach)> {
+        let client = self.0.get_mut();
+        client.nodes.iter().map(|(p, _)| (*p, Reach::Partial)).collect()
     }
 
-    async fn fetch(&self, _holder: Node, hashes: &[Hash]) -> transfer::Answers {
+    async fn has(&self, holder: PeerId, hashes: &[Hash]) -> transfer::Result<Vec<bool>> {
+        let n = hashes.len();
+        let answer = self
+            .exchange(holder, vec![BlockRequest::Has(hashes.to_vec())])
+            .await?;
+        match answer.into_iter().next() {
+            Some(BlockResponse::Have(flags)) if flags.len() == n => Ok(flags),
+            Some(other) => Err(TransferError::unexpected(&holder, "HAS", other)),
+            None => Err(TransferError::unexpected(&holder, "HAS", BlockResponse::Have(vec![]))),
+        }
+    }
+
+    async fn fetch(&self, holder: PeerId, hashes: &[Hash]) -> transfer::Answers {
         let requests = hashes.iter().map(|h| BlockRequest::Get(*h)).collect();
-        match self.exchange(requests).await {
-            Ok(answers) => answers.into_iter().map(block_answer).collect(),
+        match self.exchange(holder, requests).await {
+            Ok(answers) => answers
+                .into_iter()
+                .map(|a| block_answer(holder, a))
+                .collect(),
             Err(e) => vec![Err(e); hashes.len()],
         }
     }
 }
 
 /// A GET's answer as the engine takes it.
-fn block_answer(answer: BlockResponse) -> transfer::Result<Option<Vec<u8>>> {
+fn block_answer(from: PeerId, answer: BlockResponse) -> transfer::Result<Option<Vec<u8>>> {
     match answer {
         BlockResponse::Block(bytes) => Ok(Some(bytes)),
         BlockResponse::NotFound(_) => Ok(None),
-        other => Err(TransferError::unexpected(&Node, "GET", other)),
+        other => Err(TransferError::unexpected(&from, "GET", other)),
     }
 }
 
 impl ShardSink for Remote<'_> {
-    type Holder = Node;
+    type Holder = PeerId;
 
     async fn ready(&mut self) -> transfer::Result<()> {
         Ok(())
     }
 
-    fn required(&self) -> Node {
-        Node
+    async fn nodes(&mut self) -> Vec<PeerId> {
+        Remote::nodes(self).await
     }
 
-    async fn contributors(&mut self) -> Vec<Node> {
+    async fn contributors(&mut self) -> Vec<PeerId> {
         Vec::new()
     }
 
-    async fn store(&self, _holder: Node, hash: Hash, bytes: &[u8]) -> transfer::Result<()> {
+    async fn store(&self, holder: PeerId, hash: Hash, bytes: &[u8]) -> transfer::Result<()> {
         let answer = self
-            .exchange(vec![BlockRequest::Put(bytes.to_vec())])
+            .exchange(holder, vec![BlockRequest::Put(bytes.to_vec())])
             .await?;
         match answer.into_iter().next() {
             Some(BlockResponse::Stored(h)) if h == hash => Ok(()),
-            Some(other) => Err(TransferError::unexpected(&Node, "PUT", other)),
+            Some(other) => Err(TransferError::unexpected(&holder, "PUT", other)),
             None => Err(TransferError::unexpected(
-                &Node,
+                &holder,
                 "PUT",
                 BlockResponse::NotFound(hash),
             )),
         }
     }
 
-    async fn announce(&self, _holders: &[Node], _key: Hash) {}
+    async fn announce(&self, holders: &[PeerId], key: Hash) {
+        for holder in holders {
+            let answer = self.exchange(*holder, vec![BlockRequest::Provide(key)]).await;
+            if !matches!(answer.as_deref(), Ok([BlockResponse::Stored(k)]) if *k == key) {
+                tracing::warn!(%holder, "a node will not announce the file");
+            }
+        }
+    }
+}
+
+/// The first plain TCP address (no WebSocket) among `addrs`.
+fn tcp_addr<'a>(addrs: impl Iterator<Item = &'a String>) -> Option<Multiaddr> {
+    addrs.filter_map(|a| a.parse::<Multiaddr>().ok()).find(|a| {
+        let p: Vec<_> = a.iter().collect();
+        matches!(p.get(1), Some(Protocol::Tcp(_))) && !a.iter().any(|x| matches!(x, Protocol::Ws(_)))
+    })
 }
 
 /// A media type for common file name extensions; empty when unknown (the

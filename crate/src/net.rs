@@ -40,12 +40,67 @@ pub struct Bootstrap {
     /// peers behind NATs can connect directly; none on one host or LAN.
     #[serde(default)]
     pub ice_servers: Vec<String>,
+    /// The other nodes of the network this node is joined to, so a peer
+    /// can reach holders on any of them.
+    #[serde(default)]
+    pub nodes: Vec<NodeEntry>,
 }
+
+/// One node of the network: its peer id and dialable addresses.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeEntry {
+    pub peer_id: String,
+    /// Each without the `/p2p/<peer id>` suffix; at most
+    /// [`MAX_NODE_ADDRS`].
+    pub addrs: Vec<String>,
+}
+
+/// Most nodes a bootstrap document lists.
+pub const MAX_NODES: usize = 64;
+/// Most addresses listed per node.
+pub const MAX_NODE_ADDRS: usize = 8;
 
 /// Most STUN servers a browser takes from a bootstrap document.
 pub const MAX_ICE_SERVERS: usize = 8;
 /// Longest STUN server URL.
 pub const MAX_ICE_URL_LEN: usize = 256;
+
+/// Checks the address of a node: a host (IP or DNS name), then TCP
+/// (optionally WebSocket) or UDP WebRTC-direct, never a relayed circuit;
+/// with `with_peer` it must end in `/p2p/<peer id>`, else it must not.
+pub fn check_node_addr(addr: &Multiaddr, with_peer: bool) -> Result<(), String> {
+    let parts: Vec<Protocol> = addr.iter().collect();
+    let host = matches!(
+        parts.first(),
+        Some(
+            Protocol::Ip4(_)
+                | Protocol::Ip6(_)
+                | Protocol::Dns(_)
+                | Protocol::Dns4(_)
+                | Protocol::Dns6(_)
+        )
+    );
+    let transport = matches!(parts.get(1), Some(Protocol::Tcp(_) | Protocol::Udp(_)));
+    if !host || !transport {
+        return Err(format!(
+            "{addr} is not a node address: it must start with a host and a port, like /ip4/203.0.113.7/tcp/4003"
+        ));
+    }
+    if parts.iter().any(|p| matches!(p, Protocol::P2pCircuit)) {
+        return Err(format!(
+            "{addr} is a relayed address; a node needs a direct one"
+        ));
+    }
+    let ends_with_peer = matches!(parts.last(), Some(Protocol::P2p(_)));
+    match (with_peer, ends_with_peer) {
+        (true, false) => Err(format!("{addr} must end in /p2p/<peer id> (the node's id)")),
+        (false, true) => Err(format!(
+            "{addr} must not name a peer id (/p2p/…): the node adds its own"
+        )),
+        _ => Ok(()),
+    }
+}
 
 /// Checks a STUN server URL (`stun:host[:port]` or `stuns:…`): the node
 /// refuses a bad one at start-up, a browser ignores one from a node.
@@ -79,11 +134,18 @@ pub struct NodeStatus {
     pub certhash: Option<String>,
     /// Addresses the node listens on.
     pub listen_addrs: Vec<String>,
+    /// Addresses given with `--external-address`: how others reach it.
+    #[serde(default)]
+    pub external_addrs: Vec<String>,
     /// STUN servers it hands to browsers (`--stun`).
     #[serde(default)]
     pub ice_servers: Vec<String>,
     /// Connected peers.
     pub peers: Vec<PeerConnection>,
+    /// Other nodes joined to this one (configured or verified), with the
+    /// addresses they listen on.
+    #[serde(default)]
+    pub nodes: Vec<NodeEntry>,
     /// Bytes of blocks stored.
     #[serde(default)]
     pub stored_bytes: u64,
@@ -96,6 +158,14 @@ pub struct NodeStatus {
     /// Bytes of those blocks.
     #[serde(default)]
     pub served_bytes: u64,
+}
+
+impl NodeStatus {
+    /// Where others dial the node: its external addresses, then its
+    /// listeners.
+    pub fn public_addrs(&self) -> impl Iterator<Item = &String> {
+        self.external_addrs.iter().chain(&self.listen_addrs)
+    }
 }
 
 /// One connected peer as seen by the node.

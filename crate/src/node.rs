@@ -6,6 +6,7 @@ mod config;
 mod http;
 mod identity;
 mod limits;
+mod membership;
 mod swarm;
 
 pub use config::Config;

@@ -41,9 +41,16 @@ pub struct Config {
     #[arg(long = "stun", value_name = "URL", value_parser = parse_stun)]
     pub stun: Vec<String>,
 
-    /// Another node to join (a multiaddr ending in /p2p/<peer id>); repeatable.
-    #[arg(long = "peer", value_name = "MULTIADDR")]
+    /// Another node to join (a multiaddr ending in /p2p/<peer id>);
+    /// repeatable. One that cannot be reached is retried with backoff.
+    #[arg(long = "peer", value_name = "MULTIADDR", value_parser = parse_peer)]
     pub peers: Vec<Multiaddr>,
+
+    /// An address other nodes and browsers reach this node at, when it is
+    /// not one it listens on (a public IP or DNS name in front of a NAT or
+    /// proxy), such as /dns4/node.example/tcp/4003; repeatable.
+    #[arg(long = "external-address", value_name = "MULTIADDR", value_parser = parse_external)]
+    pub external: Vec<Multiaddr>,
 
     /// Bytes of blocks this node stores for others before refusing more.
     #[arg(long, default_value_t = 10 << 30, value_name = "BYTES")]
@@ -84,6 +91,18 @@ pub struct RelayLimits {
     /// the rest is the fallback data budget when a direct path fails).
     #[arg(long, default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
     pub relay_circuit_bytes: u64,
+}
+
+fn parse_peer(addr: &str) -> Result<Multiaddr, String> {
+    let addr: Multiaddr = addr.parse().map_err(|e| format!("{addr:?}: {e}"))?;
+    crate::net::check_node_addr(&addr, true)?;
+    Ok(addr)
+}
+
+fn parse_external(addr: &str) -> Result<Multiaddr, String> {
+    let addr: Multiaddr = addr.parse().map_err(|e| format!("{addr:?}: {e}"))?;
+    crate::net::check_node_addr(&addr, false)?;
+    Ok(addr)
 }
 
 fn parse_stun(url: &str) -> Result<String, String> {

@@ -63,14 +63,14 @@ fn router(www: PathBuf, status: Shared) -> Router {
 async fn bootstrap(State(status): State<Shared>) -> impl IntoResponse {
     let status = status.read().await;
     let addrs = status
-        .listen_addrs
-        .iter()
+        .public_addrs()
         .map(|a| format!("{a}/p2p/{}", status.peer_id))
         .collect();
     Json(Bootstrap {
         peer_id: status.peer_id.clone(),
         addrs,
         ice_servers: status.ice_servers.clone(),
+        nodes: status.nodes.clone(),
     })
 }
 

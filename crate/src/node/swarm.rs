@@ -1,7 +1,7 @@
 //! The node's libp2p swarm: transports, behaviours, and the event loop that
 //! keeps `/status.json` current.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,20 +16,21 @@ use libp2p::{identify, kad, noise, ping, relay, tcp, yamux, Multiaddr, PeerId, S
 use tokio::sync::RwLock;
 
 use super::identity::Secrets;
+use super::membership::Membership;
 use super::Config;
 
 /// Most distinct DHT keys (files and the contributors key) with provider
 /// records the node keeps; at most 20 providers each.
 const MAX_PROVIDER_KEYS: usize = 65_536;
 use crate::net::block::{self, BlockCodec};
-use crate::net::{NodeStatus, PeerConnection, TransportKind, KAD_PROTOCOL, PROTOCOL_VERSION};
+use crate::net::{NodeStatus, PeerConnection, TransportKind, PROTOCOL_VERSION};
 use crate::store::{Class, Store};
 
 /// Everything the node speaks.
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
     relay: relay::Behaviour,
-    kad: kad::Behaviour<kad::store::MemoryStore>,
+    pub(super) kad: kad::Behaviour<kad::store::MemoryStore>,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     block: request_response::Behaviour<BlockCodec>,
@@ -42,8 +43,15 @@ pub struct Node {
     connections: HashMap<ConnectionId, PeerConnection>,
     store: Store,
     limits: super::limits::RequestLimits,
+    membership: Membership,
+    /// Peers that stored a block on this connection: only they may ask
+    /// the node to announce a file (PROVIDE).
+    uploaders: HashSet<PeerId>,
     started: std::time::Instant,
 }
+
+/// How often configured nodes that are down are looked at.
+const TICK: Duration = Duration::from_secs(1);
 
 /// Connections stay open this long without traffic; browsers keep theirs
 /// alive with ping and their relay reservation.
@@ -89,7 +97,7 @@ impl Node {
                             ..Default::default()
                         },
                     ),
-                    crate::net::kad_config(),
+                    node_kad_config(),
                 );
                 kad.set_mode(Some(kad::Mode::Server));
                 Behaviour {
@@ -128,9 +136,12 @@ impl Node {
                 .listen_on(addr)
                 .with_context(|| format!("cannot listen for {name} on {socket}"))?;
         }
-        for peer in &config.peers {
-            join(&mut swarm, peer.clone());
+        for addr in &config.external {
+            swarm.add_external_address(addr.clone());
         }
+        status.write().await.external_addrs =
+            config.external.iter().map(|a| a.to_string()).collect();
+        let membership = Membership::join(&mut swarm, &config.peers);
 
         let mut node = Self {
             swarm,
@@ -138,6 +149,8 @@ impl Node {
             connections: HashMap::new(),
             store,
             limits: Default::default(),
+            membership,
+            uploaders: HashSet::new(),
             started: std::time::Instant::now(),
         };
         node.await_listeners(3).await?;
@@ -170,9 +183,12 @@ impl Node {
 
     /// Drives the swarm forever.
     pub async fn run(&mut self) -> anyhow::Result<()> {
+        let mut tick = tokio::time::interval(TICK);
         loop {
-            let event = self.swarm.select_next_some().await;
-            self.on_event(event).await;
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_event(event).await,
+                _ = tick.tick() => self.membership.tick(&mut self.swarm, std::time::Instant::now()),
+            }
         }
     }
 
@@ -207,6 +223,8 @@ impl Node {
                 };
                 let transport = TransportKind::of(&local).as_str().to_owned();
                 tracing::info!(%peer_id, %addr, transport, "connected");
+                self.membership
+                    .on_established(&mut self.swarm, peer_id, connection_id, &endpoint);
                 self.connections.insert(
                     connection_id,
                     PeerConnection {
@@ -220,27 +238,31 @@ impl Node {
             SwarmEvent::ConnectionClosed {
                 peer_id,
                 connection_id,
+                num_established,
                 cause,
                 ..
             } => {
                 tracing::info!(%peer_id, cause = ?cause, "disconnected");
                 self.connections.remove(&connection_id);
-                if !self.swarm.is_connected(&peer_id) {
+                self.membership
+                    .on_closed(peer_id, connection_id, num_established);
+                if num_established == 0 {
                     self.limits.forget(&peer_id);
+                    self.uploaders.remove(&peer_id);
                 }
                 self.publish_peers().await;
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+            SwarmEvent::OutgoingConnectionError {
                 peer_id,
-                info,
-                ..
-            })) => {
-                // Only DHT servers go into the routing table; browsers are clients.
-                if info.protocols.contains(&KAD_PROTOCOL) {
-                    for addr in info.listen_addrs {
-                        self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
-                    }
-                }
+                connection_id,
+                error,
+            } => {
+                self.membership
+                    .on_dial_error(peer_id, connection_id, &error);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(event)) => {
+                self.membership.on_identify(&mut self.swarm, event);
+                self.publish_peers().await;
             }
             SwarmEvent::Behaviour(BehaviourEvent::Block(request_response::Event::Message {
                 peer,
@@ -253,7 +275,7 @@ impl Node {
                 // Blocks that browsers upload are held for them: contributed.
                 let now_ms = self.started.elapsed().as_secs_f64() * 1000.0;
                 let response = match self.limits.admit(peer, now_ms) {
-                    Ok(()) => block::serve(&self.store, Class::Contributed, request).await,
+                    Ok(()) => self.serve(peer, request).await,
                     Err(why) => block::BlockResponse::error(block::ErrorCode::Refused, why),
                 };
                 match &response {
@@ -285,6 +307,38 @@ impl Node {
         }
     }
 
+    /// Answers one block request from `peer`. A PROVIDE is taken only
+    /// from a peer that stored a block here over this connection: the
+    /// node then announces itself in the DHT as a holder of that file.
+    async fn serve(&mut self, peer: PeerId, request: block::BlockRequest) -> block::BlockResponse {
+        match request {
+            block::BlockRequest::Provide(_) if !self.uploaders.contains(&peer) => {
+                block::BlockResponse::error(
+                    block::ErrorCode::Refused,
+                    "store a block here before asking the node to announce a file",
+                )
+            }
+            block::BlockRequest::Provide(key) => {
+                let kad = &mut self.swarm.behaviour_mut().kad;
+                match kad.start_providing(kad::RecordKey::new(&key.0)) {
+                    Ok(_) => block::BlockResponse::Stored(key),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot announce a file");
+                        block::BlockResponse::error(block::ErrorCode::Full, e.to_string())
+                    }
+                }
+            }
+            request => {
+                let put = matches!(request, block::BlockRequest::Put(_));
+                let response = block::serve(&self.store, Class::Contributed, request).await;
+                if put && matches!(response, block::BlockResponse::Stored(_)) {
+                    self.uploaders.insert(peer);
+                }
+                response
+            }
+        }
+    }
+
     async fn publish_usage(&self) {
         let usage = self.store.usage();
         let mut status = self.status.write().await;
@@ -295,19 +349,18 @@ impl Node {
     async fn publish_peers(&self) {
         let mut peers: Vec<PeerConnection> = self.connections.values().cloned().collect();
         peers.sort_by(|a, b| (&a.peer_id, &a.addr).cmp(&(&b.peer_id, &b.addr)));
-        self.status.write().await.peers = peers;
+        let mut status = self.status.write().await;
+        status.peers = peers;
+        status.nodes = self.membership.directory();
     }
 }
 
-/// Dials another node and adds it to the DHT routing table.
-fn join(swarm: &mut Swarm<Behaviour>, addr: Multiaddr) {
-    if let Some(Protocol::P2p(peer)) = addr.iter().last() {
-        let peer: PeerId = peer;
-        swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
-    }
-    if let Err(e) = swarm.dial(addr.clone()) {
-        tracing::warn!(%addr, error = %e, "cannot dial peer node");
-    }
+/// Kademlia as a node runs it: peers enter the routing table only
+/// through [`Membership`], never because they connected.
+fn node_kad_config() -> kad::Config {
+    let mut config = crate::net::kad_config();
+    config.set_kbucket_inserts(kad::BucketInserts::Manual);
+    config
 }
 
 fn socket_multiaddr(socket: SocketAddr, transport: fn(u16) -> Protocol<'static>) -> Multiaddr {

@@ -154,8 +154,8 @@ impl ShardSink for Uploads {
         self.blocks.ready().await
     }
 
-    fn required(&self) -> Holder {
-        Holder::Node
+    async fn nodes(&mut self) -> Vec<Holder> {
+        vec![Holder::Node]
     }
 
     async fn contributors(&mut self) -> Vec<Holder> {

@@ -84,6 +84,14 @@ impl<S: ShardSource> Fetcher<S> {
         self.known.len() > before
     }
 
+    /// How many partial holders are known.
+    pub fn partial_holders(&self) -> usize {
+        self.known
+            .iter()
+            .filter(|(_, r)| *r == Reach::Partial)
+            .count()
+    }
+
     /// True when some partial holder (a browser) is known.
     pub fn has_partial_holders(&self) -> bool {
         self.known.iter().any(|(_, r)| *r == Reach::Partial)

@@ -299,11 +299,33 @@ pub async fn open_manifest<S: ShardSource>(
     Ok((decoder, blob))
 }
 
+/// The manifest from a local store or a full holder, else from the
+/// partial holders as the search reaches them.
 async fn fetch_manifest<S: ShardSource>(fetcher: &mut Fetcher<S>, hash: Hash) -> Result<Vec<u8>> {
+    let mut result = fetch_manifest_from(fetcher, hash, &[Reach::Local, Reach::Full]).await;
+    let mut asked = 0;
+    while matches!(result, Err(TransferError::NotFound)) {
+        fetcher.refresh();
+        let partial = fetcher.partial_holders();
+        if partial > asked {
+            asked = partial;
+            result = fetch_manifest_from(fetcher, hash, &[Reach::Partial]).await;
+        } else if !fetcher.source.wait_for_holder(None).await {
+            break;
+        }
+    }
+    result
+}
+
+async fn fetch_manifest_from<S: ShardSource>(
+    fetcher: &mut Fetcher<S>,
+    hash: Hash,
+    reaches: &[Reach],
+) -> Result<Vec<u8>> {
     let mut blob = None;
     let mut tampered = None;
     let results = fetcher
-        .fetch(&[hash], &[Reach::Local, Reach::Full], |_, bytes| {
+        .fetch(&[hash], reaches, |_, bytes| {
             let actual = Hash::of(&bytes);
             if actual != hash {
                 let e = FormatError::ManifestTampered {

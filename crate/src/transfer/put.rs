@@ -1,11 +1,19 @@
 //! The putter: bytes in (any reader: a native file, a browser
 //! `ReadableStream` through the same path), a link out. Each segment is
 //! sealed and erasure-coded as it is read (memory stays bounded) and its
-//! shards go out at once: every shard to the required holder, which must
-//! confirm it, and a best-effort copy to one contributor chosen by
-//! [`rotation::contributor_for`]. The contributors that confirmed a
-//! shard announce the file and are named in its manifest as placement
-//! hints; the manifest goes to the required holder last.
+//! shards go out at once:
+//!
+//! - every shard to one node, which must confirm it: the segment's
+//!   shards are dealt in turn to the nodes ranked by
+//!   [`rotation::rank_nodes`], so each of N nodes takes about 1/N of them
+//!   and at most ⌈n/N⌉ of one segment; a node that fails or refuses
+//!   passes its shard to the next in the ranking;
+//! - a best-effort copy to one contributor chosen by
+//!   [`rotation::contributor_for`].
+//!
+//! The holders that confirmed a shard announce the file (nodes and
+//! browsers alike); the browsers are named in its manifest as placement
+//! hints. The manifest goes last, to [`MANIFEST_COPIES`] nodes.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -27,6 +35,9 @@ const REQUIRED_ATTEMPTS: u32 = 3;
 const COPY_ATTEMPTS: u32 = 2;
 /// Pause before the next try, times the attempt number.
 const RETRY_PAUSE: Duration = Duration::from_millis(300);
+/// Nodes the manifest goes to (fewer when the network has fewer); all
+/// but one must confirm it, so no single node holds its only copy.
+pub const MANIFEST_COPIES: usize = 3;
 
 /// What a put is told about its input.
 #[derive(Debug, Clone, Default)]
@@ -64,6 +75,10 @@ pub async fn put<S: ShardSink>(
         .into());
     }
     report(Stage::Storing, 0);
+    let nodes = sink.nodes().await;
+    if nodes.is_empty() {
+        return Err(TransferError::NotConnected("no node to store on".into()));
+    }
     let contributors = sink.contributors().await;
     let confirmed = RefCell::new(BTreeSet::new());
     let segment_size = u64::from(params.segment_size);
@@ -76,9 +91,14 @@ pub async fn put<S: ShardSink>(
         } else {
             read.min(input.total)
         };
-        let (contributors, tally, confirmed) = (&contributors, &tally, &confirmed);
+        let places = Places {
+            nodes: &nodes,
+            contributors: &contributors,
+            tally: &tally,
+            confirmed: &confirmed,
+        };
         async move {
-            store_segment(sink_ref, segment, contributors, tally, confirmed).await?;
+            store_segment(sink_ref, segment, places).await?;
             report(Stage::Storing, done);
             Ok::<(), TransferError>(())
         }
@@ -86,57 +106,129 @@ pub async fn put<S: ShardSink>(
     .await?;
     let confirmed: Vec<S::Holder> = confirmed.into_inner().into_iter().collect();
     sink.announce(&confirmed, provider_key).await;
-    let hints = confirmed.iter().filter_map(|h| sink.hint(*h)).collect();
+    // Nodes are found without hints; browsers are named.
+    let hints = confirmed
+        .iter()
+        .filter(|h| !nodes.contains(h))
+        .filter_map(|h| sink.hint(*h))
+        .collect();
     let finished = finished.with_hints(hints)?;
-    let manifest = finished.manifest_blob;
-    store_with_retries(
-        sink,
-        sink.required(),
-        Hash::of(&manifest),
-        &manifest,
-        REQUIRED_ATTEMPTS,
-    )
-    .await?;
-    tally.borrow_mut().add(&sink.required(), manifest.len());
+    store_manifest(sink, &nodes, &finished.manifest_blob, &tally).await?;
     let size = finished.manifest.size;
     report(Stage::Done, size);
     Ok(finished.link)
 }
 
-/// Every shard of one segment at once: to the required holder (must
-/// succeed) and a copy to its contributor (best effort).
+/// Where one put's shards go, and what it has placed so far.
+struct Places<'a, H> {
+    nodes: &'a [H],
+    contributors: &'a [H],
+    tally: &'a RefCell<Tally>,
+    confirmed: &'a RefCell<BTreeSet<H>>,
+}
+
+impl<H: Copy> Clone for Places<'_, H> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<H: Copy> Copy for Places<'_, H> {}
+
+/// Every shard of one segment at once: to its node (must succeed) and a
+/// copy to its contributor (best effort).
 async fn store_segment<S: ShardSink>(
     sink: &S,
     segment: EncodedSegment,
-    contributors: &[S::Holder],
-    tally: &RefCell<Tally>,
-    confirmed: &RefCell<BTreeSet<S::Holder>>,
+    places: Places<'_, S::Holder>,
 ) -> Result<()> {
     let n = segment.shards.len();
+    let Some(first) = segment.shards.first() else {
+        return Ok(());
+    };
+    let ranked = rotation::rank_nodes(&first.hash, places.nodes);
+    let ranked = &ranked;
     let stores = segment.shards.iter().map(|shard| async move {
         let copy = async {
+            let contributors = places.contributors;
             let Some(peer) = rotation::contributor_for(segment.index, shard.index, n, contributors)
             else {
                 return;
             };
             match store_with_retries(sink, peer, shard.hash, &shard.bytes, COPY_ATTEMPTS).await {
                 Ok(()) => {
-                    tally.borrow_mut().add(&peer, shard.bytes.len());
-                    confirmed.borrow_mut().insert(peer);
+                    places.tally.borrow_mut().add(&peer, shard.bytes.len());
+                    places.confirmed.borrow_mut().insert(peer);
                 }
                 Err(e) => tracing::warn!(%peer, error = %e, "a contributor did not take a shard"),
             }
         };
-        let required = sink.required();
-        let to_required =
-            store_with_retries(sink, required, shard.hash, &shard.bytes, REQUIRED_ATTEMPTS);
-        let (stored, ()) = futures::join!(to_required, copy);
-        stored?;
-        tally.borrow_mut().add(&required, shard.bytes.len());
+        let to_node = store_on_a_node(sink, ranked, shard.index, shard.hash, &shard.bytes);
+        let (stored, ()) = futures::join!(to_node, copy);
+        let node = stored?;
+        places.tally.borrow_mut().add(&node, shard.bytes.len());
+        places.confirmed.borrow_mut().insert(node);
         Ok::<(), TransferError>(())
     });
     futures::future::try_join_all(stores).await?;
     Ok(())
+}
+
+/// Stores a shard on the node at `start` in `ranked` or, when it fails,
+/// the next that takes it; returns the node that confirmed it.
+async fn store_on_a_node<S: ShardSink>(
+    sink: &S,
+    ranked: &[S::Holder],
+    start: usize,
+    hash: Hash,
+    bytes: &[u8],
+) -> Result<S::Holder> {
+    let mut last = None;
+    for step in 0..ranked.len() {
+        let node = ranked[(start + step) % ranked.len()];
+        match store_with_retries(sink, node, hash, bytes, REQUIRED_ATTEMPTS).await {
+            Ok(()) => return Ok(node),
+            Err(e) => {
+                tracing::warn!(%node, error = %e, "a node did not take a shard; trying the next");
+                last = Some(e);
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| TransferError::NotConnected("no node to store on".into())))
+}
+
+/// Stores the manifest on the first [`MANIFEST_COPIES`] nodes of its
+/// ranking that take it; fails unless all but one of those it needs did.
+async fn store_manifest<S: ShardSink>(
+    sink: &S,
+    nodes: &[S::Holder],
+    manifest: &[u8],
+    tally: &RefCell<Tally>,
+) -> Result<()> {
+    let hash = Hash::of(manifest);
+    let wanted = MANIFEST_COPIES.min(nodes.len());
+    let needed = wanted.saturating_sub(1).max(1);
+    let mut stored = 0;
+    let mut last = None;
+    for node in rotation::rank_nodes(&hash, nodes) {
+        if stored == wanted {
+            break;
+        }
+        match store_with_retries(sink, node, hash, manifest, REQUIRED_ATTEMPTS).await {
+            Ok(()) => {
+                stored += 1;
+                tally.borrow_mut().add(&node, manifest.len());
+            }
+            Err(e) => {
+                tracing::warn!(%node, error = %e, "a node did not take the manifest");
+                last = Some(e);
+            }
+        }
+    }
+    match (stored >= needed, last) {
+        (true, _) => Ok(()),
+        (false, Some(e)) => Err(e),
+        (false, None) => Err(TransferError::NotConnected("no node to store on".into())),
+    }
 }
 
 /// Stores one block on `holder` in up to `attempts` tries; only a

@@ -23,6 +23,25 @@ pub fn order<H: Copy>(local: &[H], have: &[H], full: &[H], searching: bool, turn
     out
 }
 
+/// `nodes` in the order a block with hash `key` (or the segment it
+/// opens) is dealt to them: rendezvous hashing, each node ranked by the
+/// BLAKE3 hash of the key and its name. Each node comes first for about
+/// 1/N of all keys, the order for one key depends on no other, and a node
+/// that joins or leaves changes only the rankings it takes part in.
+pub fn rank_nodes<H: Copy + std::fmt::Display>(key: &crate::hash::Hash, nodes: &[H]) -> Vec<H> {
+    let mut scored: Vec<([u8; 32], H)> = nodes
+        .iter()
+        .map(|node| {
+            let mut h = blake3::Hasher::new();
+            h.update(&key.0);
+            h.update(node.to_string().as_bytes());
+            (*h.finalize().as_bytes(), *node)
+        })
+        .collect();
+    scored.sort_by_key(|s| std::cmp::Reverse(s.0));
+    scored.into_iter().map(|(_, node)| node).collect()
+}
+
 /// The contributor that takes a best-effort copy of shard `shard` of
 /// segment `segment` (`n` shards per segment): `(segment * n + shard) mod
 /// c`, so the shards of a segment land on distinct contributors when
@@ -65,6 +84,30 @@ mod tests {
             .collect();
         assert_eq!(firsts, vec!['a', 'b', 'N', 'a', 'b', 'N']);
         assert_eq!(order::<char>(&[], &[], &[], false, 3), Vec::<char>::new());
+    }
+
+    #[test]
+    fn nodes_share_keys_evenly_and_rankings_are_stable() {
+        let nodes = ["node-a", "node-b", "node-c"];
+        let mut firsts = std::collections::HashMap::new();
+        for i in 0..3000u32 {
+            let key = crate::hash::Hash::of(&i.to_le_bytes());
+            let ranked = rank_nodes(&key, &nodes);
+            assert_eq!(ranked.len(), 3);
+            assert_eq!(ranked, rank_nodes(&key, &nodes), "deterministic");
+            *firsts.entry(ranked[0]).or_insert(0) += 1;
+            // A node leaving keeps the others' relative order.
+            let without_b: Vec<_> = ranked.iter().copied().filter(|n| *n != "node-b").collect();
+            assert_eq!(rank_nodes(&key, &["node-a", "node-c"]), without_b);
+        }
+        for node in nodes {
+            let share = firsts[node];
+            assert!(
+                (850..1150).contains(&share),
+                "{node} first for {share} of 3000"
+            );
+        }
+        assert!(rank_nodes::<&str>(&crate::hash::Hash::of(b"x"), &[]).is_empty());
     }
 
     #[test]

@@ -95,8 +95,10 @@ pub trait ShardSink {
     /// error when it could not be within the sink's own bound.
     fn ready(&mut self) -> impl Future<Output = Result<()>>;
 
-    /// The holder that must confirm every shard and the manifest (a node).
-    fn required(&self) -> Self::Holder;
+    /// The durable holders (nodes) known now, at least one once
+    /// [`ShardSink::ready`] has resolved: each shard must be confirmed by
+    /// one of them, the manifest by several.
+    fn nodes(&mut self) -> impl Future<Output = Vec<Self::Holder>>;
 
     /// Holders that take a best-effort copy (contributing browsers), found
     /// once per put.

@@ -453,8 +453,10 @@ proptest! {
 /// refuses everything.
 struct Sink {
     stored: std::cell::RefCell<BTreeMap<H, HashMap<Hash, Vec<u8>>>>,
+    nodes: Vec<H>,
     refuses: H,
-    full: bool,
+    /// Holders whose storage is full.
+    full: Vec<H>,
     announced: std::cell::RefCell<Vec<H>>,
 }
 
@@ -465,8 +467,8 @@ impl ShardSink for Sink {
         Ok(())
     }
 
-    fn required(&self) -> H {
-        H(0)
+    async fn nodes(&mut self) -> Vec<H> {
+        self.nodes.clone()
     }
 
     async fn contributors(&mut self) -> Vec<H> {
@@ -480,7 +482,7 @@ impl ShardSink for Sink {
                 message: "not now".into(),
             });
         }
-        if self.full && holder == H(0) {
+        if self.full.contains(&holder) {
             return Err(TransferError::Full {
                 holder: holder.to_string(),
                 message: "quota".into(),
@@ -507,8 +509,9 @@ impl ShardSink for Sink {
 fn sink(full: bool) -> Sink {
     Sink {
         stored: Default::default(),
+        nodes: vec![H(0)],
         refuses: H(2),
-        full,
+        full: if full { vec![H(0)] } else { vec![] },
         announced: Default::default(),
     }
 }
@@ -535,7 +538,8 @@ async fn put_then_get_places_copies_and_names_the_contributors() {
     // contributors that took them, none on the one that refused.
     assert_eq!(stored[&H(0)].len(), 3 * 8 + 1);
     assert!(!stored.contains_key(&H(2)));
-    assert_eq!(*sink.announced.borrow(), vec![H(1), H(3)]);
+    // The node and the contributors that took shards announce the file.
+    assert_eq!(*sink.announced.borrow(), vec![H(0), H(1), H(3)]);
     // The copies alone (no required holder) rebuild the file? Not with one
     // refusing contributor; the required holder does.
     let mut node = Holder::new(Reach::Full);
@@ -557,6 +561,59 @@ async fn put_then_get_places_copies_and_names_the_contributors() {
     .unwrap();
     assert_eq!(getter.manifest().hints, vec![vec![1u8], vec![3u8]]);
     assert!(getter.next().await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn nodes_share_the_shards_and_a_full_node_passes_its_own_on() {
+    let data: Vec<u8> = (0..6_000_000u32).map(|i| (i % 239) as u8).collect();
+    let (a, b, c) = (H(10), H(11), H(12));
+    let mut spread = Sink {
+        nodes: vec![a, b, c],
+        ..sink(false)
+    };
+    let input = Input {
+        name: "a.bin".into(),
+        mime: "".into(),
+        total: data.len() as u64,
+    };
+    let link = put(
+        &mut spread,
+        futures::io::Cursor::new(&data),
+        &input,
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    let stored = spread.stored.into_inner();
+    let on = |h: H| stored.get(&h).map_or(0, |s| s.len());
+    // 6 segments of 8 shards, dealt in turn: at most 3 of a segment per
+    // node, so losing any one node leaves at least 5 of 8 (k = 4). The
+    // manifest is on all three.
+    assert_eq!(on(a) + on(b) + on(c), 6 * 8 + 3);
+    for node in [a, b, c] {
+        assert!((14..=21).contains(&on(node)), "{node} holds {}", on(node));
+        let mut others: Vec<(H, Holder)> = Vec::new();
+        for other in [a, b, c].into_iter().filter(|h| *h != node) {
+            let mut holder = Holder::new(Reach::Partial);
+            holder.shards = stored[&other].clone();
+            others.push((other, holder));
+        }
+        let (got, _) = get(Memory::new(others), &link).await;
+        assert_eq!(got.unwrap(), data, "without {node}");
+    }
+
+    // A full node's shards go to the others; the put still succeeds.
+    let mut full = Sink {
+        nodes: vec![a, b, c],
+        full: vec![b],
+        ..sink(false)
+    };
+    put(&mut full, futures::io::Cursor::new(&data), &input, &|_| {})
+        .await
+        .unwrap();
+    let stored = full.stored.into_inner();
+    assert!(!stored.contains_key(&b));
+    assert_eq!(stored[&a].len() + stored[&c].len(), 6 * 8 + 2);
 }
 
 #[tokio::test]
