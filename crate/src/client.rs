@@ -62,7 +62,10 @@ impl Client {
         let addr = tcp_addr(doc.addrs.iter()).context("the node offers no TCP address")?;
         let mut nodes = vec![(node, addr)];
         for entry in doc.nodes.iter().take(crate::net::MAX_NODES) {
-            let (Ok(peer), Some(addr)) = (entry.peer_id.parse::<PeerId>(), tcp_addr(entry.addrs.iter())) else {
+            let (Ok(peer), Some(addr)) = (
+                entry.peer_id.parse::<PeerId>(),
+                tcp_addr(entry.addrs.iter()),
+            ) else {
                 continue;
             };
             if nodes.iter().all(|(p, _)| *p != peer) {
@@ -110,7 +113,9 @@ impl Client {
             .find(|(p, _)| *p == peer)
             .map(|(_, a)| a.clone())
             .context("not a known node")?;
-        let opts = DialOpts::peer_id(peer).addresses(vec![addr.clone()]).build();
+        let opts = DialOpts::peer_id(peer)
+            .addresses(vec![addr.clone()])
+            .build();
         self.swarm
             .dial(opts)
             .with_context(|| format!("cannot dial {addr}"))?;
@@ -147,7 +152,12 @@ impl Client {
         let lookup = tokio::time::timeout(CONNECT_TIMEOUT, async {
             loop {
                 if let SwarmEvent::Behaviour(BehaviourEvent::Kad(
-                    kad::Event::OutboundQueryProgressed { id: q, result, step, .. },
+                    kad::Event::OutboundQueryProgressed {
+                        id: q,
+                        result,
+                        step,
+                        ..
+                    },
                 )) = self.swarm.select_next_some().await
                 {
                     if q != id {
@@ -184,14 +194,16 @@ impl Client {
         let mut left = ids.len();
         while left > 0 {
             match self.swarm.select_next_some().await {
-                SwarmEvent::Behaviour(BehaviourEvent::Block(request_response::Event::Message {
-                    message:
-                        request_response::Message::Response {
-                            request_id,
-                            response,
-                        },
-                    ..
-                })) => {
+                SwarmEvent::Behaviour(BehaviourEvent::Block(
+                    request_response::Event::Message {
+                        message:
+                            request_response::Message::Response {
+                                request_id,
+                                response,
+                            },
+                        ..
+                    },
+                )) => {
                     if let Some(i) = ids.iter().position(|id| *id == request_id) {
                         answers[i] = Some(response);
                         left -= 1;
@@ -320,7 +332,11 @@ impl ShardSource for Remote<'_> {
 
     fn holders(&mut self) -> Vec<(PeerId, Reach)> {
         let client = self.0.get_mut();
-        client.nodes.iter().map(|(p, _)| (*p, Reach::Partial)).collect()
+        client
+            .nodes
+            .iter()
+            .map(|(p, _)| (*p, Reach::Partial))
+            .collect()
     }
 
     async fn has(&self, holder: PeerId, hashes: &[Hash]) -> transfer::Result<Vec<bool>> {
@@ -331,7 +347,11 @@ impl ShardSource for Remote<'_> {
         match answer.into_iter().next() {
             Some(BlockResponse::Have(flags)) if flags.len() == n => Ok(flags),
             Some(other) => Err(TransferError::unexpected(&holder, "HAS", other)),
-            None => Err(TransferError::unexpected(&holder, "HAS", BlockResponse::Have(vec![]))),
+            None => Err(TransferError::unexpected(
+                &holder,
+                "HAS",
+                BlockResponse::Have(vec![]),
+            )),
         }
     }
 
@@ -388,7 +408,9 @@ impl ShardSink for Remote<'_> {
 
     async fn announce(&self, holders: &[PeerId], key: Hash) {
         for holder in holders {
-            let answer = self.exchange(*holder, vec![BlockRequest::Provide(key)]).await;
+            let answer = self
+                .exchange(*holder, vec![BlockRequest::Provide(key)])
+                .await;
             if !matches!(answer.as_deref(), Ok([BlockResponse::Stored(k)]) if *k == key) {
                 tracing::warn!(%holder, "a node will not announce the file");
             }
@@ -400,7 +422,8 @@ impl ShardSink for Remote<'_> {
 fn tcp_addr<'a>(addrs: impl Iterator<Item = &'a String>) -> Option<Multiaddr> {
     addrs.filter_map(|a| a.parse::<Multiaddr>().ok()).find(|a| {
         let p: Vec<_> = a.iter().collect();
-        matches!(p.get(1), Some(Protocol::Tcp(_))) && !a.iter().any(|x| matches!(x, Protocol::Ws(_)))
+        matches!(p.get(1), Some(Protocol::Tcp(_)))
+            && !a.iter().any(|x| matches!(x, Protocol::Ws(_)))
     })
 }
 

@@ -152,6 +152,9 @@ pub struct NodeStatus {
     /// Number of blocks stored.
     #[serde(default)]
     pub stored_blocks: u64,
+    /// Provider records in the node's DHT store (on disk).
+    #[serde(default)]
+    pub dht_provider_records: usize,
     /// Blocks served to GET requests since the node started.
     #[serde(default)]
     pub served_blocks: u64,

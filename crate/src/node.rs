@@ -1,12 +1,14 @@
 //! `meganet node`: the native node. It relays signaling between browsers
-//! (circuit relay v2), bootstraps the DHT (Kademlia server), and serves the
-//! web app plus `/bootstrap.json` and `/status.json` over HTTP.
+//! (circuit relay v2), serves the DHT (a Kademlia server to the other
+//! nodes, with its provider records on disk), stores shards, and serves
+//! the web app plus `/bootstrap.json` and `/status.json` over HTTP.
 
 mod config;
 mod http;
 mod identity;
 mod limits;
 mod membership;
+mod records;
 mod swarm;
 
 pub use config::Config;

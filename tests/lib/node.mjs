@@ -35,9 +35,12 @@ export function runMeganet(args, { timeoutMs = 30_000 } = {}) {
  * for it to print its web app URL.
  */
 export async function startNode({ data = tempDir(), http = '127.0.0.1:0', args = [] } = {}) {
+  // A listener named in `args` replaces its default.
+  const listeners = ['--ws', '--webrtc', '--tcp']
+    .filter((flag) => !args.includes(flag))
+    .flatMap((flag) => [flag, '127.0.0.1:0']);
   const child = spawn(BIN, [
-    'node', '--data', data, '--www', path.join(ROOT, 'dist'), '--http', http,
-    '--ws', '127.0.0.1:0', '--webrtc', '127.0.0.1:0', '--tcp', '127.0.0.1:0', ...args,
+    'node', '--data', data, '--www', path.join(ROOT, 'dist'), '--http', http, ...listeners, ...args,
   ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' } });
   let stdout = '';
   let stderr = '';

@@ -233,6 +233,8 @@ impl Membership {
 
 /// Sets `c`'s next dial after its backoff, which then doubles.
 fn schedule(c: &mut Configured, why: &str) {
+    // A dial error spans several lines; the log keeps one line per event.
+    let why = why.split_whitespace().collect::<Vec<_>>().join(" ");
     tracing::warn!(
         addr = %c.addr,
         retry_in_secs = c.backoff.as_secs(),

@@ -17,11 +17,9 @@ use tokio::sync::RwLock;
 
 use super::identity::Secrets;
 use super::membership::Membership;
+use super::records::{DiskStore, Limits};
 use super::Config;
 
-/// Most distinct DHT keys (files and the contributors key) with provider
-/// records the node keeps; at most 20 providers each.
-const MAX_PROVIDER_KEYS: usize = 65_536;
 use crate::net::block::{self, BlockCodec};
 use crate::net::{NodeStatus, PeerConnection, TransportKind, PROTOCOL_VERSION};
 use crate::store::{Class, Store};
@@ -30,7 +28,7 @@ use crate::store::{Class, Store};
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
     relay: relay::Behaviour,
-    pub(super) kad: kad::Behaviour<kad::store::MemoryStore>,
+    pub(super) kad: kad::Behaviour<DiskStore>,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     block: request_response::Behaviour<BlockCodec>,
@@ -48,10 +46,13 @@ pub struct Node {
     /// the node to announce a file (PROVIDE).
     uploaders: HashSet<PeerId>,
     started: std::time::Instant,
+    ticks: u64,
 }
 
 /// How often configured nodes that are down are looked at.
 const TICK: Duration = Duration::from_secs(1);
+/// Ticks between two sweeps of expired DHT records.
+const EXPIRE_EVERY_TICKS: u64 = 600;
 
 /// Connections stay open this long without traffic; browsers keep theirs
 /// alive with ping and their relay reservation.
@@ -71,6 +72,16 @@ impl Node {
             certificate,
         } = secrets;
         let relay_config = config.relay.to_relay_config();
+        let dht = config.data.join("dht");
+        let local = keypair.public().to_peer_id();
+        let records = DiskStore::open(local, &dht, Limits::default())
+            .with_context(|| format!("cannot open the DHT records in {}", dht.display()))?;
+        tracing::info!(
+            path = %records.path().display(),
+            providers = records.provider_records(),
+            "DHT records loaded"
+        );
+        status.write().await.dht_provider_records = records.provider_records();
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
             .with_tcp(
@@ -86,19 +97,7 @@ impl Node {
             .await?
             .with_behaviour(|key| {
                 let peer_id = key.public().to_peer_id();
-                let mut kad = kad::Behaviour::with_config(
-                    peer_id,
-                    // Every file has a provider key: room for many more
-                    // than the store's default of 1024.
-                    kad::store::MemoryStore::with_config(
-                        peer_id,
-                        kad::store::MemoryStoreConfig {
-                            max_provided_keys: MAX_PROVIDER_KEYS,
-                            ..Default::default()
-                        },
-                    ),
-                    node_kad_config(),
-                );
+                let mut kad = kad::Behaviour::with_config(peer_id, records, node_kad_config());
                 kad.set_mode(Some(kad::Mode::Server));
                 Behaviour {
                     relay: relay::Behaviour::new(peer_id, relay_config),
@@ -152,6 +151,7 @@ impl Node {
             membership,
             uploaders: HashSet::new(),
             started: std::time::Instant::now(),
+            ticks: 0,
         };
         node.await_listeners(3).await?;
         Ok(node)
@@ -187,9 +187,28 @@ impl Node {
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_event(event).await,
-                _ = tick.tick() => self.membership.tick(&mut self.swarm, std::time::Instant::now()),
+                _ = tick.tick() => self.on_tick().await,
             }
         }
+    }
+
+    /// Once a second: dial configured nodes that are due and count the
+    /// DHT's provider records; now and then, drop expired DHT records
+    /// (Kademlia drops them only when a lookup touches them).
+    async fn on_tick(&mut self) {
+        self.membership
+            .tick(&mut self.swarm, std::time::Instant::now());
+        self.ticks += 1;
+        if self.ticks % EXPIRE_EVERY_TICKS == 0 {
+            self.swarm.behaviour_mut().kad.store_mut().remove_expired();
+        }
+        let records = self
+            .swarm
+            .behaviour_mut()
+            .kad
+            .store_mut()
+            .provider_records();
+        self.status.write().await.dht_provider_records = records;
     }
 
     async fn on_listen_addr(&mut self, address: Multiaddr) {

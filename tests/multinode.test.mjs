@@ -1,0 +1,118 @@
+// Many nodes, one network: nodes joined with --peer find each other, a
+// put through one node spreads its shards over all of them, and the link
+// still opens through another node after the first is gone.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { startNode, runMeganet, tempDir } from './lib/node.mjs';
+
+const cleanups = [];
+after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
+const sha = (b) => createHash('sha256').update(b).digest('hex');
+
+/** The node's TCP multiaddr, ending in its peer id. */
+async function tcpAddr(node) {
+  const status = await node.status();
+  const addr = status.listenAddrs.find((a) => /^\/ip4\/[^/]+\/tcp\/\d+$/.test(a));
+  return `${addr}/p2p/${node.peerId}`;
+}
+
+async function start(args = [], data = undefined) {
+  const node = await startNode({ args, data });
+  cleanups.push(() => node.stop());
+  return node;
+}
+
+/** Waits until every node's status lists every other as a joined node. */
+async function waitForMesh(nodes, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const views = await Promise.all(nodes.map((n) => n.status()));
+    const joined = views.every((v, i) => nodes.every((other, j) => i === j
+      || v.nodes.some((e) => e.peerId === other.peerId)));
+    if (joined) return views;
+    if (Date.now() > deadline) {
+      assert.fail(`nodes did not all join: ${JSON.stringify(views.map((v) => v.nodes.map((e) => e.peerId)))}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+test('three nodes joined by --peer share a file; it opens through another node after the first stops', async () => {
+  const a = await start();
+  const b = await start(['--peer', await tcpAddr(a)]);
+  // C names only B: it learns of A through the DHT, and A lets it into
+  // its routing table only after dialing it back.
+  const c = await start(['--peer', await tcpAddr(b)]);
+  const views = await waitForMesh([a, b, c]);
+  assert.ok(views[1].nodes.every((e) => e.addrs.length > 0), 'each joined node has addresses');
+
+  const dir = tempDir();
+  const data = randomBytes((6 << 20) + 12_345);
+  const file = path.join(dir, 'shared.bin');
+  writeFileSync(file, data);
+  const put = await runMeganet(['put', file, '--node', a.url], { timeoutMs: 120_000 });
+  assert.equal(put.code, 0, put.stderr);
+  const link = put.stdout.trim();
+
+  // 7 segments of 8 shards plus the manifest on three nodes: spread, at
+  // most 3 of any segment on one node.
+  const stored = await Promise.all([a, b, c].map(async (n) => (await n.status()).storedBlocks));
+  assert.equal(stored.reduce((x, y) => x + y, 0), 7 * 8 + 3, `stored per node: ${stored}`);
+  for (const count of stored) assert.ok(count >= 7 && count <= 7 * 3 + 1, `stored per node: ${stored}`);
+
+  // Every node announces that it holds the file.
+  const providers = await runMeganet(['providers', link, '--node', b.url]);
+  assert.equal(providers.code, 0, providers.stderr);
+  const listed = providers.stdout.trim().split('\n').sort();
+  assert.deepEqual(listed, [a.peerId, b.peerId, c.peerId].sort());
+
+  await a.stop();
+  const out = path.join(dir, 'fetched.bin');
+  const get = await runMeganet(['get', link, '-o', out, '--node', b.url], { timeoutMs: 120_000 });
+  assert.equal(get.code, 0, get.stderr);
+  assert.equal(sha(readFileSync(out)), sha(data));
+
+  // B restarted alone answers the lookup from its disk: nobody else is
+  // up to republish.
+  await c.stop();
+  await b.stop();
+  const again = await start([], b.data);
+  assert.equal(again.peerId, b.peerId);
+  assert.ok((await again.status()).dhtProviderRecords >= 3);
+  const fromDisk = await runMeganet(['providers', link, '--node', again.url]);
+  assert.equal(fromDisk.code, 0, fromDisk.stderr);
+  assert.deepEqual(fromDisk.stdout.trim().split('\n').sort(), [a.peerId, b.peerId, c.peerId].sort());
+});
+
+test('a node whose --peer cannot be reached still starts, says so, and joins once the peer is up', async () => {
+  const data = tempDir();
+  const first = await start([], data);
+  const addr = await tcpAddr(first);
+  await first.stop();
+  const lonely = await start(['--peer', addr]);
+  const deadline = Date.now() + 15_000;
+  while (!/cannot reach peer node/.test(lonely.logs()) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.match(lonely.logs(), /cannot reach peer node .*retrying/);
+  // The same node comes back on the same port (same data, same identity).
+  const port = addr.match(/\/tcp\/(\d+)\//)[1];
+  const back = await start(['--tcp', `127.0.0.1:${port}`], data);
+  assert.equal(back.peerId, first.peerId);
+  await waitForMesh([lonely, back], 70_000);
+});
+
+test('bad --peer and --external-address values are refused at start with a reason', async () => {
+  const noPeerId = await runMeganet(['node', '--peer', '/ip4/127.0.0.1/tcp/4003']);
+  assert.notEqual(noPeerId.code, 0);
+  assert.match(noPeerId.stderr, /must end in \/p2p\/<peer id>/);
+  const relayed = await runMeganet(['node', '--external-address', '/ip4/1.2.3.4/tcp/1/p2p-circuit']);
+  assert.notEqual(relayed.code, 0);
+  assert.match(relayed.stderr, /relayed address/);
+  const garbage = await runMeganet(['node', '--external-address', 'not-an-address']);
+  assert.notEqual(garbage.code, 0);
+  assert.match(garbage.stderr, /not-an-address/);
+});
