@@ -1,12 +1,14 @@
 // Many nodes, one network: nodes joined with --peer find each other, a
 // put through one node spreads its shards over all of them, and the link
-// still opens through another node after the first is gone.
+// still opens through another node after the first is gone: from the CLI
+// and from browsers.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startNode, runMeganet, tempDir } from './lib/node.mjs';
+import { BROWSERS, launch, openApp, waitForStatus, screenshot } from './lib/browser.mjs';
 
 const cleanups = [];
 after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
@@ -116,3 +118,48 @@ test('bad --peer and --external-address values are refused at start with a reaso
   assert.notEqual(garbage.code, 0);
   assert.match(garbage.stderr, /not-an-address/);
 });
+
+for (const kind of BROWSERS) {
+test(`${kind}: a link made on node A's page opens on node B's page after A stops`, async () => {
+  const a = await start();
+  const b = await start(['--peer', await tcpAddr(a)]);
+  const c = await start(['--peer', await tcpAddr(a)]);
+  await waitForMesh([a, b, c]);
+  const data = randomBytes((3 << 20) + 4321);
+
+  const uploader = await launch(kind);
+  cleanups.push(() => uploader.close());
+  const up = await openApp(uploader, a.url);
+  await waitForStatus(up.page, (s) => s.node.state === 'connected' && s.node.otherNodes === 2);
+  await up.page.setInputFiles('#file', { name: 'spread.bin', mimeType: 'application/octet-stream', buffer: data });
+  await up.page.waitForSelector('#put-result:not([hidden])', { timeout: 90_000 });
+  const link = await up.page.inputValue('#put-link');
+  await uploader.close();
+
+  // 4 segments of 8 shards over three nodes, at most 3 of a segment on
+  // one; the manifest on all three.
+  const stored = await Promise.all([a, b, c].map(async (n) => (await n.status()).storedBlocks));
+  assert.equal(stored.reduce((x, y) => x + y, 0), 4 * 8 + 3, `stored per node: ${stored}`);
+  for (const count of stored) assert.ok(count >= 4 * 2 + 1 && count <= 4 * 3 + 1, `stored per node: ${stored}`);
+
+  // The same fragment on B's origin, with A gone: B and C hold enough.
+  await a.stop();
+  const onB = `${b.url}${link.slice(link.indexOf('#'))}`;
+  const fetcher = await launch(kind);
+  cleanups.push(() => fetcher.close());
+  const { page } = await openApp(fetcher, b.url);
+  await waitForStatus(page, (s) => s.node.state === 'connected');
+  await page.goto(onB);
+  await page.waitForSelector('#fetch-save:not([hidden])', { timeout: 90_000 });
+  const digest = await page.evaluate(async () => {
+    const url = document.getElementById('fetch-save').href;
+    const buf = await (await fetch(url)).arrayBuffer();
+    const d = await crypto.subtle.digest('SHA-256', buf);
+    return [...new Uint8Array(d)].map((x) => x.toString(16).padStart(2, '0')).join('');
+  });
+  assert.equal(digest, sha(data), 'the bytes fetched through B are the bytes put through A');
+  await screenshot(page, `multinode-get-${kind}`);
+  const served = await Promise.all([b, c].map(async (n) => (await n.status()).servedBlocks));
+  assert.ok(served.every((x) => x > 0), `both remaining nodes served shards: ${served}`);
+});
+}

@@ -66,6 +66,14 @@ pub const MAX_ICE_SERVERS: usize = 8;
 /// Longest STUN server URL.
 pub const MAX_ICE_URL_LEN: usize = 256;
 
+/// The peer an address ends in (`.../p2p/<peer id>`).
+pub fn addr_peer(addr: &Multiaddr) -> Option<libp2p::PeerId> {
+    match addr.iter().last() {
+        Some(Protocol::P2p(peer)) => Some(peer),
+        _ => None,
+    }
+}
+
 /// Checks the address of a node: a host (IP or DNS name), then TCP
 /// (optionally WebSocket) or UDP WebRTC-direct, never a relayed circuit;
 /// with `with_peer` it must end in `/p2p/<peer id>`, else it must not.

@@ -17,6 +17,7 @@ use super::status::Status;
 use crate::format::MAX_HINTS;
 use crate::hash::Hash;
 use crate::net::block::{BlockRequest, BlockResponse};
+use crate::net::MAX_NODES;
 use crate::transfer::TransferError;
 
 /// Tries per contributor.
@@ -110,6 +111,11 @@ impl Blocks {
         }
     }
 
+    /// How many other nodes the network has, as the node last said.
+    pub fn other_nodes(&self) -> usize {
+        self.status.borrow().node().other_nodes
+    }
+
     /// One request; one to a browser fails after [`PEER_REQUEST_TIMEOUT`].
     /// A failure to carry it (no connection, a stream that broke) is
     /// [`TransferError::Unreachable`]: worth trying again.
@@ -199,6 +205,15 @@ impl Blocks {
         });
     }
 
+    /// Connects to the network's other nodes; returns the ones reached.
+    pub async fn nodes(&self) -> Vec<PeerId> {
+        let addrs = self
+            .command(|reply| Command::Nodes { reply })
+            .await
+            .unwrap_or_default();
+        self.connect_all(addrs).await
+    }
+
     /// Finds the peers that store for others and connects to them directly;
     /// returns the ones reached.
     pub async fn contributors(&self) -> Vec<PeerId> {
@@ -206,12 +221,15 @@ impl Blocks {
     }
 
     /// Finds the holders of one file: the peers `hints` names (from its
-    /// manifest) and those the DHT lists under its provider key; connects
-    /// to each and returns the ones reached.
+    /// manifest), the network's other nodes and those the DHT lists under
+    /// its provider key; connects to each and returns the ones reached.
     pub async fn holders(&self, key: Hash, hints: Vec<PeerId>) -> Vec<PeerId> {
-        let (search, mut reached) = self.holders_as_reached(key);
-        search.hints(hints);
-        drop(search);
+        let search = self.search();
+        let mut reached = futures::stream::select_all([
+            search.providers(key),
+            search.nodes(),
+            search.hints(hints),
+        ]);
         let mut peers = Vec::new();
         while let Some(peer) = reached.next().await {
             if !peers.contains(&peer) {
@@ -226,6 +244,11 @@ impl Blocks {
             .command(|reply| Command::Providers { key, reply })
             .await
             .unwrap_or_default();
+        self.connect_all(addrs).await
+    }
+
+    /// Connects to every address at once; the peers reached.
+    async fn connect_all(&self, addrs: Vec<Multiaddr>) -> Vec<PeerId> {
         let dials = addrs.into_iter().map(|addr| self.connect(addr));
         futures::future::join_all(dials)
             .await
@@ -234,38 +257,22 @@ impl Blocks {
             .collect()
     }
 
-    /// Starts finding the holders of the file with provider `key`: looks
-    /// them up in the DHT and dials each, handing on every peer as soon as
-    /// it is reached. Placement hints join through [`Search::hints`]. The
-    /// channel closes once the search is dropped and every dial has ended;
-    /// it holds every answer a search can give, so no send waits.
-    pub fn holders_as_reached(&self, key: Hash) -> (Search, mpsc::Receiver<PeerId>) {
-        let (tx, rx) = mpsc::channel(MAX_CONTRIBUTORS + MAX_HINTS);
-        let search = Search {
+    /// A search for one file's holders: each of its lookups hands on
+    /// every peer as soon as it is reached, and a peer found twice is
+    /// dialed once.
+    pub fn search(&self) -> Search {
+        Search {
             blocks: self.clone(),
-            tx,
             dialed: Rc::default(),
-        };
-        let lookup = search.clone();
-        crate::platform::spawn(async move {
-            let addrs = lookup
-                .blocks
-                .command(|reply| Command::Providers {
-                    key: RecordKey::new(&key.0),
-                    reply,
-                })
-                .await
-                .unwrap_or_default();
-            lookup.dial_all(addrs).await;
-        });
-        (search, rx)
+        }
     }
 
-    /// Connects to one contributor, trying three times with a short pause:
-    /// a setup can fail transiently (a busy peer, a lost race, a relayed
-    /// connection closed under the signaling).
+    /// Connects to one holder (a browser's `/webrtc` address or another
+    /// node's), trying three times with a short pause: a setup can fail
+    /// transiently (a busy peer, a lost race, a relayed connection closed
+    /// under the signaling).
     async fn connect(&self, addr: Multiaddr) -> Option<PeerId> {
-        let (_, peer) = crate::webrtc::parse_dial_addr(&addr).ok()?;
+        let peer = crate::net::addr_peer(&addr)?;
         for attempt in 1..=CONNECT_ATTEMPTS {
             let dial = self.command(|reply| Command::Connect {
                 addr: addr.clone(),
@@ -279,7 +286,7 @@ impl Blocks {
                 },
                 () = crate::platform::sleep(CONNECT_TIMEOUT).fuse() => "timed out".to_owned(),
             };
-            tracing::warn!(%peer, attempt, %error, "contributor unreachable");
+            tracing::warn!(%peer, attempt, %error, "holder unreachable");
             if attempt < CONNECT_ATTEMPTS {
                 crate::platform::sleep(RETRY_PAUSE * attempt).await;
             }
@@ -288,37 +295,71 @@ impl Blocks {
     }
 }
 
-/// One search for a file's holders; see [`Blocks::holders_as_reached`].
+/// One search for a file's holders; see [`Blocks::search`]. Each lookup
+/// answers with a channel that closes once its last dial has ended; it
+/// holds every answer the lookup can give, so no send waits.
 #[derive(Clone)]
 pub struct Search {
     blocks: Blocks,
-    tx: mpsc::Sender<PeerId>,
     /// Peers dialed already, so one named twice is dialed once.
     dialed: Rc<RefCell<HashSet<PeerId>>>,
 }
 
+/// Room in a lookup's channel: the most peers any lookup names.
+const LOOKUP_ROOM: usize = max(max(MAX_CONTRIBUTORS, MAX_HINTS), MAX_NODES);
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
 impl Search {
-    /// Dials the peers a manifest names as holders (in the background).
-    pub fn hints(&self, mut peers: Vec<PeerId>) {
-        peers.truncate(MAX_HINTS);
-        let search = self.clone();
-        crate::platform::spawn(async move {
-            let addrs = search
-                .blocks
-                .command(|reply| Command::Addrs { peers, reply })
-                .await
-                .unwrap_or_default();
-            search.dial_all(addrs).await;
-        });
+    /// The peers the DHT lists as providers of the file with provider
+    /// `key`.
+    pub fn providers(&self, key: Hash) -> mpsc::Receiver<PeerId> {
+        self.reach(move |reply| Command::Providers {
+            key: RecordKey::new(&key.0),
+            reply,
+        })
     }
 
-    async fn dial_all(&self, addrs: Vec<Multiaddr>) {
+    /// The network's other nodes, which hold shards too.
+    pub fn nodes(&self) -> mpsc::Receiver<PeerId> {
+        self.reach(|reply| Command::Nodes { reply })
+    }
+
+    /// The peers a manifest names as holders.
+    pub fn hints(&self, mut peers: Vec<PeerId>) -> mpsc::Receiver<PeerId> {
+        peers.truncate(MAX_HINTS);
+        self.reach(|reply| Command::Addrs { peers, reply })
+    }
+
+    /// Asks the driver for addresses (`ask`), then dials each in the
+    /// background.
+    fn reach(
+        &self,
+        ask: impl FnOnce(oneshot::Sender<Vec<Multiaddr>>) -> Command + 'static,
+    ) -> mpsc::Receiver<PeerId> {
+        let (tx, rx) = mpsc::channel(LOOKUP_ROOM);
+        let search = self.clone();
+        crate::platform::spawn(async move {
+            let mut addrs = search.blocks.command(ask).await.unwrap_or_default();
+            addrs.truncate(LOOKUP_ROOM);
+            search.dial_all(addrs, tx).await;
+        });
+        rx
+    }
+
+    async fn dial_all(&self, addrs: Vec<Multiaddr>, tx: mpsc::Sender<PeerId>) {
         let dials = addrs.into_iter().map(|addr| {
-            let mut tx = self.tx.clone();
+            let mut tx = tx.clone();
             let blocks = self.blocks.clone();
             let dialed = self.dialed.clone();
             async move {
-                let Ok((_, peer)) = crate::webrtc::parse_dial_addr(&addr) else {
+                let Some(peer) = crate::net::addr_peer(&addr) else {
                     return;
                 };
                 if !dialed.borrow_mut().insert(peer) {

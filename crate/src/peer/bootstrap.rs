@@ -5,7 +5,8 @@ use libp2p::Multiaddr;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::net::Bootstrap;
+use crate::net::{Bootstrap, MAX_NODES};
+use libp2p::PeerId;
 
 /// Largest bootstrap document accepted: a handful of addresses.
 const MAX_BOOTSTRAP_BYTES: usize = 64 * 1024;
@@ -43,14 +44,41 @@ pub async fn fetch(url: &str) -> Result<Bootstrap, String> {
 /// is not used for the node link until large browser-to-node messages are
 /// proven to pass over it (docs/DESIGN.md).
 pub fn pick_address(bootstrap: &Bootstrap) -> Option<Multiaddr> {
-    bootstrap
-        .addrs
+    websocket(&bootstrap.addrs)
+}
+
+/// The first WebSocket address among `addrs` (a relayed one never).
+fn websocket(addrs: &[String]) -> Option<Multiaddr> {
+    addrs
         .iter()
         .filter_map(|a| a.parse::<Multiaddr>().ok())
         .find(|a| {
             a.iter().any(|p| matches!(p, Protocol::Ws(_)))
                 && !a.iter().any(|p| matches!(p, Protocol::P2pCircuit))
         })
+}
+
+/// The other nodes of the network the document lists, each with the
+/// WebSocket address a browser dials (ending in `/p2p/<peer id>`); at most
+/// [`MAX_NODES`], without `own` and entries a browser cannot dial.
+pub fn other_nodes(bootstrap: &Bootstrap, own: PeerId) -> Vec<(PeerId, Multiaddr)> {
+    let mut out: Vec<(PeerId, Multiaddr)> = Vec::new();
+    for entry in bootstrap.nodes.iter().take(MAX_NODES) {
+        let Ok(peer) = entry.peer_id.parse::<PeerId>() else {
+            continue;
+        };
+        let Some(mut addr) = websocket(&entry.addrs) else {
+            continue;
+        };
+        if peer == own || out.iter().any(|(p, _)| *p == peer) {
+            continue;
+        }
+        if !matches!(addr.iter().last(), Some(Protocol::P2p(_))) {
+            addr.push(Protocol::P2p(peer));
+        }
+        out.push((peer, addr));
+    }
+    out
 }
 
 /// The node's STUN servers that pass [`crate::net::check_stun_url`], at

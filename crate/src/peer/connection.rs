@@ -3,7 +3,8 @@
 //! the part that owns that protocol's state, each in its own file:
 //!
 //! - [`node_link`]: the link to the node (bootstrap document, dial,
-//!   backoff, relay reservation);
+//!   backoff, relay reservation) and the directory of the other nodes;
+//! - [`node_dials`]: connections to those other nodes;
 //! - [`connections`]: the open connections and their upgrade from relayed
 //!   to direct, whose setups [`direct`] carries out;
 //! - [`listen`]: listen addresses, and WebRTC listeners on reservations;
@@ -35,6 +36,7 @@ mod announce;
 mod connections;
 mod direct;
 mod listen;
+mod node_dials;
 mod node_link;
 mod ping;
 mod requests;
@@ -44,6 +46,7 @@ pub use announce::{contributors_key, MAX_CONTRIBUTORS};
 use announce::Announce;
 use connections::Connections;
 use listen::Listen;
+use node_dials::NodeDials;
 use node_link::NodeLink;
 use ping::Pings;
 use requests::Requests;
@@ -63,7 +66,12 @@ pub enum Command {
         key: RecordKey,
         reply: oneshot::Sender<Vec<Multiaddr>>,
     },
-    /// The `/webrtc` addresses of `peers` through the node.
+    /// The network's other nodes, at the addresses a browser dials.
+    Nodes {
+        reply: oneshot::Sender<Vec<Multiaddr>>,
+    },
+    /// How to reach `peers`: another node at its own address, a browser
+    /// at its `/webrtc` address through our node.
     Addrs {
         peers: Vec<PeerId>,
         reply: oneshot::Sender<Vec<Multiaddr>>,
@@ -71,7 +79,8 @@ pub enum Command {
     /// Contribution was switched on or off: announce or withdraw; `forget`
     /// (on leaving) also drops the files this peer announced it holds.
     Announce { forget: bool },
-    /// A direct connection to a browser's `/webrtc` address.
+    /// A connection to another node's address (from [`Command::Nodes`]),
+    /// or a direct one to a browser's `/webrtc` address.
     Connect {
         addr: Multiaddr,
         reply: oneshot::Sender<Result<(), String>>,
@@ -89,6 +98,7 @@ pub struct Driver {
     swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<Command>,
     node: NodeLink,
+    node_dials: NodeDials,
     connections: Connections,
     listen: Listen,
     pings: Pings,
@@ -123,6 +133,7 @@ impl Driver {
             requests: Requests::default(),
             swarm,
             node: NodeLink::new(bootstrap_url, status.clone(), ice_servers),
+            node_dials: NodeDials::default(),
             connections: Connections::new(status.clone()),
             listen: Listen::new(status),
             pings: Pings::default(),
@@ -178,11 +189,19 @@ impl Driver {
             Command::Providers { key, reply } => {
                 self.announce.find_providers(swarm, &self.node, key, reply);
             }
+            Command::Nodes { reply } => {
+                let _ = reply.send(self.node.other_nodes());
+            }
             Command::Addrs { peers, reply } => {
-                let _ = reply.send(self.node.relayed_addrs(*swarm.local_peer_id(), peers));
+                let _ = reply.send(self.node.addrs_of(*swarm.local_peer_id(), peers));
             }
             Command::Announce { forget } => self.announce.announce(swarm, forget),
-            Command::Connect { addr, reply } => self.connections.connect(swarm, addr, reply),
+            Command::Connect { addr, reply } => match crate::net::addr_peer(&addr) {
+                Some(peer) if self.node.is_other_node(&peer) => {
+                    self.node_dials.dial(swarm, peer, addr, reply);
+                }
+                _ => self.connections.connect(swarm, addr, reply),
+            },
         }
     }
 
@@ -212,6 +231,10 @@ impl Driver {
                     .on_closed(peer_id, num_established, cause.as_ref());
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                if peer_id.is_some_and(|p| self.node.is_other_node(&p)) {
+                    self.node_dials.on_dial_error(peer_id, &error.to_string());
+                    return false;
+                }
                 self.connections.on_dial_error(swarm, peer_id, &error);
                 return self.node.on_dial_error(swarm, peer_id, &error);
             }
@@ -236,12 +259,14 @@ impl Driver {
     }
 
     /// A connection is up: to the node, it is the node link's; to another
-    /// browser, a step of a direct-connection upgrade. Then the status
-    /// lists it.
+    /// node, a dial's answer; to another browser, a step of a
+    /// direct-connection upgrade. Then the status lists it.
     fn on_established(&mut self, peer: PeerId, id: ConnectionId, endpoint: &ConnectedPoint) {
         let (info, kind) = self.connections.insert(peer, id, endpoint);
         if self.node.is(&peer) {
             self.node.on_connected(&mut self.swarm, peer, &info);
+        } else if self.node.is_other_node(&peer) {
+            self.node_dials.on_established(peer);
         } else {
             self.connections.upgrade(&mut self.swarm, peer, kind);
         }

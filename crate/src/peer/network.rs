@@ -2,13 +2,14 @@
 //! ([`crate::transfer`]). This module supplies what only the tab has: its
 //! holders.
 //!
-//! - [`Network`], the engine's source: the node (a full holder) and the
-//!   browsers reached so far (partial holders: the manifest's hints and
-//!   the providers of the file's key in the DHT, joining as their dials
-//!   succeed). A browser whose connection dropped is dialed again in the
+//! - [`Network`], the engine's source: the node (a full holder when it is
+//!   the network's only node) and the holders reached so far (partial
+//!   holders: the network's other nodes, the manifest's hints and the
+//!   providers of the file's key in the DHT, joining as their dials
+//!   succeed). A holder whose connection dropped is dialed again in the
 //!   background, so the engine's next round can ask it again.
-//! - [`Uploads`], the engine's sink: the node must confirm every shard;
-//!   contributing browsers take a best-effort copy, then announce the
+//! - [`Uploads`], the engine's sink: the nodes, each shard confirmed by
+//!   one; contributing browsers take a best-effort copy, then announce the
 //!   file under its provider key and are named in its manifest.
 
 mod get;
@@ -18,6 +19,7 @@ mod shards;
 use std::time::Duration;
 
 use futures::channel::mpsc;
+use futures::stream::SelectAll;
 use futures::{FutureExt as _, StreamExt as _};
 use libp2p::PeerId;
 
@@ -32,40 +34,38 @@ pub use shards::{shards, Sessions, MAX_HASHES};
 /// The tab's holders of one file, as the engine's source.
 pub struct Network {
     blocks: Blocks,
-    /// Dials the manifest's hints once it is open; dropped then, so the
-    /// search ends when its last dial does.
-    search: Option<Search>,
-    /// Holders as they are reached, until every dial has ended.
-    lookup: Option<mpsc::Receiver<PeerId>>,
+    search: Search,
+    /// Holders as the lookups reach them (the file's providers, the other
+    /// nodes, the manifest's hints once it is open); empty once every
+    /// lookup has ended, so a manifest nobody holds is not waited for.
+    lookups: SelectAll<mpsc::Receiver<PeerId>>,
     peers: Vec<PeerId>,
+    /// How our node is asked: a full holder only in a one-node network.
+    node_reach: Reach,
 }
 
 impl Network {
     /// Starts looking for the holders of the file `link` names: the
     /// providers of its key now, its hints once the manifest is open.
     pub fn new(blocks: &Blocks, link: &Link) -> Self {
-        let (search, lookup) = blocks.holders_as_reached(link.key.provider_key());
+        let search = blocks.search();
+        let lookups = futures::stream::select_all([search.providers(link.key.provider_key())]);
         Self {
             blocks: blocks.clone(),
-            search: Some(search),
-            lookup: Some(lookup),
+            search,
+            lookups,
             peers: Vec::new(),
+            node_reach: Reach::Full,
         }
     }
 
-    /// One more holder (`None`: the search is over); true when one came.
-    fn found(&mut self, peer: Option<PeerId>) -> bool {
-        match peer {
-            Some(peer) if !self.peers.contains(&peer) => {
-                self.peers.push(peer);
-                true
-            }
-            Some(_) => false,
-            None => {
-                self.lookup = None;
-                false
-            }
+    /// One more holder; true when it is new.
+    fn found(&mut self, peer: PeerId) -> bool {
+        if self.peers.contains(&peer) {
+            return false;
         }
+        self.peers.push(peer);
+        true
     }
 }
 
@@ -73,46 +73,41 @@ impl ShardSource for Network {
     type Holder = Holder;
 
     async fn ready(&mut self) -> transfer::Result<()> {
-        self.blocks.ready().await
+        self.blocks.ready().await?;
+        if self.blocks.other_nodes() > 0 {
+            // Shards are spread over the nodes: ours holds some of them.
+            self.node_reach = Reach::Partial;
+            self.lookups.push(self.search.nodes());
+        }
+        Ok(())
     }
 
     fn holders(&mut self) -> Vec<(Holder, Reach)> {
-        while let Some(lookup) = &mut self.lookup {
-            match lookup.try_recv() {
-                Ok(peer) => {
-                    self.found(Some(peer));
-                }
-                Err(mpsc::TryRecvError::Closed) => {
-                    self.found(None);
-                }
-                Err(mpsc::TryRecvError::Empty) => break,
-            }
+        while let Some(Some(peer)) = self.lookups.next().now_or_never() {
+            self.found(peer);
         }
         let peers = self
             .peers
             .iter()
             .map(|p| (Holder::Peer(*p), Reach::Partial));
-        std::iter::once((Holder::Node, Reach::Full))
+        std::iter::once((Holder::Node, self.node_reach))
             .chain(peers)
             .collect()
     }
 
     fn searching(&self) -> bool {
-        self.lookup.is_some()
+        !self.lookups.is_empty()
     }
 
     async fn wait_for_holder(&mut self, limit: Option<Duration>) -> bool {
-        let Some(lookup) = &mut self.lookup else {
-            return false;
-        };
         let peer = match limit {
-            None => lookup.next().await,
+            None => self.lookups.next().await,
             Some(limit) => futures::select! {
-                peer = lookup.next() => peer,
+                peer = self.lookups.next() => peer,
                 () = crate::platform::sleep(limit).fuse() => return false,
             },
         };
-        self.found(peer)
+        peer.is_some_and(|peer| self.found(peer))
     }
 
     async fn has(&self, holder: Holder, hashes: &[Hash]) -> transfer::Result<Vec<bool>> {
@@ -136,9 +131,7 @@ impl ShardSource for Network {
     }
 
     fn manifest_opened(&mut self, manifest: &Manifest) {
-        if let Some(search) = self.search.take() {
-            search.hints(hinted_peers(manifest));
-        }
+        self.lookups.push(self.search.hints(hinted_peers(manifest)));
     }
 }
 
@@ -155,7 +148,10 @@ impl ShardSink for Uploads {
     }
 
     async fn nodes(&mut self) -> Vec<Holder> {
-        vec![Holder::Node]
+        let others = self.blocks.nodes().await;
+        std::iter::once(Holder::Node)
+            .chain(others.into_iter().map(Holder::Peer))
+            .collect()
     }
 
     async fn contributors(&mut self) -> Vec<Holder> {

@@ -33,6 +33,8 @@ pub struct NodeLink {
     pub error: Option<String>,
     /// When unreachable: milliseconds until the next attempt.
     pub retry_in_ms: Option<u64>,
+    /// How many other nodes of the network the node named.
+    pub other_nodes: usize,
 }
 
 /// One open connection.
@@ -63,6 +65,7 @@ impl Status {
                     addr: None,
                     error: None,
                     retry_in_ms: None,
+                    other_nodes: 0,
                 },
                 connections: Vec::new(),
                 listen_addrs: Vec::new(),

@@ -177,7 +177,8 @@ impl Announce {
             return;
         };
         let me = *swarm.local_peer_id();
-        let addrs = node.relayed_addrs(me, lookup.found.into_iter().take(MAX_CONTRIBUTORS + 1));
+        // Room for `me` and our node, which are left out.
+        let addrs = node.addrs_of(me, lookup.found.into_iter().take(MAX_CONTRIBUTORS + 2));
         let _ = lookup
             .reply
             .send(addrs.into_iter().take(MAX_CONTRIBUTORS).collect());

@@ -1,6 +1,8 @@
 //! The link to the node: fetch the bootstrap document, dial the node, hold
 //! a relay reservation on it, and retry with backoff when it goes away.
-//! The status shows the link as `node`.
+//! The status shows the link as `node`. The document also lists the other
+//! nodes of the network (the directory), which hold shards too: they are
+//! dialed over WebSocket when a put or a get needs them.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -37,6 +39,8 @@ pub struct NodeLink {
     failures: u32,
     /// STUN servers for WebRTC sessions, from the bootstrap document.
     ice_servers: IceServers,
+    /// The network's other nodes, from the bootstrap document.
+    others: Vec<(PeerId, Multiaddr)>,
 }
 
 impl NodeLink {
@@ -51,6 +55,7 @@ impl NodeLink {
             node: None,
             failures: 0,
             ice_servers,
+            others: Vec::new(),
         }
     }
 
@@ -70,25 +75,34 @@ impl NodeLink {
             .is_some_and(|(p, _)| swarm.is_connected(p))
     }
 
-    /// The `/webrtc` addresses of `peers` through our node (the relay both
-    /// sides use), leaving out `me`; none without a node.
-    pub fn relayed_addrs(
-        &self,
-        me: PeerId,
-        peers: impl IntoIterator<Item = PeerId>,
-    ) -> Vec<Multiaddr> {
-        let Some((_, node_addr)) = &self.node else {
+    /// Whether `peer` is one of the network's other nodes.
+    pub fn is_other_node(&self, peer: &PeerId) -> bool {
+        self.others.iter().any(|(p, _)| p == peer)
+    }
+
+    /// The other nodes' WebSocket addresses.
+    pub fn other_nodes(&self) -> Vec<Multiaddr> {
+        self.others.iter().map(|(_, a)| a.clone()).collect()
+    }
+
+    /// How to reach each of `peers`, leaving out `me` and our own node:
+    /// another node at its WebSocket address, a browser at its `/webrtc`
+    /// address through our node (the relay both sides use). None without
+    /// a node.
+    pub fn addrs_of(&self, me: PeerId, peers: impl IntoIterator<Item = PeerId>) -> Vec<Multiaddr> {
+        let Some((node, node_addr)) = &self.node else {
             return Vec::new();
         };
         peers
             .into_iter()
-            .filter(|p| *p != me)
-            .map(|peer| {
-                node_addr
+            .filter(|p| p != &me && p != node)
+            .map(|peer| match self.others.iter().find(|(p, _)| *p == peer) {
+                Some((_, addr)) => addr.clone(),
+                None => node_addr
                     .clone()
                     .with(Protocol::P2pCircuit)
                     .with(Protocol::WebRTC)
-                    .with(Protocol::P2p(peer))
+                    .with(Protocol::P2p(peer)),
             })
             .collect()
     }
@@ -114,6 +128,9 @@ impl NodeLink {
             .parse()
             .map_err(|_| format!("invalid node peer id {:?}", doc.peer_id))?;
         self.node = Some((peer, addr.clone()));
+        self.others = bootstrap::other_nodes(doc, peer);
+        let others = self.others.len();
+        status::update(&self.status, |s| s.node.other_nodes = others);
         swarm
             .dial(addr.clone())
             .map_err(|e| format!("cannot dial {addr}: {e}"))
