@@ -14,76 +14,8 @@
 // Prints one JSON line per result.
 import { rmSync } from 'node:fs';
 import { startNode } from '../tests/lib/node.mjs';
-import { backgroundTab, launch, openApp, waitForStatus } from '../tests/lib/browser.mjs';
 import { connectToContributors } from '../tests/lib/webrtc.mjs';
-
-const MiB = 1 << 20;
-const emit = (name, value, unit) => console.log(JSON.stringify({ name, value: Math.round(value * 10) / 10, unit }));
-const browsers = [];
-
-async function peer(kind, node, { hidden = false } = {}) {
-  const browser = await launch(kind);
-  browsers.push(browser);
-  // Contributors are background tabs: the policy takes new shards only there.
-  const app = await openApp(browser, node.url, {}, hidden ? { initScript: backgroundTab } : {});
-  await waitForStatus(app.page, (s) => s.node.state === 'connected');
-  return app.page;
-}
-
-async function timedGet(page, link) {
-  return page.evaluate(async (l) => {
-    const start = performance.now();
-    let first = null;
-    let size = 0;
-    const file = await window.meganet.get(l, {});
-    const reader = file.stream.getReader();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      if (first === null) first = performance.now() - start;
-      size += value.byteLength;
-    }
-    return { ms: performance.now() - start, first, size };
-  }, link);
-}
-
-// Opens `link` in the page and reads the card's Save URL: the service
-// worker's gateway fetches through this tab and decrypts in the worker.
-async function timedSave(page, link) {
-  await page.goto(link);
-  await page.waitForSelector('#fetch-save:not([hidden])', { timeout: 60_000 });
-  const href = await page.getAttribute('#fetch-save', 'href');
-  return page.evaluate(async (url) => {
-    const start = performance.now();
-    const reader = (await fetch(url)).body.getReader();
-    let size = 0;
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-    }
-    return { ms: performance.now() - start, size };
-  }, href);
-}
-
-// Puts `size` random bytes from a stream made in the page, 1 MiB at a time.
-function timedPut(page, size) {
-  return page.evaluate(async (n) => {
-    let left = n;
-    const stream = new ReadableStream({
-      pull(controller) {
-        if (left === 0) { controller.close(); return; }
-        const chunk = new Uint8Array(Math.min(left, 1 << 20));
-        for (let i = 0; i < chunk.length; i += 65536) crypto.getRandomValues(chunk.subarray(i, i + 65536));
-        left -= chunk.length;
-        controller.enqueue(chunk);
-      },
-    });
-    const start = performance.now();
-    const link = await window.meganet.put(stream, { name: 'bench.bin' });
-    return { link, ms: performance.now() - start };
-  }, size);
-}
+import { MiB, browsers, emit, peer, timedGet, timedPut, timedSave } from './lib.mjs';
 
 const node = await startNode();
 try {

@@ -57,6 +57,12 @@ bench_swarm() {
   bash scripts/netns.sh node bench/swarm.mjs 2>/dev/null | grep '^{"name"' || true
 }
 
+# Three nodes joined by --peer: bench/multinode.mjs (get.MBps.multinode,
+# dht.lookup_ms). Run after bench_swarm, whose get.MBps is the reference.
+bench_multinode() {
+  bash scripts/netns.sh node bench/multinode.mjs 2>/dev/null | grep '^{"name"' || true
+}
+
 STEPS=(
   bench_format_native
   bench_format_browser
@@ -64,9 +70,16 @@ STEPS=(
   bench_store_browser
   bench_webrtc
   bench_swarm
+  bench_multinode
 )
 
-if [ -n "${STEPS_OVERRIDE+x}" ]; then STEPS=("${STEPS_OVERRIDE[@]}"); fi
+if [ -n "${STEPS_OVERRIDE+x}" ]; then # Three nodes joined by --peer: bench/multinode.mjs (get.MBps.multinode,
+# dht.lookup_ms). Run after bench_swarm, whose get.MBps is the reference.
+bench_multinode() {
+  bash scripts/netns.sh node bench/multinode.mjs 2>/dev/null | grep '^{"name"' || true
+}
+
+STEPS=("${STEPS_OVERRIDE[@]}"); fi
 status=0
 for step in "${STEPS[@]}"; do
   log "bench: $step"

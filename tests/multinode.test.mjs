@@ -7,39 +7,20 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startNode, runMeganet, tempDir } from './lib/node.mjs';
+import { startNode, runMeganet, tempDir, tcpAddr, waitForMesh } from './lib/node.mjs';
 import { BROWSERS, launch, openApp, waitForStatus, screenshot } from './lib/browser.mjs';
+import { waitForContributors } from './lib/webrtc.mjs';
+import { peers } from './lib/peers.mjs';
 
 const cleanups = [];
 after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
 const sha = (b) => createHash('sha256').update(b).digest('hex');
-
-/** The node's TCP multiaddr, ending in its peer id. */
-async function tcpAddr(node) {
-  const status = await node.status();
-  const addr = status.listenAddrs.find((a) => /^\/ip4\/[^/]+\/tcp\/\d+$/.test(a));
-  return `${addr}/p2p/${node.peerId}`;
-}
+const { peerIn, contributor, putRandom, getAndHash } = peers(cleanups);
 
 async function start(args = [], data = undefined) {
   const node = await startNode({ args, data });
   cleanups.push(() => node.stop());
   return node;
-}
-
-/** Waits until every node's status lists every other as a joined node. */
-async function waitForMesh(nodes, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const views = await Promise.all(nodes.map((n) => n.status()));
-    const joined = views.every((v, i) => nodes.every((other, j) => i === j
-      || v.nodes.some((e) => e.peerId === other.peerId)));
-    if (joined) return views;
-    if (Date.now() > deadline) {
-      assert.fail(`nodes did not all join: ${JSON.stringify(views.map((v) => v.nodes.map((e) => e.peerId)))}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 test('three nodes joined by --peer share a file; it opens through another node after the first stops', async () => {
@@ -163,3 +144,29 @@ test(`${kind}: a link made on node A's page opens on node B's page after A stops
   assert.ok(served.every((x) => x > 0), `both remaining nodes served shards: ${served}`);
 });
 }
+
+test('browsers reach holders on every node: contributors on B and C take shards from A\'s page and serve a fetch on C after A stops', async () => {
+  const a = await start();
+  const b = await start(['--peer', await tcpAddr(a)]);
+  const c = await start(['--peer', await tcpAddr(a)]);
+  await waitForMesh([a, b, c]);
+  const kinds = BROWSERS.includes('firefox') ? ['chromium', 'firefox'] : ['chromium', 'chromium'];
+  const holders = [await contributor(kinds[0], b), await contributor(kinds[1], c)];
+  const everyNode = (s) => s.node.state === 'connected' && s.node.otherNodes === 2;
+  const uploader = await peerIn('chromium', a);
+  await waitForStatus(uploader.page, everyNode);
+  await waitForContributors(uploader.page, 2);
+  const put = await putRandom(uploader.page, 6 << 20);
+  const placed = Object.keys(put.progress.peers).filter((id) => holders.some((h) => h.id === id));
+  assert.equal(placed.length, 2, `shards sent to both contributors, on other nodes: ${JSON.stringify(put.progress.peers)}\n${uploader.warnings.join('\n')}`);
+  await uploader.browser.close();
+  await a.stop();
+
+  const fetcher = await peerIn('chromium', c);
+  await waitForStatus(fetcher.page, (s) => s.node.state === 'connected' && s.node.otherNodes === 1);
+  const got = await getAndHash(fetcher.page, `${c.url}${put.link.slice(put.link.indexOf('#'))}`);
+  assert.equal(got.digest, put.digest, 'the fetched bytes are the uploaded bytes');
+  const from = Object.entries(got.progress.peers).filter(([, bytes]) => bytes > 0).map(([id]) => id);
+  const browsersUsed = holders.filter((h) => from.includes(h.id));
+  assert.ok(browsersUsed.length >= 1, `drew on a contributor: ${JSON.stringify(got.progress.peers)}\n${fetcher.warnings.join('\n')}`);
+});

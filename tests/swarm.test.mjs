@@ -7,64 +7,14 @@ import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import { startNode, tempDir } from './lib/node.mjs';
-import { backgroundTab, launch, openApp, waitForStatus } from './lib/browser.mjs';
+import { waitForStatus } from './lib/browser.mjs';
 import { connectToContributors } from './lib/webrtc.mjs';
+import { peers as peersOf } from './lib/peers.mjs';
 
 const MiB = 1 << 20;
 const cleanups = [];
 after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
-
-async function peerIn(kind, node, { hidden = false } = {}) {
-  const browser = await launch(kind);
-  cleanups.push(() => browser.close());
-  // Contributors are background tabs: the policy takes new shards only there.
-  const app = await openApp(browser, node.url, {}, hidden ? { initScript: backgroundTab } : {});
-  // Warnings (unreachable contributors, refused shards) explain failures.
-  const warnings = [];
-  app.page.on('console', (m) => { if (/WARN|ERROR/.test(m.text())) warnings.push(m.text().slice(0, 600)); });
-  await waitForStatus(app.page, (s) => s.node.state === 'connected');
-  return { browser, ...app, warnings, id: await app.page.evaluate(() => window.meganet.id) };
-}
-
-async function contributor(kind, node) {
-  const peer = await peerIn(kind, node, { hidden: true });
-  const state = await peer.page.evaluate(() => window.meganet.contribute({ enabled: true, quotaBytes: 512 * 1024 * 1024 }));
-  assert.equal(state.enabled, true);
-  return peer;
-}
-
-// Puts `size` random bytes from the page; returns the link, the SHA-256 and
-// the last progress report.
-function putRandom(page, size) {
-  return page.evaluate(async (n) => {
-    const data = new Uint8Array(n);
-    for (let i = 0; i < n; i += 65536) crypto.getRandomValues(data.subarray(i, Math.min(n, i + 65536)));
-    const digest = [...new Uint8Array(await crypto.subtle.digest('SHA-256', data))]
-      .map((b) => b.toString(16).padStart(2, '0')).join('');
-    let last;
-    const link = await window.meganet.put(new File([data], 'random.bin'), { onProgress: (p) => { last = p; } });
-    return { link, digest, progress: last };
-  }, size);
-}
-
-function getAndHash(page, link) {
-  return page.evaluate(async (l) => {
-    let last;
-    const file = await window.meganet.get(l, { onProgress: (p) => { last = p; } });
-    // Read it chunk by chunk: a stream's own error keeps its message.
-    const chunks = [];
-    const reader = file.stream.getReader();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-    }
-    const buf = await new Blob(chunks).arrayBuffer();
-    const digest = [...new Uint8Array(await crypto.subtle.digest('SHA-256', buf))]
-      .map((b) => b.toString(16).padStart(2, '0')).join('');
-    return { digest, size: file.size, progress: last };
-  }, link);
-}
+const { peerIn, contributor, putRandom, getAndHash } = peersOf(cleanups);
 
 const fromBrowsers = (peers) => Object.entries(peers).filter(([k, v]) => k !== 'node' && v > 0);
 

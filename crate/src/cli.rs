@@ -117,7 +117,14 @@ async fn get(
 async fn providers(link: String, node: NodeArg) -> anyhow::Result<()> {
     let link: meganet::format::Link = link.parse()?;
     let mut client = meganet::client::Client::connect(&node.url).await?;
-    for peer in client.providers(link.key.provider_key()).await? {
+    let started = std::time::Instant::now();
+    let providers = client.providers(link.key.provider_key()).await?;
+    eprintln!(
+        "{} providers found in {} ms",
+        providers.len(),
+        started.elapsed().as_millis()
+    );
+    for peer in providers {
         println!("{peer}");
     }
     Ok(())

@@ -75,3 +75,25 @@ export async function startNode({ data = tempDir(), http = '127.0.0.1:0', args =
     },
   };
 }
+
+/** The node's TCP multiaddr, ending in its peer id (what `--peer` takes). */
+export async function tcpAddr(node) {
+  const status = await node.status();
+  const addr = status.listenAddrs.find((a) => /^\/ip4\/[^/]+\/tcp\/\d+$/.test(a));
+  return `${addr}/p2p/${node.peerId}`;
+}
+
+/** Waits until every node's status lists every other as a joined node. */
+export async function waitForMesh(nodes, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const views = await Promise.all(nodes.map((n) => n.status()));
+    const joined = views.every((v, i) => nodes.every((other, j) => i === j
+      || v.nodes.some((e) => e.peerId === other.peerId)));
+    if (joined) return views;
+    if (Date.now() > deadline) {
+      throw new Error(`nodes did not all join: ${JSON.stringify(views.map((v) => v.nodes.map((e) => e.peerId)))}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

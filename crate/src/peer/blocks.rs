@@ -224,13 +224,10 @@ impl Blocks {
     /// manifest), the network's other nodes and those the DHT lists under
     /// its provider key; connects to each and returns the ones reached.
     pub async fn holders(&self, key: Hash, hints: Vec<PeerId>) -> Vec<PeerId> {
+        // The nodes first: a browser on another node is reached through it.
+        let mut peers = self.nodes().await;
         let search = self.search();
-        let mut reached = futures::stream::select_all([
-            search.providers(key),
-            search.nodes(),
-            search.hints(hints),
-        ]);
-        let mut peers = Vec::new();
+        let mut reached = futures::stream::select_all([search.providers(key), search.hints(hints)]);
         while let Some(peer) = reached.next().await {
             if !peers.contains(&peer) {
                 peers.push(peer);
@@ -324,11 +321,6 @@ impl Search {
             key: RecordKey::new(&key.0),
             reply,
         })
-    }
-
-    /// The network's other nodes, which hold shards too.
-    pub fn nodes(&self) -> mpsc::Receiver<PeerId> {
-        self.reach(|reply| Command::Nodes { reply })
     }
 
     /// The peers a manifest names as holders.

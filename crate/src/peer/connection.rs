@@ -200,7 +200,10 @@ impl Driver {
                 Some(peer) if self.node.is_other_node(&peer) => {
                     self.node_dials.dial(swarm, peer, addr, reply);
                 }
-                _ => self.connections.connect(swarm, addr, reply),
+                _ => {
+                    let relays = self.node.connected_other_nodes(swarm);
+                    self.connections.connect(swarm, addr, &relays, reply);
+                }
             },
         }
     }

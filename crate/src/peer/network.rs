@@ -42,18 +42,20 @@ pub struct Network {
     peers: Vec<PeerId>,
     /// How our node is asked: a full holder only in a one-node network.
     node_reach: Reach,
+    /// The file's provider key, looked up once the nodes are reached.
+    provider_key: Hash,
 }
 
 impl Network {
-    /// Starts looking for the holders of the file `link` names: the
-    /// providers of its key now, its hints once the manifest is open.
+    /// Will look for the holders of the file `link` names: the network's
+    /// other nodes and the providers of its key once ready, its hints once
+    /// the manifest is open.
     pub fn new(blocks: &Blocks, link: &Link) -> Self {
-        let search = blocks.search();
-        let lookups = futures::stream::select_all([search.providers(link.key.provider_key())]);
         Self {
             blocks: blocks.clone(),
-            search,
-            lookups,
+            search: blocks.search(),
+            lookups: SelectAll::new(),
+            provider_key: link.key.provider_key(),
             peers: Vec::new(),
             node_reach: Reach::Full,
         }
@@ -76,9 +78,14 @@ impl ShardSource for Network {
         self.blocks.ready().await?;
         if self.blocks.other_nodes() > 0 {
             // Shards are spread over the nodes: ours holds some of them.
+            // The others are connected before the providers are dialed:
+            // a browser on another node is reached through it.
             self.node_reach = Reach::Partial;
-            self.lookups.push(self.search.nodes());
+            for node in self.blocks.nodes().await {
+                self.found(node);
+            }
         }
+        self.lookups.push(self.search.providers(self.provider_key));
         Ok(())
     }
 

@@ -98,16 +98,18 @@ impl Connections {
         }
     }
 
-    /// Starts a direct connection to `addr` (`Command::Connect`).
+    /// Starts a direct connection to `addr` (`Command::Connect`), whose
+    /// relayed circuit may go through any of `relays` too.
     pub fn connect(
         &mut self,
         swarm: &mut Swarm<Behaviour>,
         addr: Multiaddr,
+        relays: &[Multiaddr],
         reply: oneshot::Sender<Result<(), String>>,
     ) {
         let open = &self.open;
         let has_direct = |peer: &PeerId| direct_to(open, peer);
-        self.direct.connect(swarm, addr, has_direct, reply);
+        self.direct.connect(swarm, addr, relays, has_direct, reply);
     }
 
     /// Fails the direct-connection setups that got stuck.

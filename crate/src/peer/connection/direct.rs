@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use futures::channel::oneshot;
+use libp2p::multiaddr::Protocol;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::ConnectionId;
 use libp2p::{Multiaddr, PeerId, Swarm};
@@ -51,10 +52,14 @@ pub struct Direct {
 
 impl Direct {
     /// Starts connecting to `addr` (`<relay>/p2p-circuit/webrtc/p2p/<peer>`).
+    /// The relayed circuit is tried through that relay and through each of
+    /// `relays` (the network's other nodes) at once: the peer holds its
+    /// reservation on one of them, which the address does not say.
     pub fn connect(
         &mut self,
         swarm: &mut Swarm<Behaviour>,
         addr: Multiaddr,
+        relays: &[Multiaddr],
         direct_to: impl Fn(&PeerId) -> bool,
         reply: Reply,
     ) {
@@ -93,8 +98,16 @@ impl Direct {
         if swarm.is_connected(&peer) {
             self.dial_webrtc(swarm, peer);
         } else {
+            let circuits = std::iter::once(circuit)
+                .chain(relays.iter().map(|relay| {
+                    relay
+                        .clone()
+                        .with(Protocol::P2pCircuit)
+                        .with(Protocol::P2p(peer))
+                }))
+                .collect();
             let opts = DialOpts::peer_id(peer)
-                .addresses(vec![circuit])
+                .addresses(circuits)
                 .condition(PeerCondition::Always)
                 .build();
             if let Err(e) = swarm.dial(opts) {

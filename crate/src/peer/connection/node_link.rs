@@ -85,6 +85,17 @@ impl NodeLink {
         self.others.iter().map(|(_, a)| a.clone()).collect()
     }
 
+    /// The other nodes connected now: the relays a circuit may go through
+    /// besides our node's (one not connected would be dialed by the relay
+    /// client, racing our own dial to it).
+    pub fn connected_other_nodes(&self, swarm: &Swarm<Behaviour>) -> Vec<Multiaddr> {
+        self.others
+            .iter()
+            .filter(|(p, _)| swarm.is_connected(p))
+            .map(|(_, a)| a.clone())
+            .collect()
+    }
+
     /// How to reach each of `peers`, leaving out `me` and our own node:
     /// another node at its WebSocket address, a browser at its `/webrtc`
     /// address through our node (the relay both sides use). None without
