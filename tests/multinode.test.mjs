@@ -169,4 +169,9 @@ test('browsers reach holders on every node: contributors on B and C take shards 
   const from = Object.entries(got.progress.peers).filter(([, bytes]) => bytes > 0).map(([id]) => id);
   const browsersUsed = holders.filter((h) => from.includes(h.id));
   assert.ok(browsersUsed.length >= 1, `drew on a contributor: ${JSON.stringify(got.progress.peers)}\n${fetcher.warnings.join('\n')}`);
+  // The CLI, pointed at B, gets the same bytes.
+  const out = path.join(tempDir(), 'from-b.bin');
+  const cli = await runMeganet(['get', put.link, '-o', out, '--node', b.url], { timeoutMs: 120_000 });
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.equal(sha(readFileSync(out)), put.digest);
 });

@@ -104,7 +104,12 @@ impl Node {
                     kad,
                     identify: identify::Behaviour::new(
                         identify::Config::new(PROTOCOL_VERSION.to_owned(), key.public())
-                            .with_agent_version(crate::net::AGENT_VERSION.to_owned()),
+                            .with_agent_version(crate::net::AGENT_VERSION.to_owned())
+                            // A node dials its --peer nodes as it starts, maybe
+                            // before its listeners are up: the first identify
+                            // then lists no address to verify it by, so the
+                            // addresses follow in a push.
+                            .with_push_listen_addr_updates(true),
                     ),
                     ping: ping::Behaviour::default(),
                     block: block::behaviour(ProtocolSupport::Full),
