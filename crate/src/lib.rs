@@ -28,6 +28,8 @@ pub mod platform;
 pub mod policy;
 pub mod shard_cache;
 pub mod store;
+#[cfg(all(test, not(wasm_browser)))]
+mod temp_dir;
 #[cfg(feature = "net")]
 pub mod transfer;
 #[cfg(all(feature = "net", wasm_browser))]

@@ -1,31 +1,9 @@
 //! The conformance suite over the memory and disk backends, plus what only
 //! the disk has: reopening, format versions, leftovers of a crash.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use super::conformance::{self, shard};
 use super::{Class, Config, Store, StoreError};
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let path =
-            std::env::temp_dir().join(format!("meganet-store-test-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        Self(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use crate::temp_dir::TempDir;
 
 #[tokio::test]
 async fn memory_conformance() {
@@ -37,8 +15,8 @@ async fn memory_conformance() {
 async fn disk_conformance() {
     let dirs = std::sync::Mutex::new(Vec::new());
     conformance::run_all(|quota| {
-        let dir = TempDir::new();
-        let path = dir.0.clone();
+        let dir = TempDir::new("store");
+        let path = dir.path().to_path_buf();
         dirs.lock().unwrap().push(dir);
         async move { Store::open_disk(&path, Config { quota }).await.unwrap() }
     })
@@ -47,8 +25,8 @@ async fn disk_conformance() {
 
 #[tokio::test]
 async fn disk_reopen_keeps_data() {
-    let dir = TempDir::new();
-    let path = dir.0.clone();
+    let dir = TempDir::new("store");
+    let path = dir.path().to_path_buf();
     conformance::reopen_keeps_data(|| {
         let path = path.clone();
         async move { Store::open_disk(&path, Config::default()).await }
@@ -58,10 +36,10 @@ async fn disk_reopen_keeps_data() {
 
 #[tokio::test]
 async fn disk_refuses_newer_format_and_keeps_it() {
-    let dir = TempDir::new();
-    std::fs::create_dir_all(&dir.0).unwrap();
-    std::fs::write(dir.0.join("VERSION"), "7\n").unwrap();
-    let err = Store::open_disk(&dir.0, Config::default())
+    let dir = TempDir::new("store");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    std::fs::write(dir.path().join("VERSION"), "7\n").unwrap();
+    let err = Store::open_disk(dir.path(), Config::default())
         .await
         .unwrap_err();
     assert_eq!(
@@ -72,11 +50,11 @@ async fn disk_refuses_newer_format_and_keeps_it() {
         }
     );
     assert_eq!(
-        std::fs::read_to_string(dir.0.join("VERSION")).unwrap(),
+        std::fs::read_to_string(dir.path().join("VERSION")).unwrap(),
         "7\n"
     );
-    std::fs::write(dir.0.join("VERSION"), "garbage").unwrap();
-    let err = Store::open_disk(&dir.0, Config::default())
+    std::fs::write(dir.path().join("VERSION"), "garbage").unwrap();
+    let err = Store::open_disk(dir.path(), Config::default())
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Backend(_)), "{err}");
@@ -84,22 +62,33 @@ async fn disk_refuses_newer_format_and_keeps_it() {
 
 #[tokio::test]
 async fn disk_recovers_from_an_interrupted_write() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("store");
     let (hash, bytes) = shard(1000, 1).into_parts();
-    let store = Store::open_disk(&dir.0, Config::default()).await.unwrap();
+    let store = Store::open_disk(dir.path(), Config::default())
+        .await
+        .unwrap();
     store.put(shard(1000, 1), Class::Own).await.unwrap();
     drop(store);
     // What a crash mid-batch leaves: a half-written temporary file, a file
     // that is not a shard, and a truncated shard under a valid name.
     let (other, other_bytes) = shard(2000, 2).into_parts();
-    std::fs::write(dir.0.join("tmp").join("leftover.0"), &other_bytes[..10]).unwrap();
+    std::fs::write(
+        dir.path().join("tmp").join("leftover.0"),
+        &other_bytes[..10],
+    )
+    .unwrap();
     let hex = other.to_hex();
-    let fan = dir.0.join("contributed").join(&hex[..2]);
+    let fan = dir.path().join("contributed").join(&hex[..2]);
     std::fs::create_dir_all(&fan).unwrap();
     std::fs::write(fan.join(&hex), &other_bytes[..10]).unwrap();
     std::fs::write(fan.join("not-a-shard"), b"x").unwrap();
-    let store = Store::open_disk(&dir.0, Config::default()).await.unwrap();
-    assert_eq!(std::fs::read_dir(dir.0.join("tmp")).unwrap().count(), 0);
+    let store = Store::open_disk(dir.path(), Config::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+        0
+    );
     assert_eq!(store.get(hash).await.unwrap(), bytes);
     assert_eq!(
         store.get(other).await,

@@ -3,7 +3,6 @@
 mod caps;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use libp2p::kad::store::{Error, RecordStore};
@@ -12,29 +11,11 @@ use libp2p::{Multiaddr, PeerId};
 use web_time::Instant;
 
 use super::{log, DiskStore, Limits, FILE_NAME};
+use crate::temp_dir::TempDir;
 
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let path =
-            std::env::temp_dir().join(format!("meganet-records-test-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        Self(path)
-    }
-
-    fn log(&self) -> PathBuf {
-        self.0.join(FILE_NAME)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// The record log in `dir`.
+fn log_path(dir: &TempDir) -> PathBuf {
+    dir.path().join(FILE_NAME)
 }
 
 const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -57,11 +38,11 @@ fn record(key: RecordKey, provider: PeerId) -> ProviderRecord {
 }
 
 fn open(dir: &TempDir, local: PeerId, limits: Limits) -> DiskStore {
-    DiskStore::open(local, &dir.0, limits).unwrap()
+    DiskStore::open(local, dir.path(), limits).unwrap()
 }
 
 fn file_len(dir: &TempDir) -> u64 {
-    std::fs::metadata(dir.log()).unwrap().len()
+    std::fs::metadata(log_path(dir)).unwrap().len()
 }
 
 /// Runs `f` with tracing output captured, returned as text.
@@ -90,7 +71,7 @@ fn logged<T>(f: impl FnOnce() -> T) -> (T, String) {
 
 #[test]
 fn records_survive_reopen() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("records");
     let local = PeerId::random();
     let (a, b) = (PeerId::random(), PeerId::random());
     let mut store = open(&dir, local, Limits::default());
@@ -124,7 +105,7 @@ fn records_survive_reopen() {
 
 #[test]
 fn expired_records_are_gone_after_reopen() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("records");
     let (local, peer) = (PeerId::random(), PeerId::random());
     let mut store = open(&dir, local, Limits::default());
     let mut old = record(key(1), peer);
@@ -147,7 +128,7 @@ fn expired_records_are_gone_after_reopen() {
 
 #[test]
 fn remove_provider_persists() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("records");
     let (local, a, b) = (PeerId::random(), PeerId::random(), PeerId::random());
     let mut store = open(&dir, local, Limits::default());
     store.add_provider(record(key(1), a)).unwrap();
@@ -163,7 +144,7 @@ fn remove_provider_persists() {
 
 #[test]
 fn updates_replace_the_record() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("records");
     let (local, peer) = (PeerId::random(), PeerId::random());
     let mut store = open(&dir, local, Limits::default());
     for port in 1..=3 {
@@ -181,7 +162,7 @@ fn updates_replace_the_record() {
 
 #[test]
 fn truncated_log_keeps_entries_before_the_cut() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("records");
     let (local, peer) = (PeerId::random(), PeerId::random());
     let mut store = open(&dir, local, Limits::default());
     for n in 0..3 {
@@ -191,7 +172,7 @@ fn truncated_log_keeps_entries_before_the_cut() {
     let len = file_len(&dir);
     let file = std::fs::OpenOptions::new()
         .write(true)
-        .open(dir.log())
+        .open(log_path(&dir))
         .unwrap();
     file.set_len(len - 5).unwrap();
     drop(file);
@@ -202,7 +183,10 @@ fn truncated_log_keeps_entries_before_the_cut() {
     assert!(!store.providers(&key(1)).is_empty());
     assert!(text.contains("DHT provider log damaged"), "{text}");
     assert!(text.contains("kept 2 provider records"), "{text}");
-    assert!(text.contains(&dir.log().display().to_string()), "{text}");
+    assert!(
+        text.contains(&log_path(&dir).display().to_string()),
+        "{text}"
+    );
     // The damaged tail was rewritten away: new entries are read back.
     let mut store = store;
     store.add_provider(record(key(9), peer)).unwrap();
@@ -214,16 +198,16 @@ fn truncated_log_keeps_entries_before_the_cut() {
 
 #[test]
 fn garbage_file_reopens_empty() {
-    let dir = TempDir::new();
-    std::fs::create_dir_all(&dir.0).unwrap();
+    let dir = TempDir::new("records");
+    std::fs::create_dir_all(dir.path()).unwrap();
     let garbage: Vec<u8> = (0..5000u32).map(|n| (n * 7919 % 251) as u8).collect();
-    std::fs::write(dir.log(), &garbage).unwrap();
+    std::fs::write(log_path(&dir), &garbage).unwrap();
     let local = PeerId::random();
 
     let (mut store, text) = logged(|| open(&dir, local, Limits::default()));
     assert_eq!(store.provider_records(), 0);
     assert!(text.contains("DHT provider log damaged"), "{text}");
-    assert_eq!(std::fs::read(dir.log()).unwrap(), log::MAGIC);
+    assert_eq!(std::fs::read(log_path(&dir)).unwrap(), log::MAGIC);
     store.add_provider(record(key(1), local)).unwrap();
     drop(store);
     assert_eq!(open(&dir, local, Limits::default()).provider_records(), 1);
@@ -231,7 +215,7 @@ fn garbage_file_reopens_empty() {
 
 #[test]
 fn damaged_entry_stops_reading_there() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("records");
     let (local, peer) = (PeerId::random(), PeerId::random());
     let mut store = open(&dir, local, Limits::default());
     for n in 0..3 {
@@ -239,10 +223,10 @@ fn damaged_entry_stops_reading_there() {
     }
     drop(store);
     // Flip a byte inside the last entry: its checksum fails.
-    let mut bytes = std::fs::read(dir.log()).unwrap();
+    let mut bytes = std::fs::read(log_path(&dir)).unwrap();
     let at = bytes.len() - 20;
     bytes[at] ^= 0xff;
-    std::fs::write(dir.log(), &bytes).unwrap();
+    std::fs::write(log_path(&dir), &bytes).unwrap();
 
     let (store, text) = logged(|| open(&dir, local, Limits::default()));
     assert_eq!(store.provider_records(), 2);
@@ -251,7 +235,7 @@ fn damaged_entry_stops_reading_there() {
 
 #[test]
 fn rewrite_keeps_live_records_and_shrinks_the_log() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("records");
     let local = PeerId::random();
     let peers: Vec<_> = (0..200).map(|_| PeerId::random()).collect();
     let mut store = open(&dir, local, Limits::default());

@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn providers_per_key_are_capped() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("records");
     let limits = Limits {
         max_providers_per_key: 2,
         ..Limits::default()
@@ -28,7 +28,7 @@ fn providers_per_key_are_capped() {
 
 #[test]
 fn records_per_provider_are_capped() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("records");
     let limits = Limits {
         max_records_per_provider: 2,
         ..Limits::default()
@@ -61,7 +61,7 @@ fn records_per_provider_are_capped() {
 
 #[test]
 fn provider_keys_are_capped() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("records");
     let limits = Limits {
         max_provider_keys: 2,
         ..Limits::default()
@@ -86,7 +86,7 @@ fn provider_keys_are_capped() {
 
 #[test]
 fn key_length_is_capped() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("records");
     let mut store = open(&dir, PeerId::random(), Limits::default());
     let peer = PeerId::random();
     store
@@ -101,7 +101,7 @@ fn key_length_is_capped() {
 
 #[test]
 fn addresses_are_capped() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("records");
     let (local, peer) = (PeerId::random(), PeerId::random());
     let mut store = open(&dir, local, Limits::default());
     let mut rec = record(key(1), peer);
@@ -119,7 +119,7 @@ fn addresses_are_capped() {
 
 #[test]
 fn value_records_are_capped_and_in_memory() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("records");
     let limits = Limits {
         max_records: 2,
         ..Limits::default()
@@ -139,7 +139,7 @@ fn value_records_are_capped_and_in_memory() {
 
 #[test]
 fn full_disk_refuses_and_logs_once() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("records");
     let one = log::add_len(&record(key(0), PeerId::random())) as u64;
     let limits = Limits {
         max_file_bytes: log::MAGIC.len() as u64 + 5 * one,
