@@ -115,6 +115,10 @@ test(`${kind}: a link made on node A's page opens on node B's page after A stops
   await up.page.setInputFiles('#file', { name: 'spread.bin', mimeType: 'application/octet-stream', buffer: data });
   await up.page.waitForSelector('#put-result:not([hidden])', { timeout: 90_000 });
   const link = await up.page.inputValue('#put-link');
+  // "My uploads" counts the shards on every node.
+  await up.page.reload();
+  await up.page.waitForSelector('#uploads-list li .health[data-state="healthy"]', { timeout: 30_000 });
+  assert.match(await up.page.textContent('#uploads-list li .health'), /8 of 8 pieces of every part reachable \(4 needed\), on 3 holders\.$/);
   await uploader.close();
 
   // 4 segments of 8 shards over three nodes, at most 3 of a segment on

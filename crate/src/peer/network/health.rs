@@ -36,8 +36,7 @@ pub struct Health {
 /// Asks every reachable holder which of the file's shards it has.
 pub async fn health(blocks: &Blocks, link: &str) -> Result<Health, TransferError> {
     let link: format::Link = link.parse()?;
-    let manifest = blocks.get(Holder::Node, link.manifest).await?;
-    let manifest = manifest.ok_or(TransferError::NotFound)?;
+    let manifest = manifest(blocks, link.manifest).await?;
     let decoder = Decoder::open(&link, &manifest)?;
     let m = decoder.manifest();
     let hints = super::hinted_peers(m);
@@ -79,6 +78,23 @@ pub async fn health(blocks: &Blocks, link: &str) -> Result<Health, TransferError
         holders: counts,
         hinted,
     })
+}
+
+/// The manifest from our node, else from the first other node that has
+/// it (in a network of more than three nodes, ours may not hold a copy);
+/// a copy that does not hash to `hash` is passed over.
+async fn manifest(blocks: &Blocks, hash: Hash) -> Result<Vec<u8>, TransferError> {
+    if let Some(bytes) = blocks.get(Holder::Node, hash).await? {
+        return Ok(bytes);
+    }
+    for node in blocks.nodes().await {
+        if let Ok(Some(bytes)) = blocks.get(Holder::Peer(node), hash).await {
+            if Hash::of(&bytes) == hash {
+                return Ok(bytes);
+            }
+        }
+    }
+    Err(TransferError::NotFound)
 }
 
 /// One holder's answer for every hash, asked in batches of [`MAX_HAS`].
