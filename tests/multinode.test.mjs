@@ -179,3 +179,25 @@ test('browsers reach holders on every node: contributors on B and C take shards 
   assert.equal(cli.code, 0, cli.stderr);
   assert.equal(sha(readFileSync(out)), put.digest);
 });
+
+test('a browser holds a second reservation on another node, and stays reachable when its own node stops', async () => {
+  const a = await start();
+  const b = await start(['--peer', await tcpAddr(a)]);
+  await waitForMesh([a, b]);
+  const holder = await contributor('chromium', b);
+  // Its own node's reservation and one on A, the only other node.
+  await holder.page.waitForFunction((node) => window.meganet.status().listenAddrs
+    .some((addr) => addr.includes(`/p2p/${node}/p2p-circuit`)), a.peerId, { timeout: 30_000, polling: 100 });
+  const uploader = await peerIn('chromium', a);
+  await waitForStatus(uploader.page, (s) => s.node.state === 'connected' && s.node.otherNodes === 1);
+  await waitForContributors(uploader.page, 1);
+  const put = await putRandom(uploader.page, 3 << 20);
+  assert.ok(put.progress.peers[holder.id] > 0, `the contributor took shards: ${JSON.stringify(put.progress.peers)}`);
+  await uploader.browser.close();
+
+  await b.stop();
+  const fetcher = await peerIn('chromium', a);
+  const got = await getAndHash(fetcher.page, put.link);
+  assert.equal(got.digest, put.digest);
+  assert.ok(got.progress.peers[holder.id] > 0, `reached the contributor through A: ${JSON.stringify(got.progress.peers)}\n${fetcher.warnings.join('\n')}\nholder: ${holder.warnings.join('\n')}`);
+});

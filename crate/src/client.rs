@@ -387,7 +387,7 @@ impl ShardSink for Remote<'_> {
         Remote::nodes(self).await
     }
 
-    async fn contributors(&mut self) -> Vec<PeerId> {
+    async fn contributors(&mut self, _anchor: Hash) -> Vec<PeerId> {
         Vec::new()
     }
 

@@ -3,6 +3,7 @@
 //! transport shown to users.
 
 pub mod block;
+pub mod contributors;
 
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, StreamProtocol};

@@ -233,10 +233,12 @@ impl Peer {
             .await
     }
 
-    /// The `/webrtc` addresses of peers that announced they store for
-    /// others (excluding this one).
+    /// The `/webrtc` addresses of up to [`crate::net::contributors::WANTED`]
+    /// peers that announced they store for others (excluding this one),
+    /// searched from this peer's own bucket on.
     pub async fn contributors(&self) -> transfer::Result<Vec<Multiaddr>> {
-        self.providers_of(connection::contributors_key()).await
+        let anchor = crate::hash::Hash::of(&self.id().to_bytes());
+        Ok(self.blocks.contributor_addrs(anchor).await)
     }
 
     /// The `/webrtc` addresses of the peers the DHT lists as holders of

@@ -12,12 +12,12 @@ use futures::{FutureExt, SinkExt, StreamExt};
 use libp2p::kad::RecordKey;
 use libp2p::{Multiaddr, PeerId};
 
-use super::connection::{contributors_key, Command, MAX_CONTRIBUTORS};
+use super::connection::{Command, MAX_PROVIDERS};
 use super::status::Status;
 use crate::format::MAX_HINTS;
 use crate::hash::Hash;
 use crate::net::block::{BlockRequest, BlockResponse};
-use crate::net::MAX_NODES;
+use crate::net::{contributors, MAX_NODES};
 use crate::transfer::TransferError;
 
 /// Tries per contributor.
@@ -214,10 +214,26 @@ impl Blocks {
         self.connect_all(addrs).await
     }
 
-    /// Finds the peers that store for others and connects to them directly;
-    /// returns the ones reached.
-    pub async fn contributors(&self) -> Vec<PeerId> {
-        self.reach_all(contributors_key()).await
+    /// Finds peers that store for others, searching the contributor
+    /// buckets from `anchor` (a file's provider key), and connects to
+    /// them directly; returns the ones reached.
+    pub async fn contributors(&self, anchor: Hash) -> Vec<PeerId> {
+        let addrs = self.contributor_addrs(anchor).await;
+        self.connect_all(addrs).await
+    }
+
+    /// The `/webrtc` addresses of up to [`contributors::WANTED`] peers
+    /// that store for others, found from `anchor`
+    /// ([`contributors::search`]).
+    pub async fn contributor_addrs(&self, anchor: Hash) -> Vec<Multiaddr> {
+        contributors::search(&anchor, |key| self.providers(key)).await
+    }
+
+    /// The addresses of `key`'s providers (none when the lookup failed).
+    async fn providers(&self, key: RecordKey) -> Vec<Multiaddr> {
+        self.command(|reply| Command::Providers { key, reply })
+            .await
+            .unwrap_or_default()
     }
 
     /// Finds the holders of one file: the peers `hints` names (from its
@@ -234,14 +250,6 @@ impl Blocks {
             }
         }
         peers
-    }
-
-    async fn reach_all(&self, key: RecordKey) -> Vec<PeerId> {
-        let addrs = self
-            .command(|reply| Command::Providers { key, reply })
-            .await
-            .unwrap_or_default();
-        self.connect_all(addrs).await
     }
 
     /// Connects to every address at once; the peers reached.
@@ -303,7 +311,7 @@ pub struct Search {
 }
 
 /// Room in a lookup's channel: the most peers any lookup names.
-const LOOKUP_ROOM: usize = max(max(MAX_CONTRIBUTORS, MAX_HINTS), MAX_NODES);
+const LOOKUP_ROOM: usize = max(max(MAX_PROVIDERS, MAX_HINTS), MAX_NODES);
 
 const fn max(a: usize, b: usize) -> usize {
     if a > b {

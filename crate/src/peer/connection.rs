@@ -41,7 +41,7 @@ mod node_link;
 mod ping;
 mod requests;
 mod serve;
-pub use announce::{contributors_key, MAX_CONTRIBUTORS};
+pub use announce::MAX_PROVIDERS;
 
 use announce::Announce;
 use connections::Connections;
@@ -61,7 +61,7 @@ pub enum Command {
         reply: requests::Reply,
     },
     /// The `/webrtc` addresses of the peers that provide `key` in the
-    /// DHT: every contributor ([`contributors_key`]) or one file's holders.
+    /// DHT: one bucket of contributors or one file's holders.
     Providers {
         key: RecordKey,
         reply: oneshot::Sender<Vec<Multiaddr>>,
@@ -242,7 +242,12 @@ impl Driver {
                 return self.node.on_dial_error(swarm, peer_id, &error);
             }
             SwarmEvent::NewListenAddr { address, .. } => self.listen.on_new(swarm, &address),
-            SwarmEvent::ListenerClosed { addresses, .. } => {
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                addresses,
+                ..
+            } => {
+                self.node.on_listener_closed(listener_id);
                 self.listen.on_closed(swarm, &addresses);
             }
             SwarmEvent::ExpiredListenAddr { address, .. } => {
@@ -270,6 +275,7 @@ impl Driver {
             self.node.on_connected(&mut self.swarm, peer, &info);
         } else if self.node.is_other_node(&peer) {
             self.node_dials.on_established(peer);
+            self.node.on_other_node_connected(&mut self.swarm, peer);
         } else {
             self.connections.upgrade(&mut self.swarm, peer, kind);
         }

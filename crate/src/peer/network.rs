@@ -161,8 +161,8 @@ impl ShardSink for Uploads {
             .collect()
     }
 
-    async fn contributors(&mut self) -> Vec<Holder> {
-        let peers = self.blocks.contributors().await;
+    async fn contributors(&mut self, anchor: Hash) -> Vec<Holder> {
+        let peers = self.blocks.contributors(anchor).await;
         peers.into_iter().map(Holder::Peer).collect()
     }
 

@@ -79,7 +79,7 @@ pub async fn put<S: ShardSink>(
     if nodes.is_empty() {
         return Err(TransferError::NotConnected("no node to store on".into()));
     }
-    let contributors = sink.contributors().await;
+    let contributors = sink.contributors(provider_key).await;
     let confirmed = RefCell::new(BTreeSet::new());
     let segment_size = u64::from(params.segment_size);
     let sink_ref = &*sink;

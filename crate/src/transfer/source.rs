@@ -101,8 +101,10 @@ pub trait ShardSink {
     fn nodes(&mut self) -> impl Future<Output = Vec<Self::Holder>>;
 
     /// Holders that take a best-effort copy (contributing browsers), found
-    /// once per put.
-    fn contributors(&mut self) -> impl Future<Output = Vec<Self::Holder>>;
+    /// once per put, from `anchor` (the file's provider key) on: different
+    /// files find different contributors
+    /// ([`crate::net::contributors::search`]).
+    fn contributors(&mut self, anchor: Hash) -> impl Future<Output = Vec<Self::Holder>>;
 
     /// Stores `bytes` (whose BLAKE3 hash is `hash`) on `holder`.
     fn store(

@@ -471,7 +471,7 @@ impl ShardSink for Sink {
         self.nodes.clone()
     }
 
-    async fn contributors(&mut self) -> Vec<H> {
+    async fn contributors(&mut self, _anchor: Hash) -> Vec<H> {
         vec![H(1), H(2), H(3)]
     }
 

@@ -1,4 +1,5 @@
-//! The driver's side of the DHT: announcing this peer as a contributor and
+//! The driver's side of the DHT: announcing this peer as a contributor
+//! (under its bucket's key, [`contributors::key_of`]) and
 //! as a holder of the files it stores shards of (one provider record per
 //! file, under the file's provider key), and looking up the providers of a
 //! key.
@@ -15,18 +16,13 @@ use libp2p::{identify, Multiaddr, PeerId, Swarm};
 
 use super::node_link::NodeLink;
 use crate::hash::Hash;
-use crate::net::KAD_PROTOCOL;
+use crate::net::{contributors, KAD_PROTOCOL};
 use crate::peer::contribute;
 use crate::peer::provided::Provided;
 use crate::peer::swarm::Behaviour;
 
 /// Most providers one lookup returns.
-pub const MAX_CONTRIBUTORS: usize = 32;
-
-/// The DHT key every contributing browser provides.
-pub fn contributors_key() -> RecordKey {
-    RecordKey::new(&"/meganet/contributors/1")
-}
+pub const MAX_PROVIDERS: usize = 32;
 
 /// A providers lookup in flight.
 struct Lookup {
@@ -58,7 +54,7 @@ impl Announce {
     /// contributed data is gone).
     pub fn announce(&mut self, swarm: &mut Swarm<Behaviour>, forget: bool) {
         let contributing = self.contribution.borrow().is_some();
-        let mut keys = vec![contributors_key()];
+        let mut keys = vec![contributors::key_of(swarm.local_peer_id())];
         keys.extend(self.provided.keys().map(|k| RecordKey::new(&k.0)));
         if forget {
             self.provided.clear();
@@ -178,9 +174,9 @@ impl Announce {
         };
         let me = *swarm.local_peer_id();
         // Room for `me` and our node, which are left out.
-        let addrs = node.addrs_of(me, lookup.found.into_iter().take(MAX_CONTRIBUTORS + 2));
+        let addrs = node.addrs_of(me, lookup.found.into_iter().take(MAX_PROVIDERS + 2));
         let _ = lookup
             .reply
-            .send(addrs.into_iter().take(MAX_CONTRIBUTORS).collect());
+            .send(addrs.into_iter().take(MAX_PROVIDERS).collect());
     }
 }

@@ -9,7 +9,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use futures::future::{Fuse, FutureExt, LocalBoxFuture};
+use libp2p::core::transport::ListenerId;
 use libp2p::multiaddr::Protocol;
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionError, DialError};
 use libp2p::{Multiaddr, PeerId, Swarm};
 
@@ -41,6 +43,9 @@ pub struct NodeLink {
     ice_servers: IceServers,
     /// The network's other nodes, from the bootstrap document.
     others: Vec<(PeerId, Multiaddr)>,
+    /// The second reservation's listener, on one other node, so losing
+    /// our node does not make this peer unreachable.
+    backup: Option<ListenerId>,
 }
 
 impl NodeLink {
@@ -56,6 +61,7 @@ impl NodeLink {
             failures: 0,
             ice_servers,
             others: Vec::new(),
+            backup: None,
         }
     }
 
@@ -78,6 +84,66 @@ impl NodeLink {
     /// Whether `peer` is one of the network's other nodes.
     pub fn is_other_node(&self, peer: &PeerId) -> bool {
         self.others.iter().any(|(p, _)| p == peer)
+    }
+
+    /// The other node this peer holds its second reservation on: the first
+    /// in the rendezvous order for its own peer id, so peers spread evenly
+    /// over the nodes.
+    fn backup_node(&self, me: PeerId) -> Option<&(PeerId, Multiaddr)> {
+        let key = crate::hash::Hash::of(&me.to_bytes());
+        let peers: Vec<PeerId> = self.others.iter().map(|(p, _)| *p).collect();
+        let first = *crate::transfer::rotation::rank_nodes(&key, &peers).first()?;
+        self.others.iter().find(|(p, _)| *p == first)
+    }
+
+    /// Dials the backup node; its reservation follows once connected
+    /// ([`Self::on_other_node_connected`]).
+    fn dial_backup(&mut self, swarm: &mut Swarm<Behaviour>) {
+        if self.backup.is_some() {
+            return;
+        }
+        let Some((peer, addr)) = self.backup_node(*swarm.local_peer_id()).cloned() else {
+            return;
+        };
+        if swarm.is_connected(&peer) {
+            self.reserve_backup_on(swarm, peer);
+            return;
+        }
+        let opts = DialOpts::peer_id(peer)
+            .addresses(vec![addr])
+            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .build();
+        if let Err(e) = swarm.dial(opts) {
+            tracing::debug!(error = %e, "not dialing the backup node now");
+        }
+    }
+
+    /// Another node is connected: if it is the backup, reserve on it.
+    pub fn on_other_node_connected(&mut self, swarm: &mut Swarm<Behaviour>, peer: PeerId) {
+        if self.backup.is_none() {
+            self.reserve_backup_on(swarm, peer);
+        }
+    }
+
+    fn reserve_backup_on(&mut self, swarm: &mut Swarm<Behaviour>, peer: PeerId) {
+        let Some((backup, addr)) = self.backup_node(*swarm.local_peer_id()).cloned() else {
+            return;
+        };
+        if backup != peer || self.backup.is_some() {
+            return;
+        }
+        match swarm.listen_on(addr.with(Protocol::P2pCircuit)) {
+            Ok(id) => self.backup = Some(id),
+            Err(e) => tracing::warn!(error = %e, "cannot reserve a relay slot on a second node"),
+        }
+    }
+
+    /// A listener closed: if it was the second reservation, it is made
+    /// again the next time the node link comes up.
+    pub fn on_listener_closed(&mut self, id: ListenerId) {
+        if self.backup == Some(id) {
+            self.backup = None;
+        }
     }
 
     /// The other nodes' WebSocket addresses.
@@ -197,6 +263,7 @@ impl NodeLink {
                 tracing::warn!(error = %e, "cannot reserve a relay slot");
             }
         }
+        self.dial_backup(swarm);
     }
 
     /// A connection to `peer` closed, `remaining` left; true when that was
