@@ -201,3 +201,38 @@ test('a browser holds a second reservation on another node, and stays reachable 
   assert.equal(got.digest, put.digest);
   assert.ok(got.progress.peers[holder.id] > 0, `reached the contributor through A: ${JSON.stringify(got.progress.peers)}\n${fetcher.warnings.join('\n')}\nholder: ${holder.warnings.join('\n')}`);
 });
+
+test('the CLI is a peer of the network: its put gives copies to a browser on another node, and its get draws on that browser through a relayed circuit', async () => {
+  const a = await start();
+  const b = await start(['--peer', await tcpAddr(a)]);
+  await waitForMesh([a, b]);
+  const holder = await contributor('chromium', b);
+  // Its contributor record is on the nodes (the CLI has no page to ask).
+  for (const node of [a, b]) {
+    await waitFor(async () => (await node.status()).dhtProviderRecords >= 1, 'the contributor record on every node');
+  }
+
+  const dir = tempDir();
+  const data = randomBytes((3 << 20) + 777);
+  const file = path.join(dir, 'from-cli.bin');
+  writeFileSync(file, data);
+  const put = await runMeganet(['put', file, '--node', a.url], { timeoutMs: 120_000 });
+  assert.equal(put.code, 0, put.stderr);
+  const link = put.stdout.trim();
+  const contributed = await holder.page.evaluate(() => window.meganet.usage().contributed);
+  assert.ok(contributed > 0, `the browser took copies from the CLI: ${contributed} bytes`);
+
+  const out = path.join(dir, 'fetched.bin');
+  const get = await runMeganet(['get', link, '-o', out, '--node', a.url], { timeoutMs: 120_000 });
+  assert.equal(get.code, 0, get.stderr);
+  assert.equal(sha(readFileSync(out)), sha(data));
+  assert.match(get.stderr, new RegExp(`\\d+ bytes of shards from ${holder.id}`), `the get drew on the browser:\n${get.stderr}`);
+});
+
+async function waitFor(check, what, timeoutMs = 30_000) {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -103,14 +103,17 @@ async fn get(
 ) -> anyhow::Result<()> {
     let mut client = meganet::client::Client::connect(&node.url).await?;
     let bar = progress_bar("fetching");
-    let path = client
+    let fetched = client
         .get(&link, output.as_deref(), &|done, total| {
             bar.set_length(total);
             bar.set_position(done);
         })
         .await?;
     bar.finish_and_clear();
-    eprintln!("wrote {}", path.display());
+    eprintln!("wrote {}", fetched.path.display());
+    for (peer, bytes) in &fetched.from {
+        eprintln!("  {bytes} bytes of shards from {peer}");
+    }
     Ok(())
 }
 

@@ -4,7 +4,11 @@
 //! needs them, and speaks the same block protocol and format as browsers,
 //! so files move between the two. Every node is one of the transfer
 //! engine's holders ([`Remote`]): a put spreads its shards over them, a
-//! get asks them which they have.
+//! get asks them which they have. Browsers are holders too, reached
+//! through a relayed circuit over every known node at once (the CLI has
+//! no WebRTC): a put gives copies to the contributors the bucket search
+//! finds, as a browser's put does, and a get asks the file's providers
+//! and the browsers its manifest names.
 
 mod bootstrap;
 
@@ -18,14 +22,17 @@ use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{kad, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
+use libp2p::{kad, noise, relay, tcp, yamux, Multiaddr, PeerId, Swarm};
 use tokio::io::AsyncWriteExt;
 
 use crate::format;
 use crate::hash::Hash;
 use crate::net::block::{self, BlockCodec, BlockRequest, BlockResponse};
+use crate::net::contributors;
 use crate::transfer::{self, Reach, ShardSink, ShardSource, TransferError};
 
+/// Most browsers one get asks besides the nodes.
+const MAX_BROWSERS: usize = 64;
 /// Segments fetched ahead of the one being written.
 const WINDOW: u64 = 4;
 /// How long to wait for the node to accept the connection.
@@ -42,12 +49,13 @@ pub struct Client {
     nodes: Vec<(PeerId, Multiaddr)>,
 }
 
-/// What the CLI speaks: blocks, and Kademlia as a client (provider
-/// lookups).
+/// What the CLI speaks: blocks, Kademlia as a client (provider lookups)
+/// and relayed circuits to browsers.
 #[derive(libp2p::swarm::NetworkBehaviour)]
 struct Behaviour {
     block: request_response::Behaviour<BlockCodec>,
     kad: kad::Behaviour<kad::store::MemoryStore>,
+    relay: relay::client::Behaviour,
 }
 
 impl Client {
@@ -79,7 +87,8 @@ impl Client {
                 noise::Config::new,
                 yamux::Config::default,
             )?
-            .with_behaviour(|key| {
+            .with_relay_client(noise::Config::new, yamux::Config::default)?
+            .with_behaviour(|key, relay| {
                 let me = key.public().to_peer_id();
                 let mut kad = kad::Behaviour::with_config(
                     me,
@@ -90,6 +99,7 @@ impl Client {
                 Behaviour {
                     block: block::behaviour(ProtocolSupport::Outbound),
                     kad,
+                    relay,
                 }
             })?
             .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
@@ -102,20 +112,36 @@ impl Client {
         Ok(client)
     }
 
-    /// Connects to `peer` (a known node) unless connected.
+    /// Connects to `peer` unless connected: a node at its TCP address, a
+    /// browser through a circuit over every known node at once (its
+    /// reservation may be on any of them).
     async fn dial(&mut self, peer: PeerId) -> anyhow::Result<()> {
         if self.swarm.is_connected(&peer) {
             return Ok(());
         }
-        let addr = self
-            .nodes
-            .iter()
-            .find(|(p, _)| *p == peer)
-            .map(|(_, a)| a.clone())
-            .context("not a known node")?;
-        let opts = DialOpts::peer_id(peer)
-            .addresses(vec![addr.clone()])
-            .build();
+        let node = self.nodes.iter().find(|(p, _)| *p == peer);
+        let addrs: Vec<Multiaddr> = match node {
+            Some((_, addr)) => vec![addr.clone()],
+            None => self
+                .nodes
+                .iter()
+                .map(|(node, addr)| {
+                    addr.clone()
+                        .with(Protocol::P2p(*node))
+                        .with(Protocol::P2pCircuit)
+                })
+                .collect(),
+        };
+        let what = if node.is_some() {
+            "the node"
+        } else {
+            "the peer"
+        };
+        let addr = addrs
+            .first()
+            .cloned()
+            .context("no node to reach it through")?;
+        let opts = DialOpts::peer_id(peer).addresses(addrs).build();
         self.swarm
             .dial(opts)
             .with_context(|| format!("cannot dial {addr}"))?;
@@ -130,24 +156,25 @@ impl Client {
                         error,
                         ..
                     } if p == peer => {
-                        bail!("cannot connect to the node at {addr}: {error}")
+                        bail!("cannot connect to {what} {peer}: {error}")
                     }
                     _ => {}
                 }
             }
         })
         .await;
-        connected.context("timed out connecting to the node")?
+        connected.with_context(|| format!("timed out connecting to {what} {peer}"))?
     }
 
     /// The peers that announce holding the file whose provider key is
     /// `key`, as the DHT of the node pointed at and its peers knows them.
     pub async fn providers(&mut self, key: Hash) -> anyhow::Result<Vec<PeerId>> {
-        let id = self
-            .swarm
-            .behaviour_mut()
-            .kad
-            .get_providers(kad::RecordKey::new(&key.0));
+        self.lookup(kad::RecordKey::new(&key.0)).await
+    }
+
+    /// The providers of the DHT key `key`.
+    async fn lookup(&mut self, key: kad::RecordKey) -> anyhow::Result<Vec<PeerId>> {
+        let id = self.swarm.behaviour_mut().kad.get_providers(key);
         let mut found = std::collections::BTreeSet::new();
         let lookup = tokio::time::timeout(CONNECT_TIMEOUT, async {
             loop {
@@ -219,7 +246,7 @@ impl Client {
                 SwarmEvent::ConnectionClosed { peer_id, cause, .. }
                     if peer_id == to && !self.swarm.is_connected(&to) =>
                 {
-                    bail!("the node closed the connection: {cause:?}")
+                    bail!("{to} closed the connection: {cause:?}")
                 }
                 _ => {}
             }
@@ -248,25 +275,26 @@ impl Client {
         // Blocking reads of 64 KiB are fine here: the swarm is driven only
         // while a request is awaited, on this same task.
         let reader = futures::io::AllowStdIo::new(std::io::BufReader::new(file));
-        let mut sink = Remote(Mutex::new(self));
+        let mut sink = Remote::new(self, None);
         let link = transfer::put(&mut sink, reader, &input, &|p| progress(p.done, p.total)).await?;
         Ok(link)
     }
 
     /// Fetches the file `link` names into `out` (default: its own name in
-    /// the current directory); returns the path written.
+    /// the current directory); returns the path written and the shard
+    /// bytes each holder sent.
     pub async fn get(
         &mut self,
         link: &str,
         out: Option<&Path>,
         progress: OnProgress<'_>,
-    ) -> anyhow::Result<std::path::PathBuf> {
+    ) -> anyhow::Result<Fetched> {
         let link: format::Link = link.parse()?;
         let config = transfer::Config {
             window: WINDOW,
             ..transfer::Config::default()
         };
-        let source = Remote(Mutex::new(self));
+        let source = Remote::new(self, Some(link.key.provider_key()));
         let mut getter = transfer::Getter::open(source, &link, None, config, None).await?;
         let m = getter.manifest();
         let path = match out {
@@ -297,22 +325,58 @@ impl Client {
             return Err(e);
         }
         tokio::fs::rename(&partial, &path).await?;
-        Ok(path)
+        let from = getter.progress().peers;
+        Ok(Fetched { path, from })
     }
 }
 
-/// The nodes as the transfer engine's source and sink: each a partial
-/// holder (it holds the shards placement dealt to it). One request batch
-/// at a time goes through the client (the lock).
-struct Remote<'a>(Mutex<&'a mut Client>);
+/// A finished get.
+pub struct Fetched {
+    /// Where the file was written.
+    pub path: std::path::PathBuf,
+    /// Shard bytes received from each holder, by peer id.
+    pub from: std::collections::BTreeMap<String, u64>,
+}
 
-impl Remote<'_> {
+/// The network as the transfer engine's source and sink: every node a
+/// partial holder (it holds the shards placement dealt to it), and the
+/// browsers a get finds. One request batch at a time goes through the
+/// client (the lock).
+struct Remote<'a> {
+    client: Mutex<&'a mut Client>,
+    /// A get's provider key: its providers are looked up when ready.
+    key: Option<Hash>,
+    /// Holders found besides the nodes (providers, the manifest's hints).
+    browsers: Vec<PeerId>,
+}
+
+impl<'a> Remote<'a> {
+    fn new(client: &'a mut Client, key: Option<Hash>) -> Self {
+        Self {
+            client: Mutex::new(client),
+            key,
+            browsers: Vec::new(),
+        }
+    }
+
+    /// Adds holders that are not nodes, up to [`MAX_BROWSERS`].
+    fn found(&mut self, peers: impl IntoIterator<Item = PeerId>) {
+        let client = self.client.get_mut();
+        for peer in peers {
+            let known =
+                client.nodes.iter().any(|(p, _)| *p == peer) || self.browsers.contains(&peer);
+            if !known && self.browsers.len() < MAX_BROWSERS {
+                self.browsers.push(peer);
+            }
+        }
+    }
+
     async fn exchange(
         &self,
         to: PeerId,
         requests: Vec<BlockRequest>,
     ) -> transfer::Result<Vec<BlockResponse>> {
-        let mut client = self.0.lock().await;
+        let mut client = self.client.lock().await;
         client
             .exchange(to, requests)
             .await
@@ -323,19 +387,39 @@ impl Remote<'_> {
     }
 
     async fn nodes(&self) -> Vec<PeerId> {
-        self.0.lock().await.nodes.iter().map(|(p, _)| *p).collect()
+        self.client
+            .lock()
+            .await
+            .nodes
+            .iter()
+            .map(|(p, _)| *p)
+            .collect()
     }
 }
 
 impl ShardSource for Remote<'_> {
     type Holder = PeerId;
 
+    async fn ready(&mut self) -> transfer::Result<()> {
+        if let Some(key) = self.key {
+            match self.client.get_mut().providers(key).await {
+                Ok(peers) => self.found(peers),
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "no provider lookup"),
+            }
+        }
+        Ok(())
+    }
+
+    fn manifest_opened(&mut self, manifest: &format::Manifest) {
+        self.found(crate::net::hinted_peers(manifest));
+    }
+
     fn holders(&mut self) -> Vec<(PeerId, Reach)> {
-        let client = self.0.get_mut();
-        client
-            .nodes
-            .iter()
-            .map(|(p, _)| (*p, Reach::Partial))
+        let client = self.client.get_mut();
+        let nodes = client.nodes.iter().map(|(p, _)| *p);
+        nodes
+            .chain(self.browsers.iter().copied())
+            .map(|p| (p, Reach::Partial))
             .collect()
     }
 
@@ -387,8 +471,20 @@ impl ShardSink for Remote<'_> {
         Remote::nodes(self).await
     }
 
-    async fn contributors(&mut self, _anchor: Hash) -> Vec<PeerId> {
-        Vec::new()
+    async fn contributors(&mut self, anchor: Hash) -> Vec<PeerId> {
+        let client = &self.client;
+        let found = contributors::search(&anchor, |key| async move {
+            let mut client = client.lock().await;
+            client.lookup(key).await.unwrap_or_default()
+        })
+        .await;
+        let nodes = Remote::nodes(self).await;
+        found.into_iter().filter(|p| !nodes.contains(p)).collect()
+    }
+
+    /// Browsers are named in the manifest (put.rs leaves the nodes out).
+    fn hint(&self, holder: PeerId) -> Option<Vec<u8>> {
+        Some(holder.to_bytes())
     }
 
     async fn store(&self, holder: PeerId, hash: Hash, bytes: &[u8]) -> transfer::Result<()> {

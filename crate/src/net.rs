@@ -57,6 +57,16 @@ pub struct NodeEntry {
     pub addrs: Vec<String>,
 }
 
+/// The peers a manifest names as holders (hints that do not parse as peer
+/// ids are ignored: they are advisory).
+pub fn hinted_peers(manifest: &crate::format::Manifest) -> Vec<libp2p::PeerId> {
+    manifest
+        .hints
+        .iter()
+        .filter_map(|h| libp2p::PeerId::from_bytes(h).ok())
+        .collect()
+}
+
 /// Most nodes a bootstrap document lists.
 pub const MAX_NODES: usize = 64;
 /// Most addresses listed per node.

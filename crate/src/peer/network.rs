@@ -138,7 +138,8 @@ impl ShardSource for Network {
     }
 
     fn manifest_opened(&mut self, manifest: &Manifest) {
-        self.lookups.push(self.search.hints(hinted_peers(manifest)));
+        self.lookups
+            .push(self.search.hints(crate::net::hinted_peers(manifest)));
     }
 }
 
@@ -192,14 +193,4 @@ impl ShardSink for Uploads {
         });
         futures::future::join_all(asks).await;
     }
-}
-
-/// The peers a manifest names as holders (hints that do not parse as peer
-/// ids are ignored: they are advisory).
-fn hinted_peers(manifest: &Manifest) -> Vec<PeerId> {
-    manifest
-        .hints
-        .iter()
-        .filter_map(|h| PeerId::from_bytes(h).ok())
-        .collect()
 }

@@ -39,7 +39,7 @@ pub async fn health(blocks: &Blocks, link: &str) -> Result<Health, TransferError
     let manifest = manifest(blocks, link.manifest).await?;
     let decoder = Decoder::open(&link, &manifest)?;
     let m = decoder.manifest();
-    let hints = super::hinted_peers(m);
+    let hints = crate::net::hinted_peers(m);
     let hinted = hints.iter().map(ToString::to_string).collect();
     let contributors = blocks.holders(link.key.provider_key(), hints).await;
     let all: Vec<Hash> = m.shards.iter().flatten().copied().collect();
