@@ -229,6 +229,9 @@ impl Driver {
                 self.pings.forget(connection_id);
                 self.connections
                     .on_closed(peer_id, connection_id, cause.as_ref());
+                if num_established == 0 && self.node.is_other_node(&peer_id) {
+                    self.node.on_other_node_lost(swarm, peer_id);
+                }
                 return self
                     .node
                     .on_closed(peer_id, num_established, cause.as_ref());
@@ -247,7 +250,7 @@ impl Driver {
                 addresses,
                 ..
             } => {
-                self.node.on_listener_closed(listener_id);
+                self.node.on_listener_closed(swarm, listener_id);
                 self.listen.on_closed(swarm, &addresses);
             }
             SwarmEvent::ExpiredListenAddr { address, .. } => {

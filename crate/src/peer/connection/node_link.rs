@@ -138,11 +138,32 @@ impl NodeLink {
         }
     }
 
+    /// The last connection to another node closed: if it carried the
+    /// second reservation (already closed), redial it.
+    pub fn on_other_node_lost(&mut self, swarm: &mut Swarm<Behaviour>, peer: PeerId) {
+        let me = *swarm.local_peer_id();
+        let is_backup = self.backup_node(me).is_some_and(|(p, _)| *p == peer);
+        if is_backup && self.backup.is_none() {
+            self.dial_backup(swarm);
+        }
+    }
+
     /// A listener closed: if it was the second reservation, it is made
-    /// again the next time the node link comes up.
-    pub fn on_listener_closed(&mut self, id: ListenerId) {
-        if self.backup == Some(id) {
-            self.backup = None;
+    /// again once the backup node is connected: redialed now when its
+    /// connection is gone, else (the relay refused or ended it) the next
+    /// time the node link comes up, so a refusing relay is not asked in
+    /// a loop.
+    pub fn on_listener_closed(&mut self, swarm: &mut Swarm<Behaviour>, id: ListenerId) {
+        if self.backup != Some(id) {
+            return;
+        }
+        self.backup = None;
+        let me = *swarm.local_peer_id();
+        let lost = self
+            .backup_node(me)
+            .is_some_and(|(peer, _)| !swarm.is_connected(peer));
+        if lost {
+            self.dial_backup(swarm);
         }
     }
 
