@@ -149,35 +149,54 @@ test(`${kind}: a link made on node A's page opens on node B's page after A stops
 });
 }
 
-test('browsers reach holders on every node: contributors on B and C take shards from A\'s page and serve a fetch on C after A stops', async () => {
+test('three nodes, two contributors on each: a 32 MiB put reaches every contributor; after A stops a browser on C draws on browsers of two nodes and a node, the CLI gets it through B, and B restarted answers from disk', async () => {
   const a = await start();
   const b = await start(['--peer', await tcpAddr(a)]);
   const c = await start(['--peer', await tcpAddr(a)]);
   await waitForMesh([a, b, c]);
-  const kinds = BROWSERS.includes('firefox') ? ['chromium', 'firefox'] : ['chromium', 'chromium'];
-  const holders = [await contributor(kinds[0], b), await contributor(kinds[1], c)];
+  const mixed = BROWSERS.includes('firefox') ? ['chromium', 'firefox'] : ['chromium', 'chromium'];
+  const holders = [];
+  for (const [i, node] of [a, b, c].entries()) {
+    for (const kind of i % 2 ? [...mixed].reverse() : mixed) {
+      holders.push({ ...(await contributor(kind, node)), node });
+    }
+  }
   const everyNode = (s) => s.node.state === 'connected' && s.node.otherNodes === 2;
   const uploader = await peerIn('chromium', a);
   await waitForStatus(uploader.page, everyNode);
-  await waitForContributors(uploader.page, 2);
-  const put = await putRandom(uploader.page, 6 << 20);
-  const placed = Object.keys(put.progress.peers).filter((id) => holders.some((h) => h.id === id));
-  assert.equal(placed.length, 2, `shards sent to both contributors, on other nodes: ${JSON.stringify(put.progress.peers)}\n${uploader.warnings.join('\n')}`);
+  await waitForContributors(uploader.page, holders.length);
+  const put = await putRandom(uploader.page, 32 << 20);
+  const placed = holders.filter((h) => put.progress.peers[h.id] > 0);
+  assert.equal(placed.length, holders.length, `every contributor took shards: ${JSON.stringify(put.progress.peers)}\n${uploader.warnings.join('\n')}`);
   await uploader.browser.close();
   await a.stop();
 
-  const fetcher = await peerIn('chromium', c);
+  const fetcher = await peerIn(mixed[1], c);
   await waitForStatus(fetcher.page, (s) => s.node.state === 'connected' && s.node.otherNodes === 1);
   const got = await getAndHash(fetcher.page, `${c.url}${put.link.slice(put.link.indexOf('#'))}`);
   assert.equal(got.digest, put.digest, 'the fetched bytes are the uploaded bytes');
   const from = Object.entries(got.progress.peers).filter(([, bytes]) => bytes > 0).map(([id]) => id);
   const browsersUsed = holders.filter((h) => from.includes(h.id));
-  assert.ok(browsersUsed.length >= 1, `drew on a contributor: ${JSON.stringify(got.progress.peers)}\n${fetcher.warnings.join('\n')}`);
+  const sides = new Set(browsersUsed.map((h) => h.node.peerId));
+  const detail = `${JSON.stringify(got.progress.peers)}\n${fetcher.warnings.join('\n')}`;
+  assert.ok(browsersUsed.length >= 2 && sides.size >= 2, `drew on browsers of two nodes: ${detail}`);
+  assert.ok([b, c].some((n) => from.includes(n.peerId)), `drew on a node: ${detail}`);
+
   // The CLI, pointed at B, gets the same bytes.
   const out = path.join(tempDir(), 'from-b.bin');
-  const cli = await runMeganet(['get', put.link, '-o', out, '--node', b.url], { timeoutMs: 120_000 });
+  const cli = await runMeganet(['get', put.link, '-o', out, '--node', b.url], { timeoutMs: 180_000 });
   assert.equal(cli.code, 0, cli.stderr);
   assert.equal(sha(readFileSync(out)), put.digest);
+
+  // B restarted alone answers a provider lookup from its disk.
+  await c.stop();
+  await b.stop();
+  const again = await start([], b.data);
+  const lookup = await runMeganet(['providers', put.link, '--node', again.url]);
+  assert.equal(lookup.code, 0, lookup.stderr);
+  const listed = lookup.stdout.trim().split('\n');
+  assert.ok(listed.includes(b.peerId) && listed.includes(c.peerId), `nodes listed from disk: ${listed}`);
+  assert.ok(holders.some((h) => listed.includes(h.id)), `browsers listed from disk: ${listed}`);
 });
 
 test('a browser holds a second reservation on another node, and stays reachable when its own node stops', async () => {
