@@ -63,11 +63,20 @@ bench_multinode() {
   bash scripts/netns.sh node bench/multinode.mjs 2>/dev/null | grep '^{"name"' || true
 }
 
+# Capacity of one node: crate/benches/node_load.rs holds 1,000 WebSocket
+# clients on a real node, each with a relay reservation and a provider
+# record (node.peers_held, node.rss_per_peer_KiB, node.cpu_ms_per_peer_minute).
+# Its progress and, if fewer held, the reason stay on stderr; the step fails.
+bench_node_load() {
+  cargo bench -q -p meganet --bench node_load | grep '^{"name"'
+}
+
 STEPS=(
   bench_format_native
   bench_format_browser
   bench_store_native
   bench_store_browser
+  bench_node_load
   bench_webrtc
   bench_swarm
   bench_multinode

@@ -3,6 +3,7 @@
 //! suit signaling, and a node operator should see what they give away.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -75,8 +76,20 @@ pub struct RelayLimits {
     #[arg(long, default_value_t = 3600, value_name = "SECS")]
     pub relay_reservation_secs: u64,
 
+    /// Relay: reservations (new or renewed) one IP address may make an
+    /// hour, at most this many at once. Browsers behind one NAT share an
+    /// IP and each renews once a reservation period, so with the default
+    /// period this about caps the browsers one IP keeps reachable here.
+    #[arg(
+        long,
+        default_value_t = 256,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..=MAX_RESERVATIONS_PER_IP_PER_HOUR)
+    )]
+    pub relay_reservations_per_ip_per_hour: u32,
+
     /// Relay: most circuits open at once.
-    #[arg(long, default_value_t = 256, value_name = "N")]
+    #[arg(long, default_value_t = 1024, value_name = "N")]
     pub relay_max_circuits: usize,
 
     /// Relay: most circuits one peer may open.
@@ -92,6 +105,16 @@ pub struct RelayLimits {
     #[arg(long, default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
     pub relay_circuit_bytes: u64,
 }
+
+/// Upper bound of `--relay-reservations-per-ip-per-hour`: a bucket refilled
+/// every 55 ms at most, far beyond any one NAT.
+const MAX_RESERVATIONS_PER_IP_PER_HOUR: i64 = 65_536;
+
+/// libp2p's own per-peer reservation rate: 30 at once, then one every 2
+/// minutes. A browser renews once an hour, so only a peer that keeps
+/// reconnecting meets it.
+const RESERVATIONS_PER_PEER: u32 = 30;
+const RESERVATION_PER_PEER_EVERY: Duration = Duration::from_secs(120);
 
 fn parse_peer(addr: &str) -> Result<Multiaddr, String> {
     let addr: Multiaddr = addr.parse().map_err(|e| format!("{addr:?}: {e}"))?;
@@ -112,7 +135,13 @@ fn parse_stun(url: &str) -> Result<String, String> {
 impl RelayLimits {
     /// The libp2p relay configuration these limits describe.
     pub fn to_relay_config(&self) -> libp2p::relay::Config {
+        let per_ip =
+            NonZeroU32::new(self.relay_reservations_per_ip_per_hour).unwrap_or(NonZeroU32::MIN);
+        let per_peer = NonZeroU32::new(RESERVATIONS_PER_PEER).unwrap_or(NonZeroU32::MIN);
         libp2p::relay::Config {
+            // Replaced below: libp2p's default allows one IP 60 an hour,
+            // too few for a campus or a carrier NAT.
+            reservation_rate_limiters: Vec::new(),
             max_reservations: self.relay_max_reservations,
             max_reservations_per_peer: self.relay_max_reservations_per_peer,
             reservation_duration: Duration::from_secs(self.relay_reservation_secs),
@@ -125,5 +154,39 @@ impl RelayLimits {
             max_circuit_bytes: self.relay_circuit_bytes,
             ..libp2p::relay::Config::default()
         }
+        .reservation_rate_per_peer(per_peer, RESERVATION_PER_PEER_EVERY)
+        .reservation_rate_per_ip(per_ip, Duration::from_secs(3600) / per_ip.get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        relay: RelayLimits,
+    }
+
+    #[test]
+    fn the_per_ip_reservation_rate_is_capped_and_builds_a_relay_config() {
+        let flag = "--relay-reservations-per-ip-per-hour";
+        for refused in ["0", "65537"] {
+            assert!(
+                Cli::try_parse_from(["node", flag, refused]).is_err(),
+                "{refused}"
+            );
+        }
+        for n in ["1", "65536"] {
+            let cli = Cli::try_parse_from(["node", flag, n]).unwrap();
+            let config = cli.relay.to_relay_config();
+            assert_eq!(config.reservation_rate_limiters.len(), 2);
+        }
+        let defaults = Cli::try_parse_from(["node"]).unwrap().relay;
+        assert!(defaults.relay_max_reservations >= 1000);
+        assert!(defaults.relay_max_circuits >= 1000);
     }
 }
