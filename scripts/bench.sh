@@ -82,13 +82,7 @@ STEPS=(
   bench_multinode
 )
 
-if [ -n "${STEPS_OVERRIDE+x}" ]; then # Three nodes joined by --peer: bench/multinode.mjs (get.MBps.multinode,
-# dht.lookup_ms). Run after bench_swarm, whose get.MBps is the reference.
-bench_multinode() {
-  bash scripts/netns.sh node bench/multinode.mjs 2>/dev/null | grep '^{"name"' || true
-}
-
-STEPS=("${STEPS_OVERRIDE[@]}"); fi
+if [ -n "${STEPS_OVERRIDE+x}" ]; then STEPS=("${STEPS_OVERRIDE[@]}"); fi
 status=0
 for step in "${STEPS[@]}"; do
   log "bench: $step"
