@@ -128,7 +128,7 @@ test('meganet node --help explains every flag', async () => {
   assert.equal(code, 0);
   for (const flag of ['--http', '--data', '--www', '--ws', '--webrtc', '--tcp', '--peer',
     '--relay-max-reservations', '--relay-max-reservations-per-peer', '--relay-reservation-secs',
-    '--relay-reservations-per-ip-per-hour',
+    '--relay-reservations-per-ip-per-hour', '--relay-circuits-per-ip-per-minute',
     '--relay-max-circuits', '--relay-max-circuits-per-peer', '--relay-circuit-secs', '--relay-circuit-bytes']) {
     assert.ok(stdout.includes(flag), `--help mentions ${flag}`);
   }

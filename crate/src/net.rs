@@ -4,6 +4,7 @@
 
 pub mod block;
 pub mod contributors;
+pub mod relays;
 
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, StreamProtocol};

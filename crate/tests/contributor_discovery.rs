@@ -4,7 +4,9 @@
 //! a browser does ([`contributors::key_of`]). Puts of many files then run
 //! the network's own search ([`contributors::search`]) against the node's
 //! DHT and the network's own placement ([`rotation::contributor_for`]), and
-//! together they must use at least 200 of the contributors.
+//! together they must use at least 200 of the contributors; and every
+//! record found carries the circuit through the node that the contributor
+//! announced, read back as a fetcher reads it ([`relays::record_addrs`]).
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::collections::HashSet;
@@ -15,10 +17,11 @@ use std::time::Duration;
 use futures::channel::{mpsc, oneshot};
 use futures::StreamExt;
 use libp2p::kad::{self, store::MemoryStore, GetProvidersOk, QueryResult, RecordKey};
+use libp2p::multiaddr::Protocol;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{noise, tcp, yamux, Multiaddr, PeerId, Swarm};
 use meganet::hash::Hash;
-use meganet::net::{contributors, Bootstrap};
+use meganet::net::{contributors, relays, Bootstrap};
 use meganet::transfer::rotation;
 
 const CONTRIBUTORS: usize = 256;
@@ -130,6 +133,7 @@ fn peer(node: &Node) -> Swarm<kad::Behaviour<MemoryStore>> {
 fn contributor(node: &Node, mut announced: mpsc::Sender<PeerId>) {
     let mut swarm = peer(node);
     let me = *swarm.local_peer_id();
+    let circuit = node.tcp.clone().with(Protocol::P2pCircuit);
     swarm
         .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
         .unwrap();
@@ -138,6 +142,8 @@ fn contributor(node: &Node, mut announced: mpsc::Sender<PeerId>) {
             match swarm.select_next_some().await {
                 SwarmEvent::NewListenAddr { address, .. } => {
                     swarm.add_external_address(address);
+                    // What a browser's reservation on the node adds.
+                    swarm.add_external_address(circuit.clone());
                     let key = contributors::key_of(&me);
                     swarm.behaviour_mut().start_providing(key).unwrap();
                 }
@@ -153,9 +159,13 @@ fn contributor(node: &Node, mut announced: mpsc::Sender<PeerId>) {
     });
 }
 
-type Lookup = (RecordKey, oneshot::Sender<Vec<PeerId>>);
+/// A provider found, with the relays its record names.
+type Found = (PeerId, Vec<Multiaddr>);
+type Lookup = (RecordKey, oneshot::Sender<Vec<Found>>);
 
-/// A searcher: answers provider lookups sent on the returned channel.
+/// A searcher: answers provider lookups sent on the returned channel, each
+/// provider with the relays its record names, read as a browser does
+/// ([`relays::record_addrs`] while the lookup runs).
 fn searcher(node: &Node) -> mpsc::Sender<Lookup> {
     let mut swarm = peer(node);
     let (tx, mut rx) = mpsc::channel::<Lookup>(64);
@@ -174,7 +184,10 @@ fn searcher(node: &Node) -> mpsc::Sender<Lookup> {
                     if let (Ok(GetProvidersOk::FoundProviders { providers, .. }), Some((found, _))) =
                         (result, waiting.get_mut(&id))
                     {
-                        found.extend(providers);
+                        for peer in providers {
+                            let addrs = relays::record_addrs(swarm.behaviour_mut(), peer);
+                            found.insert((peer, relays::relays(&peer, &addrs)));
+                        }
                     }
                     if step.last {
                         if let Some((found, reply)) = waiting.remove(&id) {
@@ -216,14 +229,21 @@ async fn puts_find_and_use_hundreds_of_contributors() {
 
     let lookups = searcher(&node);
     let mut used = HashSet::new();
+    let through_node = vec![node.tcp.clone()];
     for file in 0..FILES {
         let anchor = Hash::of(&file.to_le_bytes());
         let found: Vec<PeerId> = contributors::search(&anchor, |key| {
             let mut lookups = lookups.clone();
+            let through_node = through_node.clone();
             async move {
                 let (reply, answer) = oneshot::channel();
                 lookups.try_send((key, reply)).unwrap();
-                answer.await.unwrap_or_default()
+                let found = answer.await.unwrap_or_default();
+                // Each record carries the circuit through the node.
+                for (peer, relays) in &found {
+                    assert_eq!(relays, &through_node, "{peer}'s record");
+                }
+                found.into_iter().map(|(peer, _)| peer).collect()
             }
         })
         .await;

@@ -96,6 +96,18 @@ pub struct RelayLimits {
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub relay_max_circuits_per_peer: usize,
 
+    /// Relay: circuits (new connections through this node) one IP address
+    /// may open a minute, at most this many at once. Each browser-to-browser
+    /// connection starts as a circuit for signaling, so a NAT shared by
+    /// many browsers needs many.
+    #[arg(
+        long,
+        default_value_t = 1200,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..=MAX_CIRCUITS_PER_IP_PER_MINUTE)
+    )]
+    pub relay_circuits_per_ip_per_minute: u32,
+
     /// Relay: longest life of one circuit, in seconds.
     #[arg(long, default_value_t = 600, value_name = "SECS")]
     pub relay_circuit_secs: u64,
@@ -115,6 +127,17 @@ const MAX_RESERVATIONS_PER_IP_PER_HOUR: i64 = 65_536;
 /// reconnecting meets it.
 const RESERVATIONS_PER_PEER: u32 = 30;
 const RESERVATION_PER_PEER_EVERY: Duration = Duration::from_secs(120);
+
+/// Upper bound of `--relay-circuits-per-ip-per-minute`: a bucket refilled
+/// every millisecond.
+const MAX_CIRCUITS_PER_IP_PER_MINUTE: i64 = 60_000;
+
+/// Circuits one peer may open: 120 at once, then one a second. A get dials
+/// each holder it finds (up to 32 providers and 64 hints) once, through the
+/// relays its record names; libp2p's default (30, then one every 2
+/// minutes) would refuse a browser's second large get.
+const CIRCUITS_PER_PEER: u32 = 120;
+const CIRCUIT_PER_PEER_EVERY: Duration = Duration::from_secs(1);
 
 fn parse_peer(addr: &str) -> Result<Multiaddr, String> {
     let addr: Multiaddr = addr.parse().map_err(|e| format!("{addr:?}: {e}"))?;
@@ -138,10 +161,16 @@ impl RelayLimits {
         let per_ip =
             NonZeroU32::new(self.relay_reservations_per_ip_per_hour).unwrap_or(NonZeroU32::MIN);
         let per_peer = NonZeroU32::new(RESERVATIONS_PER_PEER).unwrap_or(NonZeroU32::MIN);
+        let circuits_per_ip =
+            NonZeroU32::new(self.relay_circuits_per_ip_per_minute).unwrap_or(NonZeroU32::MIN);
+        let circuits_per_peer = NonZeroU32::new(CIRCUITS_PER_PEER).unwrap_or(NonZeroU32::MIN);
         libp2p::relay::Config {
             // Replaced below: libp2p's default allows one IP 60 an hour,
             // too few for a campus or a carrier NAT.
             reservation_rate_limiters: Vec::new(),
+            // Replaced below too: libp2p allows one IP 60 circuits, then
+            // one a minute.
+            circuit_src_rate_limiters: Vec::new(),
             max_reservations: self.relay_max_reservations,
             max_reservations_per_peer: self.relay_max_reservations_per_peer,
             reservation_duration: Duration::from_secs(self.relay_reservation_secs),
@@ -152,10 +181,14 @@ impl RelayLimits {
                 self.relay_circuit_secs.min(u64::from(u32::MAX)),
             ),
             max_circuit_bytes: self.relay_circuit_bytes,
-            ..libp2p::relay::Config::default()
         }
         .reservation_rate_per_peer(per_peer, RESERVATION_PER_PEER_EVERY)
         .reservation_rate_per_ip(per_ip, Duration::from_secs(3600) / per_ip.get())
+        .circuit_src_per_peer(circuits_per_peer, CIRCUIT_PER_PEER_EVERY)
+        .circuit_src_per_ip(
+            circuits_per_ip,
+            Duration::from_secs(60) / circuits_per_ip.get(),
+        )
     }
 }
 
@@ -172,18 +205,25 @@ mod tests {
     }
 
     #[test]
-    fn the_per_ip_reservation_rate_is_capped_and_builds_a_relay_config() {
-        let flag = "--relay-reservations-per-ip-per-hour";
-        for refused in ["0", "65537"] {
-            assert!(
-                Cli::try_parse_from(["node", flag, refused]).is_err(),
-                "{refused}"
-            );
-        }
-        for n in ["1", "65536"] {
-            let cli = Cli::try_parse_from(["node", flag, n]).unwrap();
-            let config = cli.relay.to_relay_config();
-            assert_eq!(config.reservation_rate_limiters.len(), 2);
+    fn the_per_ip_rates_are_capped_and_build_a_relay_config() {
+        let flags = [
+            ("--relay-reservations-per-ip-per-hour", "65536"),
+            ("--relay-circuits-per-ip-per-minute", "60000"),
+        ];
+        for (flag, max) in flags {
+            let over = (max.parse::<u32>().unwrap() + 1).to_string();
+            for refused in ["0", over.as_str()] {
+                assert!(
+                    Cli::try_parse_from(["node", flag, refused]).is_err(),
+                    "{flag} {refused}"
+                );
+            }
+            for n in ["1", max] {
+                let cli = Cli::try_parse_from(["node", flag, n]).unwrap();
+                let config = cli.relay.to_relay_config();
+                assert_eq!(config.reservation_rate_limiters.len(), 2);
+                assert_eq!(config.circuit_src_rate_limiters.len(), 2);
+            }
         }
         let defaults = Cli::try_parse_from(["node"]).unwrap().relay;
         assert!(defaults.relay_max_reservations >= 1000);

@@ -200,8 +200,9 @@ impl Driver {
                 Some(peer) if self.node.is_other_node(&peer) => {
                     self.node_dials.dial(swarm, peer, addr, reply);
                 }
-                _ => {
-                    let relays = self.node.connected_other_nodes(swarm);
+                holder => {
+                    let named = holder.map(|p| self.announce.take_relays(&p));
+                    let relays = self.node.relays_for(swarm, named.unwrap_or_default());
                     self.connections.connect(swarm, addr, &relays, reply);
                 }
             },
@@ -253,6 +254,7 @@ impl Driver {
                 self.node.on_listener_closed(swarm, listener_id);
                 self.listen.on_closed(swarm, &addresses);
             }
+            SwarmEvent::ExternalAddrConfirmed { .. } => self.announce.on_external_addr(swarm),
             SwarmEvent::ExpiredListenAddr { address, .. } => {
                 self.listen.on_expired(swarm, &address);
             }

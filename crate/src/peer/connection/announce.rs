@@ -16,13 +16,15 @@ use libp2p::{identify, Multiaddr, PeerId, Swarm};
 
 use super::node_link::NodeLink;
 use crate::hash::Hash;
-use crate::net::{contributors, KAD_PROTOCOL};
+use crate::net::{contributors, relays, KAD_PROTOCOL};
 use crate::peer::contribute;
 use crate::peer::provided::Provided;
 use crate::peer::swarm::Behaviour;
 
 /// Most providers one lookup returns.
 pub const MAX_PROVIDERS: usize = 32;
+/// Most holders whose record relays are remembered until dialed.
+const MAX_REMEMBERED_RELAYS: usize = 1024;
 
 /// A providers lookup in flight.
 struct Lookup {
@@ -37,6 +39,9 @@ pub struct Announce {
     /// The files this peer announces it holds shards of.
     provided: Provided,
     lookups: HashMap<QueryId, Lookup>,
+    /// The relays each found holder's record names ([`relays::relays`]),
+    /// until a dial takes them.
+    relays: HashMap<PeerId, Vec<Multiaddr>>,
 }
 
 impl Announce {
@@ -46,6 +51,7 @@ impl Announce {
             contribution,
             provided: Provided::load(),
             lookups: HashMap::new(),
+            relays: HashMap::new(),
         }
     }
 
@@ -68,6 +74,15 @@ impl Announce {
             } else {
                 kad.stop_providing(&key);
             }
+        }
+    }
+
+    /// A relay reservation was confirmed (or another external address):
+    /// records carry the addresses of their publication, so a contributor
+    /// publishes again and fetchers learn the new circuit.
+    pub fn on_external_addr(&mut self, swarm: &mut Swarm<Behaviour>) {
+        if self.contribution.borrow().is_some() {
+            self.announce(swarm, false);
         }
     }
 
@@ -156,6 +171,7 @@ impl Announce {
         // list beats a complete late one.
         let finished = match result {
             Ok(GetProvidersOk::FoundProviders { providers, .. }) => {
+                self.remember_relays(swarm, &providers);
                 if let Some(lookup) = self.lookups.get_mut(&id) {
                     lookup.found.extend(providers);
                 }
@@ -178,5 +194,27 @@ impl Announce {
         let _ = lookup
             .reply
             .send(addrs.into_iter().take(MAX_PROVIDERS).collect());
+    }
+
+    /// Keeps the relays the records of `providers` name, read while their
+    /// lookup still runs (see [`relays`]).
+    fn remember_relays(&mut self, swarm: &mut Swarm<Behaviour>, providers: &HashSet<PeerId>) {
+        for peer in providers {
+            let addrs = relays::record_addrs(&mut swarm.behaviour_mut().kad, *peer);
+            let named = relays::relays(peer, &addrs);
+            if named.is_empty() {
+                continue;
+            }
+            if self.relays.len() >= MAX_REMEMBERED_RELAYS {
+                self.relays.clear();
+            }
+            self.relays.insert(*peer, named);
+        }
+    }
+
+    /// The relays `peer`'s record named, once: a later dial (after this one
+    /// failed, say, because the record is stale) tries every node instead.
+    pub fn take_relays(&mut self, peer: &PeerId) -> Vec<Multiaddr> {
+        self.relays.remove(peer).unwrap_or_default()
     }
 }

@@ -175,12 +175,38 @@ impl NodeLink {
     /// The other nodes connected now: the relays a circuit may go through
     /// besides our node's (one not connected would be dialed by the relay
     /// client, racing our own dial to it).
-    pub fn connected_other_nodes(&self, swarm: &Swarm<Behaviour>) -> Vec<Multiaddr> {
+    fn connected_other_nodes(&self, swarm: &Swarm<Behaviour>) -> Vec<Multiaddr> {
         self.others
             .iter()
             .filter(|(p, _)| swarm.is_connected(p))
             .map(|(_, a)| a.clone())
             .collect()
+    }
+
+    /// The relays a circuit to a browser goes through besides our node's:
+    /// those its provider record `named` (the nodes it holds reservations
+    /// on, see [`crate::net::relays`]), else every other node connected
+    /// now. A named node we know but are not connected to is left to our
+    /// own dials to it; if that leaves nothing, every connected node is
+    /// tried after all.
+    pub fn relays_for(&self, swarm: &Swarm<Behaviour>, named: Vec<Multiaddr>) -> Vec<Multiaddr> {
+        let names_ours = named
+            .iter()
+            .any(|r| crate::net::addr_peer(r).is_some_and(|p| self.is(&p)));
+        let usable: Vec<Multiaddr> = named
+            .into_iter()
+            .filter(|r| match crate::net::addr_peer(r) {
+                Some(p) if self.is(&p) => false,
+                Some(p) if self.is_other_node(&p) => swarm.is_connected(&p),
+                Some(_) => true,
+                None => false,
+            })
+            .collect();
+        if usable.is_empty() && !names_ours {
+            self.connected_other_nodes(swarm)
+        } else {
+            usable
+        }
     }
 
     /// How to reach each of `peers`, leaving out `me` and our own node:
