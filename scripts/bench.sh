@@ -34,7 +34,9 @@ bench_format_native() {
   cargo bench -q -p meganet --bench format 2>/dev/null | grep '^{"name"' || true
 }
 
-# Browser format in headless Chromium: crate/tests/bench_format.rs (format.*.wasm).
+# Browser format and audits in headless Chromium: crate/tests/bench_format.rs
+# (format.*.wasm; audit.proof_bytes, audit.prove_us.wasm, audit.verify_us.wasm
+# beside audit.ceiling.hash_us.wasm, hashing the whole shard once).
 bench_format_browser() {
   CHROMEDRIVER=/usr/bin/chromedriver \
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \

@@ -41,6 +41,16 @@ enum Command {
         #[command(flatten)]
         node: NodeArg,
     },
+    /// Audit the file a link names where it lives: every node, and every
+    /// browser the DHT lists, must prove each shard it claims with a random
+    /// range. Prints one line per holder and the weakest segment; fails
+    /// when an audit failed or a segment can no longer be rebuilt.
+    Check {
+        /// A link (`http://host/#1.<hash>.<key>` or `meganet:1.<hash>.<key>`).
+        link: String,
+        #[command(flatten)]
+        node: NodeArg,
+    },
     /// List the peers that announce holding the file a link names (one
     /// peer id a line), as the DHT knows them.
     Providers {
@@ -117,6 +127,41 @@ async fn get(
     Ok(())
 }
 
+async fn check(link: String, node: NodeArg) -> anyhow::Result<()> {
+    let mut client = meganet::client::Client::connect(&node.url).await?;
+    let health = client.check(&link).await?;
+    for h in &health.holders {
+        let (audits, failed) = h.reputation.history();
+        println!(
+            "{}  claims {}  proven {}  audits {audits}  failed {failed}  score {:.2}",
+            h.holder,
+            h.claimed,
+            h.proven,
+            h.reputation.score()
+        );
+        for why in &h.failures {
+            println!("    {why}");
+        }
+    }
+    println!(
+        "weakest segment: {} of {} shards proven, {} needed",
+        health.weakest(),
+        health.n,
+        health.k
+    );
+    if !health.readable() {
+        anyhow::bail!(
+            "a segment has {} proven shards of the {} it needs: the file cannot be rebuilt",
+            health.weakest(),
+            health.k
+        );
+    }
+    match health.failed_audits() {
+        0 => Ok(()),
+        n => anyhow::bail!("{n} audits failed"),
+    }
+}
+
 async fn providers(link: String, node: NodeArg) -> anyhow::Result<()> {
     let link: meganet::format::Link = link.parse()?;
     let mut client = meganet::client::Client::connect(&node.url).await?;
@@ -154,6 +199,7 @@ pub fn main() -> ExitCode {
             Command::Node(config) => meganet::node::run(*config).await,
             Command::Put { file, mime, node } => put(file, mime, node).await,
             Command::Get { link, output, node } => get(link, output, node).await,
+            Command::Check { link, node } => check(link, node).await,
             Command::Providers { link, node } => providers(link, node).await,
         }
     });

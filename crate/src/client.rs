@@ -330,6 +330,19 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Audits every holder of the file `link` names: each shard a node or
+    /// a browser found through the DHT says it has must be proven with a
+    /// random range ([`transfer::check`]).
+    pub async fn check(&mut self, link: &str) -> anyhow::Result<transfer::Health> {
+        let link: format::Link = link.parse()?;
+        let source = Remote::new(self, Some(link.key.provider_key()));
+        let mut random = || rand::random::<u64>();
+        let timeout = transfer::Config::default().request_timeout;
+        Ok(transfer::check(source, &link, timeout, &mut random).await?)
+    }
+}
+
 /// A finished get.
 pub struct Fetched {
     /// Where the file was written.
@@ -447,6 +460,25 @@ impl ShardSource for Remote<'_> {
                 .map(|a| block_answer(holder, a))
                 .collect(),
             Err(e) => vec![Err(e); hashes.len()],
+        }
+    }
+}
+
+impl transfer::Auditor for Remote<'_> {
+    async fn audit(
+        &self,
+        holder: PeerId,
+        hash: Hash,
+        range: crate::audit::ChunkRange,
+    ) -> transfer::Result<Option<Vec<u8>>> {
+        let answer = self
+            .exchange(holder, vec![BlockRequest::Audit { hash, range }])
+            .await?;
+        match answer.into_iter().next() {
+            Some(BlockResponse::Proof(proof)) => Ok(Some(proof)),
+            Some(BlockResponse::NotFound(_)) => Ok(None),
+            Some(other) => Err(TransferError::unexpected(&holder, "AUDIT", other)),
+            None => Ok(None),
         }
     }
 }

@@ -10,6 +10,7 @@
 //! talks to the network; without it only the data format remains, which is
 //! what the fuzz targets build against.
 
+pub mod audit;
 #[cfg(all(feature = "net", not(wasm_browser)))]
 pub mod client;
 pub mod code;

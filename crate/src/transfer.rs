@@ -9,6 +9,7 @@
 //! below `peer`, `gateway`, `client` and `node`. Compiles natively and for
 //! wasm32; its only platform need is a timer (`crate::platform::sleep`).
 
+pub mod check;
 mod error;
 mod fetcher;
 mod get;
@@ -21,6 +22,7 @@ mod source;
 #[cfg(all(test, not(wasm_browser)))]
 mod tests;
 
+pub use check::{check, Auditor, Health, HolderHealth};
 pub use error::{Result, TransferError};
 pub use fetcher::{Fetched, Fetcher, Verdict};
 pub use get::{open_manifest, Config, Getter};

@@ -5,10 +5,12 @@
 //! Every message is one frame: `u32 length` then the body. Request bodies:
 //! `1 || block` (PUT), `2 || hash` (GET), `3 || u16 count || hashes` (HAS),
 //! `4 || key` (PROVIDE: announce yourself in the DHT as a holder of the
-//! file whose provider key this is; answered `stored` with the key).
+//! file whose provider key this is; answered `stored` with the key),
+//! `5 || hash || u32 first chunk || u8 chunks` (AUDIT: prove you hold that
+//! range of the shard, [`crate::audit`]).
 //! Response bodies: `1 || hash` (stored), `2 || block`, `3 || u16 count ||
 //! bitmap` (have), `4 || hash` (not found), `5 || u16 code || message`
-//! (error). A frame over the limit, or one that does not parse, is not
+//! (error), `6 || proof` (at most [`MAX_PROOF`] bytes). A frame over the limit, or one that does not parse, is not
 //! read further: it becomes [`BlockRequest::Invalid`] and is answered with
 //! an error, never a panic.
 
@@ -17,6 +19,7 @@ use std::io;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
 
+use crate::audit::{ChunkRange, MAX_PROOF};
 use crate::hash::Hash;
 use crate::store::{Class, Shard, Store, StoreError};
 
@@ -42,6 +45,8 @@ pub enum BlockRequest {
     Has(Vec<Hash>),
     /// You hold shards of the file with this provider key: announce it.
     Provide(Hash),
+    /// Prove you hold this range of the shard with this hash.
+    Audit { hash: Hash, range: ChunkRange },
     /// A request that could not be read; answered with an error.
     Invalid(String),
 }
@@ -82,6 +87,8 @@ pub enum BlockResponse {
     Have(Vec<bool>),
     /// Not held here.
     NotFound(Hash),
+    /// An audit's proof.
+    Proof(Vec<u8>),
     /// The request failed.
     Error { code: ErrorCode, message: String },
 }
@@ -94,6 +101,7 @@ impl BlockResponse {
             Self::Block(_) => "a block",
             Self::Have(_) => "a HAS answer",
             Self::NotFound(_) => "not found",
+            Self::Proof(_) => "an audit proof",
             Self::Error { .. } => "an error",
         }
     }
@@ -152,6 +160,13 @@ impl BlockRequest {
                 out
             }
             Self::Provide(key) => [&[4u8][..], &key.0].concat(),
+            Self::Audit { hash, range } => {
+                let mut out = vec![5u8];
+                out.extend_from_slice(&hash.0);
+                out.extend_from_slice(&range.first.to_le_bytes());
+                out.push(range.count);
+                out
+            }
             Self::Invalid(_) => vec![0],
         }
     }
@@ -167,6 +182,14 @@ impl BlockRequest {
             Some((3, rest)) => hashes(rest).map_or_else(Self::Invalid, Self::Has),
             Some((4, rest)) if rest.len() == 32 => Self::Provide(hash_at(rest).expect("32 bytes")),
             Some((4, _)) => invalid("PROVIDE carries exactly one 32-byte key"),
+            Some((5, rest)) if rest.len() == 37 => Self::Audit {
+                hash: hash_at(rest).expect("32 bytes"),
+                range: ChunkRange {
+                    first: u32::from_le_bytes(rest[32..36].try_into().expect("4 bytes")),
+                    count: rest[36],
+                },
+            },
+            Some((5, _)) => invalid("AUDIT carries a hash, a first chunk and a count (37 bytes)"),
             Some((tag, _)) => Self::Invalid(format!("unknown request type {tag}")),
             None => invalid("empty request"),
         }
@@ -190,6 +213,7 @@ impl BlockResponse {
                 out
             }
             Self::NotFound(hash) => [&[4u8][..], &hash.0].concat(),
+            Self::Proof(proof) => [&[6u8][..], proof].concat(),
             Self::Error { code, message } => {
                 let mut out = vec![5u8];
                 out.extend_from_slice(&(*code as u16).to_le_bytes());
@@ -229,6 +253,7 @@ impl BlockResponse {
                     message: String::from_utf8_lossy(&rest[2..]).into_owned(),
                 })
             }
+            Some((6, proof)) if proof.len() <= MAX_PROOF => Ok(Self::Proof(proof.to_vec())),
             _ => Err(bad("unknown type or wrong length")),
         }
     }
@@ -365,6 +390,16 @@ pub async fn serve(store: &Store, class: Class, request: BlockRequest) -> BlockR
             Ok(flags) => BlockResponse::Have(flags),
             Err(e) => fail(e),
         },
+        BlockRequest::Audit { hash, range } => match store.get(hash).await {
+            Ok(bytes) => match crate::audit::prove(&bytes, range) {
+                Ok(proof) => BlockResponse::Proof(proof),
+                Err(e) => BlockResponse::error(ErrorCode::BadRequest, e.to_string()),
+            },
+            Err(StoreError::NotFound(_) | StoreError::Corrupt { .. }) => {
+                BlockResponse::NotFound(hash)
+            }
+            Err(e) => fail(e),
+        },
         // Only browsers announce what they hold: a node is always asked.
         BlockRequest::Provide(key) => BlockResponse::Stored(key),
         BlockRequest::Invalid(reason) => BlockResponse::error(ErrorCode::BadRequest, reason),
@@ -383,6 +418,13 @@ mod tests {
             BlockRequest::Provide(Hash([7; 32])),
             BlockRequest::Get(Hash([5; 32])),
             BlockRequest::Has(vec![Hash([1; 32]), Hash([2; 32])]),
+            BlockRequest::Audit {
+                hash: Hash([6; 32]),
+                range: ChunkRange {
+                    first: 0x0102_0304,
+                    count: 2,
+                },
+            },
         ] {
             assert_eq!(BlockRequest::decode(&req.encode()), req);
         }
@@ -397,6 +439,7 @@ mod tests {
                 true, false, true, true, false, false, false, false, true,
             ]),
             BlockResponse::NotFound(Hash([4; 32])),
+            BlockResponse::Proof(vec![8; MAX_PROOF]),
             BlockResponse::error(ErrorCode::Full, "quota"),
         ] {
             assert_eq!(BlockResponse::decode(&res.encode()).unwrap(), res);
@@ -405,7 +448,7 @@ mod tests {
 
     #[test]
     fn malformed_requests_become_invalid() {
-        for body in [&[][..], &[9], &[2, 1, 2], &[3, 5, 0, 1], &[4, 1]] {
+        for body in [&[][..], &[9], &[2, 1, 2], &[3, 5, 0, 1], &[4, 1], &[5; 37]] {
             assert!(
                 matches!(BlockRequest::decode(body), BlockRequest::Invalid(_)),
                 "{body:?}"
@@ -417,6 +460,42 @@ mod tests {
         assert!(
             matches!(BlockRequest::decode(&many), BlockRequest::Invalid(r) if r.contains("limit"))
         );
+    }
+
+    #[test]
+    fn a_holder_answers_audits_from_its_store() {
+        use crate::store::Config;
+        futures::executor::block_on(async {
+            let store = Store::memory(Config { quota: 1 << 30 }, None);
+            let bytes: Vec<u8> = (0..9000u32).map(|i| i as u8).collect();
+            let hash = Hash::of(&bytes);
+            let put = serve(&store, Class::Contributed, BlockRequest::Put(bytes)).await;
+            assert_eq!(put, BlockResponse::Stored(hash));
+            let range = ChunkRange { first: 7, count: 2 };
+            let audit = |hash, range| BlockRequest::Audit { hash, range };
+            match serve(&store, Class::Contributed, audit(hash, range)).await {
+                BlockResponse::Proof(proof) => {
+                    crate::audit::verify(&hash, 9000, range, &proof).unwrap()
+                }
+                other => panic!("{other:?}"),
+            }
+            let missing = Hash([9; 32]);
+            assert_eq!(
+                serve(&store, Class::Contributed, audit(missing, range)).await,
+                BlockResponse::NotFound(missing)
+            );
+            let past = ChunkRange { first: 9, count: 1 };
+            assert!(matches!(
+                serve(&store, Class::Contributed, audit(hash, past)).await,
+                BlockResponse::Error { code: ErrorCode::BadRequest, message } if message.contains("does not fit")
+            ));
+        });
+    }
+
+    #[test]
+    fn an_oversized_proof_is_refused() {
+        let body = [&[6u8][..], &vec![0; MAX_PROOF + 1]].concat();
+        assert!(BlockResponse::decode(&body).is_err());
     }
 
     #[test]

@@ -653,3 +653,85 @@ async fn a_file_over_the_format_limit_fails_before_any_upload() {
     assert_eq!(e.code(), ErrorCode::TooLarge);
     assert!(sink.stored.borrow().is_empty());
 }
+
+impl Auditor for Memory {
+    async fn audit(
+        &self,
+        holder: H,
+        hash: Hash,
+        range: crate::audit::ChunkRange,
+    ) -> Result<Option<Vec<u8>>> {
+        let h = self.holder(holder);
+        let Some(bytes) = h.shards.get(&hash).filter(|_| !h.lies) else {
+            return Ok(None);
+        };
+        let mut bytes = bytes.clone();
+        if h.tampers {
+            bytes[0] ^= 1;
+        }
+        crate::audit::prove(&bytes, range)
+            .map(Some)
+            .map_err(|e| TransferError::Internal(e.to_string()))
+    }
+}
+
+async fn check_all(source: Memory, link: &Link) -> Health {
+    let mut seed = 7u64;
+    let mut random = || {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+        seed >> 11
+    };
+    check(source, link, Duration::from_millis(200), &mut random)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_check_proves_every_claim_and_catches_a_liar_and_a_tamperer() {
+    let f = file(300_000);
+    let node = f.holder(Reach::Partial, |_, _| true);
+    let mut liar = f.holder(Reach::Partial, |_, _| false);
+    liar.lies = true;
+    let mut tamperer = f.holder(Reach::Partial, |_, i| i < 3);
+    tamperer.tampers = true;
+    let source = Memory::new(vec![(H(0), node), (H(1), liar), (H(2), tamperer)]);
+    let health = check_all(source, &f.link).await;
+    let shards = f.shards.len() * 8;
+    let [node, liar, tamperer] = &health.holders[..] else {
+        panic!("{health:?}")
+    };
+    assert_eq!((node.claimed, node.proven), (shards, shards));
+    assert!(node.reputation.trusted() && node.failures.is_empty());
+    assert_eq!((liar.claimed, liar.proven), (shards, 0));
+    assert!(!liar.reputation.trusted());
+    assert!(
+        liar.failures[0].contains("said it holds shard"),
+        "{:?}",
+        liar.failures
+    );
+    assert_eq!(liar.failures.len(), check::MAX_REASONS);
+    assert_eq!((tamperer.claimed, tamperer.proven), (f.shards.len() * 3, 0));
+    assert!(tamperer.failures[0].contains("does not match shard"));
+    assert_eq!(health.live, vec![8; f.shards.len()]);
+    assert!(health.readable());
+    assert_eq!(health.failed_audits(), shards + f.shards.len() * 3);
+}
+
+#[tokio::test]
+async fn a_check_counts_live_shards_per_segment() {
+    let f = file(300_000);
+    // Segment 0 keeps 3 shards (below k = 4), the others 5.
+    let keep = |s: usize, i: usize| i < if s == 0 { 3 } else { 5 };
+    let a = f.holder(Reach::Partial, move |s, i| keep(s, i) && i % 2 == 0);
+    let b = f.holder(Reach::Partial, move |s, i| keep(s, i) && i % 2 == 1);
+    let health = check_all(Memory::new(vec![(H(0), a), (H(1), b)]), &f.link).await;
+    assert_eq!(health.live[0], 3);
+    assert!(
+        health.live[1..].iter().all(|&l| l == 5),
+        "{:?}",
+        health.live
+    );
+    assert_eq!((health.weakest(), health.k, health.n), (3, 4, 8));
+    assert!(!health.readable());
+    assert_eq!(health.failed_audits(), 0);
+}
