@@ -115,10 +115,11 @@ test(`${kind}: a link made on node A's page opens on node B's page after A stops
   await up.page.setInputFiles('#file', { name: 'spread.bin', mimeType: 'application/octet-stream', buffer: data });
   await up.page.waitForSelector('#put-result:not([hidden])', { timeout: 90_000 });
   const link = await up.page.inputValue('#put-link');
-  // "My uploads" counts the shards on every node.
+  // "My uploads" audits the shards on every node: at most 3 of a segment's
+  // 8 on one, so losing any one node leaves at least 5.
   await up.page.reload();
   await up.page.waitForSelector('#uploads-list li .health[data-state="healthy"]', { timeout: 30_000 });
-  assert.match(await up.page.textContent('#uploads-list li .health'), /8 of 8 pieces of every part reachable \(4 needed\), on 3 holders\.$/);
+  assert.match(await up.page.textContent('#uploads-list li .health'), /^Healthy: 8 of 8 pieces of every part live \(4 needed\) on 3 nodes; losing any one leaves at least 5\. Last audit .+: 32 pieces proven\.$/);
   await uploader.close();
 
   // 4 segments of 8 shards over three nodes, at most 3 of a segment on
@@ -221,7 +222,7 @@ test('a browser holds a second reservation on another node, and stays reachable 
   assert.ok(got.progress.peers[holder.id] > 0, `reached the contributor through A: ${JSON.stringify(got.progress.peers)}\n${fetcher.warnings.join('\n')}\nholder: ${holder.warnings.join('\n')}`);
 });
 
-test('the CLI is a peer of the network: its put gives copies to a browser on another node, and its get draws on that browser through a relayed circuit', async () => {
+test('the CLI is a peer of the network: its put gives copies to a browser on another node, its get draws on that browser through a relayed circuit, and its check audits it there', async () => {
   const a = await start();
   const b = await start(['--peer', await tcpAddr(a)]);
   await waitForMesh([a, b]);
@@ -246,6 +247,14 @@ test('the CLI is a peer of the network: its put gives copies to a browser on ano
   assert.equal(get.code, 0, get.stderr);
   assert.equal(sha(readFileSync(out)), sha(data));
   assert.match(get.stderr, new RegExp(`\\d+ bytes of shards from ${holder.id}`), `the get drew on the browser:\n${get.stderr}`);
+
+  // The CLI audits the browser too, through B's relay: it proves every
+  // shard it claims, and the nodes prove theirs.
+  const check = await runMeganet(['check', link, '--node', a.url], { timeoutMs: 120_000 });
+  assert.equal(check.code, 0, check.stderr + check.stdout);
+  const line = check.stdout.match(new RegExp(`^${holder.id}  claims (\\d+)  audited (\\d+)  proven (\\d+)  failed 0`, 'm'));
+  assert.ok(line && +line[1] > 0 && line[2] === line[3], check.stdout);
+  for (const node of [a, b]) assert.match(check.stdout, new RegExp(`^${node.peerId}  claims [1-9]\\d*  audited (\\d+)  proven \\1  failed 0`, 'm'));
 });
 
 async function waitFor(check, what, timeoutMs = 30_000) {

@@ -128,6 +128,18 @@ test('chromium: with only browsers holding the shards, a get succeeds down to k 
   }
   assert.equal(removed, 3 * 8, 'the node held every shard');
 
+  // Audits catch the node: its index still says it has every shard, but
+  // it proves none; each browser proves the 2 of every segment it holds.
+  const checker = await peerIn('chromium', node);
+  const health = await checker.page.evaluate((l) => window.meganet.health(l), put.link);
+  await checker.browser.close();
+  const byId = Object.fromEntries(health.holderList.map((h) => [h.id, h]));
+  const counts = (h) => [h.kind, h.claimed, h.audited, h.proven, h.counted];
+  assert.deepEqual(counts(byId.node), ['node', 24, 24, 0, 0], JSON.stringify(byId.node));
+  assert.match(byId.node.failures[0], /said it holds shard [0-9a-f]{64} and then did not/);
+  for (const h of holders) assert.deepEqual(counts(byId[h.id]), ['browser', 6, 6, 6, 6], JSON.stringify(health));
+  assert.deepEqual([health.weakest, health.weakestAfterOneLoss, health.state, health.failedAudits], [8, 6, 'healthy', 24]);
+
   const fetchWith = async () => {
     const fetcher = await peerIn('chromium', node);
     try {

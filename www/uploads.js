@@ -30,10 +30,12 @@ function forget(link) {
   renderUploads(list);
 }
 
-// Health: how many of each upload's pieces the network holds now
-// (peer.health), checked when the list shows and every HEALTH_MS. A failed
-// check keeps the error's message and code (errors.js); the code is on the
-// line as `data-code`.
+// Health: where each upload lives, as audits show it (peer.health: every
+// holder reached proves a random sample of the pieces it claims), checked
+// when the list shows and every HEALTH_MS. Healthy means every part could
+// still be rebuilt after losing any one holder. A failed check keeps the
+// error's message and code (errors.js); the code is on the line as
+// `data-code`.
 const HEALTH_MS = 60_000;
 const HEALTH_CHECKED = 20;
 const health = new Map();
@@ -50,7 +52,7 @@ async function checkHealth() {
   if (!healthPeer) return;
   for (const u of loadUploads().slice(0, HEALTH_CHECKED)) {
     try {
-      health.set(u.link, await healthPeer.health(u.link));
+      health.set(u.link, { ...await healthPeer.health(u.link), checkedAt: Date.now() });
     } catch (e) {
       health.set(u.link, { state: 'unknown', error: errorMessage(e), code: errorCode(e) });
     }
@@ -58,14 +60,33 @@ async function checkHealth() {
   }
 }
 
+const plural = (n, one) => `${n} ${one}${n === 1 ? '' : 's'}`;
+
+/** Where the pieces are: "2 nodes and 3 browsers". */
+function holdersText(h) {
+  const live = (h.holderList || []).filter((x) => x.counted > 0);
+  const nodes = live.filter((x) => x.kind === 'node').length;
+  const browsers = live.length - nodes;
+  return [nodes && plural(nodes, 'node'), browsers && plural(browsers, 'browser')].filter(Boolean).join(' and ') || 'no holder';
+}
+
+function auditText(h) {
+  const when = new Date(h.checkedAt).toLocaleTimeString();
+  const failed = h.failedAudits ? `, ${h.failedAudits} failed` : '';
+  return `Last audit ${when}: ${plural(h.audits, 'piece')} proven${failed}.`;
+}
+
 function healthText(h) {
-  if (!h) return 'Checking how many pieces are reachable…';
+  if (!h) return 'Auditing where the pieces are…';
   if (h.state === 'unknown') return `Health unknown: ${h.error}`;
-  const sources = Object.values(h.holders || {}).filter((n) => n > 0).length;
-  const where = `${sources} ${sources === 1 ? 'holder' : 'holders'}`;
-  if (h.state === 'healthy') return `Healthy: at least ${h.weakest} of ${h.n} pieces of every part reachable (${h.k} needed), on ${where}.`;
-  if (h.state === 'at-risk') return `At risk: some part has only the ${h.k} pieces it needs, on ${where}.`;
-  return `Unavailable now: some part has ${h.weakest} of the ${h.k} pieces it needs.`;
+  const where = holdersText(h);
+  if (h.state === 'healthy') {
+    return `Healthy: ${h.weakest} of ${h.n} pieces of every part live (${h.k} needed) on ${where}; losing any one leaves at least ${h.weakestAfterOneLoss}. ${auditText(h)}`;
+  }
+  if (h.state === 'at-risk') {
+    return `At risk: ${h.weakest} of ${h.n} pieces of every part live (${h.k} needed), but on ${where}: losing one could leave ${h.weakestAfterOneLoss}. ${auditText(h)}`;
+  }
+  return `Unavailable now: some part has ${h.weakest} of the ${h.k} pieces it needs. ${auditText(h)}`;
 }
 
 function showHealth(link) {

@@ -14,3 +14,10 @@ pub mod reputation;
 
 pub use proof::{prove, verify, AuditError, ChunkRange, MAX_AUDIT_CHUNKS, MAX_PROOF};
 pub use reputation::Reputation;
+
+/// A fresh random number from the operating system (or
+/// `crypto.getRandomValues` in a browser), for choosing what to audit.
+pub fn os_random() -> u64 {
+    use chacha20poly1305::aead::rand_core::RngCore;
+    chacha20poly1305::aead::OsRng.next_u64()
+}

@@ -42,9 +42,10 @@ enum Command {
         node: NodeArg,
     },
     /// Audit the file a link names where it lives: every node, and every
-    /// browser the DHT lists, must prove each shard it claims with a random
-    /// range. Prints one line per holder and the weakest segment; fails
-    /// when an audit failed or a segment can no longer be rebuilt.
+    /// browser the DHT lists, must prove a random sample of the shards it
+    /// claims (up to 32) with random ranges. Prints one line per holder and
+    /// the weakest segment; fails when an audit failed or a segment can no
+    /// longer be rebuilt.
     Check {
         /// A link (`http://host/#1.<hash>.<key>` or `meganet:1.<hash>.<key>`).
         link: String,
@@ -131,12 +132,14 @@ async fn check(link: String, node: NodeArg) -> anyhow::Result<()> {
     let mut client = meganet::client::Client::connect(&node.url).await?;
     let health = client.check(&link).await?;
     for h in &health.holders {
-        let (audits, failed) = h.reputation.history();
+        let (_, failed) = h.reputation.history();
         println!(
-            "{}  claims {}  proven {}  audits {audits}  failed {failed}  score {:.2}",
+            "{}  claims {}  audited {}  proven {}  failed {failed}  counted {}  score {:.2}",
             h.holder,
             h.claimed,
+            h.audited,
             h.proven,
+            h.counted(),
             h.reputation.score()
         );
         for why in &h.failures {
@@ -144,14 +147,15 @@ async fn check(link: String, node: NodeArg) -> anyhow::Result<()> {
         }
     }
     println!(
-        "weakest segment: {} of {} shards proven, {} needed",
+        "weakest segment: {} of {} shards live, {} needed; {} after losing the holder that matters most",
         health.weakest(),
         health.n,
-        health.k
+        health.k,
+        health.weakest_after_one_loss
     );
     if !health.readable() {
         anyhow::bail!(
-            "a segment has {} proven shards of the {} it needs: the file cannot be rebuilt",
+            "a segment has {} live shards of the {} it needs: the file cannot be rebuilt",
             health.weakest(),
             health.k
         );

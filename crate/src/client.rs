@@ -334,10 +334,10 @@ impl Client {
     /// Audits every holder of the file `link` names: each shard a node or
     /// a browser found through the DHT says it has must be proven with a
     /// random range ([`transfer::check`]).
-    pub async fn check(&mut self, link: &str) -> anyhow::Result<transfer::Health> {
+    pub async fn check(&mut self, link: &str) -> anyhow::Result<transfer::Health<PeerId>> {
         let link: format::Link = link.parse()?;
         let source = Remote::new(self, Some(link.key.provider_key()));
-        let mut random = || rand::random::<u64>();
+        let mut random = crate::audit::os_random;
         let timeout = transfer::Config::default().request_timeout;
         Ok(transfer::check(source, &link, timeout, &mut random).await?)
     }

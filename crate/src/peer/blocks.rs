@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use futures::channel::{mpsc, oneshot};
-use futures::{FutureExt, SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt};
 use libp2p::kad::RecordKey;
 use libp2p::{Multiaddr, PeerId};
 
@@ -164,6 +164,24 @@ impl Blocks {
         }
     }
 
+    /// Asks `holder` to prove it holds `range` of shard `hash`: the proof
+    /// (checked by the caller), or `None` when it does not hold it.
+    pub async fn audit(
+        &self,
+        holder: Holder,
+        hash: Hash,
+        range: crate::audit::ChunkRange,
+    ) -> Result<Option<Vec<u8>>, TransferError> {
+        match self
+            .request(holder, BlockRequest::Audit { hash, range })
+            .await?
+        {
+            BlockResponse::Proof(proof) => Ok(Some(proof)),
+            BlockResponse::NotFound(_) => Ok(None),
+            other => Err(TransferError::unexpected(&holder, "AUDIT", other)),
+        }
+    }
+
     /// Asks `holder` to announce itself in the DHT as a holder of the file
     /// with provider `key` (it took shards of it).
     pub async fn provide(&self, holder: Holder, key: Hash) -> Result<(), TransferError> {
@@ -234,22 +252,6 @@ impl Blocks {
         self.command(|reply| Command::Providers { key, reply })
             .await
             .unwrap_or_default()
-    }
-
-    /// Finds the holders of one file: the peers `hints` names (from its
-    /// manifest), the network's other nodes and those the DHT lists under
-    /// its provider key; connects to each and returns the ones reached.
-    pub async fn holders(&self, key: Hash, hints: Vec<PeerId>) -> Vec<PeerId> {
-        // The nodes first: a browser on another node is reached through it.
-        let mut peers = self.nodes().await;
-        let search = self.search();
-        let mut reached = futures::stream::select_all([search.providers(key), search.hints(hints)]);
-        while let Some(peer) = reached.next().await {
-            if !peers.contains(&peer) {
-                peers.push(peer);
-            }
-        }
-        peers
     }
 
     /// Connects to every address at once; the peers reached.

@@ -143,6 +143,17 @@ impl ShardSource for Network {
     }
 }
 
+impl transfer::Auditor for Network {
+    async fn audit(
+        &self,
+        holder: Holder,
+        hash: Hash,
+        range: crate::audit::ChunkRange,
+    ) -> transfer::Result<Option<Vec<u8>>> {
+        self.blocks.audit(holder, hash, range).await
+    }
+}
+
 /// The tab's holders for a put, as the engine's sink.
 pub struct Uploads {
     pub blocks: Blocks,

@@ -1,10 +1,12 @@
 //! Checking a file where it lives: which holders say they have which
-//! shards (HAS), and whether they can prove it (one AUDIT per claimed
-//! shard, a fresh random range each time, [`crate::audit`]). A shard is
-//! *live* when at least one holder proved it; a holder that claims a
-//! shard and then fails its audit, answers "not found" or does not answer
-//! has the failure on its record and that shard does not count for it.
-//! The decision code repair will run (issue 18) starts from this report.
+//! shards (HAS), and whether they can prove it (an AUDIT of a random
+//! sample of each holder's claims, a fresh random range each time,
+//! [`crate::audit`]). A holder that proves its whole sample has all its
+//! claims counted; one that fails an audit (a wrong proof, "not found"
+//! after claiming, an error, no answer) has only what it proved counted
+//! and the failure on its record. A shard is *live* when it is counted on
+//! at least one holder. The decision code repair will run (issue 18)
+//! starts from this report.
 
 use std::future::Future;
 
@@ -30,38 +32,60 @@ pub trait Auditor: ShardSource {
     ) -> impl Future<Output = Result<Option<Vec<u8>>>>;
 }
 
+/// Most claims audited per holder in one check: a holder that proves a
+/// random sample of its claims has all of them counted (a spot check, as
+/// Storj audits random stripes), one that fails any has only what it
+/// proved counted.
+pub const MAX_AUDITS_PER_HOLDER: usize = 32;
+/// Most failure reasons kept per holder.
+pub const MAX_REASONS: usize = 8;
+
 /// One holder's part in a file.
 #[derive(Debug, Clone)]
-pub struct HolderHealth {
-    /// Its peer id.
-    pub holder: String,
+pub struct HolderHealth<H> {
+    /// The holder.
+    pub holder: H,
     /// Shards it says it has.
     pub claimed: usize,
-    /// Shards it proved.
+    /// Claims audited (a random sample of at most
+    /// [`MAX_AUDITS_PER_HOLDER`]) and how many it proved.
+    pub audited: usize,
     pub proven: usize,
     /// Why each failed audit failed (at most [`MAX_REASONS`] kept).
     pub failures: Vec<String>,
     /// Its record from this check's audits.
     pub reputation: Reputation,
+    /// The shards counted for it (indices in manifest order).
+    counted: Vec<usize>,
 }
 
-/// Most failure reasons kept per holder.
-pub const MAX_REASONS: usize = 8;
+impl<H> HolderHealth<H> {
+    /// Shards counted as live on this holder.
+    pub fn counted(&self) -> usize {
+        self.counted.len()
+    }
+}
 
 /// Where a file lives, as audits showed it.
 #[derive(Debug, Clone)]
-pub struct Health {
+pub struct Health<H> {
     /// Shards a segment needs.
     pub k: usize,
     /// Shards each segment has.
     pub n: usize,
-    /// Proven shards (held by at least one holder) per segment.
+    /// Live shards (counted on at least one holder) per segment.
     pub live: Vec<usize>,
     /// Every holder asked, in the order asked.
-    pub holders: Vec<HolderHealth>,
+    pub holders: Vec<HolderHealth<H>>,
+    /// The fewest live shards of any segment once the holder whose loss
+    /// hurts most is gone (`live`'s minimum when there is no holder).
+    pub weakest_after_one_loss: usize,
+    /// The file's name and its placement hints, from the manifest.
+    pub name: String,
+    pub hints: Vec<Vec<u8>>,
 }
 
-impl Health {
+impl<H> Health<H> {
     /// The fewest live shards of any segment (`n` for an empty file).
     pub fn weakest(&self) -> usize {
         self.live.iter().copied().min().unwrap_or(self.n)
@@ -70,6 +94,11 @@ impl Health {
     /// Every segment can still be rebuilt.
     pub fn readable(&self) -> bool {
         self.weakest() >= self.k
+    }
+
+    /// Every segment can still be rebuilt after losing any one holder.
+    pub fn survives_one_loss(&self) -> bool {
+        self.weakest_after_one_loss >= self.k
     }
 
     /// Failed audits, over all holders.
@@ -81,15 +110,16 @@ impl Health {
     }
 }
 
-/// Opens the manifest `link` names through `source`, then asks every
-/// holder the source knows which shards it has and audits each claim.
-/// `random` draws each audit's range.
+/// Opens the manifest `link` names through `source`, waits for the search
+/// for holders to end (at most `timeout` between two finds), then asks
+/// every holder which shards it has and audits a sample of its claims.
+/// Holders are checked at once; `random` draws the samples and ranges.
 pub async fn check<S: Auditor>(
     mut source: S,
     link: &Link,
     timeout: std::time::Duration,
     random: &mut impl FnMut() -> u64,
-) -> Result<Health> {
+) -> Result<Health<S::Holder>> {
     source.ready().await?;
     let mut fetcher = Fetcher::new(source, timeout);
     let (decoder, _) = open_manifest(&mut fetcher, link).await?;
@@ -106,54 +136,103 @@ pub async fn check<S: Auditor>(
         })
         .collect();
     let mut source = fetcher.source;
-    let mut proven = vec![false; shards.len()];
-    let mut holders = Vec::new();
-    for (holder, _) in source.holders() {
-        let health = audit_holder(&source, holder, &shards, &mut proven, random).await;
-        holders.push(health);
-    }
-    let mut live = vec![0; manifest.shards.len()];
-    for (i, (_, segment, _)) in shards.iter().enumerate() {
-        live[*segment] += usize::from(proven[i]);
-    }
+    while source.searching() && source.wait_for_holder(Some(timeout)).await {}
+    let found = source.holders();
+    let seeds: Vec<u64> = found.iter().map(|_| random()).collect();
+    let checks = found
+        .into_iter()
+        .zip(seeds)
+        .map(|((holder, _), seed)| audit_holder(&source, holder, &shards, seed));
+    let holders = futures::future::join_all(checks).await;
+    let segments = manifest.shards.len();
+    let live = live_per_segment(&shards, segments, holders.iter().map(|h| &h.counted));
+    let weakest_after_one_loss = (0..holders.len())
+        .map(|lost| {
+            let rest = holders.iter().enumerate().filter(|(i, _)| *i != lost);
+            let live = live_per_segment(&shards, segments, rest.map(|(_, h)| &h.counted));
+            live.into_iter().min().unwrap_or(usize::from(params.n))
+        })
+        .min()
+        .unwrap_or_else(|| live.iter().copied().min().unwrap_or(usize::from(params.n)));
     Ok(Health {
         k: usize::from(params.k),
         n: usize::from(params.n),
         live,
         holders,
+        weakest_after_one_loss,
+        name: manifest.name.clone(),
+        hints: manifest.hints.clone(),
     })
+}
+
+/// Distinct shards counted per segment over `holders`.
+fn live_per_segment<'a>(
+    shards: &[(Hash, usize, u64)],
+    segments: usize,
+    holders: impl Iterator<Item = &'a Vec<usize>>,
+) -> Vec<usize> {
+    let mut seen = vec![false; shards.len()];
+    holders.flatten().for_each(|&i| seen[i] = true);
+    let mut live = vec![0; segments];
+    for (i, (_, segment, _)) in shards.iter().enumerate() {
+        live[*segment] += usize::from(seen[i]);
+    }
+    live
+}
+
+/// A small deterministic generator for one holder's draws, seeded by the
+/// caller's randomness (the checks of several holders run at once).
+fn draws(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        // SplitMix64.
+        seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
 }
 
 async fn audit_holder<S: Auditor>(
     source: &S,
     holder: S::Holder,
     shards: &[(Hash, usize, u64)],
-    proven: &mut [bool],
-    random: &mut impl FnMut() -> u64,
-) -> HolderHealth {
+    seed: u64,
+) -> HolderHealth<S::Holder> {
+    let mut random = draws(seed);
     let mut health = HolderHealth {
-        holder: holder.to_string(),
+        holder,
         claimed: 0,
+        audited: 0,
         proven: 0,
         failures: Vec::new(),
         reputation: Reputation::default(),
+        counted: Vec::new(),
     };
     let mut claims = Vec::new();
-    for batch in shards.chunks(MAX_HAS).enumerate() {
-        let hashes: Vec<Hash> = batch.1.iter().map(|(h, _, _)| *h).collect();
+    for (b, batch) in shards.chunks(MAX_HAS).enumerate() {
+        let hashes: Vec<Hash> = batch.iter().map(|(h, _, _)| *h).collect();
         match source.has(holder, &hashes).await {
             Ok(flags) => claims.extend(
-                flags
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, f)| **f)
-                    .map(|(i, _)| batch.0 * MAX_HAS + i),
+                (0..flags.len())
+                    .filter(|i| flags[*i])
+                    .map(|i| b * MAX_HAS + i),
             ),
-            Err(e) => health.failures.push(format!("HAS: {e}")),
+            Err(e) => {
+                health.reputation.record(false);
+                health.failures.push(format!("HAS: {e}"));
+            }
         }
     }
     health.claimed = claims.len();
-    for i in claims {
+    // A random sample of the claims: the first ones of a partial shuffle.
+    let sample = claims.len().min(MAX_AUDITS_PER_HOLDER);
+    for i in 0..sample {
+        let j = i + (random() % (claims.len() - i) as u64) as usize;
+        claims.swap(i, j);
+    }
+    let mut proven = Vec::new();
+    for &i in &claims[..sample] {
         let (hash, _, len) = shards[i];
         let range = ChunkRange::random(len, MAX_AUDIT_CHUNKS, random());
         let outcome = match source.audit(holder, hash, range).await {
@@ -163,13 +242,16 @@ async fn audit_holder<S: Auditor>(
         };
         health.reputation.record(outcome.is_ok());
         match outcome {
-            Ok(()) => {
-                health.proven += 1;
-                proven[i] = true;
-            }
+            Ok(()) => proven.push(i),
             Err(why) if health.failures.len() < MAX_REASONS => health.failures.push(why),
             Err(_) => {}
         }
     }
+    health.audited = sample;
+    health.proven = proven.len();
+    health.counted = match health.proven == sample {
+        true => claims,
+        false => proven,
+    };
     health
 }

@@ -675,7 +675,7 @@ impl Auditor for Memory {
     }
 }
 
-async fn check_all(source: Memory, link: &Link) -> Health {
+async fn check_all(source: Memory, link: &Link) -> Health<H> {
     let mut seed = 7u64;
     let mut random = || {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
@@ -687,8 +687,10 @@ async fn check_all(source: Memory, link: &Link) -> Health {
 }
 
 #[tokio::test]
-async fn a_check_proves_every_claim_and_catches_a_liar_and_a_tamperer() {
+async fn a_check_audits_a_sample_of_every_claim_and_catches_a_liar_and_a_tamperer() {
     let f = file(300_000);
+    let shards = f.shards.len() * 8;
+    assert!(shards > check::MAX_AUDITS_PER_HOLDER);
     let node = f.holder(Reach::Partial, |_, _| true);
     let mut liar = f.holder(Reach::Partial, |_, _| false);
     liar.lies = true;
@@ -696,13 +698,14 @@ async fn a_check_proves_every_claim_and_catches_a_liar_and_a_tamperer() {
     tamperer.tampers = true;
     let source = Memory::new(vec![(H(0), node), (H(1), liar), (H(2), tamperer)]);
     let health = check_all(source, &f.link).await;
-    let shards = f.shards.len() * 8;
     let [node, liar, tamperer] = &health.holders[..] else {
         panic!("{health:?}")
     };
-    assert_eq!((node.claimed, node.proven), (shards, shards));
+    let sample = check::MAX_AUDITS_PER_HOLDER;
+    let counts = |h: &HolderHealth<H>| (h.claimed, h.audited, h.proven, h.counted());
+    assert_eq!(counts(node), (shards, sample, sample, shards));
     assert!(node.reputation.trusted() && node.failures.is_empty());
-    assert_eq!((liar.claimed, liar.proven), (shards, 0));
+    assert_eq!(counts(liar), (shards, sample, 0, 0));
     assert!(!liar.reputation.trusted());
     assert!(
         liar.failures[0].contains("said it holds shard"),
@@ -710,15 +713,19 @@ async fn a_check_proves_every_claim_and_catches_a_liar_and_a_tamperer() {
         liar.failures
     );
     assert_eq!(liar.failures.len(), check::MAX_REASONS);
-    assert_eq!((tamperer.claimed, tamperer.proven), (f.shards.len() * 3, 0));
+    let tampered = f.shards.len() * 3;
+    assert_eq!(counts(tamperer), (tampered, tampered, 0, 0));
     assert!(tamperer.failures[0].contains("does not match shard"));
     assert_eq!(health.live, vec![8; f.shards.len()]);
     assert!(health.readable());
-    assert_eq!(health.failed_audits(), shards + f.shards.len() * 3);
+    // Only the node proved anything: losing it loses the file.
+    assert_eq!(health.weakest_after_one_loss, 0);
+    assert!(!health.survives_one_loss());
+    assert_eq!(health.failed_audits(), sample + tampered);
 }
 
 #[tokio::test]
-async fn a_check_counts_live_shards_per_segment() {
+async fn a_check_counts_live_shards_per_segment_and_the_loss_of_any_one_holder() {
     let f = file(300_000);
     // Segment 0 keeps 3 shards (below k = 4), the others 5.
     let keep = |s: usize, i: usize| i < if s == 0 { 3 } else { 5 };
@@ -733,5 +740,18 @@ async fn a_check_counts_live_shards_per_segment() {
     );
     assert_eq!((health.weakest(), health.k, health.n), (3, 4, 8));
     assert!(!health.readable());
+    assert_eq!(health.weakest_after_one_loss, 1);
     assert_eq!(health.failed_audits(), 0);
+
+    // Three holders, each with a different 5 or 6 of every segment's 8: any
+    // one lost leaves at least 4 of every segment.
+    let thirds = |skip: usize| move |_: usize, i: usize| i % 3 != skip;
+    let holders = (0..3).map(|j| (H(j as u8), f.holder(Reach::Partial, thirds(j))));
+    let health = check_all(Memory::new(holders.collect()), &f.link).await;
+    assert_eq!(health.live, vec![8; f.shards.len()]);
+    assert!(
+        health.survives_one_loss(),
+        "{}",
+        health.weakest_after_one_loss
+    );
 }

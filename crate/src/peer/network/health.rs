@@ -1,111 +1,116 @@
-//! Health of a stored file: how many of each segment's shards can be
-//! reached right now (the node and every holder found, asked with HAS),
-//! and so whether the file can still be fetched and with what margin.
+//! Health of a stored file, as audits show it: every holder the tab
+//! reaches (the nodes, the file's providers and its hints) says which
+//! shards it has and proves a random sample of them
+//! ([`crate::transfer::check`]); the file is *healthy* when every segment
+//! could still be rebuilt after losing any one holder.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::format::{self, Decoder};
-use crate::hash::Hash;
-use crate::net::block::MAX_HAS;
+use super::Network;
+use crate::format;
 use crate::peer::blocks::{Blocks, Holder};
-use crate::transfer::TransferError;
+use crate::transfer::{self, TransferError};
 
 /// What `peer.health(link)` resolves to.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Health {
+    /// The file's name.
     pub name: String,
-    pub segments: u64,
     /// Shards any `k` of which rebuild a segment.
-    pub k: u8,
+    pub k: usize,
     /// Shards per segment.
-    pub n: u8,
-    /// The fewest distinct shards reachable for any segment.
+    pub n: usize,
+    pub segments: usize,
+    /// The fewest live shards (proven, or claimed by a holder that proved
+    /// its sample) of any segment.
     pub weakest: usize,
-    /// `healthy` (every segment has more than k), `at-risk` (some segment
-    /// has exactly k) or `unavailable` (some segment has fewer).
+    /// The same after losing the one holder whose loss hurts most.
+    pub weakest_after_one_loss: usize,
+    /// `healthy` (survives the loss of any one holder), `at-risk` (can be
+    /// rebuilt now, but one loss could end that) or `unavailable`.
     pub state: &'static str,
-    /// Shards each holder has: `node` or a peer id.
-    pub holders: BTreeMap<String, u64>,
+    /// Live shards counted on each holder: `node` or a peer id.
+    pub holders: BTreeMap<String, usize>,
+    /// Every holder asked, with its kind and its audits.
+    pub holder_list: Vec<HolderReport>,
     /// The peers the manifest names as holders (its placement hints).
     pub hinted: Vec<String>,
+    /// Audits made by this check, and how many failed.
+    pub audits: usize,
+    pub failed_audits: usize,
 }
 
-/// Asks every reachable holder which of the file's shards it has.
+/// One holder in [`Health`].
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HolderReport {
+    /// `node` (our node), or a peer id.
+    pub id: String,
+    /// `node` or `browser`.
+    pub kind: &'static str,
+    pub claimed: usize,
+    pub audited: usize,
+    pub proven: usize,
+    pub counted: usize,
+    /// Its reputation from these audits, 0 to 1.
+    pub score: f64,
+    /// Why audits failed (a few).
+    pub failures: Vec<String>,
+}
+
+/// Audits every holder the tab reaches for the file `link` names.
 pub async fn health(blocks: &Blocks, link: &str) -> Result<Health, TransferError> {
     let link: format::Link = link.parse()?;
-    let manifest = manifest(blocks, link.manifest).await?;
-    let decoder = Decoder::open(&link, &manifest)?;
-    let m = decoder.manifest();
-    let hints = crate::net::hinted_peers(m);
-    let hinted = hints.iter().map(ToString::to_string).collect();
-    let contributors = blocks.holders(link.key.provider_key(), hints).await;
-    let all: Vec<Hash> = m.shards.iter().flatten().copied().collect();
-    let mut holders: Vec<Holder> = vec![Holder::Node];
-    holders.extend(contributors.into_iter().map(Holder::Peer));
-    let answers =
-        futures::future::join_all(holders.iter().map(|h| has_all(blocks, *h, &all))).await;
-    let mut reachable = vec![false; all.len()];
-    let mut counts = BTreeMap::new();
-    for (holder, flags) in holders.iter().zip(answers) {
-        let Ok(flags) = flags else { continue };
-        let held = flags.iter().filter(|f| **f).count() as u64;
-        counts.insert(holder.to_string(), held);
-        for (r, f) in reachable.iter_mut().zip(flags) {
-            *r |= f;
-        }
-    }
-    let n = usize::from(m.params.n);
-    let weakest = reachable
-        .chunks(n)
-        .map(|segment| segment.iter().filter(|r| **r).count())
-        .min()
-        .unwrap_or(n);
-    let k = usize::from(m.params.k);
+    let nodes = blocks.nodes().await;
+    let source = Network::new(blocks, &link);
+    let mut random = crate::audit::os_random;
+    let timeout = transfer::Config::default().request_timeout;
+    let report = transfer::check(source, &link, timeout, &mut random).await?;
+    let holder_list: Vec<HolderReport> = report
+        .holders
+        .iter()
+        .map(|h| HolderReport {
+            id: h.holder.to_string(),
+            kind: match h.holder {
+                Holder::Peer(p) if !nodes.contains(&p) => "browser",
+                _ => "node",
+            },
+            claimed: h.claimed,
+            audited: h.audited,
+            proven: h.proven,
+            counted: h.counted(),
+            score: h.reputation.score(),
+            failures: h.failures.clone(),
+        })
+        .collect();
+    let hinted = report
+        .hints
+        .iter()
+        .filter_map(|h| libp2p::PeerId::from_bytes(h).ok())
+        .map(|p| p.to_string())
+        .collect();
     Ok(Health {
-        name: m.name.clone(),
-        segments: m.shards.len() as u64,
-        k: m.params.k,
-        n: m.params.n,
-        weakest,
-        state: match weakest {
-            w if w > k => "healthy",
-            w if w == k => "at-risk",
-            _ => "unavailable",
-        },
-        holders: counts,
+        name: report.name.clone(),
         hinted,
+        k: report.k,
+        n: report.n,
+        segments: report.live.len(),
+        weakest: report.weakest(),
+        weakest_after_one_loss: report.weakest_after_one_loss,
+        state: match (report.survives_one_loss(), report.readable()) {
+            (true, _) => "healthy",
+            (false, true) => "at-risk",
+            (false, false) => "unavailable",
+        },
+        holders: holder_list
+            .iter()
+            .map(|h| (h.id.clone(), h.counted))
+            .collect(),
+        audits: holder_list.iter().map(|h| h.audited).sum(),
+        failed_audits: report.failed_audits(),
+        holder_list,
     })
-}
-
-/// The manifest from our node, else from the first other node that has
-/// it (in a network of more than three nodes, ours may not hold a copy);
-/// a copy that does not hash to `hash` is passed over.
-async fn manifest(blocks: &Blocks, hash: Hash) -> Result<Vec<u8>, TransferError> {
-    if let Some(bytes) = blocks.get(Holder::Node, hash).await? {
-        return Ok(bytes);
-    }
-    for node in blocks.nodes().await {
-        if let Ok(Some(bytes)) = blocks.get(Holder::Peer(node), hash).await {
-            if Hash::of(&bytes) == hash {
-                return Ok(bytes);
-            }
-        }
-    }
-    Err(TransferError::NotFound)
-}
-
-/// One holder's answer for every hash, asked in batches of [`MAX_HAS`].
-async fn has_all(
-    blocks: &Blocks,
-    holder: Holder,
-    hashes: &[Hash],
-) -> Result<Vec<bool>, TransferError> {
-    let mut flags = Vec::with_capacity(hashes.len());
-    for batch in hashes.chunks(MAX_HAS) {
-        flags.extend(blocks.has(holder, batch.to_vec()).await?);
-    }
-    Ok(flags)
 }
