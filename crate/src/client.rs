@@ -338,7 +338,7 @@ impl Client {
         let link: format::Link = link.parse()?;
         let source = Remote::new(self, Some(link.key.provider_key()));
         let mut random = crate::audit::os_random;
-        let timeout = transfer::Config::default().request_timeout;
+        let timeout = transfer::check::AUDIT_TIMEOUT;
         Ok(transfer::check(source, &link, timeout, &mut random).await?)
     }
 }

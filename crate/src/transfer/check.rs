@@ -13,7 +13,9 @@ use std::future::Future;
 use super::fetcher::Fetcher;
 use super::get::open_manifest;
 use super::source::ShardSource;
-use super::Result;
+use futures::FutureExt as _;
+
+use super::{Result, TransferError};
 use crate::audit::{self, ChunkRange, Reputation, MAX_AUDIT_CHUNKS};
 use crate::format::Link;
 use crate::hash::Hash;
@@ -37,6 +39,10 @@ pub trait Auditor: ShardSource {
 /// Storj audits random stripes), one that fails any has only what it
 /// proved counted.
 pub const MAX_AUDITS_PER_HOLDER: usize = 32;
+/// How long a holder has for one proof (and a search for holders
+/// between two finds) in the CLI's and the page's checks: a proof is at
+/// most 4 KB and takes under a millisecond to make.
+pub const AUDIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Most failure reasons kept per holder.
 pub const MAX_REASONS: usize = 8;
 
@@ -112,8 +118,9 @@ impl<H> Health<H> {
 
 /// Opens the manifest `link` names through `source`, waits for the search
 /// for holders to end (at most `timeout` between two finds), then asks
-/// every holder which shards it has and audits a sample of its claims.
-/// Holders are checked at once; `random` draws the samples and ranges.
+/// every holder which shards it has and audits a sample of its claims,
+/// each proof due within `timeout`. Holders are checked at once; `random`
+/// draws the samples and ranges.
 pub async fn check<S: Auditor>(
     mut source: S,
     link: &Link,
@@ -142,7 +149,7 @@ pub async fn check<S: Auditor>(
     let checks = found
         .into_iter()
         .zip(seeds)
-        .map(|((holder, _), seed)| audit_holder(&source, holder, &shards, seed));
+        .map(|((holder, _), seed)| audit_holder(&source, holder, &shards, seed, timeout));
     let holders = futures::future::join_all(checks).await;
     let segments = manifest.shards.len();
     let live = live_per_segment(&shards, segments, holders.iter().map(|h| &h.counted));
@@ -198,6 +205,7 @@ async fn audit_holder<S: Auditor>(
     holder: S::Holder,
     shards: &[(Hash, usize, u64)],
     seed: u64,
+    timeout: std::time::Duration,
 ) -> HolderHealth<S::Holder> {
     let mut random = draws(seed);
     let mut health = HolderHealth {
@@ -235,19 +243,34 @@ async fn audit_holder<S: Auditor>(
     for &i in &claims[..sample] {
         let (hash, _, len) = shards[i];
         let range = ChunkRange::random(len, MAX_AUDIT_CHUNKS, random());
-        let outcome = match source.audit(holder, hash, range).await {
-            Ok(Some(proof)) => audit::verify(&hash, len, range, &proof).map_err(|e| e.to_string()),
-            Ok(None) => Err(format!("said it holds shard {hash} and then did not")),
-            Err(e) => Err(e.to_string()),
+        let answer = futures::select! {
+            answer = source.audit(holder, hash, range).fuse() => Some(answer),
+            () = crate::platform::sleep(timeout).fuse() => None,
         };
+        // A holder too slow to answer, or gone, is not asked further.
+        let gone = matches!(answer, None | Some(Err(TransferError::Unreachable { .. })));
+        let outcome = match answer {
+            Some(Ok(Some(proof))) => {
+                audit::verify(&hash, len, range, &proof).map_err(|e| e.to_string())
+            }
+            Some(Ok(None)) => Err(format!("said it holds shard {hash} and then did not")),
+            Some(Err(e)) => Err(e.to_string()),
+            None => Err(format!(
+                "no proof of shard {hash} within {} ms",
+                timeout.as_millis()
+            )),
+        };
+        health.audited += 1;
         health.reputation.record(outcome.is_ok());
         match outcome {
             Ok(()) => proven.push(i),
             Err(why) if health.failures.len() < MAX_REASONS => health.failures.push(why),
             Err(_) => {}
         }
+        if gone {
+            break;
+        }
     }
-    health.audited = sample;
     health.proven = proven.len();
     health.counted = match health.proven == sample {
         true => claims,

@@ -662,6 +662,9 @@ impl Auditor for Memory {
         range: crate::audit::ChunkRange,
     ) -> Result<Option<Vec<u8>>> {
         let h = self.holder(holder);
+        if let Some(delay) = h.delay {
+            tokio::time::sleep(delay).await;
+        }
         let Some(bytes) = h.shards.get(&hash).filter(|_| !h.lies) else {
             return Ok(None);
         };
@@ -754,4 +757,27 @@ async fn a_check_counts_live_shards_per_segment_and_the_loss_of_any_one_holder()
         "{}",
         health.weakest_after_one_loss
     );
+}
+
+#[tokio::test]
+async fn a_holder_too_slow_to_prove_fails_once_and_is_not_asked_further() {
+    let f = file(300_000);
+    let mut slow = f.holder(Reach::Partial, |_, _| true);
+    slow.delay = Some(Duration::from_secs(30));
+    let node = f.holder(Reach::Partial, |_, _| true);
+    let started = tokio::time::Instant::now();
+    let health = check_all(Memory::new(vec![(H(0), node), (H(1), slow)]), &f.link).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let slow = &health.holders[1];
+    assert_eq!((slow.audited, slow.proven, slow.counted()), (1, 0, 0));
+    assert!(
+        slow.failures[0].contains("no proof of shard"),
+        "{:?}",
+        slow.failures
+    );
+    assert!(!health.survives_one_loss());
 }

@@ -67,7 +67,7 @@ pub async fn health(blocks: &Blocks, link: &str) -> Result<Health, TransferError
     let nodes = blocks.nodes().await;
     let source = Network::new(blocks, &link);
     let mut random = crate::audit::os_random;
-    let timeout = transfer::Config::default().request_timeout;
+    let timeout = transfer::check::AUDIT_TIMEOUT;
     let report = transfer::check(source, &link, timeout, &mut random).await?;
     let holder_list: Vec<HolderReport> = report
         .holders
