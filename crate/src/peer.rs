@@ -80,9 +80,8 @@ impl Peer {
         let bootstrap_url = options
             .bootstrap_url
             .unwrap_or_else(|| "/bootstrap.json".to_owned());
-        let ice_servers = crate::webrtc::session::IceServers::default();
-        let (swarm, signaling) =
-            swarm::build(keypair, ice_servers.clone()).map_err(TransferError::Internal)?;
+        let webrtc = crate::webrtc::Handles::default();
+        let (swarm, signaling) = swarm::build(keypair, &webrtc).map_err(TransferError::Internal)?;
         let streams = swarm.behaviour().stream.new_control();
         probe::serve(&streams);
         crate::platform::spawn(signaling.run());
@@ -96,7 +95,7 @@ impl Peer {
             rx,
             contribution.clone(),
             gate.clone(),
-            ice_servers,
+            webrtc,
         );
         crate::platform::spawn(driver.run());
         Ok(Peer {

@@ -34,24 +34,69 @@ mod transport;
 #[cfg(wasm_browser)]
 pub use transport::Transport;
 
+/// What the swarm driver shares with the WebRTC transport: the ICE
+/// servers its setups use (set from the bootstrap document) and the
+/// failures of its dials.
+#[cfg(wasm_browser)]
+#[derive(Clone, Default)]
+pub struct Handles {
+    pub ice_servers: session::IceServers,
+    pub dial_failures: DialFailures,
+}
+
 use std::fmt;
 
-/// Why a dial gave way: the remote dialed us at the same moment and its
-/// connection is the one kept.
-pub const SIMULTANEOUS: &str = "the remote dialed at the same time; its connection is used";
 /// ICE tried every candidate pair and none worked.
 pub const NO_PAIR: &str = "no candidate pair worked";
 /// The setup ran out of time.
 pub const TIMED_OUT: &str = "no connection within";
 
-/// Whether a dial error (as text: it reaches the swarm as a transport
-/// error) means no direct path exists: ICE found no working pair or ran
-/// out of time. The relayed connection may then carry the data. Any other
-/// failure (a certificate that does not match its fingerprint, a protocol
-/// error) is not a path problem and is reported as it is.
-pub fn is_no_direct_path(error: &str) -> bool {
-    let at_ice = format!("while {}: ", Stage::Ice);
-    error.contains(&at_ice) && (error.contains(NO_PAIR) || error.contains(TIMED_OUT))
+/// What a failed dial means to the swarm driver, which gets the error
+/// itself only as text (libp2p's transport wrappers hide the inner error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialFailure {
+    /// ICE found no working pair or ran out of time: no direct path
+    /// exists, and the relayed connection may carry the data instead.
+    NoDirectPath,
+    /// The remote dialed us at the same moment; its connection is kept.
+    Simultaneous,
+    /// Anything else (a certificate that does not match its fingerprint,
+    /// a protocol error): reported as it is.
+    Other,
+}
+
+/// Most dial failures remembered before the driver takes them.
+#[cfg(feature = "net")]
+const MAX_DIAL_FAILURES: usize = 256;
+
+/// The failures of recent WebRTC dials, by peer. The transport records
+/// each one as its dial fails, before the swarm reports that dial; the
+/// driver takes it when it handles the report.
+#[cfg(feature = "net")]
+#[derive(Debug, Clone, Default)]
+pub struct DialFailures(
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<libp2p::PeerId, DialFailure>>>,
+);
+
+#[cfg(feature = "net")]
+impl DialFailures {
+    /// Records why the dial to `peer` failed.
+    pub fn record(&self, peer: libp2p::PeerId, failure: DialFailure) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= MAX_DIAL_FAILURES {
+                // Reports the driver never took: forget them all.
+                map.clear();
+            }
+            map.insert(peer, failure);
+        }
+    }
+
+    /// Why the last WebRTC dial to `peer` failed ([`DialFailure::Other`]
+    /// when none is recorded, as for a dial over another transport).
+    pub fn take(&self, peer: &libp2p::PeerId) -> DialFailure {
+        let taken = self.0.lock().ok().and_then(|mut map| map.remove(peer));
+        taken.unwrap_or(DialFailure::Other)
+    }
 }
 
 /// Where connection setup failed, for errors users can act on.
@@ -83,6 +128,11 @@ impl fmt::Display for Stage {
 pub enum Error {
     #[error("WebRTC failed while {stage}: {reason}")]
     Failed { stage: Stage, reason: String },
+    /// ICE found no working pair, or ran out of time.
+    #[error("WebRTC failed while {stage}: {0}", stage = Stage::Ice)]
+    NoDirectPath(String),
+    #[error("WebRTC connection: the remote dialed at the same time; its connection is used")]
+    Simultaneous,
     #[error("WebRTC connection: {0}")]
     Connection(&'static str),
     #[error("not a browser-to-browser address (want <relay>/p2p-circuit/webrtc/p2p/<peer>): {0}")]
@@ -94,6 +144,15 @@ impl Error {
         Self::Failed {
             stage,
             reason: reason.to_string(),
+        }
+    }
+
+    /// What this error means for a dial.
+    pub fn dial_failure(&self) -> DialFailure {
+        match self {
+            Self::NoDirectPath(_) => DialFailure::NoDirectPath,
+            Self::Simultaneous => DialFailure::Simultaneous,
+            _ => DialFailure::Other,
         }
     }
 }
@@ -146,13 +205,30 @@ mod tests {
 
     #[test]
     fn tells_a_missing_path_from_other_failures() {
-        let no_pair = Error::at(Stage::Ice, NO_PAIR).to_string();
-        let late = Error::at(Stage::Ice, format!("{TIMED_OUT} 10 s")).to_string();
-        let dtls = Error::at(Stage::Ice, "DTLS failed: certificate mismatch").to_string();
-        let early = Error::at(Stage::Signaling, format!("{TIMED_OUT} 10 s")).to_string();
-        assert!(is_no_direct_path(&format!("transport: {no_pair}")));
-        assert!(is_no_direct_path(&late));
-        assert!(!is_no_direct_path(&dtls));
-        assert!(!is_no_direct_path(&early));
+        let no_pair = Error::NoDirectPath(NO_PAIR.into());
+        assert_eq!(no_pair.dial_failure(), DialFailure::NoDirectPath);
+        assert_eq!(
+            no_pair.to_string(),
+            "WebRTC failed while ICE connectivity: no candidate pair worked"
+        );
+        let dtls = Error::at(Stage::Ice, "DTLS failed: certificate mismatch");
+        assert_eq!(dtls.dial_failure(), DialFailure::Other);
+        assert_eq!(
+            Error::Simultaneous.dial_failure(),
+            DialFailure::Simultaneous
+        );
+    }
+
+    #[test]
+    fn dial_failures_are_taken_once_and_bounded() {
+        let failures = DialFailures::default();
+        let peer = libp2p::PeerId::random();
+        failures.record(peer, DialFailure::NoDirectPath);
+        assert_eq!(failures.take(&peer), DialFailure::NoDirectPath);
+        assert_eq!(failures.take(&peer), DialFailure::Other);
+        for _ in 0..MAX_DIAL_FAILURES + 5 {
+            failures.record(libp2p::PeerId::random(), DialFailure::Other);
+        }
+        assert!(failures.0.lock().unwrap().len() <= MAX_DIAL_FAILURES);
     }
 }

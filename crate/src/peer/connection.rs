@@ -124,7 +124,7 @@ impl Driver {
         commands: mpsc::Receiver<Command>,
         contribution: contribute::Shared,
         gate: super::gate::SharedGate,
-        ice_servers: crate::webrtc::session::IceServers,
+        webrtc: crate::webrtc::Handles,
     ) -> Self {
         Self {
             serve: Serve::new(contribution.clone(), gate),
@@ -132,9 +132,9 @@ impl Driver {
             commands,
             requests: Requests::default(),
             swarm,
-            node: NodeLink::new(bootstrap_url, status.clone(), ice_servers),
+            node: NodeLink::new(bootstrap_url, status.clone(), webrtc.ice_servers),
             node_dials: NodeDials::default(),
-            connections: Connections::new(status.clone()),
+            connections: Connections::new(status.clone(), webrtc.dial_failures),
             listen: Listen::new(status),
             pings: Pings::default(),
         }

@@ -38,7 +38,7 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(20);
 /// `/webrtc` transport must see `<relay>/p2p-circuit/webrtc/...` first.
 pub fn build(
     keypair: Keypair,
-    ice_servers: webrtc::session::IceServers,
+    webrtc: &webrtc::Handles,
 ) -> Result<(Swarm<Behaviour>, webrtc::service::Service), String> {
     let peer_id = keypair.public().to_peer_id();
     let streams = libp2p_stream::Behaviour::new();
@@ -46,9 +46,10 @@ pub fn build(
         peer_id,
         streams.new_control(),
         webrtc::session::Config {
-            ice_servers,
+            ice_servers: webrtc.ice_servers.clone(),
             ..webrtc::session::Config::default()
         },
+        webrtc.dial_failures.clone(),
     );
     let (relay_transport, relay) = relay::client::new(peer_id);
     let noise = || noise::Config::new(&keypair).map_err(|e| format!("cannot set up Noise: {e}"));

@@ -75,12 +75,18 @@ pub struct Service {
     listening: Arc<AtomicBool>,
 }
 
-/// A transport for the swarm and the service that serves it.
-pub fn new(local: PeerId, control: libp2p_stream::Control, config: Config) -> (Transport, Service) {
+/// A transport for the swarm and the service that serves it; the
+/// transport records why each dial failed in `failures`.
+pub fn new(
+    local: PeerId,
+    control: libp2p_stream::Control,
+    config: Config,
+    failures: super::DialFailures,
+) -> (Transport, Service) {
     let (dial_tx, dial_rx) = mpsc::channel(DIAL_QUEUE);
     let (in_tx, in_rx) = mpsc::channel(INBOUND_QUEUE);
     let listening = Arc::new(AtomicBool::new(false));
-    let transport = Transport::new(dial_tx, in_rx, listening.clone());
+    let transport = Transport::new(dial_tx, in_rx, listening.clone(), failures);
     let service = Service {
         local,
         control,
@@ -203,7 +209,7 @@ impl Service {
                     }
                     // Aborted: we lost the tie-break to the remote's dial.
                     Err(_) => {
-                        let simultaneous = Error::Connection(super::SIMULTANEOUS);
+                        let simultaneous = Error::Simultaneous;
                         if let Some(reply) = answering.settle(peer, reply, simultaneous) {
                             return vec![self.start_dial(peer, reply, dialing)];
                         }
@@ -251,13 +257,13 @@ type DialReply = oneshot::Sender<Result<Connection, Error>>;
 
 /// Whether `error` says our dial gave way to the remote's.
 fn is_simultaneous(error: &Error) -> bool {
-    matches!(error, Error::Connection(reason) if *reason == super::SIMULTANEOUS)
+    matches!(error, Error::Simultaneous)
 }
 
 /// The remotes' own setups with us, for telling a lost race from a
 /// failure: a failed dial to a peer whose setup with us is running waits
 /// for that setup; if it succeeds (now or within twice [`SETTLE`] before)
-/// the dial reports [`super::SIMULTANEOUS`], the inbound connection being
+/// the dial reports [`Error::Simultaneous`], the inbound connection being
 /// the one; if it fails, the dial reports its own error.
 #[derive(Default)]
 struct Answering {
@@ -293,7 +299,7 @@ impl Answering {
         let mut redial = Vec::new();
         for (reply, error) in self.parked.remove(&peer).unwrap_or_default() {
             if ok {
-                let _ = reply.send(Err(Error::Connection(super::SIMULTANEOUS)));
+                let _ = reply.send(Err(Error::Simultaneous));
             } else if is_simultaneous(&error) {
                 // Unless nobody waits for it any more.
                 if !reply.is_canceled() {
@@ -313,7 +319,7 @@ impl Answering {
         match self.setups.get(&peer) {
             Some(Setup::Running) => self.parked.entry(peer).or_default().push((reply, error)),
             Some(Setup::Succeeded(at)) if at.elapsed() < SETTLE * 2 => {
-                let _ = reply.send(Err(Error::Connection(super::SIMULTANEOUS)));
+                let _ = reply.send(Err(Error::Simultaneous));
             }
             _ if is_simultaneous(&error) && !reply.is_canceled() => return Some(reply),
             _ => {

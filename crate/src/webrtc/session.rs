@@ -126,10 +126,13 @@ async fn with_timeout(
 ) -> Result<Connection, Error> {
     futures::select! {
         result = setup.fuse() => result,
-        () = crate::platform::sleep(config.timeout).fuse() => Err(Error::at(
-            stage.get(),
-            format!("{} {} s", super::TIMED_OUT, config.timeout.as_secs()),
-        )),
+        () = crate::platform::sleep(config.timeout).fuse() => {
+            let why = format!("{} {} s", super::TIMED_OUT, config.timeout.as_secs());
+            Err(match stage.get() {
+                Stage::Ice => Error::NoDirectPath(why),
+                stage => Error::at(stage, why),
+            })
+        }
     }
 }
 
@@ -182,14 +185,16 @@ async fn connect<W: AsyncWrite + Unpin>(
         match pc.connection_state() {
             RtcPeerConnectionState::Connected => return Ok(()),
             RtcPeerConnectionState::Failed => {
-                // ICE got through but the connection failed: DTLS did.
-                let why = match pc.ice_connection_state() {
+                return Err(match pc.ice_connection_state() {
+                    // ICE got through but the connection failed: DTLS did.
                     RtcIceConnectionState::Connected | RtcIceConnectionState::Completed => {
-                        "DTLS failed: the remote's certificate does not match the fingerprint in its SDP"
+                        Error::at(
+                            Stage::Ice,
+                            "DTLS failed: the remote's certificate does not match the fingerprint in its SDP",
+                        )
                     }
-                    _ => super::NO_PAIR,
-                };
-                return Err(Error::at(Stage::Ice, why));
+                    _ => Error::NoDirectPath(super::NO_PAIR.into()),
+                });
             }
             RtcPeerConnectionState::Closed => {
                 return Err(Error::at(Stage::Ice, "the peer connection was closed"))

@@ -23,7 +23,7 @@ use libp2p::{Multiaddr, PeerId};
 
 use super::connection::Connection;
 use super::service::{DialRequest, Inbound};
-use super::Error;
+use super::{DialFailures, Error};
 
 type Output = (PeerId, Connection);
 
@@ -35,6 +35,7 @@ pub struct Transport {
     listeners: Vec<(ListenerId, Multiaddr)>,
     events: VecDeque<TransportEvent<BoxFuture<'static, Result<Output, Error>>, Error>>,
     waker: Option<Waker>,
+    failures: DialFailures,
 }
 
 impl Transport {
@@ -42,6 +43,7 @@ impl Transport {
         requests: mpsc::Sender<DialRequest>,
         incoming: mpsc::Receiver<Inbound>,
         listening: Arc<AtomicBool>,
+        failures: DialFailures,
     ) -> Self {
         Self {
             requests,
@@ -50,6 +52,7 @@ impl Transport {
             listeners: Vec::new(),
             events: VecDeque::new(),
             waker: None,
+            failures,
         }
     }
 
@@ -122,11 +125,17 @@ impl libp2p::core::Transport for Transport {
             .map_err(|_| {
                 TransportError::Other(Error::Connection("too many WebRTC dials pending"))
             })?;
+        let failures = self.failures.clone();
         Ok(async move {
-            let connection = answer
-                .await
-                .map_err(|_| Error::Connection("the WebRTC service stopped"))??;
-            Ok((peer, connection))
+            let result = match answer.await {
+                Ok(result) => result,
+                Err(_) => Err(Error::Connection("the WebRTC service stopped")),
+            };
+            // Recorded before the swarm sees the error, which reaches the
+            // driver only as text.
+            result
+                .map(|connection| (peer, connection))
+                .inspect_err(|e| failures.record(peer, e.dial_failure()))
         }
         .boxed())
     }

@@ -22,14 +22,17 @@ pub struct Connections {
     open: HashMap<ConnectionId, ConnectionInfo>,
     direct: Direct,
     status: Rc<RefCell<Status>>,
+    /// Why WebRTC dials failed, recorded by the transport.
+    dial_failures: crate::webrtc::DialFailures,
 }
 
 impl Connections {
-    pub fn new(status: Rc<RefCell<Status>>) -> Self {
+    pub fn new(status: Rc<RefCell<Status>>, dial_failures: crate::webrtc::DialFailures) -> Self {
         Self {
             open: HashMap::new(),
             direct: Direct::default(),
             status,
+            dial_failures,
         }
     }
 
@@ -94,7 +97,9 @@ impl Connections {
     ) {
         if let Some(peer) = peer {
             let relayed = swarm.is_connected(&peer);
-            self.direct.on_dial_error(peer, error.to_string(), relayed);
+            let failure = self.dial_failures.take(&peer);
+            self.direct
+                .on_dial_error(peer, error.to_string(), failure, relayed);
         }
     }
 

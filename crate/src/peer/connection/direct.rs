@@ -205,15 +205,21 @@ impl Direct {
     /// data instead (within the node's relay budget) and the request
     /// succeeds; `peer.status()` shows the path as `relayed`, and for
     /// [`RELAY_ONLY_FOR`] later requests to that peer use the relay at once.
-    pub fn on_dial_error(&mut self, peer: PeerId, error: String, relayed: bool) {
+    pub fn on_dial_error(
+        &mut self,
+        peer: PeerId,
+        error: String,
+        failure: webrtc::DialFailure,
+        relayed: bool,
+    ) {
         let webrtc_dialed = self.pending.get(&peer).is_some_and(|p| p.webrtc_dialed);
-        if relayed && webrtc_dialed && webrtc::is_no_direct_path(&error) {
+        if relayed && webrtc_dialed && failure == webrtc::DialFailure::NoDirectPath {
             tracing::warn!(%peer, %error, "no direct path: using the relayed connection");
             self.remember_relay_only(peer);
             self.succeed(&peer);
             return;
         }
-        if error.contains(webrtc::SIMULTANEOUS) {
+        if failure == webrtc::DialFailure::Simultaneous {
             // The remote's connection arrives as an inbound one.
             if let Some(pending) = self.pending.get_mut(&peer) {
                 pending.stage = "the remote's simultaneous dial";
