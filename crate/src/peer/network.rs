@@ -179,7 +179,17 @@ impl ShardSink for Uploads {
     }
 
     async fn store(&self, holder: Holder, hash: Hash, bytes: &[u8]) -> transfer::Result<()> {
-        let stored = self.blocks.put(holder, bytes.to_vec()).await?;
+        let stored = match self.blocks.put(holder, bytes.to_vec()).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                // A contributor whose connection dropped is dialed again in
+                // the background, so the putter's next try can reach it.
+                if let (TransferError::Unreachable { .. }, Holder::Peer(peer)) = (&e, holder) {
+                    self.blocks.reconnect(peer);
+                }
+                return Err(e);
+            }
+        };
         match stored == hash {
             true => Ok(()),
             false => Err(TransferError::Protocol {

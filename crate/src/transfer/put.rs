@@ -31,8 +31,10 @@ use crate::hash::Hash;
 /// Tries per shard for the required holder (transient failures only).
 const REQUIRED_ATTEMPTS: u32 = 3;
 /// Tries per shard for a contributor: one stream can fail to open on a
-/// working connection, and one lost shard costs a holder of the segment.
-const COPY_ATTEMPTS: u32 = 2;
+/// working connection, a dropped connection is dialed again (the tab's
+/// sink does that; the pauses, 3 s in all, let a WebRTC setup finish),
+/// and one lost shard costs a holder of the segment.
+const COPY_ATTEMPTS: u32 = 5;
 /// Pause before the next try, times the attempt number.
 const RETRY_PAUSE: Duration = Duration::from_millis(300);
 /// Nodes the manifest goes to (fewer when the network has fewer); all
