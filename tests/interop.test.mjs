@@ -243,7 +243,10 @@ test('js-libp2p dials: ping both ways over /webrtc', async () => {
 
 test('js-libp2p dials: closing a stream is acknowledged (FIN_ACK)', async () => {
   const close = await js.page.evaluate(() => window.jsPeer.lastClose());
-  assert.ok(!close.error && close.ms < 2000, `the echo stream's close() ended: ${JSON.stringify(close)}`);
+  // Without our FIN_ACK, js-libp2p's close() waits out its 10 s timeout;
+  // an acknowledged close ends well before it, even on a loaded machine
+  // (CI once took 2.6 s).
+  assert.ok(!close.error && close.ms < 8000, `the echo stream's close() ended: ${JSON.stringify(close)}`);
 });
 
 test('js-libp2p dials: the meganet peer keeps only the /webrtc connection', async () => {
