@@ -23,7 +23,7 @@ function blocks(dir) {
 }
 
 const manifestHex = (link) =>
-  Buffer.from(link.split('#1.')[1].split('.')[0], 'base64url').toString('hex');
+  Buffer.from(link.split('#')[1].split('.')[1], 'base64url').toString('hex');
 
 const holderLine = (stdout, peer) => {
   const m = stdout.match(new RegExp(`^${peer}  claims (\\d+)  audited (\\d+)  proven (\\d+)  failed (\\d+)  counted (\\d+)  score ([\\d.]+)$`, 'm'));

@@ -118,7 +118,7 @@ test('chromium: with only browsers holding the shards, a get succeeds down to k 
   assert.equal(fromBrowsers(put.progress.peers).length, 4, `${JSON.stringify(put.progress.peers)} ${uploader.warnings.join('\n')}\nholders: ${holders.map((h) => `${h.id}: ${h.warnings.join('\n')}`).join('\n')}`);
   await uploader.browser.close();
   // The node loses every shard (it keeps the manifest): only the browsers hold them now.
-  const manifest = Buffer.from(put.link.split('#1.')[1].split('.')[0], 'base64url').toString('hex');
+  const manifest = Buffer.from(put.link.split('#')[1].split('.')[1], 'base64url').toString('hex');
   const dir = path.join(node.data, 'blocks', 'contributed');
   let removed = 0;
   for (const sub of readdirSync(dir)) {

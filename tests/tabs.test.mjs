@@ -91,7 +91,7 @@ test(`${kind}: two tabs run one peer; the second puts through the first and take
   await second.page.setInputFiles('#file', { name: 'from-tab-two.bin', mimeType: 'application/octet-stream', buffer: data });
   await second.page.waitForSelector('#put-result:not([hidden])', { timeout: 60_000 });
   const link = await second.page.inputValue('#put-link');
-  assert.match(link, /#1\./);
+  assert.match(link, /#2\./);
   assert.match(await second.page.textContent('#put-detail'), /from-tab-two\.bin \(1\.0 MB\) is stored/);
   assert.equal(await second.page.evaluate(() => document.getElementById('put-progress').value > 0), true, 'progress reached the second tab');
   await assertAccessible(second.page, 'a tab working through another');
@@ -166,7 +166,7 @@ test(`${kind}: several files at once, from the picker and from a drop`, async ()
   assert.equal(await page.evaluate(() => document.querySelectorAll('#put-files li').length), 1);
   assert.match(await page.textContent('#put-files li'), /second\.bin · 123\.5 kB|second\.bin · 123\.5 KB/);
   const linkB = await page.inputValue('#put-files li input');
-  assert.match(linkB, /#1\./);
+  assert.match(linkB, /#2\./);
   assert.notEqual(linkA, linkB);
   await page.waitForFunction(() => document.querySelectorAll('#uploads-list li').length === 2);
   await assertAccessible(page, 'two files shared at once');

@@ -170,7 +170,7 @@ async fn providers(link: String, node: NodeArg) -> anyhow::Result<()> {
     let link: meganet::format::Link = link.parse()?;
     let mut client = meganet::client::Client::connect(&node.url).await?;
     let started = std::time::Instant::now();
-    let providers = client.providers(link.key.provider_key()).await?;
+    let providers = client.providers(link.provider_key()).await?;
     eprintln!(
         "{} providers found in {} ms",
         providers.len(),

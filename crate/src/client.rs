@@ -294,7 +294,7 @@ impl Client {
             window: WINDOW,
             ..transfer::Config::default()
         };
-        let source = Remote::new(self, Some(link.key.provider_key()));
+        let source = Remote::new(self, Some(link.provider_key()));
         let mut getter = transfer::Getter::open(source, &link, None, config, None).await?;
         let m = getter.manifest();
         let path = match out {
@@ -336,10 +336,11 @@ impl Client {
     /// random range ([`transfer::check`]).
     pub async fn check(&mut self, link: &str) -> anyhow::Result<transfer::Health<PeerId>> {
         let link: format::Link = link.parse()?;
-        let source = Remote::new(self, Some(link.key.provider_key()));
+        let source = Remote::new(self, Some(link.provider_key()));
         let mut random = crate::audit::os_random;
         let timeout = transfer::check::AUDIT_TIMEOUT;
-        Ok(transfer::check(source, &link, timeout, &mut random).await?)
+        let access = format::Access::Read(link);
+        Ok(transfer::check(source, &access, timeout, &mut random).await?)
     }
 }
 

@@ -12,6 +12,8 @@ mod error;
 mod link;
 mod manifest;
 mod params;
+mod rebuild;
+mod repair;
 mod seal;
 mod stream;
 #[cfg(wasm_browser)]
@@ -23,10 +25,13 @@ pub use error::{FormatError, Result};
 pub use link::{Link, MAX_LINK_LEN};
 pub use manifest::{Manifest, MAX_HINTS, MAX_MANIFEST_LEN};
 pub use params::{Params, DEFAULT_K, DEFAULT_N, DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE};
-pub use seal::{FileKey, TAG_LEN};
+pub use repair::{Access, RepairCap};
+pub use seal::{FileKey, LayoutKey, TAG_LEN};
 pub use stream::{encode_reader, READ_CHUNK};
 #[cfg(wasm_browser)]
 pub use web::read_stream;
 
 /// The format version this build writes and reads.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
+/// The versions this build reads (FORMAT.md, "Versioning").
+pub const VERSIONS: [u8; 2] = [1, 2];

@@ -244,7 +244,7 @@ impl Peer {
     /// the file `link` names (excluding this one).
     pub async fn providers(&self, link: &str) -> transfer::Result<Vec<Multiaddr>> {
         let link: Link = link.parse()?;
-        let key = libp2p::kad::RecordKey::new(&link.key.provider_key().0);
+        let key = libp2p::kad::RecordKey::new(&link.provider_key().0);
         self.providers_of(key).await
     }
 

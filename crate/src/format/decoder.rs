@@ -6,11 +6,10 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::erasure;
 use super::error::{FormatError, Result};
 use super::link::Link;
 use super::manifest::Manifest;
-use super::seal::{self, FileKey, TAG_LEN};
+use super::seal::{self, FileKey};
 use crate::hash::Hash;
 
 /// An opened file: its manifest and key.
@@ -24,6 +23,15 @@ impl Decoder {
     /// Verifies `manifest_blob` against the link and opens it.
     pub fn open(link: &Link, manifest_blob: &[u8]) -> Result<Self> {
         let manifest = Manifest::open(manifest_blob, &link.manifest, &link.key)?;
+        if manifest.version != link.version {
+            // The link's version chooses the provider key: it must agree.
+            return Err(FormatError::MalformedLink {
+                reason: format!(
+                    "the link says format version {}, its manifest is version {}",
+                    link.version, manifest.version
+                ),
+            });
+        }
         Ok(Self {
             key: link.key.clone(),
             manifest: Arc::new(manifest),
@@ -81,50 +89,20 @@ impl Decoder {
 
     /// The expected hash of a shard, if the position exists.
     pub fn shard_hash(&self, segment: u64, shard: usize) -> Option<Hash> {
-        self.manifest
-            .shards
-            .get(usize::try_from(segment).ok()?)?
-            .get(shard)
-            .copied()
+        self.manifest.shard_hash(segment, shard)
     }
 
     /// Checks a shard's bytes against the manifest.
     pub fn verify_shard(&self, segment: u64, shard: usize, bytes: &[u8]) -> Result<()> {
-        let expected = self
-            .shard_hash(segment, shard)
-            .ok_or_else(|| FormatError::Invalid {
-                what: "shard position",
-                reason: format!("segment {segment} shard {shard} is not part of this file"),
-            })?;
-        let actual = Hash::of(bytes);
-        if actual != expected {
-            return Err(FormatError::ShardTampered {
-                segment,
-                shard,
-                expected,
-                actual,
-            });
-        }
-        Ok(())
+        self.manifest.verify_shard(segment, shard, bytes)
     }
 
     /// Rebuilds and opens one segment from at least `k` shards, verifying
     /// each. Duplicate indexes count once.
     pub fn decode_segment(&self, segment: u64, shards: &[(usize, &[u8])]) -> Result<Vec<u8>> {
-        let mut distinct: Vec<(usize, &[u8])> = Vec::with_capacity(shards.len());
-        for &(i, bytes) in shards {
-            self.verify_shard(segment, i, bytes)?;
-            if !distinct.iter().any(|(j, _)| *j == i) {
-                distinct.push((i, bytes));
-            }
-        }
-        let params = &self.manifest.params;
-        let plain_len = self.segment_range(segment).end - self.segment_range(segment).start;
-        let shard_len = params.shard_len(plain_len);
-        let sealed_len = plain_len as usize + TAG_LEN;
-        let sealed = erasure::decode(params, segment, &distinct, shard_len, sealed_len)?;
+        let sealed = self.manifest.sealed_segment(segment, shards)?;
         let last = segment + 1 == self.segment_count();
-        seal::open_segment(&self.key, segment, last, &sealed)
+        seal::open_segment(&self.key, self.manifest.version, segment, last, &sealed)
     }
 }
 

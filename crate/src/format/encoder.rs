@@ -61,6 +61,7 @@ impl Finished {
 
 /// Encodes one file.
 pub struct Encoder {
+    version: u8,
     key: FileKey,
     params: Params,
     name: String,
@@ -73,9 +74,22 @@ pub struct Encoder {
 
 impl Encoder {
     /// An encoder for a file called `name` of type `mime`.
+    /// An encoder of the current version.
     pub fn new(key: FileKey, params: Params, name: &str, mime: &str) -> Result<Self> {
+        Self::with_version(super::VERSION, key, params, name, mime)
+    }
+
+    /// An encoder of an older version (its test vectors).
+    pub fn with_version(
+        version: u8,
+        key: FileKey,
+        params: Params,
+        name: &str,
+        mime: &str,
+    ) -> Result<Self> {
         params.validate()?;
         let manifest = Manifest {
+            version,
             size: 0,
             params,
             name: name.to_owned(),
@@ -85,9 +99,10 @@ impl Encoder {
         };
         // Validates name and type lengths now rather than at the end.
         manifest.seal(&key)?;
-        let fixed = 64 + name.len() + mime.len() + 16;
+        let fixed = 96 + name.len() + mime.len();
         let max_segments = ((MAX_MANIFEST_LEN - fixed) / (usize::from(params.n) * 32)) as u64;
         Ok(Self {
+            version,
             key,
             params,
             name: name.to_owned(),
@@ -132,6 +147,7 @@ impl Encoder {
             segments.push(self.seal(&segment, true)?);
         }
         let manifest = Manifest {
+            version: self.version,
             size: self.size,
             params: self.params,
             name: self.name,
@@ -145,6 +161,7 @@ impl Encoder {
             manifest,
             manifest_blob,
             link: Link {
+                version: self.version,
                 manifest: hash,
                 key: self.key,
             },
@@ -160,7 +177,7 @@ impl Encoder {
                 limit: self.max_size(),
             });
         }
-        let sealed = seal::seal_segment(&self.key, index, last, plain);
+        let sealed = seal::seal_segment(&self.key, self.version, index, last, plain);
         let shard_len = self.params.shard_len(plain.len() as u64);
         let shards: Vec<Shard> = erasure::encode(&self.params, &sealed, shard_len)
             .into_iter()

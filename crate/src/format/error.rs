@@ -11,7 +11,7 @@ pub enum FormatError {
     #[error("malformed link: {reason}")]
     MalformedLink { reason: String },
     /// The link or manifest uses a format version this build cannot read.
-    #[error("unsupported format version {found} (this build reads version {supported})")]
+    #[error("unsupported format version {found} (this build reads versions 1 to {supported})")]
     UnsupportedVersion { found: u32, supported: u8 },
     /// The manifest's bytes do not hash to the link's manifest hash.
     #[error("the manifest was tampered with: expected hash {expected}, got {actual}")]

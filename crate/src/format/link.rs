@@ -11,7 +11,7 @@ use base64::Engine as _;
 
 use super::error::FormatError;
 use super::seal::FileKey;
-use super::VERSION;
+use super::{VERSION, VERSIONS};
 use crate::hash::Hash;
 
 /// Longest link accepted (a URL with a long host still fits easily).
@@ -20,6 +20,8 @@ pub const MAX_LINK_LEN: usize = 2048;
 /// What a link names: a manifest and the key that opens it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
+    /// The format version the file is written in.
+    pub version: u8,
     /// BLAKE3 hash of the sealed manifest.
     pub manifest: Hash,
     /// The file key.
@@ -30,13 +32,19 @@ impl Link {
     /// The fragment, without `#`: `1.<hash>.<key>`.
     pub fn fragment(&self) -> String {
         format!(
-            "{VERSION}.{}.{}",
-            URL_SAFE_NO_PAD.encode(self.manifest.0),
-            URL_SAFE_NO_PAD.encode(self.key.0)
+            "{}.{}.{}",
+            self.version,
+            encode32(&self.manifest.0),
+            encode32(&self.key.0)
         )
     }
 
     /// A full link on `base` (e.g. `https://example.org/`).
+    /// The DHT key the file's holders announce.
+    pub fn provider_key(&self) -> Hash {
+        self.key.provider_key(self.version)
+    }
+
     pub fn to_url(&self, base: &str) -> String {
         let base = base.split('#').next().unwrap_or(base);
         format!("{base}#{}", self.fragment())
@@ -55,7 +63,11 @@ fn malformed(reason: impl Into<String>) -> FormatError {
     }
 }
 
-fn decode32(part: &str, what: &str) -> Result<[u8; 32], FormatError> {
+pub(super) fn encode32(bytes: &[u8; 32]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub(super) fn decode32(part: &str, what: &str) -> Result<[u8; 32], FormatError> {
     if part.len() != 43 {
         return Err(malformed(format!(
             "the {what} must be 43 base64url characters, got {}",
@@ -100,7 +112,7 @@ impl FromStr for Link {
         let version: u32 = version
             .parse()
             .map_err(|_| malformed(format!("the version {version:?} is not a number")))?;
-        if version != u32::from(VERSION) {
+        if !VERSIONS.iter().any(|v| u32::from(*v) == version) {
             return Err(FormatError::UnsupportedVersion {
                 found: version,
                 supported: VERSION,
@@ -113,6 +125,7 @@ impl FromStr for Link {
             )));
         }
         Ok(Link {
+            version: version as u8,
             manifest: Hash(decode32(parts[1], "manifest hash")?),
             key: FileKey(decode32(parts[2], "file key")?),
         })
@@ -125,6 +138,7 @@ mod tests {
 
     fn sample() -> Link {
         Link {
+            version: 2,
             manifest: Hash([7; 32]),
             key: FileKey([9; 32]),
         }
@@ -151,8 +165,12 @@ mod tests {
         assert!(err("").contains("empty"));
         assert!(err("https://x.example/").contains("no #fragment"));
         assert!(err("#x.a.b").contains("not a number"));
-        assert!(err(&f.replacen("1.", "2.", 1)).contains("unsupported format version 2"));
+        assert!(err(&f.replacen("2.", "3.", 1)).contains("unsupported format version 3"));
         assert!(err("1.abc").contains("3 dot-separated parts"));
+        assert_eq!(
+            f.replacen("2.", "1.", 1).parse::<Link>().unwrap().version,
+            1
+        );
         assert!(err(&format!("{}x", f)).contains("file key must be 43"));
         assert!(err(&f.replacen('A', "*", 1).replacen('H', "*", 1)).contains("base64url"));
         assert!(err(&"#".repeat(5000)).contains("limit"));

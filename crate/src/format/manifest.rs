@@ -10,8 +10,9 @@
 
 use super::error::{FormatError, Result};
 use super::params::Params;
+use super::repair::RepairCap;
 use super::seal::{self, FileKey, TAG_LEN};
-use super::VERSION;
+use super::{VERSION, VERSIONS};
 use crate::hash::Hash;
 
 /// The magic at the start of every sealed manifest.
@@ -27,10 +28,14 @@ pub const MAX_HINTS: usize = 64;
 /// Longest placement hint (a peer id is 38 bytes).
 pub const MAX_HINT_LEN: usize = 128;
 const HEADER_LEN: usize = 5;
+/// Version 2's sealed name and type: two lengths, both texts, the tag.
+const MAX_METADATA_LEN: usize = 4 + MAX_NAME_LEN + MAX_TYPE_LEN + TAG_LEN;
 
 /// A file's description.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
+    /// The format version it is sealed in.
+    pub version: u8,
     /// Plaintext size in bytes.
     pub size: u64,
     /// Segment size and erasure code.
@@ -48,53 +53,48 @@ pub struct Manifest {
 impl Manifest {
     /// Serializes and seals; returns the blob and its hash.
     pub fn seal(&self, key: &FileKey) -> Result<(Vec<u8>, Hash)> {
-        let body = self.encode()?;
-        let header = header();
+        let header = header(self.version);
+        let body = self.encode(key, &header)?;
         let mut blob = header.to_vec();
-        blob.extend_from_slice(&seal::seal_manifest(key, &header, &body));
+        let layout_key = key.layout_key(self.version);
+        blob.extend_from_slice(&seal::seal_manifest(&layout_key, &header, &body));
         let hash = Hash::of(&blob);
         Ok((blob, hash))
     }
 
     /// Checks a sealed manifest against the link's hash, opens and parses it.
+    /// Opens the manifest `blob` that must hash to `expected` with a
+    /// file key: layout, name and type.
     pub fn open(blob: &[u8], expected: &Hash, key: &FileKey) -> Result<Self> {
-        if blob.len() > MAX_MANIFEST_LEN {
-            return Err(FormatError::TooLarge {
-                what: "manifest",
-                size: blob.len() as u64,
-                limit: MAX_MANIFEST_LEN as u64,
-            });
+        let version = authentic_version(blob, expected)?;
+        let header = &blob[..HEADER_LEN];
+        let body = seal::open_manifest(&key.layout_key(version), header, &blob[HEADER_LEN..])?;
+        let (mut manifest, metadata) = Self::decode_versioned(&body, version)?;
+        if let Some(sealed) = metadata {
+            let plain = seal::open_metadata(key, header, sealed)?;
+            let mut r = Reader {
+                buf: &plain,
+                pos: 0,
+            };
+            manifest.name = r.text(MAX_NAME_LEN, "file name")?;
+            manifest.mime = r.text(MAX_TYPE_LEN, "file type")?;
+            r.end()?;
         }
-        let actual = Hash::of(blob);
-        if actual != *expected {
-            return Err(FormatError::ManifestTampered {
-                expected: *expected,
-                actual,
-            });
-        }
-        if blob.len() < HEADER_LEN + TAG_LEN {
-            return Err(FormatError::Truncated {
-                what: "manifest",
-                expected: (HEADER_LEN + TAG_LEN) as u64,
-                got: blob.len() as u64,
-            });
-        }
-        if &blob[..4] != MAGIC {
-            return Err(FormatError::MalformedManifest {
-                reason: "it does not start with MGNT".into(),
-            });
-        }
-        if blob[4] != VERSION {
-            return Err(FormatError::UnsupportedVersion {
-                found: u32::from(blob[4]),
-                supported: VERSION,
-            });
-        }
-        let body = seal::open_manifest(key, &blob[..HEADER_LEN], &blob[HEADER_LEN..])?;
-        Self::decode(&body)
+        Ok(manifest)
     }
 
-    fn encode(&self) -> Result<Vec<u8>> {
+    /// Opens the layout of a version-2 manifest with its repair
+    /// capability: everything but the name and type (left empty).
+    pub fn open_layout(blob: &[u8], cap: &RepairCap) -> Result<Self> {
+        let version = authentic_version(blob, &cap.manifest)?;
+        if version == 1 {
+            return Err(super::repair::no_capability());
+        }
+        let body = seal::open_manifest(&cap.key, &blob[..HEADER_LEN], &blob[HEADER_LEN..])?;
+        Ok(Self::decode_versioned(&body, version)?.0)
+    }
+
+    fn encode(&self, key: &FileKey, header: &[u8]) -> Result<Vec<u8>> {
         self.check()?;
         let n = usize::from(self.params.n);
         let mut out = Vec::with_capacity(64 + self.shards.len() * n * 32);
@@ -102,9 +102,17 @@ impl Manifest {
         out.extend_from_slice(&self.params.segment_size.to_le_bytes());
         out.push(self.params.k);
         out.push(self.params.n);
+        let mut texts = Vec::with_capacity(4 + self.name.len() + self.mime.len());
         for text in [&self.name, &self.mime] {
-            out.extend_from_slice(&(text.len() as u16).to_le_bytes());
-            out.extend_from_slice(text.as_bytes());
+            texts.extend_from_slice(&(text.len() as u16).to_le_bytes());
+            texts.extend_from_slice(text.as_bytes());
+        }
+        if self.version == 1 {
+            out.extend_from_slice(&texts);
+        } else {
+            let sealed = seal::seal_metadata(key, header, &texts);
+            out.extend_from_slice(&(sealed.len() as u16).to_le_bytes());
+            out.extend_from_slice(&sealed);
         }
         out.extend_from_slice(&(self.shards.len() as u32).to_le_bytes());
         for hash in self.shards.iter().flatten() {
@@ -126,7 +134,15 @@ impl Manifest {
     }
 
     /// Parses a decrypted body. Public for fuzzing; never panics.
+    /// Parses an opened body of the current version (name and type
+    /// sealed, so left empty).
     pub fn decode(body: &[u8]) -> Result<Self> {
+        Ok(Self::decode_versioned(body, VERSION)?.0)
+    }
+
+    /// Parses an opened body of `version`; from version 2, also returns
+    /// the sealed name and type.
+    fn decode_versioned(body: &[u8], version: u8) -> Result<(Self, Option<&[u8]>)> {
         let mut r = Reader { buf: body, pos: 0 };
         let size = r.u64()?;
         let segment_size = r.u32()?;
@@ -134,8 +150,18 @@ impl Manifest {
         let n = r.u8()?;
         let params = Params { segment_size, k, n };
         params.validate().map_err(|e| malformed(e.to_string()))?;
-        let name = r.text(MAX_NAME_LEN, "file name")?;
-        let mime = r.text(MAX_TYPE_LEN, "file type")?;
+        let (name, mime, metadata) = if version == 1 {
+            let name = r.text(MAX_NAME_LEN, "file name")?;
+            (name, r.text(MAX_TYPE_LEN, "file type")?, None)
+        } else {
+            let len = usize::from(r.u16()?);
+            if len > MAX_METADATA_LEN {
+                return Err(malformed(format!(
+                    "the sealed name and type are {len} bytes (limit {MAX_METADATA_LEN})"
+                )));
+            }
+            (String::new(), String::new(), Some(r.take(len)?))
+        };
         let count = u64::from(r.u32()?);
         if count != params.segment_count(size) {
             return Err(malformed(format!(
@@ -177,20 +203,17 @@ impl Manifest {
             }
             hints.push(r.take(len)?.to_vec());
         }
-        if r.remaining() != 0 {
-            return Err(malformed(format!(
-                "{} unexpected bytes at the end",
-                r.remaining()
-            )));
-        }
-        Ok(Self {
+        r.end()?;
+        let manifest = Self {
+            version,
             size,
             params,
             name,
             mime,
             shards,
             hints,
-        })
+        };
+        Ok((manifest, metadata))
     }
 
     fn check(&self) -> Result<()> {
@@ -217,11 +240,49 @@ impl Manifest {
     }
 }
 
-fn header() -> [u8; HEADER_LEN] {
+fn header(version: u8) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
     h[..4].copy_from_slice(MAGIC);
-    h[4] = VERSION;
+    h[4] = version;
     h
+}
+
+/// Checks `blob`'s size, its hash against `expected` (the link's or the
+/// capability's), its length, magic and version; returns the version.
+fn authentic_version(blob: &[u8], expected: &Hash) -> Result<u8> {
+    if blob.len() > MAX_MANIFEST_LEN {
+        return Err(FormatError::TooLarge {
+            what: "manifest",
+            size: blob.len() as u64,
+            limit: MAX_MANIFEST_LEN as u64,
+        });
+    }
+    let actual = Hash::of(blob);
+    if actual != *expected {
+        return Err(FormatError::ManifestTampered {
+            expected: *expected,
+            actual,
+        });
+    }
+    if blob.len() < HEADER_LEN + TAG_LEN {
+        return Err(FormatError::Truncated {
+            what: "manifest",
+            expected: (HEADER_LEN + TAG_LEN) as u64,
+            got: blob.len() as u64,
+        });
+    }
+    if &blob[..4] != MAGIC {
+        return Err(FormatError::MalformedManifest {
+            reason: "it does not start with MGNT".into(),
+        });
+    }
+    if !VERSIONS.contains(&blob[4]) {
+        return Err(FormatError::UnsupportedVersion {
+            found: u32::from(blob[4]),
+            supported: VERSION,
+        });
+    }
+    Ok(blob[4])
 }
 
 fn malformed(reason: String) -> FormatError {
@@ -235,6 +296,16 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    fn end(&self) -> Result<()> {
+        if self.remaining() != 0 {
+            return Err(malformed(format!(
+                "{} unexpected bytes at the end",
+                self.remaining()
+            )));
+        }
+        Ok(())
+    }
+
     fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }

@@ -7,7 +7,9 @@
 //! `4 || key` (PROVIDE: announce yourself in the DHT as a holder of the
 //! file whose provider key this is; answered `stored` with the key),
 //! `5 || hash || u32 first chunk || u8 chunks` (AUDIT: prove you hold that
-//! range of the shard, [`crate::audit`]).
+//! range of the shard, [`crate::audit`]), `6 || manifest hash || layout
+//! key` (KEEP: a node keeps the file's repair capability and repairs it,
+//! [`crate::format::RepairCap`]; anyone else refuses).
 //! Response bodies: `1 || hash` (stored), `2 || block`, `3 || u16 count ||
 //! bitmap` (have), `4 || hash` (not found), `5 || u16 code || message`
 //! (error), `6 || proof` (at most [`MAX_PROOF`] bytes). A frame over the limit, or one that does not parse, is not
@@ -20,6 +22,7 @@ use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
 
 use crate::audit::{ChunkRange, MAX_PROOF};
+use crate::format::{LayoutKey, RepairCap};
 use crate::hash::Hash;
 use crate::store::{Class, Shard, Store, StoreError};
 
@@ -47,6 +50,9 @@ pub enum BlockRequest {
     Provide(Hash),
     /// Prove you hold this range of the shard with this hash.
     Audit { hash: Hash, range: ChunkRange },
+    /// Keep this file's repair capability and repair the file (nodes
+    /// only; answered with `Stored(manifest hash)`).
+    Keep(RepairCap),
     /// A request that could not be read; answered with an error.
     Invalid(String),
 }
@@ -167,6 +173,7 @@ impl BlockRequest {
                 out.push(range.count);
                 out
             }
+            Self::Keep(cap) => [&[6u8][..], &cap.manifest.0, &cap.key.0].concat(),
             Self::Invalid(_) => vec![0],
         }
     }
@@ -190,6 +197,11 @@ impl BlockRequest {
                 },
             },
             Some((5, _)) => invalid("AUDIT carries a hash, a first chunk and a count (37 bytes)"),
+            Some((6, rest)) if rest.len() == 64 => Self::Keep(RepairCap {
+                manifest: hash_at(rest).expect("32 bytes"),
+                key: LayoutKey(rest[32..].try_into().expect("32 bytes")),
+            }),
+            Some((6, _)) => invalid("KEEP carries a manifest hash and a layout key (64 bytes)"),
             Some((tag, _)) => Self::Invalid(format!("unknown request type {tag}")),
             None => invalid("empty request"),
         }
@@ -402,6 +414,10 @@ pub async fn serve(store: &Store, class: Class, request: BlockRequest) -> BlockR
         },
         // Only browsers announce what they hold: a node is always asked.
         BlockRequest::Provide(key) => BlockResponse::Stored(key),
+        // Nodes answer KEEP themselves (node::repair); anyone else refuses.
+        BlockRequest::Keep(_) => {
+            BlockResponse::error(ErrorCode::Refused, "only nodes keep repair capabilities")
+        }
         BlockRequest::Invalid(reason) => BlockResponse::error(ErrorCode::BadRequest, reason),
     }
 }
@@ -416,6 +432,10 @@ mod tests {
             BlockRequest::Put(vec![1, 2, 3]),
             BlockRequest::Put(vec![]),
             BlockRequest::Provide(Hash([7; 32])),
+            BlockRequest::Keep(RepairCap {
+                manifest: Hash([8; 32]),
+                key: LayoutKey([9; 32]),
+            }),
             BlockRequest::Get(Hash([5; 32])),
             BlockRequest::Has(vec![Hash([1; 32]), Hash([2; 32])]),
             BlockRequest::Audit {

@@ -55,7 +55,7 @@ impl Network {
             blocks: blocks.clone(),
             search: blocks.search(),
             lookups: SelectAll::new(),
-            provider_key: link.key.provider_key(),
+            provider_key: link.provider_key(),
             peers: Vec::new(),
             node_reach: Reach::Full,
         }

@@ -11,13 +11,13 @@
 use std::future::Future;
 
 use super::fetcher::Fetcher;
-use super::get::open_manifest;
+use super::get::open_access;
 use super::source::ShardSource;
 use futures::FutureExt as _;
 
 use super::{Result, TransferError};
 use crate::audit::{self, ChunkRange, Reputation, MAX_AUDIT_CHUNKS};
-use crate::format::Link;
+use crate::format::{Access, Manifest};
 use crate::hash::Hash;
 use crate::net::block::MAX_HAS;
 
@@ -51,6 +51,8 @@ pub const MAX_REASONS: usize = 8;
 pub struct HolderHealth<H> {
     /// The holder.
     pub holder: H,
+    /// It answered HAS: it was reached (one that was not may only be away).
+    pub reached: bool,
     /// Shards it says it has.
     pub claimed: usize,
     /// Claims audited (a random sample of at most
@@ -69,6 +71,12 @@ impl<H> HolderHealth<H> {
     /// Shards counted as live on this holder.
     pub fn counted(&self) -> usize {
         self.counted.len()
+    }
+
+    /// The shards counted for it, as indices in manifest order (segment
+    /// `s`, shard `i` is `s * n + i`).
+    pub fn counted_shards(&self) -> &[usize] {
+        &self.counted
     }
 }
 
@@ -116,21 +124,30 @@ impl<H> Health<H> {
     }
 }
 
-/// Opens the manifest `link` names through `source`, waits for the search
-/// for holders to end (at most `timeout` between two finds), then asks
-/// every holder which shards it has and audits a sample of its claims,
-/// each proof due within `timeout`. Holders are checked at once; `random`
-/// draws the samples and ranges.
+/// Opens the manifest `access` names through `source`, waits for the
+/// search for holders to end (at most `timeout` between two finds), then
+/// asks every holder which shards it has and audits a sample of its
+/// claims, each proof due within `timeout`. Holders are checked at once;
+/// `random` draws the samples and ranges.
 pub async fn check<S: Auditor>(
-    mut source: S,
-    link: &Link,
+    source: S,
+    access: &Access,
     timeout: std::time::Duration,
     random: &mut impl FnMut() -> u64,
 ) -> Result<Health<S::Holder>> {
+    Ok(inspect(source, access, timeout, random).await?.0)
+}
+
+/// [`check`], also returning the opened manifest and the source.
+pub(super) async fn inspect<S: Auditor>(
+    mut source: S,
+    access: &Access,
+    timeout: std::time::Duration,
+    random: &mut impl FnMut() -> u64,
+) -> Result<(Health<S::Holder>, Manifest, S)> {
     source.ready().await?;
     let mut fetcher = Fetcher::new(source, timeout);
-    let (decoder, _) = open_manifest(&mut fetcher, link).await?;
-    let manifest = decoder.manifest();
+    let (manifest, _) = open_access(&mut fetcher, access).await?;
     let params = manifest.params;
     // Each shard with its segment and its length.
     let shards: Vec<(Hash, usize, u64)> = manifest
@@ -161,7 +178,7 @@ pub async fn check<S: Auditor>(
         })
         .min()
         .unwrap_or_else(|| live.iter().copied().min().unwrap_or(usize::from(params.n)));
-    Ok(Health {
+    let health = Health {
         k: usize::from(params.k),
         n: usize::from(params.n),
         live,
@@ -169,7 +186,8 @@ pub async fn check<S: Auditor>(
         weakest_after_one_loss,
         name: manifest.name.clone(),
         hints: manifest.hints.clone(),
-    })
+    };
+    Ok((health, manifest, source))
 }
 
 /// Distinct shards counted per segment over `holders`.
@@ -210,6 +228,7 @@ async fn audit_holder<S: Auditor>(
     let mut random = draws(seed);
     let mut health = HolderHealth {
         holder,
+        reached: false,
         claimed: 0,
         audited: 0,
         proven: 0,
@@ -221,11 +240,14 @@ async fn audit_holder<S: Auditor>(
     for (b, batch) in shards.chunks(MAX_HAS).enumerate() {
         let hashes: Vec<Hash> = batch.iter().map(|(h, _, _)| *h).collect();
         match source.has(holder, &hashes).await {
-            Ok(flags) => claims.extend(
-                (0..flags.len())
-                    .filter(|i| flags[*i])
-                    .map(|i| b * MAX_HAS + i),
-            ),
+            Ok(flags) => {
+                health.reached = true;
+                claims.extend(
+                    (0..flags.len())
+                        .filter(|i| flags[*i])
+                        .map(|i| b * MAX_HAS + i),
+                );
+            }
             Err(e) => {
                 health.reputation.record(false);
                 health.failures.push(format!("HAS: {e}"));

@@ -22,7 +22,7 @@ use super::fetcher::{Fetched, Fetcher, Verdict};
 use super::progress::{Progress, Stage};
 use super::retry::Retries;
 use super::source::{Reach, ShardSource};
-use crate::format::{Decoder, FormatError, Link, Manifest, Reassembler};
+use crate::format::{Access, Decoder, FormatError, Link, Manifest, Reassembler};
 use crate::hash::Hash;
 use crate::shard_cache::ShardCache;
 
@@ -297,6 +297,19 @@ pub async fn open_manifest<S: ShardSource>(
     let decoder = Decoder::open(link, &blob)?;
     fetcher.source.manifest_opened(decoder.manifest());
     Ok((decoder, blob))
+}
+
+/// Fetches the manifest `access` names the same way and opens it: the
+/// whole of it with a link, the layout with a repair capability.
+pub async fn open_access<S: ShardSource>(
+    fetcher: &mut Fetcher<S>,
+    access: &Access,
+) -> Result<(Manifest, Vec<u8>)> {
+    let blob = fetch_manifest(fetcher, access.manifest()).await?;
+    fetcher.tally = Default::default();
+    let manifest = access.open(&blob)?;
+    fetcher.source.manifest_opened(&manifest);
+    Ok((manifest, blob))
 }
 
 /// The manifest from a local store or a full holder, else from the

@@ -66,7 +66,7 @@ pub async fn put<S: ShardSink>(
     sink.ready().await?;
     let params = Params::default();
     let key = FileKey::random();
-    let provider_key = key.provider_key();
+    let provider_key = key.provider_key(format::VERSION);
     let encoder = Encoder::new(key, params, &input.name, &input.mime)?;
     if input.total > encoder.max_size() {
         return Err(format::FormatError::TooLarge {

@@ -684,7 +684,8 @@ async fn check_all(source: Memory, link: &Link) -> Health<H> {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
         seed >> 11
     };
-    check(source, link, Duration::from_millis(200), &mut random)
+    let access = crate::format::Access::Read(link.clone());
+    check(source, &access, Duration::from_millis(200), &mut random)
         .await
         .unwrap()
 }

@@ -68,7 +68,8 @@ pub async fn health(blocks: &Blocks, link: &str) -> Result<Health, TransferError
     let source = Network::new(blocks, &link);
     let mut random = crate::audit::os_random;
     let timeout = transfer::check::AUDIT_TIMEOUT;
-    let report = transfer::check(source, &link, timeout, &mut random).await?;
+    let access = format::Access::Read(link.clone());
+    let report = transfer::check(source, &access, timeout, &mut random).await?;
     let holder_list: Vec<HolderReport> = report
         .holders
         .iter()
