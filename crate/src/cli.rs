@@ -33,7 +33,7 @@ enum Command {
     },
     /// Fetch, verify and decrypt the file a link names.
     Get {
-        /// A link (`http://host/#1.<hash>.<key>` or `meganet:1.<hash>.<key>`).
+        /// A link (`http://host/#2.<hash>.<key>` or `meganet:2.<hash>.<key>`).
         link: String,
         /// Where to write the file (default: its name, in this directory).
         #[arg(short, long, value_name = "PATH")]
@@ -47,15 +47,34 @@ enum Command {
     /// the weakest segment; fails when an audit failed or a segment can no
     /// longer be rebuilt.
     Check {
-        /// A link (`http://host/#1.<hash>.<key>` or `meganet:1.<hash>.<key>`).
+        /// A link (`http://host/#2.<hash>.<key>` or `meganet:2.<hash>.<key>`)
+        /// or a repair capability (`meganet-repair:2.<hash>.<key>`).
         link: String,
+        #[command(flatten)]
+        node: NodeArg,
+    },
+    /// Print the repair capability of the file a link names: it lets a
+    /// node or a person check and repair the file, and read nothing.
+    Cap {
+        /// A link (`http://host/#2.<hash>.<key>`).
+        link: String,
+    },
+    /// Check the file a repair capability (or a link) names and rebuild
+    /// every segment below the threshold onto the nodes and contributors
+    /// this client reaches. Prints what it found and did.
+    Repair {
+        /// A repair capability (`meganet-repair:2.<hash>.<key>`) or a link.
+        cap: String,
+        /// Repair a segment with fewer live shards than this.
+        #[arg(long, default_value_t = meganet::node::DEFAULT_REPAIR_THRESHOLD)]
+        threshold: usize,
         #[command(flatten)]
         node: NodeArg,
     },
     /// List the peers that announce holding the file a link names (one
     /// peer id a line), as the DHT knows them.
     Providers {
-        /// A link (`http://host/#1.<hash>.<key>` or `meganet:1.<hash>.<key>`).
+        /// A link (`http://host/#2.<hash>.<key>` or `meganet:2.<hash>.<key>`).
         link: String,
         #[command(flatten)]
         node: NodeArg,
@@ -166,6 +185,47 @@ async fn check(link: String, node: NodeArg) -> anyhow::Result<()> {
     }
 }
 
+fn cap(link: String) -> anyhow::Result<()> {
+    let link: meganet::format::Link = link.parse()?;
+    println!("{}", link.repair_cap()?);
+    Ok(())
+}
+
+async fn repair(cap: String, threshold: usize, node: NodeArg) -> anyhow::Result<()> {
+    let cap = match cap.parse()? {
+        meganet::format::Access::Repair(cap) => cap,
+        meganet::format::Access::Read(link) => link.repair_cap()?,
+    };
+    let mut client = meganet::client::Client::connect(&node.url).await?;
+    let policy = meganet::transfer::Policy {
+        threshold,
+        lost_after: std::time::Duration::ZERO,
+        bytes_per_second: 0,
+        timeout: meganet::transfer::check::AUDIT_TIMEOUT,
+    };
+    let mut memory = Default::default();
+    let started = std::time::Instant::now();
+    let report = client.repair(&cap, &policy, &mut memory, 0).await?;
+    println!(
+        "{} holders, {} failed an audit; weakest segment {} shards, now {}; rebuilt {} segments, placed {} shards ({} bytes) in {} ms",
+        report.holders,
+        report.failed_audits,
+        report.weakest_before,
+        report.weakest_after,
+        report.segments,
+        report.shards,
+        report.bytes,
+        started.elapsed().as_millis()
+    );
+    if !report.unrepairable.is_empty() {
+        anyhow::bail!(
+            "segments {:?} have fewer live shards than they need and cannot be rebuilt",
+            report.unrepairable
+        );
+    }
+    Ok(())
+}
+
 async fn providers(link: String, node: NodeArg) -> anyhow::Result<()> {
     let link: meganet::format::Link = link.parse()?;
     let mut client = meganet::client::Client::connect(&node.url).await?;
@@ -204,6 +264,12 @@ pub fn main() -> ExitCode {
             Command::Put { file, mime, node } => put(file, mime, node).await,
             Command::Get { link, output, node } => get(link, output, node).await,
             Command::Check { link, node } => check(link, node).await,
+            Command::Cap { link } => cap(link),
+            Command::Repair {
+                cap,
+                threshold,
+                node,
+            } => repair(cap, threshold, node).await,
             Command::Providers { link, node } => providers(link, node).await,
         }
     });

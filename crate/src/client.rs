@@ -334,13 +334,44 @@ impl Client {
     /// Audits every holder of the file `link` names: each shard a node or
     /// a browser found through the DHT says it has must be proven with a
     /// random range ([`transfer::check`]).
-    pub async fn check(&mut self, link: &str) -> anyhow::Result<transfer::Health<PeerId>> {
-        let link: format::Link = link.parse()?;
-        let source = Remote::new(self, Some(link.provider_key()));
+    /// `access` is a link or a repair capability.
+    pub async fn check(&mut self, access: &str) -> anyhow::Result<transfer::Health<PeerId>> {
+        let access: format::Access = access.parse()?;
+        let source = Remote::new(self, Some(access.provider_key()));
         let mut random = crate::audit::os_random;
         let timeout = transfer::check::AUDIT_TIMEOUT;
-        let access = format::Access::Read(link);
         Ok(transfer::check(source, &access, timeout, &mut random).await?)
+    }
+
+    /// The nodes this client knows (the one it connected to first).
+    pub fn node_ids(&self) -> Vec<PeerId> {
+        self.nodes.iter().map(|(p, _)| *p).collect()
+    }
+
+    /// Asks the node `node` to keep the file's repair capability.
+    pub async fn keep(&mut self, node: PeerId, cap: &format::RepairCap) -> transfer::Result<()> {
+        ShardSink::keep(&Remote::new(self, None), node, cap).await
+    }
+
+    /// Stops using the node `node` (it is down): it is neither asked nor
+    /// given shards by this client from now on.
+    pub fn forget_node(&mut self, node: PeerId) {
+        self.nodes.retain(|(p, _)| *p != node);
+    }
+
+    /// One repair pass over the file `cap` names ([`transfer::repair`]):
+    /// rebuilt shards go to the nodes this client knows and to
+    /// contributors, as a put places them.
+    pub async fn repair(
+        &mut self,
+        cap: &format::RepairCap,
+        policy: &transfer::Policy,
+        memory: &mut transfer::Memory<PeerId>,
+        now_ms: u64,
+    ) -> anyhow::Result<transfer::Repaired> {
+        let source = Remote::new(self, Some(cap.provider_key()));
+        let mut random = crate::audit::os_random;
+        Ok(transfer::repair(source, cap, policy, memory, now_ms, &mut random).await?)
     }
 }
 
@@ -543,6 +574,21 @@ impl ShardSink for Remote<'_> {
             if !matches!(answer.as_deref(), Ok([BlockResponse::Stored(k)]) if *k == key) {
                 tracing::warn!(%holder, "a node will not announce the file");
             }
+        }
+    }
+
+    async fn keep(&self, holder: PeerId, cap: &format::RepairCap) -> transfer::Result<()> {
+        let answer = self
+            .exchange(holder, vec![BlockRequest::Keep(cap.clone())])
+            .await?;
+        match answer.into_iter().next() {
+            Some(BlockResponse::Stored(h)) if h == cap.manifest => Ok(()),
+            Some(other) => Err(TransferError::unexpected(&holder, "KEEP", other)),
+            None => Err(TransferError::unexpected(
+                &holder,
+                "KEEP",
+                BlockResponse::NotFound(cap.manifest),
+            )),
         }
     }
 }

@@ -181,6 +181,31 @@ pub struct NodeStatus {
     /// Bytes of those blocks.
     #[serde(default)]
     pub served_bytes: u64,
+    /// What the repair duty has done since the node started.
+    #[serde(default)]
+    pub repair: RepairStatus,
+}
+
+/// The repair duty's counters (`/status.json`).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepairStatus {
+    /// Repair capabilities this node keeps.
+    pub caps: usize,
+    /// Passes run, and how long the last took (ms).
+    pub passes: u64,
+    pub last_pass_ms: u64,
+    /// Files checked on duty, and checks that failed.
+    pub files_checked: u64,
+    pub failed_files: u64,
+    /// Segments rebuilt, shards placed and their bytes.
+    pub segments_repaired: u64,
+    pub shards_placed: u64,
+    pub bytes_placed: u64,
+    /// Holders that failed an audit, over all checks.
+    pub failed_audits: u64,
+    /// Segments the last pass found below k live shards.
+    pub unrepairable_segments: u64,
 }
 
 impl NodeStatus {

@@ -9,9 +9,11 @@ mod identity;
 mod limits;
 mod membership;
 mod records;
+mod repair;
 mod swarm;
 
 pub use config::Config;
+pub use repair::{RepairConfig, DEFAULT_REPAIR_THRESHOLD};
 
 use std::sync::Arc;
 
@@ -52,8 +54,37 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )
     .await
     .with_context(|| format!("cannot open the block store in {}", blocks.display()))?;
-    let mut node = swarm::Node::start(&config, secrets, status.clone(), store).await?;
+    let caps_dir = config.data.join("repair");
+    let caps = std::sync::Arc::new(std::sync::Mutex::new(repair::Caps::open(&caps_dir)?));
+    status.write().await.repair.caps = caps.lock().map(|c| c.count()).unwrap_or_default();
+    let mut node =
+        swarm::Node::start(&config, secrets, status.clone(), store, caps.clone()).await?;
     let http_addr = listener.local_addr()?;
+    let loopback = std::net::SocketAddr::new(
+        match http_addr.ip() {
+            ip if ip.is_unspecified() && ip.is_ipv6() => std::net::Ipv6Addr::LOCALHOST.into(),
+            ip if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+            ip => ip,
+        },
+        http_addr.port(),
+    );
+    // The engine's futures stay on one thread: the duty gets its own.
+    let (repair_config, duty_status) = (config.repair.clone(), status.clone());
+    let url = format!("http://{loopback}/");
+    std::thread::Builder::new()
+        .name("repair".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            match runtime {
+                Ok(runtime) => {
+                    runtime.block_on(repair::run(repair_config, caps, peer_id, url, duty_status))
+                }
+                Err(e) => tracing::error!(error = %e, "no runtime for the repair duty"),
+            }
+        })
+        .context("cannot start the repair duty")?;
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let http = tokio::spawn(http::serve(
         listener,

@@ -69,6 +69,19 @@ impl Access {
     }
 }
 
+impl FromStr for Access {
+    type Err = FormatError;
+
+    /// A repair capability (`meganet-repair:…`) or a link, in any form.
+    fn from_str(input: &str) -> Result<Self, FormatError> {
+        if input.trim().starts_with(PREFIX) {
+            Ok(Self::Repair(input.parse()?))
+        } else {
+            Ok(Self::Read(input.parse()?))
+        }
+    }
+}
+
 /// Version-1 files have no repair capability.
 pub(super) fn no_capability() -> FormatError {
     FormatError::Invalid {
@@ -132,9 +145,15 @@ impl FromStr for RepairCap {
                 parts.len()
             )));
         }
+        let part = |i: usize, what: &str| {
+            decode32(parts[i], what).map_err(|e| match e {
+                FormatError::MalformedLink { reason } => malformed(reason),
+                other => other,
+            })
+        };
         Ok(RepairCap {
-            manifest: Hash(decode32(parts[1], "manifest hash")?),
-            key: LayoutKey(decode32(parts[2], "layout key")?),
+            manifest: Hash(part(1, "manifest hash")?),
+            key: LayoutKey(part(2, "layout key")?),
         })
     }
 }

@@ -59,6 +59,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub relay: RelayLimits,
+
+    #[command(flatten)]
+    pub repair: super::repair::RepairConfig,
 }
 
 /// Limits of the circuit relay v2 server.

@@ -47,6 +47,8 @@ pub struct Node {
     uploaders: HashSet<PeerId>,
     started: std::time::Instant,
     ticks: u64,
+    /// The repair capabilities this node keeps (KEEP).
+    caps: super::repair::SharedCaps,
 }
 
 /// How often configured nodes that are down are looked at.
@@ -66,6 +68,7 @@ impl Node {
         secrets: Secrets,
         status: Arc<RwLock<NodeStatus>>,
         store: Store,
+        caps: super::repair::SharedCaps,
     ) -> anyhow::Result<Self> {
         let Secrets {
             keypair,
@@ -157,6 +160,7 @@ impl Node {
             uploaders: HashSet::new(),
             started: std::time::Instant::now(),
             ticks: 0,
+            caps,
         };
         node.await_listeners(3).await?;
         Ok(node)
@@ -341,6 +345,16 @@ impl Node {
                     block::ErrorCode::Refused,
                     "store a block here before asking the node to announce a file",
                 )
+            }
+            block::BlockRequest::Keep(cap) => {
+                let kept = self.caps.lock().map_err(|_| "poisoned".to_owned());
+                match kept.and_then(|mut caps| caps.keep(&cap).map(|()| caps.count())) {
+                    Ok(count) => {
+                        self.status.write().await.repair.caps = count;
+                        block::BlockResponse::Stored(cap.manifest)
+                    }
+                    Err(why) => block::BlockResponse::error(block::ErrorCode::Full, why),
+                }
             }
             block::BlockRequest::Provide(key) => {
                 let kad = &mut self.swarm.behaviour_mut().kad;

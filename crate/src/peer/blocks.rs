@@ -191,6 +191,22 @@ impl Blocks {
         }
     }
 
+    /// Asks the node `holder` to keep a file's repair capability.
+    pub async fn keep(
+        &self,
+        holder: Holder,
+        cap: &crate::format::RepairCap,
+    ) -> Result<(), TransferError> {
+        let manifest = cap.manifest;
+        match self
+            .request(holder, BlockRequest::Keep(cap.clone()))
+            .await?
+        {
+            BlockResponse::Stored(h) if h == manifest => Ok(()),
+            other => Err(TransferError::unexpected(&holder, "KEEP", other)),
+        }
+    }
+
     /// Which of `hashes` `at` holds.
     pub async fn has(&self, at: Holder, hashes: Vec<Hash>) -> Result<Vec<bool>, TransferError> {
         let n = hashes.len();

@@ -214,4 +214,8 @@ impl ShardSink for Uploads {
         });
         futures::future::join_all(asks).await;
     }
+
+    async fn keep(&self, holder: Holder, cap: &crate::format::RepairCap) -> transfer::Result<()> {
+        self.blocks.keep(holder, cap).await
+    }
 }

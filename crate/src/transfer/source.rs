@@ -9,6 +9,7 @@ use std::hash::Hash as StdHash;
 use std::time::Duration;
 
 use super::error::Result;
+use crate::format::RepairCap;
 use crate::hash::Hash;
 
 /// One answer per hash asked: the bytes (unverified), `None` when not
@@ -128,4 +129,8 @@ pub trait ShardSink {
     /// Asks `holders`, which took shards of the file with `provider_key`,
     /// to announce it. Failures only cost discoverability: logged.
     fn announce(&self, holders: &[Self::Holder], provider_key: Hash) -> impl Future<Output = ()>;
+
+    /// Asks the node `holder` to keep the file's repair capability (and
+    /// so to repair it).
+    fn keep(&self, holder: Self::Holder, cap: &RepairCap) -> impl Future<Output = Result<()>>;
 }

@@ -458,6 +458,7 @@ struct Sink {
     /// Holders whose storage is full.
     full: Vec<H>,
     announced: std::cell::RefCell<Vec<H>>,
+    kept: std::cell::RefCell<Vec<(H, Hash)>>,
 }
 
 impl ShardSink for Sink {
@@ -504,6 +505,11 @@ impl ShardSink for Sink {
     async fn announce(&self, holders: &[H], _key: Hash) {
         self.announced.borrow_mut().extend_from_slice(holders);
     }
+
+    async fn keep(&self, holder: H, cap: &crate::format::RepairCap) -> Result<()> {
+        self.kept.borrow_mut().push((holder, cap.manifest));
+        Ok(())
+    }
 }
 
 fn sink(full: bool) -> Sink {
@@ -513,6 +519,7 @@ fn sink(full: bool) -> Sink {
         refuses: H(2),
         full: if full { vec![H(0)] } else { vec![] },
         announced: Default::default(),
+        kept: Default::default(),
     }
 }
 

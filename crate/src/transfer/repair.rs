@@ -1,0 +1,362 @@
+//! Repair with the repair capability alone: the file's holders are
+//! checked and audited ([`super::check`]); each segment whose live shards,
+//! plus those on holders that are only *away*, fall below the threshold
+//! has every shard that is not live rebuilt from any `k` of them and
+//! placed as a put places shards ([`super::place`]). The rebuilt bytes are
+//! sealed segments cut in shards: the repairer never holds a key that
+//! opens them. Nothing is ever deleted.
+//!
+//! Away versus lost: a holder that was reached in an earlier check and
+//! does not answer now is away, and its shards still count, until
+//! [`Policy::lost_after`] has passed since it was last reached; a holder
+//! that fails an audit has only what it proved counted, at once. A
+//! holder that has never been reached is unknown: while the file has been
+//! watched for less than `lost_after`, repair waits for it. Repair reacts
+//! to permanent loss, not to every closed tab.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::check::{inspect, Auditor, Health};
+use super::error::{Result, TransferError};
+use super::place::{place_shards, Places};
+use super::source::{ShardSink, ShardSource};
+use crate::format::{Access, FormatError, Manifest, RepairCap, Shard};
+
+/// When repair starts and how it paces itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// A segment is repaired when fewer than this many of its shards are
+    /// live or away (at most `n`; at least `k + 1`).
+    pub threshold: usize,
+    /// How long a holder that was reached may stay silent before its
+    /// shards count as lost.
+    pub lost_after: Duration,
+    /// Most bytes placed per second (0: unlimited).
+    pub bytes_per_second: u64,
+    /// How long each holder has for an answer.
+    pub timeout: Duration,
+}
+
+/// What repair remembers of one file between checks: the shards each
+/// holder was counted for when last reached, and when (ms).
+#[derive(Debug)]
+pub struct Memory<H> {
+    seen: BTreeMap<H, (Vec<usize>, u64)>,
+    /// When this file was first checked (ms).
+    since: Option<u64>,
+}
+
+impl<H> Default for Memory<H> {
+    fn default() -> Self {
+        Self {
+            seen: BTreeMap::new(),
+            since: None,
+        }
+    }
+}
+
+/// What one repair pass found and did.
+#[derive(Debug, Clone, Default)]
+pub struct Repaired {
+    /// The fewest live shards of any segment before and after.
+    pub weakest_before: usize,
+    pub weakest_after: usize,
+    /// Shards that counted only because their holder was away.
+    pub away: usize,
+    /// Segments rebuilt, shards placed, and their bytes.
+    pub segments: usize,
+    pub shards: usize,
+    pub bytes: u64,
+    /// Segments with fewer than `k` live shards: not repairable now.
+    pub unrepairable: Vec<u64>,
+    /// Holders asked, and those that failed an audit.
+    pub holders: usize,
+    pub failed_audits: usize,
+    /// Repair waited: a holder never reached before did not answer, and
+    /// the file has been watched for less than `lost_after`.
+    pub deferred: bool,
+}
+
+/// Which shards of each segment to rebuild: every shard not live, for
+/// each segment whose live and away shards together fall below
+/// `threshold`; segments with fewer than `k` live shards are listed apart
+/// (they cannot be rebuilt now, whether their holders are away or lost). Indices are manifest order (`s * n + i`).
+pub fn plan(
+    n: usize,
+    k: usize,
+    threshold: usize,
+    live: &BTreeSet<usize>,
+    away: &BTreeSet<usize>,
+    segments: usize,
+) -> (Vec<(u64, Vec<usize>)>, Vec<u64>) {
+    let threshold = threshold.clamp(k + 1, n.max(k + 1));
+    let mut rebuild = Vec::new();
+    let mut unrepairable = Vec::new();
+    for s in 0..segments {
+        let shards = s * n..(s + 1) * n;
+        let is_live = |i: &usize| live.contains(i);
+        let live_here = shards.clone().filter(is_live).count();
+        let away_here = shards
+            .clone()
+            .filter(|i| !is_live(i) && away.contains(i))
+            .count();
+        if live_here < k {
+            unrepairable.push(s as u64);
+            continue;
+        }
+        if live_here + away_here >= threshold {
+            continue;
+        }
+        let missing = shards.filter(|i| !is_live(i)).map(|i| i - s * n).collect();
+        rebuild.push((s as u64, missing));
+    }
+    (rebuild, unrepairable)
+}
+
+/// Checks the file `cap` names through `source` and repairs what
+/// [`plan`] says, remembering holders in `memory`; `now_ms` is the
+/// caller's clock, `random` draws the audits.
+pub async fn repair<S>(
+    source: S,
+    cap: &RepairCap,
+    policy: &Policy,
+    memory: &mut Memory<<S as ShardSource>::Holder>,
+    now_ms: u64,
+    random: &mut impl FnMut() -> u64,
+) -> Result<Repaired>
+where
+    S: Auditor + ShardSink<Holder = <S as ShardSource>::Holder>,
+{
+    let access = Access::Repair(cap.clone());
+    let (health, manifest, mut source) = inspect(source, &access, policy.timeout, random).await?;
+    let n = usize::from(manifest.params.n);
+    let k = usize::from(manifest.params.k);
+    let live: BTreeSet<usize> = health
+        .holders
+        .iter()
+        .flat_map(|h| h.counted_shards().iter().copied())
+        .collect();
+    // A holder not reached, and never reached before, may be away with
+    // shards nobody saw: while the file is new to this repairer, wait.
+    let since = *memory.since.get_or_insert(now_ms);
+    let unknown = health
+        .holders
+        .iter()
+        .any(|h| !h.reached && !memory.seen.contains_key(&h.holder));
+    let watching = now_ms.saturating_sub(since) < policy.lost_after.as_millis() as u64;
+    let away = remember(memory, &health, &live, policy, now_ms);
+    let (rebuild, unrepairable) = plan(n, k, policy.threshold, &live, &away, manifest.shards.len());
+    let mut report = Repaired {
+        weakest_before: health.weakest(),
+        weakest_after: health.weakest(),
+        away: away.len(),
+        unrepairable,
+        holders: health.holders.len(),
+        failed_audits: health
+            .holders
+            .iter()
+            .filter(|h| h.audited > h.proven)
+            .count(),
+        ..Repaired::default()
+    };
+    if rebuild.is_empty() {
+        return Ok(report);
+    }
+    if unknown && watching {
+        report.deferred = true;
+        return Ok(report);
+    }
+    // A holder that failed an audit or could not be reached takes nothing:
+    // a node that lost shards may still list them and take none again.
+    let failed: BTreeSet<_> = health
+        .holders
+        .iter()
+        .filter(|h| !h.reached || h.audited > h.proven)
+        .map(|h| h.holder)
+        .collect();
+    let mut nodes = ShardSink::nodes(&mut source).await;
+    nodes.retain(|n| !failed.contains(n));
+    if nodes.is_empty() {
+        return Err(TransferError::NotConnected("no node to place on".into()));
+    }
+    let mut contributors = source.contributors(cap.provider_key()).await;
+    contributors.retain(|c| !failed.contains(c));
+    let tally = RefCell::new(Default::default());
+    let confirmed = RefCell::new(BTreeSet::new());
+    let mut restored = health.live.clone();
+    for (segment, missing) in rebuild {
+        let shards = rebuild_segment(&source, &manifest, &health, segment).await?;
+        let placed: Vec<Shard> = missing
+            .iter()
+            .map(|&i| Shard {
+                index: i,
+                hash: manifest.shards[segment as usize][i],
+                bytes: shards[i].clone(),
+            })
+            .collect();
+        // A contributor already holding a shard of this segment takes none.
+        let holding: BTreeSet<_> = holders_of(&health, segment as usize, n).collect();
+        let fresh: Vec<_> = contributors
+            .iter()
+            .copied()
+            .filter(|c| !holding.contains(c))
+            .collect();
+        let places = Places {
+            nodes: &nodes,
+            contributors: &fresh,
+            tally: &tally,
+            confirmed: &confirmed,
+        };
+        let anchor = manifest.shards[segment as usize][0];
+        place_shards(&source, segment, n, &anchor, &placed, places).await?;
+        let bytes: u64 = placed.iter().map(|s| s.bytes.len() as u64).sum();
+        report.segments += 1;
+        report.shards += placed.len();
+        report.bytes += bytes;
+        restored[segment as usize] = n;
+        if let Some(ms) = bytes
+            .saturating_mul(1000)
+            .checked_div(policy.bytes_per_second)
+        {
+            crate::platform::sleep(Duration::from_millis(ms)).await;
+        }
+    }
+    let confirmed: Vec<_> = confirmed.into_inner().into_iter().collect();
+    source.announce(&confirmed, cap.provider_key()).await;
+    report.weakest_after = restored.into_iter().min().unwrap_or(n);
+    Ok(report)
+}
+
+/// Updates `memory` with this check and returns the shards that count
+/// only because their holder is away (reached before, silent now, within
+/// `lost_after`).
+fn remember<H: Ord + Copy>(
+    memory: &mut Memory<H>,
+    health: &Health<H>,
+    live: &BTreeSet<usize>,
+    policy: &Policy,
+    now_ms: u64,
+) -> BTreeSet<usize> {
+    for holder in health.holders.iter().filter(|h| h.reached) {
+        let counted = holder.counted_shards().to_vec();
+        memory.seen.insert(holder.holder, (counted, now_ms));
+    }
+    let lost_after = policy.lost_after.as_millis() as u64;
+    memory
+        .seen
+        .retain(|_, (_, seen)| now_ms.saturating_sub(*seen) < lost_after);
+    let reached: BTreeSet<H> = health
+        .holders
+        .iter()
+        .filter(|h| h.reached)
+        .map(|h| h.holder)
+        .collect();
+    memory
+        .seen
+        .iter()
+        .filter(|(h, _)| !reached.contains(h))
+        .flat_map(|(_, (shards, _))| shards.iter().copied())
+        .filter(|i| !live.contains(i))
+        .collect()
+}
+
+/// The holders counted for any shard of segment `segment`.
+fn holders_of<H: Copy>(
+    health: &Health<H>,
+    segment: usize,
+    n: usize,
+) -> impl Iterator<Item = H> + '_ {
+    let range = segment * n..(segment + 1) * n;
+    health
+        .holders
+        .iter()
+        .filter(move |h| h.counted_shards().iter().any(|i| range.contains(i)))
+        .map(|h| h.holder)
+}
+
+/// Every shard of `segment`, rebuilt from `k` live ones fetched from the
+/// holders counted for them (each verified against the layout).
+async fn rebuild_segment<S: Auditor>(
+    source: &S,
+    manifest: &Manifest,
+    health: &Health<S::Holder>,
+    segment: u64,
+) -> Result<Vec<Vec<u8>>> {
+    let n = usize::from(manifest.params.n);
+    let k = usize::from(manifest.params.k);
+    let base = segment as usize * n;
+    let mut got: Vec<(usize, Vec<u8>)> = Vec::with_capacity(k);
+    for i in 0..n {
+        if got.len() == k {
+            break;
+        }
+        let hash = manifest.shards[segment as usize][i];
+        let holders = health
+            .holders
+            .iter()
+            .filter(|h| h.counted_shards().contains(&(base + i)));
+        for holder in holders {
+            let answer = source.fetch(holder.holder, &[hash]).await.pop();
+            if let Some(Ok(Some(bytes))) = answer {
+                if manifest.verify_shard(segment, i, &bytes).is_ok() {
+                    got.push((i, bytes));
+                    break;
+                }
+                tracing::warn!(holder = %holder.holder, segment, shard = i, "a holder sent a wrong shard");
+            }
+        }
+    }
+    if got.len() < k {
+        return Err(FormatError::TooFewShards {
+            segment,
+            have: got.len(),
+            need: k,
+            missing: k - got.len(),
+        }
+        .into());
+    }
+    let refs: Vec<(usize, &[u8])> = got.iter().map(|(i, b)| (*i, b.as_slice())).collect();
+    Ok(manifest.rebuild_shards(segment, &refs)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(v: &[usize]) -> BTreeSet<usize> {
+        v.iter().copied().collect()
+    }
+
+    #[test]
+    fn plan_repairs_below_the_threshold_counting_away_shards() {
+        // n = 8, k = 4, threshold 6; two segments.
+        let all_first = set(&(0..8).collect::<Vec<_>>());
+        let mut live = all_first.clone();
+        live.extend([8, 9, 10, 11, 12]); // segment 1: 5 live
+        let (rebuild, lost) = plan(8, 4, 6, &live, &set(&[]), 2);
+        assert_eq!(rebuild, vec![(1, vec![5, 6, 7])]);
+        assert!(lost.is_empty());
+        // One away shard lifts segment 1 to the threshold: no repair.
+        let (rebuild, _) = plan(8, 4, 6, &live, &set(&[13]), 2);
+        assert!(rebuild.is_empty());
+        // Fewer than k live: not repairable, even with shards away.
+        let live = set(&[0, 1, 2, 8, 9, 10, 11]);
+        let (rebuild, lost) = plan(8, 4, 6, &live, &set(&[3, 4, 5, 6, 7]), 2);
+        assert_eq!(lost, vec![0]);
+        assert_eq!(rebuild, vec![(1, vec![4, 5, 6, 7])]);
+        // Churn off, everything live: nothing to do.
+        let (rebuild, lost) = plan(8, 4, 6, &set(&(0..16).collect::<Vec<_>>()), &set(&[]), 2);
+        assert!(rebuild.is_empty() && lost.is_empty());
+    }
+
+    #[test]
+    fn the_threshold_is_kept_within_k_plus_one_and_n() {
+        let live = set(&[0, 1, 2, 3, 4, 5, 6]);
+        // 20 is clamped to n = 8: a segment with 7 is repaired.
+        assert_eq!(plan(8, 4, 20, &live, &set(&[]), 1).0, vec![(0, vec![7])]);
+        // 0 is raised to k + 1 = 5: 7 live is enough.
+        assert!(plan(8, 4, 0, &live, &set(&[]), 1).0.is_empty());
+    }
+}

@@ -1,0 +1,177 @@
+// Repair without the key, between real nodes: a put hands the file's
+// repair capability to the nodes; the node on duty checks the file every
+// interval and, when a segment falls below the threshold (a node gone
+// for good, or a node whose disk lost shards while it still answers HAS
+// "yes"), rebuilds the missing shards from any k and places them on the
+// nodes that are left. The node that repaired holds neither the key nor
+// any plaintext.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { startNode, runMeganet, tempDir, tcpAddr, waitForMesh } from './lib/node.mjs';
+
+const cleanups = [];
+after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
+const sha = (b) => createHash('sha256').update(b).digest('hex');
+const INTERVAL_SECS = 2;
+const THRESHOLD = 6;
+const FAST = ['--repair-interval-secs', `${INTERVAL_SECS}`, '--repair-lost-after-secs', '3'];
+
+async function start(args = []) {
+  const node = await startNode({ args: [...FAST, ...args] });
+  cleanups.push(() => node.stop());
+  return node;
+}
+
+/** Three nodes joined in a line, as an operator would start them. */
+async function threeNodes() {
+  const a = await start();
+  const b = await start(['--peer', await tcpAddr(a)]);
+  const c = await start(['--peer', await tcpAddr(b)]);
+  await waitForMesh([a, b, c]);
+  return [a, b, c];
+}
+
+/** The repair lines of `nodes`' logs, to say why a wait failed. */
+const repairLogs = (nodes) => nodes.map((n) => `${n.peerId}:\n${n.logs().split('\n').filter((l) => /repair|keeper|down|take/.test(l) && !/pass done/.test(l)).slice(-15).join('\n')}`).join('\n');
+
+async function until(what, check, timeoutMs = 60_000, nodes = []) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${repairLogs(nodes)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Every file under `dir`, recursively. */
+function files(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const p = path.join(dir, name);
+    return statSync(p).isDirectory() ? files(p) : [p];
+  });
+}
+
+async function putFile(node, size) {
+  const dir = tempDir();
+  const data = randomBytes(size);
+  const file = path.join(dir, 'kept.bin');
+  writeFileSync(file, data);
+  const put = await runMeganet(['put', file, '--node', node.url], { timeoutMs: 120_000 });
+  assert.equal(put.code, 0, put.stderr);
+  return { data, link: put.stdout.trim(), dir };
+}
+
+/** The node on duty: the one whose status shows it checked the file. */
+const onDuty = (nodes) => until('a node on duty', async () => {
+  const views = await Promise.all(nodes.map((n) => n.status()));
+  const i = views.findIndex((v) => v.repair.filesChecked > 0);
+  return i >= 0 && nodes[i];
+});
+
+const weakest = (stdout) => +stdout.match(/weakest segment: (\d+) of/)[1];
+
+test('the nodes keep a file\'s repair capability; after a node is lost for good, the node on duty rebuilds the missing shards and holds no key and no plaintext', async () => {
+  const nodes = await threeNodes();
+  // 5 segments of 8 shards dealt over 3 nodes: 3, 3 and 2 of each.
+  const { data, link, dir } = await putFile(nodes[0], (4 << 20) + 1000);
+  await until('three keepers of the capability', async () => {
+    const views = await Promise.all(nodes.map((n) => n.status()));
+    return views.every((v) => v.repair.caps === 1);
+  });
+  // The first check on duty sees every holder (so a holder that stops
+  // answering later is away, then lost).
+  const duty = await onDuty(nodes);
+  const cap = await runMeganet(['cap', link]);
+  assert.equal(cap.code, 0, cap.stderr);
+  assert.match(cap.stdout, /^meganet-repair:2\.[\w-]{43}\.[\w-]{43}\n$/);
+
+  // The node holding the most shards holds 3 of some segment (43 blocks
+  // over 3 nodes: the largest share is over 2 per segment): losing it
+  // leaves that segment at 5, below the threshold of 6.
+  const stored = await Promise.all(nodes.map(async (n) => (await n.status()).storedBlocks));
+  const lost = nodes[stored.indexOf(Math.max(...stored))];
+  const rest = nodes.filter((n) => n !== lost);
+  const repairedBefore = (await duty.status()).repair.segmentsRepaired;
+  assert.equal(repairedBefore, 0, 'nothing to repair while every node is up');
+  await lost.stop();
+  const before = await runMeganet(['check', link, '--node', rest[0].url], { timeoutMs: 60_000 });
+  assert.ok(weakest(before.stdout) < THRESHOLD, before.stdout);
+
+  const repairer = await until('a repair', async () => {
+    const views = await Promise.all(rest.map((n) => n.status()));
+    const i = views.findIndex((v) => v.repair.segmentsRepaired > 0);
+    return i >= 0 && rest[i];
+  }, 60_000, rest);
+  // (The check fails all the same: the lost node is listed and does not
+  // answer.)
+  const after = await runMeganet(['check', link, '--node', rest[0].url], { timeoutMs: 60_000 });
+  assert.ok(weakest(after.stdout) >= THRESHOLD, after.stdout + repairLogs(rest));
+  const status = (await repairer.status()).repair;
+  assert.ok(status.bytesPlaced > 0 && status.shardsPlaced >= 3, JSON.stringify(status));
+
+  // The file opens through a node that is left, the lost one still gone.
+  const out = path.join(dir, 'fetched.bin');
+  const get = await runMeganet(['get', link, '-o', out, '--node', rest[1].url], { timeoutMs: 120_000 });
+  assert.equal(get.code, 0, get.stderr);
+  assert.equal(sha(readFileSync(out)), sha(data));
+
+  // The repairer's data directory and logs hold neither the key (raw,
+  // base64url or hex) nor any plaintext (a 64-byte sample of each MiB).
+  const key = Buffer.from(link.split('#')[1].split('.')[2], 'base64url');
+  const needles = [key, Buffer.from(key.toString('base64url')), Buffer.from(key.toString('hex'))];
+  for (let at = 0; at + 64 <= data.length; at += 1 << 20) needles.push(data.subarray(at, at + 64));
+  const haystacks = files(repairer.data).map((f) => [f, readFileSync(f)]);
+  haystacks.push(['logs', Buffer.from(repairer.logs())]);
+  assert.ok(haystacks.some(([f]) => f.endsWith('.cap')), 'the repairer keeps the capability');
+  for (const [name, bytes] of haystacks) {
+    for (const needle of needles) assert.equal(bytes.indexOf(needle), -1, `${name} holds the key or plaintext`);
+  }
+});
+
+test('a node whose disk lost its shards but still answers HAS "yes" is caught by the next audits, and its shards are placed again elsewhere', async () => {
+  const nodes = await threeNodes();
+  const { data, link, dir } = await putFile(nodes[0], (4 << 20) + 1000);
+  const duty = await onDuty(nodes);
+  // The other node with the most shards holds 3 of some segment (the
+  // duty node holds at most 15 of 40 shards; the larger of the others
+  // at least 13 > 2 per segment).
+  const others = nodes.filter((n) => n !== duty);
+  const stored = await Promise.all(others.map(async (n) => (await n.status()).storedBlocks));
+  const liar = others[stored.indexOf(Math.max(...stored))];
+  const manifest = Buffer.from(link.split('#')[1].split('.')[1], 'base64url').toString('hex');
+  const blocks = files(path.join(liar.data, 'blocks')).filter((f) => /[0-9a-f]{64}$/.test(f) && !f.endsWith(manifest));
+  assert.ok(blocks.length >= 10, `${blocks.length} shards on the liar`);
+  const passes = (await duty.status()).repair.passes;
+  for (const f of blocks) rmSync(f);
+
+  const repaired = await until('the audits to catch the liar', async () => {
+    const s = (await duty.status()).repair;
+    return s.failedAudits > 0 && s.segmentsRepaired > 0 && s;
+  }, 60_000, nodes);
+  // Caught within two intervals: the pass under way and the next.
+  assert.ok(repaired.passes - passes <= 2, `caught after ${repaired.passes - passes} passes`);
+
+  const check = await runMeganet(['check', link, '--node', duty.url], { timeoutMs: 60_000 });
+  assert.ok(weakest(check.stdout) >= THRESHOLD, check.stdout);
+  const out = path.join(dir, 'fetched.bin');
+  const get = await runMeganet(['get', link, '-o', out, '--node', duty.url], { timeoutMs: 120_000 });
+  assert.equal(get.code, 0, get.stderr);
+  assert.equal(sha(readFileSync(out)), sha(data));
+});
+
+test('meganet repair and cap refuse what is not a capability of a version-2 file, naming why', async () => {
+  const v1 = await runMeganet(['cap', `http://x/#1.${'A'.repeat(43)}.${'A'.repeat(43)}`]);
+  assert.equal(v1.code, 1);
+  assert.match(v1.stderr, /version-1 files have none/);
+  const node = await start();
+  const bad = await runMeganet(['repair', 'meganet-repair:2.abc.def', '--node', node.url]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /repair capability: the manifest hash must be 43 base64url characters/);
+  const wrongKey = await runMeganet(['repair', `meganet-repair:2.${'A'.repeat(43)}.${'A'.repeat(43)}`, '--node', node.url], { timeoutMs: 60_000 });
+  assert.equal(wrongKey.code, 1);
+  assert.match(wrongKey.stderr, /not found|no holder/i);
+});
