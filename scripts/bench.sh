@@ -65,6 +65,12 @@ bench_multinode() {
   bash scripts/netns.sh node bench/multinode.mjs 2>/dev/null | grep '^{"name"' || true
 }
 
+# Repair between two real nodes: bench/repair.mjs (repair.MBps beside
+# repair.ceiling.place.MBps, the put's own placement rate).
+bench_repair() {
+  bash scripts/netns.sh node bench/repair.mjs 2>/dev/null | grep '^{"name"' || true
+}
+
 # Capacity of one node: crate/benches/node_load.rs holds 1,000 WebSocket
 # clients on a real node, each with a relay reservation and a provider
 # record (node.peers_held, node.rss_per_peer_KiB, node.cpu_ms_per_peer_minute).
@@ -82,6 +88,7 @@ STEPS=(
   bench_webrtc
   bench_swarm
   bench_multinode
+  bench_repair
 )
 
 if [ -n "${STEPS_OVERRIDE+x}" ]; then STEPS=("${STEPS_OVERRIDE[@]}"); fi

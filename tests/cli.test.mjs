@@ -24,7 +24,7 @@ for (const kind of BROWSERS) {
     const put = await runMeganet(['put', file, '--node', node.url], { timeoutMs: 60_000 });
     assert.equal(put.code, 0, put.stderr);
     const link = put.stdout.trim();
-    assert.match(link, new RegExp(`^${node.url}#1\\.`));
+    assert.match(link, new RegExp(`^${node.url}#2\\.`));
 
     const browser = await launch(kind);
     cleanups.push(() => browser.close());

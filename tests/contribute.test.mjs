@@ -110,7 +110,7 @@ test('chromium: the decision follows visibility, battery, connection and the quo
   let d = await waitForLine(page, /^Storing for others: paused: tab is in use\.$/);
   assert.equal(d.acceptNewShards, false);
   await enforced(page, false, 2 ** 20);
-  assert.equal(await page.textContent('#contribute-serving'), 'Serving up to 1 MiB/s. Repair: waits for an idle, charging, unmetered time.');
+  assert.equal(await page.textContent('#contribute-serving'), 'Serving up to 1 MiB/s. Repair: nodes rebuild lost pieces; this browser answers their audits.');
   // Headless Chromium refuses persistent storage without the permission.
   assert.match(await page.textContent('#contribute-persist'), /may clear contributed data under pressure/);
   assert.deepEqual(await page.evaluate(() => window.__contributeCalls.at(-1)), { enabled: true, quotaBytes: GIB });
@@ -128,7 +128,7 @@ test('chromium: the decision follows visibility, battery, connection and the quo
   d = await waitForLine(page, /^Storing for others: paused: on battery \(23%\)\.$/);
   assert.equal(d.acceptNewShards, false);
   await enforced(page, false, 2 ** 20);
-  assert.equal(await page.textContent('#contribute-serving'), 'Serving up to 1 MiB/s. Repair: waits for an idle, charging, unmetered time.');
+  assert.equal(await page.textContent('#contribute-serving'), 'Serving up to 1 MiB/s. Repair: nodes rebuild lost pieces; this browser answers their audits.');
   await screenshot(page, 'contribute-battery-chromium', '#contribute');
   await page.evaluate(() => window.__setBattery({ charging: true, level: 0.25 }));
   await waitForLine(page, /^Storing for others: yes/);

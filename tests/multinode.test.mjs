@@ -119,7 +119,7 @@ test(`${kind}: a link made on node A's page opens on node B's page after A stops
   // 8 on one, so losing any one node leaves at least 5.
   await up.page.reload();
   await up.page.waitForSelector('#uploads-list li .health[data-state="healthy"]', { timeout: 30_000 });
-  assert.match(await up.page.textContent('#uploads-list li .health'), /^Healthy: 8 of 8 pieces of every part live \(4 needed\) on 3 nodes; losing any one leaves at least 5\. Last audit .+: 32 pieces proven\.$/);
+  assert.match(await up.page.textContent('#uploads-list li .health'), /^Healthy: 8 of 8 pieces of every part live \(4 needed, rebuilt below 6\) on 3 nodes; losing any one leaves at least 5\. Last audit .+: 32 pieces proven\.$/);
   await uploader.close();
 
   // 4 segments of 8 shards over three nodes, at most 3 of a segment on

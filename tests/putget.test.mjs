@@ -33,7 +33,7 @@ test(`${kind}: a file put in one browser is fetched by link in another after the
   await up.page.setInputFiles('#file', { name: 'holiday video.bin', mimeType: 'application/octet-stream', buffer: data });
   await up.page.waitForSelector('#put-result:not([hidden])', { timeout: 60_000 });
   const link = await up.page.inputValue('#put-link');
-  assert.match(link, new RegExp(`^${node.url}#1\\.[A-Za-z0-9_-]{43}\\.[A-Za-z0-9_-]{43}$`));
+  assert.match(link, new RegExp(`^${node.url}#2\\.[A-Za-z0-9_-]{43}\\.[A-Za-z0-9_-]{43}$`));
   assert.match(await up.page.textContent('#put-detail'), /is stored/);
   // The upload is listed under "My uploads", and still after a reload.
   await up.page.reload();
@@ -43,13 +43,15 @@ test(`${kind}: a file put in one browser is fetched by link in another after the
   // Its health, as audits show it: every piece is proven, but all on the
   // one node, so losing it would lose the file.
   await up.page.waitForSelector('#uploads-list li .health[data-state="at-risk"]', { timeout: 30_000 });
-  assert.match(await up.page.textContent('#uploads-list li .health'), /^At risk: 8 of 8 pieces of every part live \(4 needed\), but on 1 node: losing one could leave 0\. Last audit .+: 32 pieces proven\.$/);
+  assert.match(await up.page.textContent('#uploads-list li .health'), /^At risk: 8 of 8 pieces of every part live \(4 needed, rebuilt below 6\), but on 1 node: losing one could leave 0\. Last audit .+: 32 pieces proven\.$/);
   await screenshot(up.page, `put-done-${kind}`);
   await uploader.close();
 
   const status = await node.status();
   // 4 segments x 8 shards + the manifest, all held by the node now.
   assert.equal(status.storedBlocks, 4 * 8 + 1);
+  // The tab handed the file's repair capability to the node.
+  assert.equal(status.repair.caps, 1);
 
   const fetcher = await launch(kind);
   cleanups.push(() => fetcher.close());

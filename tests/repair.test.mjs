@@ -11,6 +11,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startNode, runMeganet, tempDir, tcpAddr, waitForMesh } from './lib/node.mjs';
+import { BROWSERS } from './lib/browser.mjs';
+import { waitForContributors } from './lib/webrtc.mjs';
+import { peers } from './lib/peers.mjs';
 
 const cleanups = [];
 after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
@@ -174,4 +177,43 @@ test('meganet repair and cap refuse what is not a capability of a version-2 file
   const wrongKey = await runMeganet(['repair', `meganet-repair:2.${'A'.repeat(43)}.${'A'.repeat(43)}`, '--node', node.url], { timeoutMs: 60_000 });
   assert.equal(wrongKey.code, 1);
   assert.match(wrongKey.stderr, /not found|no holder/i);
+});
+
+test('three nodes and six contributing browsers: with the uploader and every contributor gone for good and a node lost, the file is rebuilt on the nodes left and a fresh browser gets identical bytes', async () => {
+  const nodes = await threeNodes();
+  const { contributor, peerIn, putRandom, getAndHash } = peers(cleanups);
+  // Two contributors on each node, Chromium and Firefox mixed.
+  const kinds = BROWSERS.length > 1 ? BROWSERS.slice(0, 2) : [BROWSERS[0], BROWSERS[0]];
+  const contributors = [];
+  for (const node of nodes) {
+    for (const kind of kinds) contributors.push(await contributor(kind, node));
+  }
+  const up = await peerIn(kinds[0], nodes[0]);
+  await waitForContributors(up.page, 6);
+  const put = await putRandom(up.page, 16 << 20);
+  await up.browser.close();
+  const duty = await onDuty(nodes);
+  await until('three keepers', async () => (await Promise.all(nodes.map((n) => n.status()))).every((v) => v.repair.caps === 1));
+  const stored = await Promise.all(nodes.map(async (n) => (await n.status()).storedBlocks));
+  const browserCopies = await Promise.all(contributors.map((c) => c.page.evaluate(() => window.meganet.contribute({ enabled: true, quotaBytes: 512 * 1024 * 1024 }).then((s) => s.storedShards))));
+  assert.ok(browserCopies.reduce((x, y) => x + y, 0) >= 16, `browser copies: ${browserCopies}`);
+  assert.equal((await duty.status()).repair.segmentsRepaired, 0, 'nothing to repair while everyone is up');
+
+  // Every contributor closes for good; the node with the most shards is lost.
+  for (const c of contributors) await c.browser.close();
+  const lost = nodes[stored.indexOf(Math.max(...stored))];
+  const rest = nodes.filter((n) => n !== lost);
+  await lost.stop();
+  const repairer = await until('a repair', async () => {
+    const views = await Promise.all(rest.map((n) => n.status()));
+    const i = views.findIndex((v) => v.repair.segmentsRepaired > 0);
+    return i >= 0 && rest[i];
+  }, 90_000, rest);
+  const after = await runMeganet(['check', put.link, '--node', repairer.url], { timeoutMs: 60_000 });
+  assert.ok(weakest(after.stdout) >= THRESHOLD, after.stdout + repairLogs(rest));
+
+  // None of the original browser holders is left, nor the lost node.
+  const fresh = await peerIn(kinds[1], rest[0]);
+  const got = await getAndHash(fresh.page, put.link);
+  assert.equal(got.digest, put.digest);
 });

@@ -124,7 +124,7 @@ test('chromium: upload, copy and fetch with the keyboard alone', async () => {
   await chooser.setFiles({ name: 'keyboard.bin', mimeType: 'application/octet-stream', buffer: data });
   await page.waitForSelector('#put-result:not([hidden])', { timeout: 60_000 });
   const link = await page.inputValue('#put-link');
-  assert.match(link, /#1\./);
+  assert.match(link, /#2\./);
 
   // Copy: the button says so, a live region says so, and the clipboard has the link.
   await tabTo(page, 'put-copy');

@@ -143,7 +143,9 @@ export function summarize(decision) {
       ? `Storing for others: yes, up to ${binaryBytes(decision.effectiveQuotaBytes)}.`
       : `Storing for others: ${pausedBy ? pausedBy.message : 'paused'}.`,
     serving: `Serving up to ${binaryBytes(decision.bandwidthCapBytesPerSec)}/s.`,
-    repair: decision.runBackgroundWork ? 'Repair: runs when needed.' : 'Repair: waits for an idle, charging, unmetered time.',
+    // What repair really does today: the nodes on duty rebuild; a browser
+    // answers their audits (docs/DESIGN.md 9.10.1).
+    repair: 'Repair: nodes rebuild lost pieces; this browser answers their audits.',
     reasons,
   };
 }

@@ -81,10 +81,10 @@ function healthText(h) {
   if (h.state === 'unknown') return `Health unknown: ${h.error}`;
   const where = holdersText(h);
   if (h.state === 'healthy') {
-    return `Healthy: ${h.weakest} of ${h.n} pieces of every part live (${h.k} needed) on ${where}; losing any one leaves at least ${h.weakestAfterOneLoss}. ${auditText(h)}`;
+    return `Healthy: ${h.weakest} of ${h.n} pieces of every part live (${h.k} needed, rebuilt below ${h.repairThreshold}) on ${where}; losing any one leaves at least ${h.weakestAfterOneLoss}. ${auditText(h)}`;
   }
   if (h.state === 'at-risk') {
-    return `At risk: ${h.weakest} of ${h.n} pieces of every part live (${h.k} needed), but on ${where}: losing one could leave ${h.weakestAfterOneLoss}. ${auditText(h)}`;
+    return `At risk: ${h.weakest} of ${h.n} pieces of every part live (${h.k} needed, rebuilt below ${h.repairThreshold}), but on ${where}: losing one could leave ${h.weakestAfterOneLoss}. ${auditText(h)}`;
   }
   return `Unavailable now: some part has ${h.weakest} of the ${h.k} pieces it needs. ${auditText(h)}`;
 }

@@ -60,8 +60,7 @@ pub struct RepairConfig {
     pub repair_bytes_per_second: u64,
 }
 
-/// Repair a segment with fewer live shards than this (of the default 8).
-pub const DEFAULT_REPAIR_THRESHOLD: usize = 6;
+pub use transfer::repair::DEFAULT_THRESHOLD as DEFAULT_REPAIR_THRESHOLD;
 
 /// The capabilities this node keeps, on disk.
 #[derive(Debug)]

@@ -24,6 +24,10 @@ use super::place::{place_shards, Places};
 use super::source::{ShardSink, ShardSource};
 use crate::format::{Access, FormatError, Manifest, RepairCap, Shard};
 
+/// Repair a segment with fewer live shards than this (of the default 8;
+/// 4 needed): two losses of margin before a read is at risk.
+pub const DEFAULT_THRESHOLD: usize = 6;
+
 /// When repair starts and how it paces itself.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {

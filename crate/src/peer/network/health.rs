@@ -29,6 +29,9 @@ pub struct Health {
     pub weakest: usize,
     /// The same after losing the one holder whose loss hurts most.
     pub weakest_after_one_loss: usize,
+    /// Nodes rebuild a segment with fewer live shards than this (their
+    /// default; at most `n`).
+    pub repair_threshold: usize,
     /// `healthy` (survives the loss of any one holder), `at-risk` (can be
     /// rebuilt now, but one loss could end that) or `unavailable`.
     pub state: &'static str,
@@ -101,6 +104,7 @@ pub async fn health(blocks: &Blocks, link: &str) -> Result<Health, TransferError
         segments: report.live.len(),
         weakest: report.weakest(),
         weakest_after_one_loss: report.weakest_after_one_loss,
+        repair_threshold: transfer::repair::DEFAULT_THRESHOLD.min(report.n),
         state: match (report.survives_one_loss(), report.readable()) {
             (true, _) => "healthy",
             (false, true) => "at-risk",
