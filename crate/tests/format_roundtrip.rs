@@ -154,14 +154,14 @@ fn newer_manifest_version_is_reported() {
     let (_, _, finished) = sample();
     let mut link = finished.link.clone();
     let mut blob = finished.manifest_blob.clone();
-    blob[4] = 2;
+    blob[4] = 3;
     link.manifest = meganet::hash::Hash::of(&blob);
     let err = Decoder::open(&link, &blob).unwrap_err();
     assert_eq!(
         err,
         FormatError::UnsupportedVersion {
-            found: 2,
-            supported: 1
+            found: 3,
+            supported: 2
         }
     );
 }
