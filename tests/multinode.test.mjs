@@ -120,6 +120,14 @@ test(`${kind}: a link made on node A's page opens on node B's page after A stops
   await up.page.reload();
   await up.page.waitForSelector('#uploads-list li .health[data-state="healthy"]', { timeout: 30_000 });
   assert.match(await up.page.textContent('#uploads-list li .health'), /^Healthy: 8 of 8 pieces of every part live \(4 needed, rebuilt below 6\) on 3 nodes; losing any one leaves at least 5\. Last audit .+: 32 pieces proven\.$/);
+  // The picture of where it lives: 4 parts of 8 pieces, all on nodes,
+  // told to a screen reader as one sentence; readable at phone width.
+  await up.page.click('#uploads-list li .where summary');
+  const sentence = '4 parts of 8 pieces: 32 on nodes, 0 on browsers only, 0 not found. A part needs 4; nodes rebuild a part below 6.';
+  assert.equal(await up.page.getAttribute('#uploads-list li .piece-map [role="img"]', 'aria-label'), sentence);
+  assert.equal(await up.page.locator('#uploads-list li .piece-map .cell.node').count(), 32);
+  await up.page.setViewportSize({ width: 375, height: 740 });
+  await screenshot(up.page, `where-it-lives-${kind}-phone`);
   await uploader.close();
 
   // 4 segments of 8 shards over three nodes, at most 3 of a segment on

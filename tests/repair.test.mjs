@@ -217,3 +217,53 @@ test('three nodes and six contributing browsers: with the uploader and every con
   const got = await getAndHash(fresh.page, put.link);
   assert.equal(got.digest, put.digest);
 });
+
+test('a contributor that leaves hands its shards to its node first, so the file keeps every piece without waiting for repair', async () => {
+  const a = await start();
+  const b = await start(['--peer', await tcpAddr(a)]);
+  await waitForMesh([a, b]);
+  const { contributor, peerIn, putRandom } = peers(cleanups);
+  const giver = await contributor(BROWSERS[0], a);
+  const up = await peerIn(BROWSERS[0], b);
+  await waitForContributors(up.page, 1);
+  await putRandom(up.page, (3 << 20) + 5);
+  // 4 segments of 8 shards dealt over A and B; the contributor took a
+  // copy of each.
+  const held = await giver.page.evaluate(() => window.meganet.contribute({ enabled: true, quotaBytes: 512 * 1024 * 1024 }));
+  assert.equal(held.storedShards, 32);
+  const before = (await a.status()).storedBlocks;
+  assert.ok(before < 32, `A holds ${before} blocks before`);
+
+  const left = await giver.page.evaluate(() => window.meganet.leave());
+  assert.deepEqual([left.handedOff, left.dropped], [32, 0]);
+  assert.ok(left.handedOffBytes > 24 * 262_144, JSON.stringify(left));
+  // A now holds every shard (and the manifest); the browser holds none.
+  assert.equal((await a.status()).storedBlocks, 32 + 1);
+  const after = await giver.page.evaluate(() => window.meganet.contribute({ enabled: false }));
+  assert.equal(after.storedShards, 0);
+});
+
+test('an uploader\'s idle tab repairs its own file: with a node gone, it rebuilds every segment below the threshold onto the node left', async () => {
+  const a = await start();
+  const b = await start(['--peer', await tcpAddr(a)]);
+  await waitForMesh([a, b]);
+  const { peerIn, putRandom, getAndHash } = peers(cleanups);
+  const up = await peerIn(BROWSERS[0], a, { hidden: true });
+  await up.page.evaluate(() => window.meganet.contribute({ enabled: true, quotaBytes: 64 * 1024 * 1024 }));
+  const put = await putRandom(up.page, (3 << 20) + 5);
+  await b.stop();
+  // 4 of each segment's 8 shards were on B: every segment is at 4.
+  const report = await until('the policy to allow background work', () => up.page.evaluate(async (l) => {
+    try {
+      return await window.meganet.repair(l);
+    } catch (e) {
+      if (/idle, charging, unmetered/.test(e.message)) return null;
+      throw e;
+    }
+  }, put.link), 30_000);
+  assert.deepEqual([report.weakestBefore, report.segments, report.weakestAfter], [4, 4, 8], JSON.stringify(report));
+  assert.equal(report.shards, 16);
+  assert.equal((await a.status()).storedBlocks, 32 + 1);
+  const fresh = await peerIn(BROWSERS[0], a);
+  assert.equal((await getAndHash(fresh.page, put.link)).digest, put.digest);
+});

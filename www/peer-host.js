@@ -44,7 +44,7 @@ export const HOST_CLOSED = 'the tab running the peer closed; try again';
 /** The error of a call or download that the host's closing ended. */
 const hostClosed = () => codedError(STOPPED, HOST_CLOSED);
 /** What a client may ask the host to do. */
-export const METHODS = ['put', 'get', 'shards', 'health', 'contribute', 'leave'];
+export const METHODS = ['put', 'get', 'shards', 'health', 'repair', 'contribute', 'leave'];
 
 const newId = () => (globalThis.crypto?.randomUUID
   ? crypto.randomUUID()

@@ -57,7 +57,24 @@ async function checkHealth() {
       health.set(u.link, { state: 'unknown', error: errorMessage(e), code: errorCode(e) });
     }
     showHealth(u.link);
+    await repairIfWeak(u.link);
   }
+}
+
+// A part below the nodes' repair threshold is rebuilt by this tab too,
+// when the contribution policy allows background work (the peer refuses
+// otherwise, and the line says why).
+async function repairIfWeak(link) {
+  const h = health.get(link);
+  if (!h?.pieces || h.weakest < h.k || h.weakest >= h.repairThreshold) return;
+  if (typeof healthPeer.repair !== 'function') return;
+  try {
+    const r = await healthPeer.repair(link);
+    h.repairNote = r.shards ? `This browser placed ${plural(r.shards, 'piece')} again.` : '';
+  } catch (e) {
+    h.repairNote = `Not repaired here: ${errorMessage(e)}`;
+  }
+  showHealth(link);
 }
 
 const plural = (n, one) => `${n} ${one}${n === 1 ? '' : 's'}`;
@@ -94,11 +111,53 @@ function showHealth(link) {
     if (li.dataset.link !== link) continue;
     const el = li.querySelector('.health');
     const h = health.get(link);
-    el.textContent = healthText(h);
+    renderMap(li.querySelector('.piece-map'), h);
+    el.textContent = [healthText(h), h?.repairNote].filter(Boolean).join(' ');
     el.dataset.state = h ? h.state : 'checking';
     if (h?.code) el.dataset.code = h.code;
     else delete el.dataset.code;
   }
+}
+
+const CELL = { n: 'node', b: 'browser', '-': 'missing' };
+
+/**
+ * The picture of where an upload lives: each part (segment) a column of
+ * its pieces, each piece coloured by its holder's kind (on a node, on
+ * browsers only, or found on no holder that proved it), redrawn with each
+ * audit; screen readers get the counts as one sentence.
+ */
+function renderMap(el, h) {
+  if (!el) return;
+  const pieces = h?.pieces;
+  if (!pieces) {
+    el.textContent = h?.state === 'unknown' ? 'No picture: the last audit failed.' : 'Waiting for the first audit…';
+    return;
+  }
+  const all = pieces.join('');
+  const count = (c) => [...all].filter((x) => x === c).length;
+  const drawn = pieces.length < h.segments ? ` (the first ${pieces.length} parts drawn)` : '';
+  const sentence = `${plural(h.segments, 'part')} of ${h.n} pieces${drawn}: ${count('n')} on nodes, ${count('b')} on browsers only, ${count('-')} not found. A part needs ${h.k}; nodes rebuild a part below ${h.repairThreshold}.`;
+  const grid = document.createElement('div');
+  grid.className = 'grid';
+  grid.setAttribute('role', 'img');
+  grid.setAttribute('aria-label', sentence);
+  for (const [i, row] of pieces.entries()) {
+    const part = document.createElement('div');
+    part.className = 'part';
+    part.title = `Part ${i + 1}`;
+    for (const c of row) {
+      const cell = document.createElement('span');
+      cell.className = `cell ${CELL[c] || 'missing'}`;
+      part.append(cell);
+    }
+    grid.append(part);
+  }
+  const text = document.createElement('p');
+  text.className = 'muted';
+  text.textContent = sentence;
+  text.setAttribute('aria-hidden', 'true');
+  el.replaceChildren(grid, text);
 }
 
 export function renderUploads(list = loadUploads(), formatBytes = (n) => `${n} B`) {
@@ -117,7 +176,15 @@ export function renderUploads(list = loadUploads(), formatBytes = (n) => `${n} B
     state.textContent = healthText(health.get(u.link));
     state.dataset.state = health.get(u.link)?.state || 'checking';
     if (health.get(u.link)?.code) state.dataset.code = health.get(u.link).code;
-    what.append(name, meta, state);
+    const where = document.createElement('details');
+    where.className = 'where';
+    const label = document.createElement('summary');
+    label.textContent = 'Where it lives';
+    const map = document.createElement('div');
+    map.className = 'piece-map';
+    renderMap(map, health.get(u.link));
+    where.append(label, map);
+    what.append(name, meta, state, where);
     const actions = document.createElement('div');
     actions.className = 'actions';
     const copy = document.createElement('button');

@@ -179,6 +179,20 @@ impl Peer {
         network::health(&self.blocks, link).await
     }
 
+    /// Repairs one of this browser's uploads, when the contribution policy
+    /// allows background work now (idle, charging, unmetered); refused
+    /// otherwise, with the policy's reason.
+    pub async fn repair(&self, link: &str) -> transfer::Result<transfer::Repaired> {
+        let allowed = self.gate.borrow().decision().map(|d| d.run_background_work);
+        if allowed != Some(true) {
+            return Err(TransferError::Refused {
+                holder: "this browser".into(),
+                message: "repair waits for an idle, charging, unmetered time".into(),
+            });
+        }
+        network::repair(&self.blocks, link).await
+    }
+
     /// Connects directly to another browser at its `/webrtc` address.
     pub async fn dial(&self, addr: Multiaddr) -> transfer::Result<()> {
         let (reply, answer) = oneshot::channel();
@@ -224,12 +238,16 @@ impl Peer {
         self.gate.borrow_mut().update(signals, self.own())
     }
 
-    /// Stops contributing and deletes everything stored for others.
-    pub async fn leave(&self) -> transfer::Result<()> {
-        contribute::leave(&self.contribution).await?;
+    /// Stops contributing, hands what it stored for others to its node
+    /// (so those files need no repair), and deletes it all.
+    pub async fn leave(&self) -> transfer::Result<contribute::Left> {
+        let blocks = &self.blocks;
+        let hand_off = |bytes| blocks.put(blocks::Holder::Node, bytes);
+        let left = contribute::leave(&self.contribution, hand_off).await?;
         self.gate.borrow_mut().reconsider(self.own());
         self.send(connection::Command::Announce { forget: true })
-            .await
+            .await?;
+        Ok(left)
     }
 
     /// The `/webrtc` addresses of up to [`crate::net::contributors::WANTED`]

@@ -67,24 +67,64 @@ pub async fn set(shared: &Shared, enabled: bool, quota: u64) -> Result<State, St
     Ok(state(Some(&store), true, quota, persisted))
 }
 
-/// Stops contributing and deletes everything stored for others.
-pub async fn leave(shared: &Shared) -> Result<(), StoreError> {
+/// Most bytes a leaving contributor hands off before deleting the rest
+/// (which repair then rebuilds once its holder counts as lost).
+pub const HANDOFF_MAX_BYTES: u64 = 256 << 20;
+
+/// What leaving did with the shards held for others.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Left {
+    /// Shards, and their bytes, a node took before they were deleted.
+    pub handed_off: u64,
+    pub handed_off_bytes: u64,
+    /// Shards deleted without a new holder (over the limit, or refused).
+    pub dropped: u64,
+}
+
+/// Stops contributing, hands what is stored for others to `hand_off` (the
+/// peer's node; at most [`HANDOFF_MAX_BYTES`]), so the files keep their
+/// redundancy without waiting for repair, and deletes everything.
+pub async fn leave<F, Fut, E>(shared: &Shared, hand_off: F) -> Result<Left, StoreError>
+where
+    F: Fn(Vec<u8>) -> Fut,
+    Fut: std::future::Future<Output = Result<crate::hash::Hash, E>>,
+    E: std::fmt::Display,
+{
     let taken = shared.borrow_mut().take();
     let store = match taken {
         Some(store) => store,
         None => Store::open_idb(DB_NAME, store::Config::default()).await?,
     };
+    let mut left = Left::default();
     loop {
         let entries = store.list(None, DELETE_BATCH);
         if entries.is_empty() {
             break;
         }
         for entry in entries {
+            let mut kept = false;
+            if left.handed_off_bytes < HANDOFF_MAX_BYTES {
+                if let Ok(bytes) = store.get(entry.hash).await {
+                    let len = bytes.len() as u64;
+                    match hand_off(bytes).await {
+                        Ok(_) => {
+                            left.handed_off += 1;
+                            left.handed_off_bytes += len;
+                            kept = true;
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "the node did not take a shard on leave")
+                        }
+                    }
+                }
+            }
+            left.dropped += u64::from(!kept);
             store.delete(entry.hash).await?;
         }
     }
     store.close();
-    Ok(())
+    Ok(left)
 }
 
 /// Bytes held for others, as `peer.usage()` reports them.

@@ -14,6 +14,7 @@
 
 mod get;
 mod health;
+mod repair;
 mod shards;
 
 use std::time::Duration;
@@ -29,6 +30,7 @@ use crate::hash::Hash;
 use crate::transfer::{self, Answers, Reach, ShardSink, ShardSource, TransferError};
 pub use get::{open, Opened};
 pub use health::{health, Health};
+pub use repair::repair;
 pub use shards::{shards, Sessions, MAX_HASHES};
 
 /// The tab's holders of one file, as the engine's source.
@@ -151,6 +153,48 @@ impl transfer::Auditor for Network {
         range: crate::audit::ChunkRange,
     ) -> transfer::Result<Option<Vec<u8>>> {
         self.blocks.audit(holder, hash, range).await
+    }
+}
+
+/// A repair reads from the file's holders and places on the network as a
+/// put does: the source is also a sink.
+impl ShardSink for Network {
+    type Holder = Holder;
+
+    async fn ready(&mut self) -> transfer::Result<()> {
+        self.blocks.ready().await
+    }
+
+    async fn nodes(&mut self) -> Vec<Holder> {
+        ShardSink::nodes(&mut self.uploads()).await
+    }
+
+    async fn contributors(&mut self, anchor: Hash) -> Vec<Holder> {
+        self.uploads().contributors(anchor).await
+    }
+
+    async fn store(&self, holder: Holder, hash: Hash, bytes: &[u8]) -> transfer::Result<()> {
+        self.uploads().store(holder, hash, bytes).await
+    }
+
+    fn hint(&self, holder: Holder) -> Option<Vec<u8>> {
+        self.uploads().hint(holder)
+    }
+
+    async fn announce(&self, holders: &[Holder], provider_key: Hash) {
+        self.uploads().announce(holders, provider_key).await
+    }
+
+    async fn keep(&self, holder: Holder, cap: &crate::format::RepairCap) -> transfer::Result<()> {
+        self.blocks.keep(holder, cap).await
+    }
+}
+
+impl Network {
+    fn uploads(&self) -> Uploads {
+        Uploads {
+            blocks: self.blocks.clone(),
+        }
     }
 }
 

@@ -62,7 +62,8 @@ impl<H> Default for Memory<H> {
 }
 
 /// What one repair pass found and did.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Repaired {
     /// The fewest live shards of any segment before and after.
     pub weakest_before: usize,
@@ -362,5 +363,192 @@ mod tests {
         assert_eq!(plan(8, 4, 20, &live, &set(&[]), 1).0, vec![(0, vec![7])]);
         // 0 is raised to k + 1 = 5: 7 live is enough.
         assert!(plan(8, 4, 0, &live, &set(&[]), 1).0.is_empty());
+    }
+
+    /// Two repairs of one file at once, over holders in memory.
+    #[cfg(not(wasm_browser))]
+    mod race {
+        use super::super::*;
+
+        /// Nodes 0, 1 and 2 holding a file's shards in memory; node 2 can go
+        /// down. A repair reads and writes it through `&World`.
+        #[derive(Default)]
+        struct World {
+            held: RefCell<BTreeMap<u8, BTreeMap<crate::hash::Hash, Vec<u8>>>>,
+            down: std::cell::Cell<bool>,
+        }
+
+        fn unreachable(holder: u8) -> TransferError {
+            TransferError::Unreachable {
+                holder: holder.to_string(),
+                message: "down".into(),
+            }
+        }
+
+        impl ShardSource for &World {
+            type Holder = u8;
+
+            fn holders(&mut self) -> Vec<(u8, crate::transfer::Reach)> {
+                (0..3)
+                    .map(|h| (h, crate::transfer::Reach::Partial))
+                    .collect()
+            }
+
+            async fn has(&self, holder: u8, hashes: &[crate::hash::Hash]) -> Result<Vec<bool>> {
+                // Each answer takes a turn, so two repairs interleave.
+                tokio::task::yield_now().await;
+                if holder == 2 && self.down.get() {
+                    return Err(unreachable(holder));
+                }
+                let held = self.held.borrow();
+                Ok(hashes
+                    .iter()
+                    .map(|h| held[&holder].contains_key(h))
+                    .collect())
+            }
+
+            async fn fetch(
+                &self,
+                holder: u8,
+                hashes: &[crate::hash::Hash],
+            ) -> crate::transfer::Answers {
+                tokio::task::yield_now().await;
+                if holder == 2 && self.down.get() {
+                    return vec![Err(unreachable(holder)); hashes.len()];
+                }
+                let held = self.held.borrow();
+                hashes
+                    .iter()
+                    .map(|h| Ok(held[&holder].get(h).cloned()))
+                    .collect()
+            }
+        }
+
+        impl Auditor for &World {
+            async fn audit(
+                &self,
+                holder: u8,
+                hash: crate::hash::Hash,
+                range: crate::audit::ChunkRange,
+            ) -> Result<Option<Vec<u8>>> {
+                let bytes = self.held.borrow()[&holder].get(&hash).cloned();
+                Ok(bytes.map(|b| crate::audit::prove(&b, range).expect("a range of the shard")))
+            }
+        }
+
+        impl ShardSink for &World {
+            type Holder = u8;
+
+            async fn ready(&mut self) -> Result<()> {
+                Ok(())
+            }
+
+            async fn nodes(&mut self) -> Vec<u8> {
+                vec![0, 1, 2]
+            }
+
+            async fn contributors(&mut self, _anchor: crate::hash::Hash) -> Vec<u8> {
+                vec![]
+            }
+
+            async fn store(&self, holder: u8, hash: crate::hash::Hash, bytes: &[u8]) -> Result<()> {
+                self.held
+                    .borrow_mut()
+                    .entry(holder)
+                    .or_default()
+                    .insert(hash, bytes.to_vec());
+                Ok(())
+            }
+
+            async fn announce(&self, _holders: &[u8], _key: crate::hash::Hash) {}
+
+            async fn keep(&self, _holder: u8, _cap: &RepairCap) -> Result<()> {
+                Ok(())
+            }
+        }
+
+        #[tokio::test]
+        async fn two_repairs_of_the_same_file_place_each_missing_shard_once() {
+            use crate::format::{Encoder, FileKey, Params};
+            let params = Params {
+                segment_size: 1000,
+                k: 4,
+                n: 8,
+            };
+            let mut enc = Encoder::new(FileKey([5; 32]), params, "r.bin", "").unwrap();
+            let data: Vec<u8> = (0..2600u32).map(|i| (i % 251) as u8).collect();
+            let mut segments = enc.push(&data).unwrap();
+            let finished = enc.finish().unwrap();
+            segments.extend(finished.segments.clone());
+            let world = World::default();
+            for node in 0..3u8 {
+                world.held.borrow_mut().entry(node).or_default().insert(
+                    crate::hash::Hash::of(&finished.manifest_blob),
+                    finished.manifest_blob.clone(),
+                );
+            }
+            // Shard i of every segment on node i % 3: 3, 3 and 2 of each.
+            for seg in &segments {
+                for shard in &seg.shards {
+                    let node = (shard.index % 3) as u8;
+                    (&world)
+                        .store(node, shard.hash, &shard.bytes)
+                        .await
+                        .unwrap();
+                }
+            }
+            world.down.set(true);
+            let cap = finished.link.repair_cap().unwrap();
+            let policy = Policy {
+                threshold: 6,
+                lost_after: Duration::ZERO,
+                bytes_per_second: 0,
+                timeout: Duration::from_secs(1),
+            };
+            let (mut m1, mut m2) = (Memory::default(), Memory::default());
+            let (mut r1, mut r2) = (|| 1u64, || 2u64);
+            let (a, b) = futures::join!(
+                repair(&world, &cap, &policy, &mut m1, 0, &mut r1),
+                repair(&world, &cap, &policy, &mut m2, 0, &mut r2),
+            );
+            let (a, b) = (a.unwrap(), b.unwrap());
+            // Node 2 held shards 2 and 5 of each segment: 6 live, not below 6.
+            // Nothing to do for either repairer.
+            assert_eq!((a.segments, b.segments), (0, 0));
+            // Node 1 loses its shards too (it still answers, claiming none).
+            // Node 0 keeps shards 0, 3 and 6 and gets shard 1 as well: 4 live,
+            // rebuilt to 8 by both repairs at once.
+            for seg in &segments {
+                let extra = &seg.shards[1];
+                (&world).store(0, extra.hash, &extra.bytes).await.unwrap();
+            }
+            world.held.borrow_mut().insert(
+                1,
+                BTreeMap::from([(
+                    crate::hash::Hash::of(&finished.manifest_blob),
+                    finished.manifest_blob.clone(),
+                )]),
+            );
+            let (a, b) = futures::join!(
+                repair(&world, &cap, &policy, &mut m1, 0, &mut r1),
+                repair(&world, &cap, &policy, &mut m2, 0, &mut r2),
+            );
+            let (a, b) = (a.unwrap(), b.unwrap());
+            assert_eq!((a.weakest_before, a.segments, a.weakest_after), (4, 3, 8));
+            // The second saw the same file at once or after the first placed.
+            assert!(b.segments == 3 || b.segments == 0, "{b:?}");
+            // Both placed every missing shard on the same node: each shard is
+            // held by exactly one of the nodes that are up.
+            let held = world.held.borrow();
+            for seg in &segments {
+                for shard in &seg.shards {
+                    let copies = [0u8, 1]
+                        .iter()
+                        .filter(|n| held[n].contains_key(&shard.hash))
+                        .count();
+                    assert_eq!(copies, 1, "shard {} of segment {}", shard.index, seg.index);
+                }
+            }
+        }
     }
 }

@@ -228,9 +228,19 @@ impl JsPeer {
         to_js(&self.0.apply_signals(signals))
     }
 
-    /// Stops contributing and deletes everything stored for others.
-    pub async fn leave(&self) -> Result<(), JsValue> {
-        Ok(self.0.leave().await?)
+    /// Repairs one of this browser's uploads (`link`) when the contribution
+    /// policy allows background work; resolves to what the repair found
+    /// and did (`{weakestBefore, weakestAfter, segments, shards, bytes,
+    /// unrepairable, ...}`).
+    pub async fn repair(&self, link: String) -> Result<JsValue, JsValue> {
+        to_js(&self.0.repair(&link).await?)
+    }
+
+    /// Stops contributing, hands what is stored for others to the node,
+    /// and deletes it all. Resolves to `{handedOff, handedOffBytes,
+    /// dropped}`.
+    pub async fn leave(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.0.leave().await?)
     }
 
     /// The `/webrtc` addresses of peers that announced they store for

@@ -44,7 +44,14 @@ pub struct Health {
     /// Audits made by this check, and how many failed.
     pub audits: usize,
     pub failed_audits: usize,
+    /// Where each piece lives, one string per segment (the first
+    /// [`MAX_MAP_SEGMENTS`]), one character per shard: `n` on a node, `b`
+    /// on browsers only, `-` on no holder that proved it.
+    pub pieces: Vec<String>,
 }
+
+/// Segments drawn in [`Health::pieces`]: a 256 MiB file at the defaults.
+pub const MAX_MAP_SEGMENTS: usize = 256;
 
 /// One holder in [`Health`].
 #[derive(Debug, Serialize)]
@@ -90,6 +97,7 @@ pub async fn health(blocks: &Blocks, link: &str) -> Result<Health, TransferError
             failures: h.failures.clone(),
         })
         .collect();
+    let pieces = piece_map(&report, &holder_list);
     let hinted = report
         .hints
         .iter()
@@ -117,5 +125,26 @@ pub async fn health(blocks: &Blocks, link: &str) -> Result<Health, TransferError
         audits: holder_list.iter().map(|h| h.audited).sum(),
         failed_audits: report.failed_audits(),
         holder_list,
+        pieces,
     })
+}
+
+/// [`Health::pieces`]: a node's copy wins over a browser's.
+fn piece_map(report: &transfer::Health<Holder>, holders: &[HolderReport]) -> Vec<String> {
+    let segments = report.live.len().min(MAX_MAP_SEGMENTS);
+    let mut cells = vec![b'-'; segments * report.n];
+    for (health, listed) in report.holders.iter().zip(holders) {
+        let mark = if listed.kind == "node" { b'n' } else { b'b' };
+        for &i in health.counted_shards() {
+            if let Some(cell) = cells.get_mut(i) {
+                if *cell != b'n' {
+                    *cell = mark;
+                }
+            }
+        }
+    }
+    cells
+        .chunks(report.n.max(1))
+        .map(|row| String::from_utf8_lossy(row).into_owned())
+        .collect()
 }
