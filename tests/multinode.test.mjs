@@ -125,8 +125,9 @@ test(`${kind}: a link made on node A's page opens on node B's page after A stops
   await up.page.click('#uploads-list li .where summary');
   const sentence = '4 parts of 8 pieces: 32 on nodes, 0 on browsers only, 0 not found. A part needs 4; nodes rebuild a part below 6.';
   assert.equal(await up.page.getAttribute('#uploads-list li .piece-map [role="img"]', 'aria-label'), sentence);
-  assert.equal(await up.page.locator('#uploads-list li .piece-map .cell.node').count(), 32);
-  await up.page.setViewportSize({ width: 375, height: 740 });
+  assert.equal(await up.page.evaluate(() => document.querySelectorAll('#uploads-list li .piece-map .cell.node').length), 32);
+  // (The Firefox adapter keeps its window size.)
+  if (typeof up.page.setViewportSize === 'function') await up.page.setViewportSize({ width: 375, height: 740 });
   await screenshot(up.page, `where-it-lives-${kind}-phone`);
   await uploader.close();
 

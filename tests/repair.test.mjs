@@ -179,7 +179,7 @@ test('meganet repair and cap refuse what is not a capability of a version-2 file
   assert.match(wrongKey.stderr, /not found|no holder/i);
 });
 
-test('three nodes and six contributing browsers: with the uploader and every contributor gone for good and a node lost, the file is rebuilt on the nodes left and a fresh browser gets identical bytes', async () => {
+test('three nodes and six contributing browsers: with the uploader and every contributor gone for good and a node wiped, the file is rebuilt on the nodes left and a fresh browser gets identical bytes', async () => {
   const nodes = await threeNodes();
   const { contributor, peerIn, putRandom, getAndHash } = peers(cleanups);
   // Two contributors on each node, Chromium and Firefox mixed.
@@ -199,11 +199,14 @@ test('three nodes and six contributing browsers: with the uploader and every con
   assert.ok(browserCopies.reduce((x, y) => x + y, 0) >= 16, `browser copies: ${browserCopies}`);
   assert.equal((await duty.status()).repair.segmentsRepaired, 0, 'nothing to repair while everyone is up');
 
-  // Every contributor closes for good; the node with the most shards is lost.
+  // Every contributor closes for good; the node with the most shards
+  // loses its data directory and comes back empty (a new identity).
   for (const c of contributors) await c.browser.close();
   const lost = nodes[stored.indexOf(Math.max(...stored))];
   const rest = nodes.filter((n) => n !== lost);
   await lost.stop();
+  rmSync(lost.data, { recursive: true, force: true });
+  rest.push(await start(['--peer', await tcpAddr(rest[0])]));
   const repairer = await until('a repair', async () => {
     const views = await Promise.all(rest.map((n) => n.status()));
     const i = views.findIndex((v) => v.repair.segmentsRepaired > 0);

@@ -179,6 +179,35 @@ mod tests {
     }
 
     #[test]
+    fn a_capability_that_does_not_match_its_manifest_opens_nothing() {
+        use crate::format::{Encoder, FormatError, Params};
+        let enc = Encoder::new(FileKey([1; 32]), Params::default(), "secret.txt", "").unwrap();
+        let finished = enc.finish().unwrap();
+        let cap = finished.link.repair_cap().unwrap();
+        let blob = &finished.manifest_blob;
+        let wrong_key = RepairCap {
+            key: LayoutKey([2; 32]),
+            ..cap.clone()
+        };
+        assert_eq!(
+            Manifest::open_layout(blob, &wrong_key),
+            Err(FormatError::WrongKey)
+        );
+        let wrong_hash = RepairCap {
+            manifest: Hash([3; 32]),
+            ..cap.clone()
+        };
+        assert!(matches!(
+            Manifest::open_layout(blob, &wrong_hash),
+            Err(FormatError::ManifestTampered { .. })
+        ));
+        // The layout key is not a file key: it opens no name.
+        let layout = Manifest::open_layout(blob, &cap).unwrap();
+        assert_eq!(layout.name, "");
+        assert!(!blob.windows(10).any(|w| w == b"secret.txt"));
+    }
+
+    #[test]
     fn bad_capabilities_say_why() {
         let link = Link {
             version: 1,
