@@ -71,6 +71,13 @@ bench_repair() {
   bash scripts/netns.sh node bench/repair.mjs 2>/dev/null | grep '^{"name"' || true
 }
 
+# The churn simulator on a small scenario (scenarios/bench-small.toml):
+# sim.availability, sim.files_lost, sim.overhead, sim.repair_ratio,
+# sim.seconds.
+bench_sim() {
+  cargo run -q --release -p meganet -- simulate scenarios/bench-small.toml 2>/dev/null | grep '^{"name"' || true
+}
+
 # Capacity of one node: crate/benches/node_load.rs holds 1,000 WebSocket
 # clients on a real node, each with a relay reservation and a provider
 # record (node.peers_held, node.rss_per_peer_KiB, node.cpu_ms_per_peer_minute).
@@ -89,6 +96,7 @@ STEPS=(
   bench_swarm
   bench_multinode
   bench_repair
+  bench_sim
 )
 
 if [ -n "${STEPS_OVERRIDE+x}" ]; then STEPS=("${STEPS_OVERRIDE[@]}"); fi

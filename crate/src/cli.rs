@@ -71,6 +71,16 @@ enum Command {
         #[command(flatten)]
         node: NodeArg,
     },
+    /// Simulate browsers and nodes coming and going for days with the
+    /// network's own repair decisions (scenarios/*.toml); prints the
+    /// results as JSON lines, progress on stderr.
+    Simulate {
+        /// The scenario (TOML).
+        scenario: std::path::PathBuf,
+        /// Also write the run as an SVG chart over time.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<std::path::PathBuf>,
+    },
     /// List the peers that announce holding the file a link names (one
     /// peer id a line), as the DHT knows them.
     Providers {
@@ -185,6 +195,48 @@ async fn check(link: String, node: NodeArg) -> anyhow::Result<()> {
     }
 }
 
+fn simulate(path: std::path::PathBuf, svg: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let setup =
+        meganet::sim::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let started = std::time::Instant::now();
+    let mut shown = -1i64;
+    let report = meganet::sim::run(&setup, |done| {
+        let percent = (done * 100.0) as i64;
+        if percent / 10 != shown / 10 {
+            shown = percent;
+            eprintln!(
+                "simulated {percent} % of {} days ({} s)",
+                setup.days,
+                started.elapsed().as_secs()
+            );
+        }
+    });
+    let emit = |name: &str, value: f64, unit: &str| {
+        println!(
+            "{}",
+            serde_json::json!({ "name": name, "value": value, "unit": unit })
+        );
+    };
+    emit("sim.availability", report.availability, "share");
+    emit("sim.files_lost", report.files_lost as f64, "files");
+    emit("sim.overhead", report.overhead, "x");
+    emit("sim.repair_ratio", report.repair_ratio(), "x");
+    emit("sim.repair_per_month", report.repair_per_month, "share");
+    emit("sim.browser_share", report.browser_share, "share");
+    emit("sim.seconds", started.elapsed().as_secs_f64(), "s");
+    if let Some(out) = svg {
+        let title = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        std::fs::write(&out, meganet::sim::svg(&report, &title))
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+    }
+    Ok(())
+}
+
 fn cap(link: String) -> anyhow::Result<()> {
     let link: meganet::format::Link = link.parse()?;
     println!("{}", link.repair_cap()?);
@@ -265,6 +317,7 @@ pub fn main() -> ExitCode {
             Command::Get { link, output, node } => get(link, output, node).await,
             Command::Check { link, node } => check(link, node).await,
             Command::Cap { link } => cap(link),
+            Command::Simulate { scenario, svg } => simulate(scenario, svg),
             Command::Repair {
                 cap,
                 threshold,

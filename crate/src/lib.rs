@@ -28,6 +28,8 @@ pub mod peer;
 pub mod platform;
 pub mod policy;
 pub mod shard_cache;
+#[cfg(all(feature = "net", not(wasm_browser)))]
+pub mod sim;
 pub mod store;
 #[cfg(all(test, not(wasm_browser)))]
 mod temp_dir;
