@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { startNode, runMeganet, tempDir } from './lib/node.mjs';
+import { ROOT, startNode, runMeganet, tempDir } from './lib/node.mjs';
 import { BROWSERS, launch, openApp, waitForStatus } from './lib/browser.mjs';
 
 const cleanups = [];
@@ -65,4 +65,29 @@ test('meganet get and put explain bad input', async () => {
   const nonode = await runMeganet(['put', path.join(dir, 'nope.bin'), '--node', 'http://127.0.0.1:1']);
   assert.equal(nonode.code, 1);
   assert.match(nonode.stderr, /error: cannot reach the node at http:\/\/127\.0\.0\.1:1/);
+});
+
+test('meganet simulate runs a scenario, prints its results as JSON lines and draws it; a bad scenario names the field', async () => {
+  const dir = tempDir();
+  const small = path.join(ROOT, 'scenarios/bench-small.toml');
+  const svg = path.join(dir, 'run.svg');
+  const run = await runMeganet(['simulate', small, '--svg', svg], { timeoutMs: 120_000 });
+  assert.equal(run.code, 0, run.stderr);
+  const results = Object.fromEntries(run.stdout.trim().split('\n').map((l) => JSON.parse(l)).map((r) => [r.name, r.value]));
+  for (const name of ['sim.availability', 'sim.files_lost', 'sim.overhead', 'sim.repair_ratio', 'sim.seconds']) {
+    assert.equal(typeof results[name], 'number', name);
+  }
+  assert.ok(results['sim.availability'] > 0.9 && results['sim.availability'] <= 1, run.stdout);
+  assert.match(run.stderr, /simulated 100 % of 5 days/);
+  assert.match(readFileSync(svg, 'utf8'), /^<svg [^]*<polyline [^]*<\/svg>\n$/);
+  // The same seed, the same run.
+  const again = await runMeganet(['simulate', small], { timeoutMs: 120_000 });
+  const strip = (out) => out.split('\n').filter((l) => !l.includes('sim.seconds')).join('\n');
+  assert.equal(strip(again.stdout), strip(run.stdout));
+
+  const bad = path.join(dir, 'bad.toml');
+  writeFileSync(bad, readFileSync(small, 'utf8').replace('k = 4', 'k = 9'));
+  const refused = await runMeganet(['simulate', bad]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /bad\.toml: code\.k and code\.n: need 1 <= k <= n <= 64, got k = 9, n = 8/);
 });
