@@ -86,6 +86,12 @@ bench_node_load() {
   cargo bench -q -p meganet --bench node_load | grep '^{"name"'
 }
 
+# Provider lookups in 50, 100 and 200 Kademlia nodes in one process:
+# crate/benches/dht_scale.rs (dht.hops.N, dht.messages.N).
+bench_dht() {
+  cargo bench -q -p meganet --bench dht_scale | grep '^{"name"'
+}
+
 STEPS=(
   bench_format_native
   bench_format_browser
@@ -97,9 +103,16 @@ STEPS=(
   bench_multinode
   bench_repair
   bench_sim
+  bench_dht
 )
 
-if [ -n "${STEPS_OVERRIDE+x}" ]; then STEPS=("${STEPS_OVERRIDE[@]}"); fi
+if [ -n "${STEPS_OVERRIDE+x}" ]; then # Provider lookups in 50, 100 and 200 Kademlia nodes in one process:
+# crate/benches/dht_scale.rs (dht.hops.N, dht.messages.N).
+bench_dht() {
+  cargo bench -q -p meganet --bench dht_scale | grep '^{"name"'
+}
+
+STEPS=("${STEPS_OVERRIDE[@]}"); fi
 status=0
 for step in "${STEPS[@]}"; do
   log "bench: $step"

@@ -20,7 +20,7 @@ after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}
 const sha = (b) => createHash('sha256').update(b).digest('hex');
 const INTERVAL_SECS = 2;
 const THRESHOLD = 6;
-const FAST = ['--repair-interval-secs', `${INTERVAL_SECS}`, '--repair-lost-after-secs', '3'];
+const FAST = ['--repair-interval-secs', `${INTERVAL_SECS}`, '--repair-lost-after-secs', '3', '--audit-interval-secs', '0'];
 
 async function start(args = []) {
   const node = await startNode({ args: [...FAST, ...args] });
@@ -221,7 +221,7 @@ test('three nodes and six contributing browsers: with the uploader and every con
   assert.equal(got.digest, put.digest);
 });
 
-test('a contributor that leaves hands its shards to its node first, so the file keeps every piece without waiting for repair', async () => {
+test('a contributor that lowers its quota, then leaves, hands its shards to its node first, so the file keeps every piece without waiting for repair', async () => {
   const a = await start();
   const b = await start(['--peer', await tcpAddr(a)]);
   await waitForMesh([a, b]);
@@ -237,23 +237,35 @@ test('a contributor that leaves hands its shards to its node first, so the file 
   const before = (await a.status()).storedBlocks;
   assert.ok(before < 32, `A holds ${before} blocks before`);
 
+  // A quota of 8 full shards evicts the least recently used rest, each
+  // handed to A before it is deleted.
+  const lowered = await giver.page.evaluate(() => window.meganet.contribute({ enabled: true, quotaBytes: 8 * 262_148 }));
+  const kept = lowered.storedShards;
+  assert.ok(kept >= 8 && kept < 32, JSON.stringify(lowered));
+  assert.deepEqual([lowered.evicted.handedOff, lowered.evicted.dropped], [32 - kept, 0], `${JSON.stringify(lowered)}\n${giver.warnings.join('\n')}`);
+
   const left = await giver.page.evaluate(() => window.meganet.leave());
-  assert.deepEqual([left.handedOff, left.dropped], [32, 0]);
-  assert.ok(left.handedOffBytes > 24 * 262_144, JSON.stringify(left));
+  assert.deepEqual([left.handedOff, left.dropped], [kept, 0]);
+  assert.equal(left.handedOffBytes, lowered.storedBytes, JSON.stringify(left));
   // A now holds every shard (and the manifest); the browser holds none.
   assert.equal((await a.status()).storedBlocks, 32 + 1);
   const after = await giver.page.evaluate(() => window.meganet.contribute({ enabled: false }));
   assert.equal(after.storedShards, 0);
 });
 
-test('an uploader\'s idle tab repairs its own file: with a node gone, it rebuilds every segment below the threshold onto the node left', async () => {
-  const a = await start();
+test('an uploader\'s idle tab repairs its own file: with a node gone, it rebuilds every segment below its node\'s threshold onto the node left', async () => {
+  // A's duty passes wait their default interval: the tab repairs first.
+  const a = await startNode({ args: ['--repair-threshold', '7'] });
+  cleanups.push(() => a.stop());
   const b = await start(['--peer', await tcpAddr(a)]);
   await waitForMesh([a, b]);
   const { peerIn, putRandom, getAndHash } = peers(cleanups);
   const up = await peerIn(BROWSERS[0], a, { hidden: true });
   await up.page.evaluate(() => window.meganet.contribute({ enabled: true, quotaBytes: 64 * 1024 * 1024 }));
   const put = await putRandom(up.page, (3 << 20) + 5);
+  // The page measures health against its node's threshold.
+  const health = await up.page.evaluate((l) => window.meganet.health(l), put.link);
+  assert.equal(health.repairThreshold, 7, JSON.stringify(health));
   await b.stop();
   // 4 of each segment's 8 shards were on B: every segment is at 4.
   const report = await until('the policy to allow background work', () => up.page.evaluate(async (l) => {

@@ -224,6 +224,7 @@ fn simulate(path: std::path::PathBuf, svg: Option<std::path::PathBuf>) -> anyhow
     emit("sim.overhead", report.overhead, "x");
     emit("sim.repair_ratio", report.repair_ratio(), "x");
     emit("sim.repair_per_month", report.repair_per_month, "share");
+    emit("sim.audit_per_month", report.audit_per_month, "share");
     emit("sim.browser_share", report.browser_share, "share");
     emit("sim.seconds", started.elapsed().as_secs_f64(), "s");
     if let Some(out) = svg {
@@ -254,6 +255,7 @@ async fn repair(cap: String, threshold: usize, node: NodeArg) -> anyhow::Result<
         lost_after: std::time::Duration::ZERO,
         bytes_per_second: 0,
         timeout: meganet::transfer::check::AUDIT_TIMEOUT,
+        audit_every: std::time::Duration::ZERO,
     };
     let mut memory = Default::default();
     let started = std::time::Instant::now();

@@ -46,6 +46,10 @@ pub struct Bootstrap {
     /// can reach holders on any of them.
     #[serde(default)]
     pub nodes: Vec<NodeEntry>,
+    /// The threshold this node's repair uses (`--repair-threshold`), so
+    /// a page's health report measures against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair_threshold: Option<usize>,
 }
 
 /// One node of the network: its peer id and dialable addresses.
@@ -190,6 +194,9 @@ pub struct NodeStatus {
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RepairStatus {
+    /// The threshold repair uses (`--repair-threshold`).
+    #[serde(default)]
+    pub threshold: usize,
     /// Repair capabilities this node keeps.
     pub caps: usize,
     /// Passes run, and how long the last took (ms).

@@ -176,7 +176,14 @@ impl Peer {
 
     /// How many of a stored file's shards can be reached now.
     pub async fn health(&self, link: &str) -> transfer::Result<Health> {
-        network::health(&self.blocks, link).await
+        network::health(&self.blocks, link, self.repair_threshold()).await
+    }
+
+    /// The threshold the node's repair uses, or the default before the
+    /// node said.
+    fn repair_threshold(&self) -> usize {
+        let said = self.status.borrow().node().repair_threshold;
+        said.unwrap_or(transfer::repair::DEFAULT_THRESHOLD)
     }
 
     /// Repairs one of this browser's uploads, when the contribution policy
@@ -190,7 +197,7 @@ impl Peer {
                 message: "repair waits for an idle, charging, unmetered time".into(),
             });
         }
-        network::repair(&self.blocks, link).await
+        network::repair(&self.blocks, link, self.repair_threshold()).await
     }
 
     /// Connects directly to another browser at its `/webrtc` address.
@@ -206,14 +213,17 @@ impl Peer {
     }
 
     /// Stores shards for others up to `quota` bytes (`None`: the default),
-    /// or stops (what is stored stays until [`Peer::leave`]).
+    /// or stops (what is stored stays until [`Peer::leave`]). Shards a
+    /// lower quota evicts go to the peer's node first, as on leaving.
     pub async fn contribute(
         &self,
         enabled: bool,
         quota: Option<u64>,
     ) -> transfer::Result<ContributionState> {
         let quota = quota.unwrap_or(DEFAULT_QUOTA);
-        let state = contribute::set(&self.contribution, enabled, quota).await?;
+        let blocks = &self.blocks;
+        let hand_off = |bytes| blocks.put(blocks::Holder::Node, bytes);
+        let state = contribute::set(&self.contribution, enabled, quota, hand_off).await?;
         self.gate.borrow_mut().reconsider(self.own());
         self.send(connection::Command::Announce { forget: false })
             .await?;
@@ -240,7 +250,7 @@ impl Peer {
 
     /// Stops contributing, hands what it stored for others to its node
     /// (so those files need no repair), and deletes it all.
-    pub async fn leave(&self) -> transfer::Result<contribute::Left> {
+    pub async fn leave(&self) -> transfer::Result<contribute::HandedOff> {
         let blocks = &self.blocks;
         let hand_off = |bytes| blocks.put(blocks::Holder::Node, bytes);
         let left = contribute::leave(&self.contribution, hand_off).await?;

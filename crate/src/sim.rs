@@ -4,7 +4,8 @@
 //! rule) run every check interval. Only time, transport and storage are
 //! simulated: a shard is a holder's index, a transfer a count.
 //!
-//! Model (one segment per file; every number is a [`Setup`] field):
+//! Model (one segment per file; every number is a [`Setup`] field but
+//! the constants below):
 //! - a browser's sessions last a Weibull time (shape, median); when one
 //!   ends it comes back within a day with `return_within_day`, else after
 //!   1 to 7 days; a browser whose storage is not persistent comes back
@@ -13,22 +14,43 @@
 //! - nodes are always online; each lives an exponential lifetime, and
 //!   `node_loss` takes a share of them at once; a new, empty node replaces
 //!   each;
-//! - a new file places shard `i` on a node for `i < shards_on_nodes`, on a
-//!   browser otherwise, all on distinct holders; repair places the same way
-//!   on holders that are online.
+//! - a new file's shards are placed by the network's own functions: shard
+//!   `i < shards_on_nodes` on the node [`rank_nodes`] deals it, with a
+//!   copy on a browser ([`rotation::contributor_for`]) when
+//!   `browser_copies`; other shards on a browser alone; the browsers are a
+//!   sample of those online, the most available first when
+//!   `prefer_available` ([`rotation::most_available`]); repair places the
+//!   shards it rebuilds the same way;
+//! - a shard is live while any holder of it is online, away while one is
+//!   offline for less than `lost_after`; holders are audited once every
+//!   `audit_every_hours` (a proof each, counted as traffic).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 
+use crate::hash::Hash;
 use crate::transfer::repair::plan;
+use crate::transfer::rotation::{self, rank_nodes};
+use random::Random;
 
 mod chart;
+mod random;
 mod scenario;
 
 pub use chart::svg;
 pub use scenario::parse;
 
+const HOUR: f64 = 3_600.0;
 const DAY: f64 = 86_400.0;
+/// The contributors an uploader knows of when it places (a sample of the
+/// browsers online): the first page of its node's contributor list.
+const CONTRIBUTORS_KNOWN: usize = 32;
+/// One audit on the wire: the 64-byte request and a proof (2,528 bytes
+/// for a full default shard, `audit.proof_bytes` in `npm run bench`).
+const AUDIT_BYTES: f64 = 2_600.0;
+/// A default shard: a 1 MiB segment in k = 4 (audit traffic is counted
+/// against shards of this size).
+const SHARD_BYTES: f64 = 262_148.0;
 const NONE: u32 = u32::MAX;
 
 /// How browsers come and go.
@@ -54,7 +76,16 @@ pub struct Setup {
     pub threshold: usize,
     pub lost_after_minutes: f64,
     pub interval_minutes: f64,
+    /// Shards below this go to nodes, the rest to browsers alone.
     pub shards_on_nodes: usize,
+    /// Each shard on a node also gets a best-effort copy on a browser, as
+    /// a put gives one today.
+    pub browser_copies: bool,
+    /// Copies go to the most available of the contributors known
+    /// ([`rotation::most_available`]) rather than to any.
+    pub prefer_available: bool,
+    /// Every holder of every file is audited once this often.
+    pub audit_every_hours: f64,
     /// `None`: browsers never leave.
     pub browser_churn: Option<BrowserChurn>,
     /// Mean node lifetime (`None`: nodes never fail).
@@ -74,13 +105,17 @@ pub struct Report {
     pub files_lost: usize,
     /// Shards held per shard a file needs (bytes held per byte stored).
     pub overhead: f64,
-    /// Shards uploaded by repair, and the shards that permanent departures
-    /// (and wiped storage) destroyed: the least any repair must upload.
+    /// Shard copies uploaded by repair, and the shards whose last copy a
+    /// permanent departure (or wiped storage) destroyed: the least any
+    /// repair must upload to keep every file at `n`.
     pub repair_uploads: u64,
     pub forced: u64,
     /// Repair traffic (downloads and uploads) per month, as a share of the
     /// stored data.
     pub repair_per_month: f64,
+    /// Audit traffic (requests and proofs) per month, as a share of the
+    /// stored data.
+    pub audit_per_month: f64,
     /// Share of live shards held by browsers at the end.
     pub browser_share: f64,
     /// At each check: the day, the share of files readable, and repair
@@ -106,37 +141,6 @@ impl Report {
     }
 }
 
-/// SplitMix64: small, fast and the same everywhere (a seed gives one run).
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in (0, 1].
-    fn unit(&mut self) -> f64 {
-        ((self.next() >> 11) as f64 + 1.0) / (1u64 << 53) as f64
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn exponential(&mut self, mean: f64) -> f64 {
-        -mean * self.unit().ln()
-    }
-
-    fn weibull(&mut self, shape: f64, median: f64) -> f64 {
-        let scale = median / std::f64::consts::LN_2.powf(1.0 / shape);
-        scale * (-self.unit().ln()).powf(1.0 / shape)
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
     /// A browser's session ends (it goes offline); with the holder's
@@ -158,24 +162,57 @@ struct Holder {
     /// Incarnation: a replacement starts a new one.
     generation: u32,
     online: bool,
-    /// When it went offline (seconds).
+    /// When it last went offline or came online (seconds).
     since: f64,
+    /// When this incarnation appeared, and its online seconds before
+    /// `since`.
+    born: f64,
+    online_before: f64,
     /// Shards it was given: (file, shard); stale entries are skipped.
     held: Vec<(u32, u8)>,
+}
+
+impl Holder {
+    /// Its observed availability at `now`: time online over time known,
+    /// with a prior of one hour online and one offline, so a newcomer
+    /// scores one half.
+    fn availability(&self, now: f64) -> f64 {
+        let on = self.online_before + if self.online { now - self.since } else { 0.0 };
+        (on + HOUR) / (now - self.born + 2.0 * HOUR)
+    }
+}
+
+/// A node's name for [`rank_nodes`]: its place and incarnation, so a
+/// replacement ranks as the new node it is.
+#[derive(Clone, Copy)]
+struct NodeName(u32, u32);
+
+impl std::fmt::Display for NodeName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "node-{}-{}", self.0, self.1)
+    }
 }
 
 struct World<'a> {
     setup: &'a Setup,
     random: Random,
     holders: Vec<Holder>,
-    /// Each file's holder per shard ([`NONE`]: destroyed), and whether it
-    /// is lost.
-    files: Vec<Vec<u32>>,
+    /// Shard `i` of file `f` at `f * n + i`: the node and the browser
+    /// holding it ([`NONE`]: none, or destroyed).
+    shards: Vec<[u32; 2]>,
+    /// Each file's ranking key (the network ranks nodes by the segment's
+    /// first shard hash), and whether it is lost.
+    anchors: Vec<Hash>,
     lost: Vec<bool>,
+    /// The browsers online now, and each holder's place in that list.
+    online: Vec<u32>,
+    place_in_online: Vec<u32>,
     queue: BinaryHeap<Reverse<(u64, Event)>>,
     forced: u64,
     uploads: u64,
     downloads: u64,
+    audits: u64,
+    next_audit: f64,
 }
 
 /// Runs `setup`; `progress` is told the share of simulated time done.
@@ -185,6 +222,7 @@ pub fn run(setup: &Setup, mut progress: impl FnMut(f64)) -> Report {
     let (mut readable, mut samples, mut held_sum) = (0u64, 0u64, 0f64);
     let mut next_report = 0.0;
     let mut series = Vec::new();
+    let stored = (setup.files * setup.k) as f64;
     while let Some(Reverse((at, event))) = world.queue.pop() {
         let now = at as f64 / 1000.0;
         if now > end {
@@ -196,7 +234,6 @@ pub fn run(setup: &Setup, mut progress: impl FnMut(f64)) -> Report {
         }
         if event == Event::Check {
             let (r, s, held) = world.check(now);
-            let stored = (setup.files * setup.k) as f64;
             let share = if s == 0 { 1.0 } else { r as f64 / s as f64 };
             series.push((now / DAY, share, world.uploads as f64 / stored));
             readable += r;
@@ -211,6 +248,7 @@ pub fn run(setup: &Setup, mut progress: impl FnMut(f64)) -> Report {
         .floor()
         .max(1.0);
     let (browser, live) = world.live_by_kind();
+    let per_month = |x: f64| x / stored * 30.0 / setup.days;
     Report {
         availability: if samples == 0 {
             1.0
@@ -218,12 +256,11 @@ pub fn run(setup: &Setup, mut progress: impl FnMut(f64)) -> Report {
             readable as f64 / samples as f64
         },
         files_lost: world.lost.iter().filter(|l| **l).count(),
-        overhead: held_sum / checks / (setup.files * setup.k) as f64,
+        overhead: held_sum / checks / stored,
         repair_uploads: world.uploads,
         forced: world.forced,
-        repair_per_month: (world.uploads + world.downloads) as f64 / (setup.files * setup.k) as f64
-            * 30.0
-            / setup.days,
+        repair_per_month: per_month((world.uploads + world.downloads) as f64),
+        audit_per_month: per_month(world.audits as f64 * AUDIT_BYTES / SHARD_BYTES),
         browser_share: if live == 0 {
             0.0
         } else {
@@ -235,43 +272,44 @@ pub fn run(setup: &Setup, mut progress: impl FnMut(f64)) -> Report {
 
 impl<'a> World<'a> {
     fn new(setup: &'a Setup) -> Self {
+        let holders = setup.nodes + setup.browsers;
         let mut world = Self {
             setup,
             random: Random(setup.seed),
-            holders: Vec::with_capacity(setup.nodes + setup.browsers),
-            files: Vec::with_capacity(setup.files),
+            holders: Vec::with_capacity(holders),
+            shards: vec![[NONE; 2]; setup.files * setup.n],
+            anchors: (0..setup.files as u64)
+                .map(|f| Hash::of(&f.to_le_bytes()))
+                .collect(),
             lost: vec![false; setup.files],
+            online: Vec::new(),
+            place_in_online: vec![NONE; holders],
             queue: BinaryHeap::new(),
             forced: 0,
             uploads: 0,
             downloads: 0,
+            audits: 0,
+            next_audit: 0.0,
         };
-        for i in 0..setup.nodes + setup.browsers {
+        for i in 0..holders {
             let node = i < setup.nodes;
             world.holders.push(Holder {
                 node,
                 generation: 0,
-                online: true,
+                online: false,
                 since: 0.0,
+                born: 0.0,
+                online_before: 0.0,
                 held: Vec::new(),
             });
+            world.come_online(i as u32, 0.0);
             world.schedule_life(i as u32, 0.0);
-            if !node {
-                world.schedule_session(i as u32, 0.0);
-            }
         }
+        let all: Vec<usize> = (0..setup.n).collect();
         for file in 0..setup.files {
-            let mut placed = vec![NONE; setup.n];
-            for shard in 0..setup.n {
-                placed[shard] = world.pick(shard, &placed);
-                if placed[shard] != NONE {
-                    world.holders[placed[shard] as usize]
-                        .held
-                        .push((file as u32, shard as u8));
-                }
-            }
-            world.files.push(placed);
+            world.place(file, &all, 0.0);
         }
+        world.uploads = 0;
         world.at(setup.interval_minutes * 60.0, Event::Check);
         if let Some((day, _)) = setup.node_loss {
             world.at(day * DAY, Event::NodeLoss);
@@ -299,47 +337,115 @@ impl<'a> World<'a> {
         }
     }
 
-    fn schedule_session(&mut self, holder: u32, now: f64) {
+    /// `holder` comes online: a browser starts a session.
+    fn come_online(&mut self, holder: u32, now: f64) {
+        let h = &mut self.holders[holder as usize];
+        h.online = true;
+        h.since = now;
+        if h.node {
+            return;
+        }
+        let generation = h.generation;
+        self.place_in_online[holder as usize] = self.online.len() as u32;
+        self.online.push(holder);
         if let Some(c) = self.setup.browser_churn.clone() {
             let minutes = self
                 .random
                 .weibull(c.session_shape, c.session_median_minutes);
-            let generation = self.holders[holder as usize].generation;
             self.at(now + minutes * 60.0, Event::Leave(holder, generation));
         }
     }
 
-    /// A holder for shard `shard` of a file already on `taken`: a node for
-    /// the first `shards_on_nodes`, else a browser; online, distinct.
-    fn pick(&mut self, shard: usize, taken: &[u32]) -> u32 {
-        let (start, count) = if shard < self.setup.shards_on_nodes || self.setup.browsers == 0 {
-            (0, self.setup.nodes)
-        } else {
-            (self.setup.nodes, self.setup.browsers)
-        };
-        if count == 0 {
-            return NONE;
+    fn go_offline(&mut self, holder: u32, now: f64) {
+        let h = &mut self.holders[holder as usize];
+        if !h.online {
+            return;
         }
-        for _ in 0..64 {
-            let h = (start + self.random.below(count)) as u32;
-            if self.holders[h as usize].online && !taken.contains(&h) {
-                return h;
+        h.online = false;
+        h.online_before += now - h.since;
+        h.since = now;
+        let at = std::mem::replace(&mut self.place_in_online[holder as usize], NONE);
+        if at != NONE {
+            self.online.swap_remove(at as usize);
+            if let Some(&moved) = self.online.get(at as usize) {
+                self.place_in_online[moved as usize] = at;
             }
         }
-        NONE
     }
 
-    /// Destroys everything `holder` holds (its storage is gone).
+    /// The contributors an uploader knows of (a sample of the browsers
+    /// online), most available first when placement weighs availability.
+    fn contributors(&mut self, now: f64) -> Vec<u32> {
+        let want = CONTRIBUTORS_KNOWN.min(self.online.len());
+        let mut known = Vec::with_capacity(want);
+        for _ in 0..want * 4 {
+            if known.len() == want {
+                break;
+            }
+            let h = self.online[self.random.below(self.online.len())];
+            if !known.contains(&h) {
+                known.push(h);
+            }
+        }
+        if !self.setup.prefer_available {
+            return known;
+        }
+        let scored: Vec<(u32, f64)> = known
+            .iter()
+            .map(|&h| (h, self.holders[h as usize].availability(now)))
+            .collect();
+        rotation::most_available(&scored, self.setup.n)
+    }
+
+    /// Places shards `which` of `file` as the network's placement does
+    /// ([`crate::transfer::place`]): a shard below `shards_on_nodes` to the
+    /// node [`rank_nodes`] deals it, with a copy on the contributor
+    /// [`rotation::contributor_for`] chooses when `browser_copies`; any
+    /// other shard to that contributor alone.
+    fn place(&mut self, file: usize, which: &[usize], now: f64) {
+        let (n, on_nodes) = (self.setup.n, self.setup.shards_on_nodes);
+        let ranked = if self.setup.nodes > 0 && which.iter().any(|&i| i < on_nodes) {
+            let names: Vec<NodeName> = (0..self.setup.nodes as u32)
+                .map(|i| NodeName(i, self.holders[i as usize].generation))
+                .collect();
+            rank_nodes(&self.anchors[file], &names)
+        } else {
+            Vec::new()
+        };
+        let contributors = self.contributors(now);
+        for &i in which {
+            let node = match i < on_nodes {
+                true => ranked.get(i % ranked.len().max(1)).map(|name| name.0),
+                false => None,
+            };
+            let copy = match node.is_none() || self.setup.browser_copies {
+                true => rotation::contributor_for(file as u64, i, n, &contributors),
+                false => None,
+            };
+            let slot = [node.unwrap_or(NONE), copy.unwrap_or(NONE)];
+            for h in slot.into_iter().filter(|h| *h != NONE) {
+                self.holders[h as usize].held.push((file as u32, i as u8));
+                self.uploads += 1;
+            }
+            self.shards[file * n + i] = slot;
+        }
+    }
+
+    /// Destroys everything `holder` holds (its storage is gone). A shard
+    /// whose last copy this was is one repair is forced to rebuild.
     fn wipe(&mut self, holder: u32) {
+        let n = self.setup.n;
         let held = std::mem::take(&mut self.holders[holder as usize].held);
         for (file, shard) in held {
-            let slot = &mut self.files[file as usize][shard as usize];
-            if *slot == holder {
-                *slot = NONE;
-                if !self.lost[file as usize] {
-                    self.forced += 1;
-                }
+            let slot = &mut self.shards[file as usize * n + shard as usize];
+            if !slot.contains(&holder) {
+                continue;
             }
+            slot.iter_mut()
+                .filter(|h| **h == holder)
+                .for_each(|h| *h = NONE);
+            let gone = slot.iter().all(|h| *h == NONE);
+            self.forced += u64::from(gone && !self.lost[file as usize]);
         }
     }
 
@@ -349,9 +455,7 @@ impl<'a> World<'a> {
             Event::Leave(h, g) | Event::Return(h, g) | Event::Death(h, g)
                 if !current(h, g, &self.holders) => {}
             Event::Leave(h, g) => {
-                let holder = &mut self.holders[h as usize];
-                holder.online = false;
-                holder.since = now;
+                self.go_offline(h, now);
                 let Some(c) = self.setup.browser_churn.clone() else {
                     return;
                 };
@@ -371,8 +475,7 @@ impl<'a> World<'a> {
                 if !persistent {
                     self.wipe(h);
                 }
-                self.holders[h as usize].online = true;
-                self.schedule_session(h, now);
+                self.come_online(h, now);
             }
             Event::Death(h, _) => self.replace(h, now),
             Event::NodeLoss => {
@@ -384,7 +487,13 @@ impl<'a> World<'a> {
             }
             Event::KillFile0 => {
                 let count = self.setup.kill_file0.map_or(0, |(_, c)| c);
-                let holders: Vec<u32> = self.files[0].iter().take(count).copied().collect();
+                let n = self.setup.n;
+                let holders: Vec<u32> = self.shards[..n]
+                    .iter()
+                    .take(count)
+                    .flatten()
+                    .copied()
+                    .collect();
                 for h in holders.into_iter().filter(|h| *h != NONE) {
                     self.replace(h, now);
                 }
@@ -396,79 +505,85 @@ impl<'a> World<'a> {
     /// `holder` is gone for good: an empty newcomer takes its place,
     /// online, with lives and sessions of its own.
     fn replace(&mut self, holder: u32, now: f64) {
+        self.go_offline(holder, now);
         self.wipe(holder);
         let h = &mut self.holders[holder as usize];
         h.generation += 1;
-        h.online = true;
-        h.since = now;
-        let node = h.node;
+        h.born = now;
+        h.online_before = 0.0;
+        self.come_online(holder, now);
         self.schedule_life(holder, now);
-        if !node {
-            self.schedule_session(holder, now);
-        }
     }
 
-    /// Checks every file: samples readability, repairs as the network
-    /// decides; returns (readable samples, samples, shards held).
+    /// Checks every file: samples readability, audits each online holder
+    /// when an audit round is due, and repairs as the network decides;
+    /// returns (readable samples, samples, shards held).
     fn check(&mut self, now: f64) -> (u64, u64, f64) {
         let (n, k) = (self.setup.n, self.setup.k);
         let lost_after = self.setup.lost_after_minutes * 60.0;
+        let audit_round = now >= self.next_audit;
+        if audit_round {
+            self.next_audit = now + self.setup.audit_every_hours * HOUR;
+        }
         let (mut readable, mut samples, mut held) = (0, 0, 0.0);
-        for file in 0..self.files.len() {
+        let mut audited = Vec::with_capacity(2 * n);
+        for file in 0..self.files() {
             if self.lost[file] {
                 continue;
             }
-            let mut live = BTreeSet::new();
-            let mut away = BTreeSet::new();
+            let (mut live, mut away) = (BTreeSet::new(), BTreeSet::new());
             let mut alive = 0;
-            for (i, &h) in self.files[file].iter().enumerate() {
-                if h == NONE {
-                    continue;
+            audited.clear();
+            for (i, slot) in self.shards[file * n..(file + 1) * n].iter().enumerate() {
+                let holders = slot.iter().filter(|h| **h != NONE);
+                let mut any = false;
+                for &h in holders {
+                    any = true;
+                    held += 1.0;
+                    let holder = &self.holders[h as usize];
+                    if holder.online {
+                        live.insert(i);
+                        if !audited.contains(&h) {
+                            audited.push(h);
+                        }
+                    } else if now - holder.since < lost_after {
+                        away.insert(i);
+                    }
                 }
-                alive += 1;
-                let holder = &self.holders[h as usize];
-                if holder.online {
-                    live.insert(i);
-                } else if now - holder.since < lost_after {
-                    away.insert(i);
-                }
+                alive += usize::from(any);
             }
-            held += alive as f64;
             samples += 1;
             if alive < k {
                 self.lost[file] = true;
                 continue;
             }
+            if audit_round {
+                self.audits += audited.len() as u64;
+            }
+            let away: BTreeSet<usize> = away.difference(&live).copied().collect();
             readable += u64::from(live.len() >= k);
             let (rebuild, _) = plan(n, k, self.setup.threshold, &live, &away, 1);
             for (_, missing) in rebuild {
                 self.downloads += k as u64;
-                for shard in missing {
-                    let taken = self.files[file].clone();
-                    let h = self.pick(shard, &taken);
-                    if h == NONE {
-                        continue;
-                    }
-                    self.files[file][shard] = h;
-                    self.holders[h as usize]
-                        .held
-                        .push((file as u32, shard as u8));
-                    self.uploads += 1;
-                }
+                self.place(file, &missing, now);
             }
         }
         self.at(now + self.setup.interval_minutes * 60.0, Event::Check);
         (readable, samples, held)
     }
 
-    /// Live shards on browsers, and in all.
+    fn files(&self) -> usize {
+        self.lost.len()
+    }
+
+    /// Live shard copies on browsers, and in all.
     fn live_by_kind(&self) -> (u64, u64) {
         let (mut browser, mut all) = (0, 0);
-        for (file, holders) in self.files.iter().enumerate() {
-            if self.lost[file] {
+        for (i, slot) in self.shards.iter().enumerate() {
+            if self.lost[i / self.setup.n] {
                 continue;
             }
-            for &h in holders.iter().filter(|h| **h != NONE) {
+            for &h in slot.iter().filter(|h| **h != NONE) {
                 all += 1;
                 browser += u64::from(!self.holders[h as usize].node);
             }
@@ -494,6 +609,9 @@ mod tests {
             lost_after_minutes: 60.0,
             interval_minutes: 10.0,
             shards_on_nodes: 2,
+            browser_copies: false,
+            prefer_available: false,
+            audit_every_hours: 24.0,
             browser_churn: None,
             node_lifetime_days: None,
             node_loss: None,

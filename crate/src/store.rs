@@ -453,6 +453,23 @@ impl Store {
         }
     }
 
+    /// The contributed shards [`Store::set_quota`] with `quota` would
+    /// evict now, least recently used first (so they can be handed off).
+    pub fn over_quota(&self, quota: u64) -> Vec<Entry> {
+        let state = self.state();
+        let limit = state.capacity.map_or(quota, |c| quota.min(c));
+        state
+            .index
+            .lru_victims(limit)
+            .into_iter()
+            .map(|(hash, meta)| Entry {
+                hash,
+                size: meta.size,
+                class: meta.class,
+            })
+            .collect()
+    }
+
     /// Sets the quota and evicts contributed shards, least recently used
     /// first, until the store fits under it. Own data is never evicted; what
     /// it still exceeds is reported in [`Eviction::own_over_quota`].

@@ -71,6 +71,7 @@ async fn bootstrap(State(status): State<Shared>) -> impl IntoResponse {
         addrs,
         ice_servers: status.ice_servers.clone(),
         nodes: status.nodes.clone(),
+        repair_threshold: Some(status.repair.threshold).filter(|t| *t > 0),
     })
 }
 

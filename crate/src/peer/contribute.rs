@@ -33,11 +33,25 @@ pub struct State {
     pub persisted: bool,
     pub stored_bytes: u64,
     pub stored_shards: u64,
+    /// What a lowered quota evicted, and handed off first.
+    pub evicted: HandedOff,
 }
 
 /// Turns contributing on (opening the store, asking for persistent
-/// storage) or off (keeping what is stored, answering nothing).
-pub async fn set(shared: &Shared, enabled: bool, quota: u64) -> Result<State, StoreError> {
+/// storage) or off (keeping what is stored, answering nothing). A lower
+/// quota evicts the least recently used shards, each handed to
+/// `hand_off` (the peer's node) first, as [`leave`] does.
+pub async fn set<F, Fut, E>(
+    shared: &Shared,
+    enabled: bool,
+    quota: u64,
+    hand_off: F,
+) -> Result<State, StoreError>
+where
+    F: Fn(Vec<u8>) -> Fut,
+    Fut: std::future::Future<Output = Result<crate::hash::Hash, E>>,
+    E: std::fmt::Display,
+{
     if !enabled {
         let store = shared.borrow_mut().take();
         return Ok(state(store.as_ref(), false, quota, false));
@@ -47,10 +61,22 @@ pub async fn set(shared: &Shared, enabled: bool, quota: u64) -> Result<State, St
         Some(store) => store,
         None => Store::open_idb(DB_NAME, store::Config { quota }).await?,
     };
-    let evicted = store.set_quota(quota).await?;
-    if !evicted.evicted.is_empty() {
+    // The shards the lower quota evicts, handed off and then deleted by
+    // name (reading them makes them recently used: the quota alone would
+    // then pick others).
+    let planned = store.over_quota(quota);
+    let mut evicted = HandedOff::default();
+    evicted.hand_off(&store, &planned, &hand_off).await;
+    for entry in &planned {
+        store.delete(entry.hash).await?;
+    }
+    let eviction = store.set_quota(quota).await?;
+    let removed = (planned.len() + eviction.evicted.len()) as u64;
+    evicted.dropped = removed.saturating_sub(evicted.handed_off);
+    if removed > 0 {
         tracing::info!(
-            shards = evicted.evicted.len(),
+            shards = removed,
+            handed_off = evicted.handed_off,
             "quota lowered: evicted contributed shards"
         );
     }
@@ -64,17 +90,21 @@ pub async fn set(shared: &Shared, enabled: bool, quota: u64) -> Result<State, St
         }
     };
     *shared.borrow_mut() = Some(store.clone());
-    Ok(state(Some(&store), true, quota, persisted))
+    Ok(State {
+        evicted,
+        ..state(Some(&store), true, quota, persisted)
+    })
 }
 
-/// Most bytes a leaving contributor hands off before deleting the rest
-/// (which repair then rebuilds once its holder counts as lost).
+/// Most bytes a contributor hands off when it leaves or lowers its
+/// quota, before deleting the rest (which repair then rebuilds once its
+/// holder counts as lost).
 pub const HANDOFF_MAX_BYTES: u64 = 256 << 20;
 
-/// What leaving did with the shards held for others.
+/// What leaving, or a lowered quota, did with the shards held for others.
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Left {
+pub struct HandedOff {
     /// Shards, and their bytes, a node took before they were deleted.
     pub handed_off: u64,
     pub handed_off_bytes: u64,
@@ -82,10 +112,38 @@ pub struct Left {
     pub dropped: u64,
 }
 
+impl HandedOff {
+    /// Hands `entries` to `hand_off` while under [`HANDOFF_MAX_BYTES`];
+    /// counts what was taken (the caller deletes and counts the rest).
+    async fn hand_off<F, Fut, E>(&mut self, store: &Store, entries: &[store::Entry], hand_off: &F)
+    where
+        F: Fn(Vec<u8>) -> Fut,
+        Fut: std::future::Future<Output = Result<crate::hash::Hash, E>>,
+        E: std::fmt::Display,
+    {
+        for entry in entries {
+            if self.handed_off_bytes >= HANDOFF_MAX_BYTES {
+                return;
+            }
+            let Ok(bytes) = store.get(entry.hash).await else {
+                continue;
+            };
+            let len = bytes.len() as u64;
+            match hand_off(bytes).await {
+                Ok(_) => {
+                    self.handed_off += 1;
+                    self.handed_off_bytes += len;
+                }
+                Err(e) => tracing::warn!(error = %e, "the node did not take a shard"),
+            }
+        }
+    }
+}
+
 /// Stops contributing, hands what is stored for others to `hand_off` (the
 /// peer's node; at most [`HANDOFF_MAX_BYTES`]), so the files keep their
 /// redundancy without waiting for repair, and deletes everything.
-pub async fn leave<F, Fut, E>(shared: &Shared, hand_off: F) -> Result<Left, StoreError>
+pub async fn leave<F, Fut, E>(shared: &Shared, hand_off: F) -> Result<HandedOff, StoreError>
 where
     F: Fn(Vec<u8>) -> Fut,
     Fut: std::future::Future<Output = Result<crate::hash::Hash, E>>,
@@ -96,30 +154,16 @@ where
         Some(store) => store,
         None => Store::open_idb(DB_NAME, store::Config::default()).await?,
     };
-    let mut left = Left::default();
+    let mut left = HandedOff::default();
     loop {
         let entries = store.list(None, DELETE_BATCH);
         if entries.is_empty() {
             break;
         }
+        let before = left.handed_off;
+        left.hand_off(&store, &entries, &hand_off).await;
+        left.dropped += entries.len() as u64 - (left.handed_off - before);
         for entry in entries {
-            let mut kept = false;
-            if left.handed_off_bytes < HANDOFF_MAX_BYTES {
-                if let Ok(bytes) = store.get(entry.hash).await {
-                    let len = bytes.len() as u64;
-                    match hand_off(bytes).await {
-                        Ok(_) => {
-                            left.handed_off += 1;
-                            left.handed_off_bytes += len;
-                            kept = true;
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "the node did not take a shard on leave")
-                        }
-                    }
-                }
-            }
-            left.dropped += u64::from(!kept);
             store.delete(entry.hash).await?;
         }
     }
@@ -160,5 +204,6 @@ fn state(store: Option<&Store>, enabled: bool, quota: u64, persisted: bool) -> S
         persisted,
         stored_bytes: usage.as_ref().map_or(0, |u| u.contributed),
         stored_shards: usage.as_ref().map_or(0, |u| u.entries),
+        evicted: HandedOff::default(),
     }
 }

@@ -35,6 +35,9 @@ pub struct NodeLink {
     pub retry_in_ms: Option<u64>,
     /// How many other nodes of the network the node named.
     pub other_nodes: usize,
+    /// The threshold the node's repair uses, as its `/bootstrap.json`
+    /// says (`None` before it said).
+    pub repair_threshold: Option<usize>,
 }
 
 /// One open connection.
@@ -66,6 +69,7 @@ impl Status {
                     error: None,
                     retry_in_ms: None,
                     other_nodes: 0,
+                    repair_threshold: None,
                 },
                 connections: Vec::new(),
                 listen_addrs: Vec::new(),

@@ -19,6 +19,7 @@ struct File {
     files: usize,
     interval_minutes: f64,
     code: Code,
+    audits: Audits,
     browsers: Browsers,
     nodes: Nodes,
 }
@@ -31,6 +32,14 @@ struct Code {
     threshold: usize,
     lost_after_minutes: f64,
     shards_on_nodes: usize,
+    browser_copies: bool,
+    prefer_available: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Audits {
+    every_hours: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,6 +68,7 @@ pub fn parse(text: &str) -> Result<Setup, String> {
     positive("days", f.days)?;
     positive("interval_minutes", f.interval_minutes)?;
     positive("code.lost_after_minutes", f.code.lost_after_minutes)?;
+    positive("audits.every_hours", f.audits.every_hours)?;
     positive(
         "browsers.session_median_minutes",
         f.browsers.session_median_minutes,
@@ -124,6 +134,9 @@ pub fn parse(text: &str) -> Result<Setup, String> {
         lost_after_minutes: f.code.lost_after_minutes,
         interval_minutes: f.interval_minutes,
         shards_on_nodes: f.code.shards_on_nodes,
+        browser_copies: f.code.browser_copies,
+        prefer_available: f.code.prefer_available,
+        audit_every_hours: f.audits.every_hours,
         browser_churn: Some(BrowserChurn {
             session_median_minutes: f.browsers.session_median_minutes,
             session_shape: f.browsers.session_shape,

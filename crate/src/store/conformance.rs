@@ -163,6 +163,10 @@ pub async fn quota_and_eviction(store: Store) {
     assert_eq!((usage.own, usage.contributed), (4096, 8192));
     // Reading `a` makes `b` the least recently used.
     store.get(a.hash()).await.unwrap();
+    // What a lower quota would evict is known before anything is deleted.
+    let planned: Vec<Hash> = store.over_quota(8192).iter().map(|e| e.hash).collect();
+    assert_eq!(planned, vec![b.hash()]);
+    assert!(store.has(&[b.hash()]).unwrap()[0]);
     let eviction = store.set_quota(8192).await.unwrap();
     let evicted: Vec<Hash> = eviction.evicted.iter().map(|e| e.hash).collect();
     assert_eq!(evicted, vec![b.hash()]);

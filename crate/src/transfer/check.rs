@@ -64,7 +64,7 @@ pub struct HolderHealth<H> {
     /// Its record from this check's audits.
     pub reputation: Reputation,
     /// The shards counted for it (indices in manifest order).
-    counted: Vec<usize>,
+    pub(super) counted: Vec<usize>,
 }
 
 impl<H> HolderHealth<H> {
@@ -100,6 +100,23 @@ pub struct Health<H> {
 }
 
 impl<H> Health<H> {
+    /// Recomputes `live` and `weakest_after_one_loss` from what each
+    /// holder is counted for.
+    pub(super) fn recount(&mut self) {
+        let (n, segments) = (self.n, self.live.len());
+        let holders = &self.holders;
+        self.live = live_per_segment(n, segments, holders.iter().map(|h| &h.counted));
+        let live = &self.live;
+        self.weakest_after_one_loss = (0..holders.len())
+            .map(|lost| {
+                let rest = holders.iter().enumerate().filter(|(i, _)| *i != lost);
+                let live = live_per_segment(n, segments, rest.map(|(_, h)| &h.counted));
+                live.into_iter().min().unwrap_or(n)
+            })
+            .min()
+            .unwrap_or_else(|| live.iter().copied().min().unwrap_or(n));
+    }
+
     /// The fewest live shards of any segment (`n` for an empty file).
     pub fn weakest(&self) -> usize {
         self.live.iter().copied().min().unwrap_or(self.n)
@@ -135,7 +152,7 @@ pub async fn check<S: Auditor>(
     timeout: std::time::Duration,
     random: &mut impl FnMut() -> u64,
 ) -> Result<Health<S::Holder>> {
-    Ok(inspect(source, access, timeout, random).await?.0)
+    Ok(inspect(source, access, timeout, random, true).await?.0)
 }
 
 /// [`check`], also returning the opened manifest and the source.
@@ -144,6 +161,7 @@ pub(super) async fn inspect<S: Auditor>(
     access: &Access,
     timeout: std::time::Duration,
     random: &mut impl FnMut() -> u64,
+    audit: bool,
 ) -> Result<(Health<S::Holder>, Manifest, S)> {
     source.ready().await?;
     let mut fetcher = Fetcher::new(source, timeout);
@@ -166,41 +184,33 @@ pub(super) async fn inspect<S: Auditor>(
     let checks = found
         .into_iter()
         .zip(seeds)
-        .map(|((holder, _), seed)| audit_holder(&source, holder, &shards, seed, timeout));
+        .map(|((holder, _), seed)| audit_holder(&source, holder, &shards, seed, timeout, audit));
     let holders = futures::future::join_all(checks).await;
-    let segments = manifest.shards.len();
-    let live = live_per_segment(&shards, segments, holders.iter().map(|h| &h.counted));
-    let weakest_after_one_loss = (0..holders.len())
-        .map(|lost| {
-            let rest = holders.iter().enumerate().filter(|(i, _)| *i != lost);
-            let live = live_per_segment(&shards, segments, rest.map(|(_, h)| &h.counted));
-            live.into_iter().min().unwrap_or(usize::from(params.n))
-        })
-        .min()
-        .unwrap_or_else(|| live.iter().copied().min().unwrap_or(usize::from(params.n)));
-    let health = Health {
+    let mut health = Health {
         k: usize::from(params.k),
         n: usize::from(params.n),
-        live,
+        live: vec![0; manifest.shards.len()],
         holders,
-        weakest_after_one_loss,
+        weakest_after_one_loss: 0,
         name: manifest.name.clone(),
         hints: manifest.hints.clone(),
     };
+    health.recount();
     Ok((health, manifest, source))
 }
 
-/// Distinct shards counted per segment over `holders`.
+/// Distinct shards counted per segment over `holders` (shard `i` is in
+/// segment `i / n`).
 fn live_per_segment<'a>(
-    shards: &[(Hash, usize, u64)],
+    n: usize,
     segments: usize,
     holders: impl Iterator<Item = &'a Vec<usize>>,
 ) -> Vec<usize> {
-    let mut seen = vec![false; shards.len()];
+    let mut seen = vec![false; segments * n];
     holders.flatten().for_each(|&i| seen[i] = true);
     let mut live = vec![0; segments];
-    for (i, (_, segment, _)) in shards.iter().enumerate() {
-        live[*segment] += usize::from(seen[i]);
+    for (i, seen) in seen.into_iter().enumerate() {
+        live[i / n] += usize::from(seen);
     }
     live
 }
@@ -224,6 +234,7 @@ async fn audit_holder<S: Auditor>(
     shards: &[(Hash, usize, u64)],
     seed: u64,
     timeout: std::time::Duration,
+    audit: bool,
 ) -> HolderHealth<S::Holder> {
     let mut random = draws(seed);
     let mut health = HolderHealth {
@@ -255,8 +266,12 @@ async fn audit_holder<S: Auditor>(
         }
     }
     health.claimed = claims.len();
-    // A random sample of the claims: the first ones of a partial shuffle.
-    let sample = claims.len().min(MAX_AUDITS_PER_HOLDER);
+    // A random sample of the claims: the first ones of a partial shuffle
+    // (none on a pass between audits: the claims count).
+    let sample = match audit {
+        true => claims.len().min(MAX_AUDITS_PER_HOLDER),
+        false => 0,
+    };
     for i in 0..sample {
         let j = i + (random() % (claims.len() - i) as u64) as usize;
         claims.swap(i, j);

@@ -41,6 +41,10 @@ pub struct Policy {
     pub bytes_per_second: u64,
     /// How long each holder has for an answer.
     pub timeout: Duration,
+    /// Holders are audited on a pass when this long has gone by since the
+    /// file's last audit (zero: every pass); between audits their claims
+    /// count, except what a holder failed at its last audit.
+    pub audit_every: Duration,
 }
 
 /// What repair remembers of one file between checks: the shards each
@@ -48,8 +52,12 @@ pub struct Policy {
 #[derive(Debug)]
 pub struct Memory<H> {
     seen: BTreeMap<H, (Vec<usize>, u64)>,
-    /// When this file was first checked (ms).
+    /// When this file was first checked, and last audited (ms).
     since: Option<u64>,
+    last_audit: Option<u64>,
+    /// Holders that failed their last audit, with the shards they proved:
+    /// until the next audit only those count.
+    distrusted: BTreeMap<H, Vec<usize>>,
 }
 
 impl<H> Default for Memory<H> {
@@ -57,6 +65,8 @@ impl<H> Default for Memory<H> {
         Self {
             seen: BTreeMap::new(),
             since: None,
+            last_audit: None,
+            distrusted: BTreeMap::new(),
         }
     }
 }
@@ -135,7 +145,12 @@ where
     S: Auditor + ShardSink<Holder = <S as ShardSource>::Holder>,
 {
     let access = Access::Repair(cap.clone());
-    let (health, manifest, mut source) = inspect(source, &access, policy.timeout, random).await?;
+    let audit = memory
+        .last_audit
+        .is_none_or(|at| now_ms.saturating_sub(at) >= policy.audit_every.as_millis() as u64);
+    let (mut health, manifest, mut source) =
+        inspect(source, &access, policy.timeout, random, audit).await?;
+    trust(memory, &mut health, audit, now_ms);
     let n = usize::from(manifest.params.n);
     let k = usize::from(manifest.params.k);
     let live: BTreeSet<usize> = health
@@ -232,6 +247,25 @@ where
     source.announce(&confirmed, cap.provider_key()).await;
     report.weakest_after = restored.into_iter().min().unwrap_or(n);
     Ok(report)
+}
+
+/// After an audit, remembers the holders that failed it and what they
+/// proved; between audits, counts only that much of their claims.
+fn trust<H: Ord + Copy>(memory: &mut Memory<H>, health: &mut Health<H>, audit: bool, now_ms: u64) {
+    if audit {
+        memory.last_audit = Some(now_ms);
+        memory.distrusted.clear();
+        for h in health.holders.iter().filter(|h| h.audited > h.proven) {
+            memory.distrusted.insert(h.holder, h.counted.clone());
+        }
+        return;
+    }
+    for h in &mut health.holders {
+        if let Some(proven) = memory.distrusted.get(&h.holder) {
+            h.counted.retain(|i| proven.contains(i));
+        }
+    }
+    health.recount();
 }
 
 /// Updates `memory` with this check and returns the shards that count
@@ -357,6 +391,43 @@ mod tests {
     }
 
     #[test]
+    fn between_audits_a_holder_that_failed_counts_only_what_it_proved() {
+        use crate::audit::Reputation;
+        use crate::transfer::check::HolderHealth;
+        let holder = |id: u8, counted: Vec<usize>, audited, proven| HolderHealth {
+            holder: id,
+            reached: true,
+            claimed: counted.len(),
+            audited,
+            proven,
+            failures: Vec::new(),
+            reputation: Reputation::default(),
+            counted,
+        };
+        let mut health = Health {
+            k: 2,
+            n: 4,
+            live: vec![0],
+            holders: vec![holder(0, vec![0, 1], 2, 2), holder(1, vec![2], 2, 1)],
+            weakest_after_one_loss: 0,
+            name: String::new(),
+            hints: Vec::new(),
+        };
+        let mut memory = Memory::default();
+        trust(&mut memory, &mut health, true, 0);
+        assert_eq!(memory.last_audit, Some(0));
+        // The next pass does not audit; holder 1 claims 2 and 3 again.
+        health.holders[1] = holder(1, vec![2, 3], 0, 0);
+        trust(&mut memory, &mut health, false, 10);
+        assert_eq!(health.holders[1].counted, vec![2]);
+        assert_eq!(health.live, vec![3]);
+        // An audit it passes clears it.
+        health.holders[1] = holder(1, vec![2, 3], 2, 2);
+        trust(&mut memory, &mut health, true, 20);
+        assert!(memory.distrusted.is_empty());
+    }
+
+    #[test]
     fn the_threshold_is_kept_within_k_plus_one_and_n() {
         let live = set(&[0, 1, 2, 3, 4, 5, 6]);
         // 20 is clamped to n = 8: a segment with 7 is repaired.
@@ -376,6 +447,8 @@ mod tests {
         struct World {
             held: RefCell<BTreeMap<u8, BTreeMap<crate::hash::Hash, Vec<u8>>>>,
             down: std::cell::Cell<bool>,
+            /// A holder that says it has every shard, whatever it holds.
+            liar: std::cell::Cell<Option<u8>>,
         }
 
         fn unreachable(holder: u8) -> TransferError {
@@ -401,9 +474,10 @@ mod tests {
                     return Err(unreachable(holder));
                 }
                 let held = self.held.borrow();
+                let lies = self.liar.get() == Some(holder);
                 Ok(hashes
                     .iter()
-                    .map(|h| held[&holder].contains_key(h))
+                    .map(|h| lies || held[&holder].contains_key(h))
                     .collect())
             }
 
@@ -467,6 +541,73 @@ mod tests {
             }
         }
 
+        /// A file of 3 segments, shard `i` of each on node `i % 3`.
+        async fn placed() -> (World, RepairCap) {
+            use crate::format::{Encoder, FileKey, Params};
+            let params = Params {
+                segment_size: 1000,
+                k: 4,
+                n: 8,
+            };
+            let mut enc = Encoder::new(FileKey([6; 32]), params, "a.bin", "").unwrap();
+            let data: Vec<u8> = (0..2600u32).map(|i| (i % 241) as u8).collect();
+            let mut segments = enc.push(&data).unwrap();
+            let finished = enc.finish().unwrap();
+            segments.extend(finished.segments.clone());
+            let world = World::default();
+            for node in 0..3u8 {
+                world.held.borrow_mut().entry(node).or_default().insert(
+                    crate::hash::Hash::of(&finished.manifest_blob),
+                    finished.manifest_blob.clone(),
+                );
+            }
+            for shard in segments.iter().flat_map(|s| &s.shards) {
+                let node = (shard.index % 3) as u8;
+                (&world)
+                    .store(node, shard.hash, &shard.bytes)
+                    .await
+                    .unwrap();
+            }
+            (world, finished.link.repair_cap().unwrap())
+        }
+
+        #[tokio::test]
+        async fn audits_come_once_an_interval_and_catch_a_liar_at_the_next() {
+            let (world, cap) = placed().await;
+            let policy = Policy {
+                threshold: 6,
+                lost_after: Duration::from_secs(3600),
+                bytes_per_second: 0,
+                timeout: Duration::from_secs(1),
+                audit_every: Duration::from_millis(1000),
+            };
+            let mut memory = Memory::default();
+            let mut random = || 7u64;
+            let first = repair(&world, &cap, &policy, &mut memory, 0, &mut random);
+            let first = first.await.unwrap();
+            assert_eq!((first.failed_audits, first.segments), (0, 0));
+            // Node 1 loses its shards but says it has them all.
+            let manifest = cap.manifest;
+            world
+                .held
+                .borrow_mut()
+                .get_mut(&1)
+                .unwrap()
+                .retain(|h, _| *h == manifest);
+            world.liar.set(Some(1));
+            let between = repair(&world, &cap, &policy, &mut memory, 500, &mut random);
+            let between = between.await.unwrap();
+            assert_eq!((between.failed_audits, between.weakest_before), (0, 8));
+            // The next audit finds it out: 3 shards of each segment rebuilt.
+            let next = repair(&world, &cap, &policy, &mut memory, 1000, &mut random);
+            let next = next.await.unwrap();
+            assert_eq!(next.failed_audits, 1);
+            assert_eq!(
+                (next.weakest_before, next.segments, next.weakest_after),
+                (5, 3, 8)
+            );
+        }
+
         #[tokio::test]
         async fn two_repairs_of_the_same_file_place_each_missing_shard_once() {
             use crate::format::{Encoder, FileKey, Params};
@@ -504,6 +645,7 @@ mod tests {
                 lost_after: Duration::ZERO,
                 bytes_per_second: 0,
                 timeout: Duration::from_secs(1),
+                audit_every: Duration::ZERO,
             };
             let (mut m1, mut m2) = (Memory::default(), Memory::default());
             let (mut r1, mut r2) = (|| 1u64, || 2u64);

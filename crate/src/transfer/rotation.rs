@@ -60,6 +60,16 @@ pub fn contributor_for<H: Copy>(
     contributors.get(at as usize).copied()
 }
 
+/// The `keep` contributors most likely to be online, best first:
+/// `contributors` with each one's observed availability (time online over
+/// time known); ties keep their order. Copies on them stay live with
+/// fewer repairs (chosen by simulation: docs/DESIGN.md).
+pub fn most_available<H: Copy>(contributors: &[(H, f64)], keep: usize) -> Vec<H> {
+    let mut sorted = contributors.to_vec();
+    sorted.sort_by(|a, b| b.1.total_cmp(&a.1));
+    sorted.into_iter().take(keep).map(|(h, _)| h).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +133,13 @@ mod tests {
         assert_eq!(contributor_for(3, 2, 8, &['x']), Some('x'));
         // Huge indexes do not overflow.
         assert!(contributor_for(u64::MAX, usize::MAX, usize::MAX, &peers).is_some());
+    }
+
+    #[test]
+    fn the_most_available_contributors_come_first() {
+        let scored = [('a', 0.2), ('b', 0.9), ('c', 0.5), ('d', 0.9)];
+        assert_eq!(most_available(&scored, 3), vec!['b', 'd', 'c']);
+        assert_eq!(most_available(&scored, 9).len(), 4);
+        assert!(most_available::<char>(&[], 2).is_empty());
     }
 }

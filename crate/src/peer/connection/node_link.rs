@@ -254,7 +254,10 @@ impl NodeLink {
         self.node = Some((peer, addr.clone()));
         self.others = bootstrap::other_nodes(doc, peer);
         let others = self.others.len();
-        status::update(&self.status, |s| s.node.other_nodes = others);
+        status::update(&self.status, |s| {
+            s.node.other_nodes = others;
+            s.node.repair_threshold = doc.repair_threshold;
+        });
         swarm
             .dial(addr.clone())
             .map_err(|e| format!("cannot dial {addr}: {e}"))

@@ -72,7 +72,11 @@ pub struct HolderReport {
 }
 
 /// Audits every holder the tab reaches for the file `link` names.
-pub async fn health(blocks: &Blocks, link: &str) -> Result<Health, TransferError> {
+pub async fn health(
+    blocks: &Blocks,
+    link: &str,
+    threshold: usize,
+) -> Result<Health, TransferError> {
     let link: format::Link = link.parse()?;
     let nodes = blocks.nodes().await;
     let source = Network::new(blocks, &link);
@@ -112,7 +116,7 @@ pub async fn health(blocks: &Blocks, link: &str) -> Result<Health, TransferError
         segments: report.live.len(),
         weakest: report.weakest(),
         weakest_after_one_loss: report.weakest_after_one_loss,
-        repair_threshold: transfer::repair::DEFAULT_THRESHOLD.min(report.n),
+        repair_threshold: threshold.min(report.n),
         state: match (report.survives_one_loss(), report.readable()) {
             (true, _) => "healthy",
             (false, true) => "at-risk",

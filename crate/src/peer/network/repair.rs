@@ -10,18 +10,24 @@ use std::time::Duration;
 use super::Network;
 use crate::format::Link;
 use crate::peer::blocks::Blocks;
-use crate::transfer::{self, repair::DEFAULT_THRESHOLD, Repaired, TransferError};
+use crate::transfer::{self, Repaired, TransferError};
 
-/// Checks the file `link` names and repairs it.
-pub async fn repair(blocks: &Blocks, link: &str) -> Result<Repaired, TransferError> {
+/// Checks the file `link` names and repairs the segments below
+/// `threshold` (the node's, as its `/bootstrap.json` says).
+pub async fn repair(
+    blocks: &Blocks,
+    link: &str,
+    threshold: usize,
+) -> Result<Repaired, TransferError> {
     let link: Link = link.parse()?;
     let cap = link.repair_cap()?;
     let source = Network::new(blocks, &link);
     let policy = transfer::Policy {
-        threshold: DEFAULT_THRESHOLD,
+        threshold,
         lost_after: Duration::ZERO,
         bytes_per_second: 0,
         timeout: transfer::check::AUDIT_TIMEOUT,
+        audit_every: Duration::ZERO,
     };
     let mut memory = transfer::Memory::default();
     let mut random = crate::audit::os_random;
