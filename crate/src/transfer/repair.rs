@@ -451,6 +451,15 @@ mod tests {
             liar: std::cell::Cell<Option<u8>>,
         }
 
+        impl World {
+            /// `holder` loses every shard it held (it keeps the manifest).
+            fn lose_shards(&self, holder: u8, cap: &RepairCap) {
+                let mut held = self.held.borrow_mut();
+                let blocks = held.get_mut(&holder).expect("a holder of the world");
+                blocks.retain(|h, _| *h == cap.manifest);
+            }
+        }
+
         fn unreachable(holder: u8) -> TransferError {
             TransferError::Unreachable {
                 holder: holder.to_string(),
@@ -541,8 +550,9 @@ mod tests {
             }
         }
 
-        /// A file of 3 segments, shard `i` of each on node `i % 3`.
-        async fn placed() -> (World, RepairCap) {
+        /// A file of 3 segments, shard `i` of each on node `i % 3` (3, 3
+        /// and 2 of each segment), the manifest on all three.
+        async fn placed() -> (World, RepairCap, Vec<crate::format::EncodedSegment>) {
             use crate::format::{Encoder, FileKey, Params};
             let params = Params {
                 segment_size: 1000,
@@ -568,12 +578,12 @@ mod tests {
                     .await
                     .unwrap();
             }
-            (world, finished.link.repair_cap().unwrap())
+            (world, finished.link.repair_cap().unwrap(), segments)
         }
 
         #[tokio::test]
         async fn audits_come_once_an_interval_and_catch_a_liar_at_the_next() {
-            let (world, cap) = placed().await;
+            let (world, cap, _) = placed().await;
             let policy = Policy {
                 threshold: 6,
                 lost_after: Duration::from_secs(3600),
@@ -587,13 +597,7 @@ mod tests {
             let first = first.await.unwrap();
             assert_eq!((first.failed_audits, first.segments), (0, 0));
             // Node 1 loses its shards but says it has them all.
-            let manifest = cap.manifest;
-            world
-                .held
-                .borrow_mut()
-                .get_mut(&1)
-                .unwrap()
-                .retain(|h, _| *h == manifest);
+            world.lose_shards(1, &cap);
             world.liar.set(Some(1));
             let between = repair(&world, &cap, &policy, &mut memory, 500, &mut random);
             let between = between.await.unwrap();
@@ -610,36 +614,8 @@ mod tests {
 
         #[tokio::test]
         async fn two_repairs_of_the_same_file_place_each_missing_shard_once() {
-            use crate::format::{Encoder, FileKey, Params};
-            let params = Params {
-                segment_size: 1000,
-                k: 4,
-                n: 8,
-            };
-            let mut enc = Encoder::new(FileKey([5; 32]), params, "r.bin", "").unwrap();
-            let data: Vec<u8> = (0..2600u32).map(|i| (i % 251) as u8).collect();
-            let mut segments = enc.push(&data).unwrap();
-            let finished = enc.finish().unwrap();
-            segments.extend(finished.segments.clone());
-            let world = World::default();
-            for node in 0..3u8 {
-                world.held.borrow_mut().entry(node).or_default().insert(
-                    crate::hash::Hash::of(&finished.manifest_blob),
-                    finished.manifest_blob.clone(),
-                );
-            }
-            // Shard i of every segment on node i % 3: 3, 3 and 2 of each.
-            for seg in &segments {
-                for shard in &seg.shards {
-                    let node = (shard.index % 3) as u8;
-                    (&world)
-                        .store(node, shard.hash, &shard.bytes)
-                        .await
-                        .unwrap();
-                }
-            }
+            let (world, cap, segments) = placed().await;
             world.down.set(true);
-            let cap = finished.link.repair_cap().unwrap();
             let policy = Policy {
                 threshold: 6,
                 lost_after: Duration::ZERO,
@@ -664,13 +640,7 @@ mod tests {
                 let extra = &seg.shards[1];
                 (&world).store(0, extra.hash, &extra.bytes).await.unwrap();
             }
-            world.held.borrow_mut().insert(
-                1,
-                BTreeMap::from([(
-                    crate::hash::Hash::of(&finished.manifest_blob),
-                    finished.manifest_blob.clone(),
-                )]),
-            );
+            world.lose_shards(1, &cap);
             let (a, b) = futures::join!(
                 repair(&world, &cap, &policy, &mut m1, 0, &mut r1),
                 repair(&world, &cap, &policy, &mut m2, 0, &mut r2),
