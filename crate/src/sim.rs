@@ -10,7 +10,9 @@
 //!   ends it comes back within a day with `return_within_day`, else after
 //!   1 to 7 days; a browser whose storage is not persistent comes back
 //!   empty; after an exponential lifetime it is gone for good and a new,
-//!   empty browser takes its place;
+//!   empty browser takes its place; the contribution policy pauses a
+//!   share of sessions (no new shards, none served, its shards away) and
+//!   a browser takes at most its quota;
 //! - nodes are always online; each lives an exponential lifetime, and
 //!   `node_loss` takes a share of them at once; a new, empty node replaces
 //!   each;
@@ -22,14 +24,16 @@
 //!   `prefer_available` ([`rotation::most_available`]); repair places the
 //!   shards it rebuilds the same way;
 //! - a shard is live while any holder of it is online, away while one is
-//!   offline for less than `lost_after`; holders are audited once every
-//!   `audit_every_hours` (a proof each, counted as traffic).
+//!   offline for less than `lost_after`; holders are audited when the
+//!   network's [`audit_due`] says so, once every `audit_every_hours` (a
+//!   proof each, counted as traffic).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
+use std::time::Duration;
 
 use crate::hash::Hash;
-use crate::transfer::repair::plan;
+use crate::transfer::repair::{audit_due, plan};
 use crate::transfer::rotation::{self, rank_nodes};
 use random::Random;
 
@@ -61,6 +65,12 @@ pub struct BrowserChurn {
     pub return_within_day: f64,
     pub lifetime_days: f64,
     pub persistent_share: f64,
+    /// Share of sessions the contribution policy pauses (battery, a
+    /// hidden tab, a metered network): the browser takes no shards and
+    /// serves none, though it still answers (its shards count as away).
+    pub paused_share: f64,
+    /// Most shards one browser takes (its quota over the shard size).
+    pub quota_shards: usize,
 }
 
 /// Everything a run needs.
@@ -162,6 +172,8 @@ struct Holder {
     /// Incarnation: a replacement starts a new one.
     generation: u32,
     online: bool,
+    /// Online, but its contribution paused for this session.
+    paused: bool,
     /// When it last went offline or came online (seconds).
     since: f64,
     /// When this incarnation appeared, and its online seconds before
@@ -212,7 +224,8 @@ struct World<'a> {
     uploads: u64,
     downloads: u64,
     audits: u64,
-    next_audit: f64,
+    /// When the holders were last audited (ms).
+    last_audit: Option<u64>,
 }
 
 /// Runs `setup`; `progress` is told the share of simulated time done.
@@ -289,7 +302,7 @@ impl<'a> World<'a> {
             uploads: 0,
             downloads: 0,
             audits: 0,
-            next_audit: 0.0,
+            last_audit: None,
         };
         for i in 0..holders {
             let node = i < setup.nodes;
@@ -297,6 +310,7 @@ impl<'a> World<'a> {
                 node,
                 generation: 0,
                 online: false,
+                paused: false,
                 since: 0.0,
                 born: 0.0,
                 online_before: 0.0,
@@ -339,12 +353,16 @@ impl<'a> World<'a> {
 
     /// `holder` comes online: a browser starts a session.
     fn come_online(&mut self, holder: u32, now: f64) {
+        let churn = self.setup.browser_churn.as_ref();
+        let paused_share = churn.map_or(0.0, |c| c.paused_share);
+        let paused = paused_share > 0.0 && self.random.unit() <= paused_share;
         let h = &mut self.holders[holder as usize];
         h.online = true;
         h.since = now;
         if h.node {
             return;
         }
+        h.paused = paused;
         let generation = h.generation;
         self.place_in_online[holder as usize] = self.online.len() as u32;
         self.online.push(holder);
@@ -383,7 +401,13 @@ impl<'a> World<'a> {
                 break;
             }
             let h = self.online[self.random.below(self.online.len())];
-            if !known.contains(&h) {
+            let holder = &self.holders[h as usize];
+            let full = self
+                .setup
+                .browser_churn
+                .as_ref()
+                .is_some_and(|c| holder.held.len() >= c.quota_shards);
+            if !holder.paused && !full && !known.contains(&h) {
                 known.push(h);
             }
         }
@@ -521,9 +545,11 @@ impl<'a> World<'a> {
     fn check(&mut self, now: f64) -> (u64, u64, f64) {
         let (n, k) = (self.setup.n, self.setup.k);
         let lost_after = self.setup.lost_after_minutes * 60.0;
-        let audit_round = now >= self.next_audit;
+        let every = Duration::from_secs_f64(self.setup.audit_every_hours * HOUR);
+        let now_ms = (now * 1000.0) as u64;
+        let audit_round = audit_due(self.last_audit, now_ms, every);
         if audit_round {
-            self.next_audit = now + self.setup.audit_every_hours * HOUR;
+            self.last_audit = Some(now_ms);
         }
         let (mut readable, mut samples, mut held) = (0, 0, 0.0);
         let mut audited = Vec::with_capacity(2 * n);
@@ -541,12 +567,12 @@ impl<'a> World<'a> {
                     any = true;
                     held += 1.0;
                     let holder = &self.holders[h as usize];
-                    if holder.online {
+                    if holder.online && !holder.paused {
                         live.insert(i);
                         if !audited.contains(&h) {
                             audited.push(h);
                         }
-                    } else if now - holder.since < lost_after {
+                    } else if holder.online || now - holder.since < lost_after {
                         away.insert(i);
                     }
                 }
@@ -626,6 +652,8 @@ mod tests {
             return_within_day: 0.6,
             lifetime_days: 7.0,
             persistent_share: 0.8,
+            paused_share: 0.3,
+            quota_shards: 4096,
         }
     }
 

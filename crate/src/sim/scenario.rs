@@ -51,6 +51,8 @@ struct Browsers {
     return_within_day: f64,
     lifetime_days: f64,
     persistent_share: f64,
+    paused_share: f64,
+    quota_shards: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +80,7 @@ pub fn parse(text: &str) -> Result<Setup, String> {
     positive("nodes.lifetime_days", f.nodes.lifetime_days)?;
     share("browsers.return_within_day", f.browsers.return_within_day)?;
     share("browsers.persistent_share", f.browsers.persistent_share)?;
+    share("browsers.paused_share", f.browsers.paused_share)?;
     let Code { k, n, .. } = f.code;
     if k == 0 || n < k || n > 64 {
         return Err(format!(
@@ -143,6 +146,8 @@ pub fn parse(text: &str) -> Result<Setup, String> {
             return_within_day: f.browsers.return_within_day,
             lifetime_days: f.browsers.lifetime_days,
             persistent_share: f.browsers.persistent_share,
+            paused_share: f.browsers.paused_share,
+            quota_shards: f.browsers.quota_shards,
         }),
         node_lifetime_days: Some(f.nodes.lifetime_days),
         node_loss,

@@ -130,6 +130,12 @@ pub fn plan(
     (rebuild, unrepairable)
 }
 
+/// Whether a check at `now_ms` audits the holders, the last audit having
+/// been at `last` (ms; `None`: never): once `every` has gone by.
+pub fn audit_due(last: Option<u64>, now_ms: u64, every: Duration) -> bool {
+    last.is_none_or(|at| now_ms.saturating_sub(at) >= every.as_millis() as u64)
+}
+
 /// Checks the file `cap` names through `source` and repairs what
 /// [`plan`] says, remembering holders in `memory`; `now_ms` is the
 /// caller's clock, `random` draws the audits.
@@ -145,9 +151,7 @@ where
     S: Auditor + ShardSink<Holder = <S as ShardSource>::Holder>,
 {
     let access = Access::Repair(cap.clone());
-    let audit = memory
-        .last_audit
-        .is_none_or(|at| now_ms.saturating_sub(at) >= policy.audit_every.as_millis() as u64);
+    let audit = audit_due(memory.last_audit, now_ms, policy.audit_every);
     let (mut health, manifest, mut source) =
         inspect(source, &access, policy.timeout, random, audit).await?;
     trust(memory, &mut health, audit, now_ms);
