@@ -71,6 +71,12 @@ pub fn parse(text: &str) -> Result<Setup, String> {
     positive("interval_minutes", f.interval_minutes)?;
     positive("code.lost_after_minutes", f.code.lost_after_minutes)?;
     positive("audits.every_hours", f.audits.every_hours)?;
+    if f.audits.every_hours > f.days * 24.0 {
+        return Err(format!(
+            "audits.every_hours: {} is longer than the run's {} days",
+            f.audits.every_hours, f.days
+        ));
+    }
     positive(
         "browsers.session_median_minutes",
         f.browsers.session_median_minutes,
@@ -212,6 +218,11 @@ mod tests {
                 "would not fit in memory",
             ),
             ("threshold = 6", "", "missing field `threshold`"),
+            (
+                "every_hours = 24",
+                "every_hours = 1e300",
+                "is longer than the run's 30 days",
+            ),
         ] {
             assert!(GOOD.contains(from), "{from}");
             let err = parse(&GOOD.replacen(from, to, 1)).unwrap_err();
