@@ -40,6 +40,7 @@ mod node_dials;
 mod node_link;
 mod ping;
 mod requests;
+mod reservation;
 mod serve;
 pub use announce::MAX_PROVIDERS;
 
@@ -245,7 +246,13 @@ impl Driver {
                 self.connections.on_dial_error(swarm, peer_id, &error);
                 return self.node.on_dial_error(swarm, peer_id, &error);
             }
-            SwarmEvent::NewListenAddr { address, .. } => self.listen.on_new(swarm, &address),
+            SwarmEvent::NewListenAddr {
+                listener_id,
+                address,
+            } => {
+                self.node.on_listen_addr(listener_id);
+                self.listen.on_new(swarm, &address);
+            }
             SwarmEvent::ListenerClosed {
                 listener_id,
                 addresses,

@@ -15,6 +15,7 @@ use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionError, DialError};
 use libp2p::{Multiaddr, PeerId, Swarm};
 
+use super::reservation::{Ended, Reservation};
 use crate::net::Bootstrap;
 use crate::peer::bootstrap;
 use crate::peer::status::{self, ConnectionInfo, Status};
@@ -43,9 +44,11 @@ pub struct NodeLink {
     ice_servers: IceServers,
     /// The network's other nodes, from the bootstrap document.
     others: Vec<(PeerId, Multiaddr)>,
-    /// The second reservation's listener, on one other node, so losing
-    /// our node does not make this peer unreachable.
-    backup: Option<ListenerId>,
+    /// The reservation on our node, through which other browsers reach us.
+    home: Reservation,
+    /// The second reservation, on one other node, so losing our node
+    /// does not make this peer unreachable.
+    backup: Reservation,
 }
 
 impl NodeLink {
@@ -61,7 +64,8 @@ impl NodeLink {
             failures: 0,
             ice_servers,
             others: Vec::new(),
-            backup: None,
+            home: Reservation::default(),
+            backup: Reservation::default(),
         }
     }
 
@@ -99,7 +103,7 @@ impl NodeLink {
     /// Dials the backup node; its reservation follows once connected
     /// ([`Self::on_other_node_connected`]).
     fn dial_backup(&mut self, swarm: &mut Swarm<Behaviour>) {
-        if self.backup.is_some() {
+        if self.backup.is_open() {
             return;
         }
         let Some((peer, addr)) = self.backup_node(*swarm.local_peer_id()).cloned() else {
@@ -120,21 +124,15 @@ impl NodeLink {
 
     /// Another node is connected: if it is the backup, reserve on it.
     pub fn on_other_node_connected(&mut self, swarm: &mut Swarm<Behaviour>, peer: PeerId) {
-        if self.backup.is_none() {
-            self.reserve_backup_on(swarm, peer);
-        }
+        self.reserve_backup_on(swarm, peer);
     }
 
     fn reserve_backup_on(&mut self, swarm: &mut Swarm<Behaviour>, peer: PeerId) {
         let Some((backup, addr)) = self.backup_node(*swarm.local_peer_id()).cloned() else {
             return;
         };
-        if backup != peer || self.backup.is_some() {
-            return;
-        }
-        match swarm.listen_on(addr.with(Protocol::P2pCircuit)) {
-            Ok(id) => self.backup = Some(id),
-            Err(e) => tracing::warn!(error = %e, "cannot reserve a relay slot on a second node"),
+        if backup == peer {
+            self.backup.make(swarm, &addr);
         }
     }
 
@@ -143,27 +141,39 @@ impl NodeLink {
     pub fn on_other_node_lost(&mut self, swarm: &mut Swarm<Behaviour>, peer: PeerId) {
         let me = *swarm.local_peer_id();
         let is_backup = self.backup_node(me).is_some_and(|(p, _)| *p == peer);
-        if is_backup && self.backup.is_none() {
+        if is_backup && !self.backup.is_open() {
             self.dial_backup(swarm);
         }
     }
 
-    /// A listener closed: if it was the second reservation, it is made
-    /// again once the backup node is connected: redialed now when its
-    /// connection is gone, else (the relay refused or ended it) the next
-    /// time the node link comes up, so a refusing relay is not asked in
-    /// a loop.
+    /// A listener has an address: a reservation was accepted.
+    pub fn on_listen_addr(&mut self, id: ListenerId) {
+        self.home.on_listen_addr(id);
+        self.backup.on_listen_addr(id);
+    }
+
+    /// A listener closed: if it was a reservation, it is made again (see
+    /// [`Reservation`]). The backup node is redialed when its connection
+    /// is gone; our node, by the link's own retry.
     pub fn on_listener_closed(&mut self, swarm: &mut Swarm<Behaviour>, id: ListenerId) {
-        if self.backup != Some(id) {
-            return;
+        if self.home.on_closed(id) == Some(Ended::AfterAccepted) && self.is_connected(swarm) {
+            if let Some((peer, addr)) = self.node.clone() {
+                tracing::info!(%peer, "the reservation on our node ended; asking again");
+                self.home.make(swarm, &addr);
+            }
         }
-        self.backup = None;
+        let Some(ended) = self.backup.on_closed(id) else {
+            return;
+        };
         let me = *swarm.local_peer_id();
-        let lost = self
-            .backup_node(me)
-            .is_some_and(|(peer, _)| !swarm.is_connected(peer));
-        if lost {
+        let Some((peer, _)) = self.backup_node(me).cloned() else {
+            return;
+        };
+        if !swarm.is_connected(&peer) {
             self.dial_backup(swarm);
+        } else if ended == Ended::AfterAccepted {
+            tracing::info!(%peer, "the second reservation ended; asking again");
+            self.reserve_backup_on(swarm, peer);
         }
     }
 
@@ -307,11 +317,8 @@ impl NodeLink {
             s.node.retry_in_ms = None;
         });
         // Hold a reservation so other browsers can reach us through the node.
-        if let Some((_, addr)) = &self.node {
-            let circuit = addr.clone().with(Protocol::P2pCircuit);
-            if let Err(e) = swarm.listen_on(circuit) {
-                tracing::warn!(error = %e, "cannot reserve a relay slot");
-            }
+        if let Some((_, addr)) = self.node.clone() {
+            self.home.make(swarm, &addr);
         }
         self.dial_backup(swarm);
     }
