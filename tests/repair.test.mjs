@@ -164,6 +164,16 @@ test('a node whose disk lost its shards but still answers HAS "yes" is caught by
   const get = await runMeganet(['get', link, '-o', out, '--node', duty.url], { timeoutMs: 120_000 });
   assert.equal(get.code, 0, get.stderr);
   assert.equal(sha(readFileSync(out)), sha(data));
+
+  // Ten or more failed audits in a row leave no record trusted, and the
+  // node on duty remembers it across a restart.
+  const { untrustedHolders } = (await duty.status()).repair;
+  assert.ok(untrustedHolders >= 1, `the liar is no longer trusted: ${untrustedHolders}`);
+  await duty.stop();
+  const again = await startNode({ data: duty.data, args: FAST });
+  cleanups.push(() => again.stop());
+  await until('the restarted node to read its repair record', async () =>
+    (await again.status()).repair.untrustedHolders === untrustedHolders);
 });
 
 test('meganet repair and cap refuse what is not a capability of a version-2 file, naming why', async () => {

@@ -257,9 +257,11 @@ async fn repair(cap: String, threshold: usize, node: NodeArg) -> anyhow::Result<
         timeout: meganet::transfer::check::AUDIT_TIMEOUT,
         audit_every: std::time::Duration::ZERO,
     };
-    let mut memory = Default::default();
+    let (mut memory, mut standing) = Default::default();
     let started = std::time::Instant::now();
-    let report = client.repair(&cap, &policy, &mut memory, 0).await?;
+    let report = client
+        .repair(&cap, &policy, &mut memory, &mut standing, 0)
+        .await?;
     println!(
         "{} holders, {} failed an audit; weakest segment {} shards, now {}; rebuilt {} segments, placed {} shards ({} bytes) in {} ms",
         report.holders,

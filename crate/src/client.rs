@@ -367,11 +367,21 @@ impl Client {
         cap: &format::RepairCap,
         policy: &transfer::Policy,
         memory: &mut transfer::Memory<PeerId>,
+        standing: &mut transfer::Standing<PeerId>,
         now_ms: u64,
     ) -> anyhow::Result<transfer::Repaired> {
         let source = Remote::new(self, Some(cap.provider_key()));
         let mut random = crate::audit::os_random;
-        Ok(transfer::repair(source, cap, policy, memory, now_ms, &mut random).await?)
+        let repaired = transfer::repair(source, cap, policy, memory, standing, now_ms, &mut random);
+        Ok(repaired.await?)
+    }
+
+    /// Whether `node` answers: a HAS of one block (the node is not
+    /// otherwise asked anything in this pass).
+    pub async fn reach(&mut self, node: PeerId, hash: Hash) -> transfer::Result<()> {
+        ShardSource::has(&Remote::new(self, None), node, &[hash])
+            .await
+            .map(drop)
     }
 }
 

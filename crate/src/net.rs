@@ -213,6 +213,11 @@ pub struct RepairStatus {
     pub failed_audits: u64,
     /// Segments the last pass found below k live shards.
     pub unrepairable_segments: u64,
+    /// Holders whose audit record is no longer trusted: they are given
+    /// no new shards, and their claims count only where they just proved
+    /// every audit (kept across restarts).
+    #[serde(default)]
+    pub untrusted_holders: usize,
 }
 
 impl NodeStatus {

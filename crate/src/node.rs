@@ -56,6 +56,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .with_context(|| format!("cannot open the block store in {}", blocks.display()))?;
     let caps_dir = config.data.join("repair");
     let caps = std::sync::Arc::new(std::sync::Mutex::new(repair::Caps::open(&caps_dir)?));
+    let ledger = repair::Ledger::open(&caps_dir);
     status.write().await.repair.caps = caps.lock().map(|c| c.count()).unwrap_or_default();
     let mut node =
         swarm::Node::start(&config, secrets, status.clone(), store, caps.clone()).await?;
@@ -78,9 +79,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 .enable_all()
                 .build();
             match runtime {
-                Ok(runtime) => {
-                    runtime.block_on(repair::run(repair_config, caps, peer_id, url, duty_status))
-                }
+                Ok(runtime) => runtime.block_on(repair::run(
+                    repair_config,
+                    caps,
+                    ledger,
+                    peer_id,
+                    url,
+                    duty_status,
+                )),
                 Err(e) => tracing::error!(error = %e, "no runtime for the repair duty"),
             }
         })

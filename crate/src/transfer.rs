@@ -30,6 +30,6 @@ pub use fetcher::{Fetched, Fetcher, Verdict};
 pub use get::{open_manifest, Config, Getter};
 pub use progress::{OnProgress, Progress, Stage, Tally};
 pub use put::{put, Input};
-pub use repair::{repair, Memory, Policy, Repaired};
+pub use repair::{repair, Memory, Policy, Repaired, Standing};
 pub use retry::Retries;
 pub use source::{Answers, HolderId, Reach, ShardSink, ShardSource};

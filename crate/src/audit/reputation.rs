@@ -19,7 +19,7 @@ pub const FORGETTING: f64 = 0.95;
 pub const TRUST_THRESHOLD: f64 = 0.6;
 
 /// One holder's audit record.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Reputation {
     alpha: f64,
     beta: f64,
@@ -61,6 +61,19 @@ impl Reputation {
     /// Audits recorded, and how many failed.
     pub fn history(&self) -> (u32, u32) {
         (self.audits, self.failures)
+    }
+
+    /// Records one check's audits of a holder: `proven` passed, then
+    /// `failed` failed (failures last: the record ends on them).
+    pub fn record_check(&mut self, proven: usize, failed: usize) {
+        (0..proven).for_each(|_| self.record(true));
+        (0..failed).for_each(|_| self.record(false));
+    }
+
+    /// Whether its record holds nothing but passes: such an entry may be
+    /// dropped when records are full, as a new holder starts trusted.
+    pub fn is_clean(&self) -> bool {
+        self.failures == 0
     }
 }
 

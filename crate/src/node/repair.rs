@@ -1,8 +1,10 @@
 //! Repair duty. A node keeps the repair capabilities of the files placed
-//! through it (KEEP on `/meganet/block`) in `<data>/repair/`, one file
-//! each. Every interval (jittered), for each capability, the nodes it
-//! knows are ranked for the file ([`rotation::rank_nodes`], the same
-//! ranking placement uses); the first [`REPLICAS`] keep it:
+//! through it (KEEP on `/meganet/block`) in `<data>/repair/`
+//! ([`caps`]), with what it remembers of them ([`ledger`]). Every
+//! interval (jittered), each node it knows is asked once whether it
+//! answers, and for each capability the nodes that do are ranked for the
+//! file ([`rotation::rank_nodes`], the same ranking placement uses); the
+//! first [`REPLICAS`] keep it:
 //!
 //! - the first is on duty: it passes the capability to the other
 //!   keepers, then checks the file and repairs it ([`transfer::repair`]);
@@ -13,29 +15,37 @@
 //! - the others keep it for the day the first is gone: the ranking then
 //!   puts one of them first. Losing a node loses no repair duty.
 //!
+//! A capability is passed to a keeper once, and again when the ranking
+//! makes a node a keeper anew or [`KEEP_AGAIN`] has gone by (a keeper
+//! that lost its repair directory but not its identity gets it back),
+//! not on every pass.
+//!
 //! The pass runs through a client of this node over loopback TCP, the
 //! same path `meganet repair` takes: shards are fetched from any holder,
 //! rebuilt, and placed on nodes and contributors as a put places them.
 //! The node never holds a file key: a capability opens only the layout.
 
-use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+mod caps;
+mod ledger;
+
+pub use caps::{Caps, SharedCaps};
+pub use ledger::Ledger;
+
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use libp2p::PeerId;
 use tokio::sync::RwLock;
 
-use crate::format::RepairCap;
-use crate::hash::Hash;
 use crate::net::{NodeStatus, RepairStatus};
 use crate::transfer::{self, rotation, TransferError};
 
 /// Nodes that keep each capability.
 pub const REPLICAS: usize = 3;
-/// Most capabilities one node keeps.
-pub const MAX_CAPS: usize = 65_536;
+/// How long a keeper's copy of a capability is trusted before it is
+/// passed again.
+pub const KEEP_AGAIN: Duration = Duration::from_secs(86_400);
 
 /// Options of the repair duty.
 #[derive(Debug, Clone, clap::Args)]
@@ -69,112 +79,25 @@ pub struct RepairConfig {
 
 pub use transfer::repair::DEFAULT_THRESHOLD as DEFAULT_REPAIR_THRESHOLD;
 
-/// The capabilities this node keeps, on disk.
-#[derive(Debug)]
-pub struct Caps {
-    dir: PathBuf,
-    caps: HashMap<Hash, RepairCap>,
-}
-
-/// Shared between the swarm (which takes KEEP) and the duty loop.
-pub type SharedCaps = Arc<Mutex<Caps>>;
-
-impl Caps {
-    /// Loads every capability in `dir` (created if missing); a file that
-    /// does not parse is skipped with a warning.
-    pub fn open(dir: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let mut caps = HashMap::new();
-        for entry in std::fs::read_dir(dir)? {
-            let path = entry?.path();
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            match text.parse::<RepairCap>() {
-                Ok(cap) if caps.len() < MAX_CAPS => {
-                    caps.insert(cap.manifest, cap);
-                }
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "skipping a repair capability")
-                }
-            }
-        }
-        Ok(Self {
-            dir: dir.to_owned(),
-            caps,
-        })
-    }
-
-    /// Keeps `cap` (written to disk before it counts); an error when the
-    /// node keeps [`MAX_CAPS`] already or the disk fails.
-    pub fn keep(&mut self, cap: &RepairCap) -> Result<(), String> {
-        if self.caps.contains_key(&cap.manifest) {
-            return Ok(());
-        }
-        if self.caps.len() >= MAX_CAPS {
-            return Err(format!(
-                "this node keeps {MAX_CAPS} repair capabilities already"
-            ));
-        }
-        let path = self.path(&cap.manifest);
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, cap.to_string())
-            .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| format!("cannot keep the repair capability: {e}"))?;
-        self.caps.insert(cap.manifest, cap.clone());
-        Ok(())
-    }
-
-    /// Forgets the capability of `manifest`.
-    pub fn forget(&mut self, manifest: &Hash) {
-        if self.caps.remove(manifest).is_some() {
-            let _ = std::fs::remove_file(self.path(manifest));
-        }
-    }
-
-    /// How many it keeps.
-    pub fn count(&self) -> usize {
-        self.caps.len()
-    }
-
-    fn all(&self) -> Vec<RepairCap> {
-        self.caps.values().cloned().collect()
-    }
-
-    fn path(&self, manifest: &Hash) -> PathBuf {
-        self.dir.join(format!("{}.cap", manifest.to_hex()))
-    }
-}
-
 /// The duty loop: runs until the node stops.
 pub async fn run(
     config: RepairConfig,
     caps: SharedCaps,
+    mut ledger: Ledger,
     own: PeerId,
     url: String,
     status: Arc<RwLock<NodeStatus>>,
 ) {
-    let mut memories: HashMap<Hash, transfer::Memory<PeerId>> = HashMap::new();
-    let started = Instant::now();
     let mut totals = RepairStatus {
         threshold: config.repair_threshold,
+        untrusted_holders: ledger.untrusted(),
         ..RepairStatus::default()
     };
     status.write().await.repair = totals.clone();
     loop {
         tokio::time::sleep(jittered(config.repair_interval_secs)).await;
         let pass = Instant::now();
-        match pass_once(
-            &config,
-            &caps,
-            own,
-            &url,
-            &mut memories,
-            started,
-            &mut totals,
-        )
-        .await
-        {
+        match pass_once(&config, &caps, &mut ledger, own, &url, &mut totals).await {
             Ok(()) => tracing::info!(
                 files = totals.files_checked,
                 segments = totals.segments_repaired,
@@ -184,7 +107,9 @@ pub async fn run(
             ),
             Err(e) => tracing::warn!(error = %format!("{e:#}"), "repair pass failed"),
         }
+        ledger.save_standing();
         totals.caps = caps.lock().map(|c| c.count()).unwrap_or_default();
+        totals.untrusted_holders = ledger.untrusted();
         totals.last_pass_ms = pass.elapsed().as_millis() as u64;
         totals.passes += 1;
         status.write().await.repair = totals.clone();
@@ -202,19 +127,17 @@ fn jittered(secs: u64) -> Duration {
 async fn pass_once(
     config: &RepairConfig,
     caps: &SharedCaps,
+    ledger: &mut Ledger,
     own: PeerId,
     url: &str,
-    memories: &mut HashMap<Hash, transfer::Memory<PeerId>>,
-    started: Instant,
     totals: &mut RepairStatus,
 ) -> anyhow::Result<()> {
     let all = caps.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.all();
-    if all.is_empty() {
+    let Some(probe) = all.first().map(|c| c.manifest) else {
         return Ok(());
-    }
+    };
     totals.unrepairable_segments = 0;
     let mut client = crate::client::Client::connect(url).await?;
-    let nodes = client.node_ids();
     let policy = transfer::Policy {
         threshold: config.repair_threshold,
         lost_after: Duration::from_secs(config.repair_lost_after_secs),
@@ -222,49 +145,63 @@ async fn pass_once(
         timeout: transfer::check::AUDIT_TIMEOUT,
         audit_every: Duration::from_secs(config.audit_interval_secs),
     };
-    // Nodes that could not be reached in this pass are passed over.
+    // Nodes that do not answer in this pass are passed over.
     let mut down: HashSet<PeerId> = HashSet::new();
+    for node in client.node_ids().into_iter().filter(|n| *n != own) {
+        if let Err(TransferError::Unreachable { .. }) = client.reach(node, probe).await {
+            tracing::info!(%node, "a node is down: passed over for this pass");
+            down.insert(node);
+            client.forget_node(node);
+        }
+    }
+    let nodes = client.node_ids();
+    let keep_again = KEEP_AGAIN.as_millis() as u64;
     for cap in all {
-        let mut keepers: Vec<PeerId> = Vec::with_capacity(REPLICAS);
-        for node in rotation::rank_nodes(&cap.manifest, &nodes) {
-            if keepers.len() == REPLICAS {
-                break;
-            }
-            if node == own {
-                keepers.push(node);
-                continue;
-            }
-            if down.contains(&node) {
+        let keepers: Vec<PeerId> = rotation::rank_nodes(&cap.manifest, &nodes)
+            .into_iter()
+            .take(REPLICAS)
+            .collect();
+        let now = ledger::now_ms();
+        let (state, standing) = ledger.file(&cap.manifest);
+        // A node that is no longer a keeper gets the capability anew if
+        // the ranking makes it one again.
+        state.kept.retain(|node, _| keepers.contains(node));
+        for &node in keepers.iter().filter(|n| **n != own) {
+            let due = state
+                .kept
+                .get(&node)
+                .is_none_or(|at| now.saturating_sub(*at) >= keep_again);
+            if !due {
                 continue;
             }
             match client.keep(node, &cap).await {
-                Ok(()) => keepers.push(node),
-                Err(TransferError::Unreachable { .. }) => {
-                    tracing::info!(%node, "a node is down: passed over for this pass");
-                    down.insert(node);
-                    client.forget_node(node);
+                Ok(()) => {
+                    state.kept.insert(node, now);
                 }
                 Err(e) => tracing::warn!(%node, error = %e, "a node will not keep a capability"),
             }
         }
-        // The first reachable keeper is on duty; a node that is not a
-        // keeper has passed the capability on and forgets it.
+        // The first keeper is on duty; a node that is not a keeper has
+        // passed the capability on and forgets it once the first has it.
         if !keepers.contains(&own) {
-            if !keepers.is_empty() {
+            if keepers
+                .first()
+                .is_some_and(|first| state.kept.contains_key(first))
+            {
                 caps.lock()
                     .map_err(|_| anyhow::anyhow!("poisoned"))?
                     .forget(&cap.manifest);
-                memories.remove(&cap.manifest);
+                ledger.forget(&cap.manifest);
             }
             continue;
         }
         if keepers.first() != Some(&own) {
+            ledger.save(&cap.manifest);
             continue;
         }
-        let memory = memories.entry(cap.manifest).or_default();
-        let now = started.elapsed().as_millis() as u64;
         totals.files_checked += 1;
-        match client.repair(&cap, &policy, memory, now).await {
+        let repaired = client.repair(&cap, &policy, &mut state.memory, standing, now);
+        match repaired.await {
             Ok(report) => {
                 totals.segments_repaired += report.segments as u64;
                 totals.shards_placed += report.shards as u64;
@@ -289,6 +226,7 @@ async fn pass_once(
                 tracing::warn!(manifest = %cap.manifest, error = %format!("{e:#}"), "repair failed");
             }
         }
+        ledger.save(&cap.manifest);
     }
     Ok(())
 }

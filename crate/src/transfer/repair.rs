@@ -22,6 +22,7 @@ use super::check::{inspect, Auditor, Health};
 use super::error::{Result, TransferError};
 use super::place::{place_shards, Places};
 use super::source::{ShardSink, ShardSource};
+use crate::audit::Reputation;
 use crate::format::{Access, FormatError, Manifest, RepairCap, Shard};
 
 /// Repair a segment with fewer live shards than this (of the default 8;
@@ -48,8 +49,13 @@ pub struct Policy {
 }
 
 /// What repair remembers of one file between checks: the shards each
-/// holder was counted for when last reached, and when (ms).
-#[derive(Debug)]
+/// holder was counted for when last reached, and when (ms). A node keeps
+/// it on disk, so a restart forgets neither who is away nor who failed.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(bound(
+    serialize = "H: serde::Serialize",
+    deserialize = "H: serde::Deserialize<'de> + Ord"
+))]
 pub struct Memory<H> {
     seen: BTreeMap<H, (Vec<usize>, u64)>,
     /// When this file was first checked, and last audited (ms).
@@ -70,6 +76,15 @@ impl<H> Default for Memory<H> {
         }
     }
 }
+
+/// Each holder's audit record over every file a repairer checks
+/// ([`Reputation`]): a holder whose record is no longer trusted has its
+/// claims counted only where it just proved all it was asked, and is
+/// given no new shards. At most [`MAX_STANDING`] holders are kept.
+pub type Standing<H> = BTreeMap<H, Reputation>;
+
+/// Most holders a [`Standing`] keeps: past it, clean records make room.
+pub const MAX_STANDING: usize = 65_536;
 
 /// What one repair pass found and did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -137,13 +152,14 @@ pub fn audit_due(last: Option<u64>, now_ms: u64, every: Duration) -> bool {
 }
 
 /// Checks the file `cap` names through `source` and repairs what
-/// [`plan`] says, remembering holders in `memory`; `now_ms` is the
-/// caller's clock, `random` draws the audits.
+/// [`plan`] says, remembering holders in `memory` and their audits in
+/// `standing`; `now_ms` is the caller's clock, `random` draws the audits.
 pub async fn repair<S>(
     source: S,
     cap: &RepairCap,
     policy: &Policy,
     memory: &mut Memory<<S as ShardSource>::Holder>,
+    standing: &mut Standing<<S as ShardSource>::Holder>,
     now_ms: u64,
     random: &mut impl FnMut() -> u64,
 ) -> Result<Repaired>
@@ -155,6 +171,7 @@ where
     let (mut health, manifest, mut source) =
         inspect(source, &access, policy.timeout, random, audit).await?;
     trust(memory, &mut health, audit, now_ms);
+    let untrusted = judge(standing, &mut health);
     let n = usize::from(manifest.params.n);
     let k = usize::from(manifest.params.k);
     let live: BTreeSet<usize> = health
@@ -194,12 +211,13 @@ where
     }
     // A holder that failed an audit or could not be reached takes nothing:
     // a node that lost shards may still list them and take none again.
-    let failed: BTreeSet<_> = health
+    let mut failed: BTreeSet<_> = health
         .holders
         .iter()
         .filter(|h| !h.reached || h.audited > h.proven)
         .map(|h| h.holder)
         .collect();
+    failed.extend(untrusted);
     let mut nodes = ShardSink::nodes(&mut source).await;
     nodes.retain(|n| !failed.contains(n));
     if nodes.is_empty() {
@@ -270,6 +288,40 @@ fn trust<H: Ord + Copy>(memory: &mut Memory<H>, health: &mut Health<H>, audit: b
         }
     }
     health.recount();
+}
+
+/// Adds this check's audits to each holder's record in `standing`, then
+/// counts nothing for a holder whose record is not trusted unless it
+/// proved every claim it was asked in this check; returns those holders.
+fn judge<H: Ord + Copy>(standing: &mut Standing<H>, health: &mut Health<H>) -> BTreeSet<H> {
+    for h in health.holders.iter().filter(|h| h.audited > 0) {
+        if !standing.contains_key(&h.holder) && standing.len() >= MAX_STANDING {
+            standing.retain(|_, r| !r.is_clean());
+            if standing.len() >= MAX_STANDING {
+                continue;
+            }
+        }
+        let record = standing.entry(h.holder).or_default();
+        record.record_check(h.proven, h.audited - h.proven);
+    }
+    let untrusted: BTreeSet<H> = health
+        .holders
+        .iter()
+        .filter(|h| standing.get(&h.holder).is_some_and(|r| !r.trusted()))
+        .map(|h| h.holder)
+        .collect();
+    let mut changed = false;
+    for h in &mut health.holders {
+        let proved_all = h.audited > 0 && h.audited == h.proven;
+        if untrusted.contains(&h.holder) && !proved_all && !h.counted.is_empty() {
+            h.counted.clear();
+            changed = true;
+        }
+    }
+    if changed {
+        health.recount();
+    }
+    untrusted
 }
 
 /// Updates `memory` with this check and returns the shards that count
@@ -596,24 +648,97 @@ mod tests {
                 audit_every: Duration::from_millis(1000),
             };
             let mut memory = Memory::default();
+            let mut standing = Standing::default();
             let mut random = || 7u64;
-            let first = repair(&world, &cap, &policy, &mut memory, 0, &mut random);
+            let first = repair(
+                &world,
+                &cap,
+                &policy,
+                &mut memory,
+                &mut standing,
+                0,
+                &mut random,
+            );
             let first = first.await.unwrap();
             assert_eq!((first.failed_audits, first.segments), (0, 0));
             // Node 1 loses its shards but says it has them all.
             world.lose_shards(1, &cap);
             world.liar.set(Some(1));
-            let between = repair(&world, &cap, &policy, &mut memory, 500, &mut random);
+            let between = repair(
+                &world,
+                &cap,
+                &policy,
+                &mut memory,
+                &mut standing,
+                500,
+                &mut random,
+            );
             let between = between.await.unwrap();
             assert_eq!((between.failed_audits, between.weakest_before), (0, 8));
             // The next audit finds it out: 3 shards of each segment rebuilt.
-            let next = repair(&world, &cap, &policy, &mut memory, 1000, &mut random);
+            let next = repair(
+                &world,
+                &cap,
+                &policy,
+                &mut memory,
+                &mut standing,
+                1000,
+                &mut random,
+            );
             let next = next.await.unwrap();
             assert_eq!(next.failed_audits, 1);
             assert_eq!(
                 (next.weakest_before, next.segments, next.weakest_after),
                 (5, 3, 8)
             );
+        }
+
+        #[tokio::test]
+        async fn a_holder_that_failed_elsewhere_counts_for_nothing_between_audits_and_takes_no_shards(
+        ) {
+            let (world, cap, segments) = placed().await;
+            let policy = Policy {
+                threshold: 7,
+                lost_after: Duration::from_secs(3600),
+                bytes_per_second: 0,
+                timeout: Duration::from_secs(1),
+                audit_every: Duration::from_secs(3600),
+            };
+            // Node 2 failed audits of other files; this file was audited
+            // a minute ago, so this pass trusts claims alone.
+            let mut standing = Standing::default();
+            standing.entry(2u8).or_default().record_check(0, 4);
+            let mut memory = Memory {
+                last_audit: Some(0),
+                since: Some(0),
+                ..Memory::default()
+            };
+            let mut random = || 3u64;
+            let report = repair(
+                &world,
+                &cap,
+                &policy,
+                &mut memory,
+                &mut standing,
+                60_000,
+                &mut random,
+            );
+            let report = report.await.unwrap();
+            // Its 2 shards of each segment no longer count: 6 of 8, below 7.
+            assert_eq!((report.weakest_before, report.segments), (6, 3));
+            let held = world.held.borrow();
+            for seg in &segments {
+                for shard in seg.shards.iter().filter(|s| s.index % 3 == 2) {
+                    let elsewhere = [0u8, 1].iter().any(|n| held[n].contains_key(&shard.hash));
+                    assert!(
+                        elsewhere,
+                        "shard {} of segment {} rebuilt on a trusted node",
+                        shard.index, seg.index
+                    );
+                }
+            }
+            // It was given nothing beyond what it held.
+            assert_eq!(held[&2].len(), 1 + 2 * segments.len());
         }
 
         #[tokio::test]
@@ -628,10 +753,11 @@ mod tests {
                 audit_every: Duration::ZERO,
             };
             let (mut m1, mut m2) = (Memory::default(), Memory::default());
+            let (mut s1, mut s2) = (Standing::default(), Standing::default());
             let (mut r1, mut r2) = (|| 1u64, || 2u64);
             let (a, b) = futures::join!(
-                repair(&world, &cap, &policy, &mut m1, 0, &mut r1),
-                repair(&world, &cap, &policy, &mut m2, 0, &mut r2),
+                repair(&world, &cap, &policy, &mut m1, &mut s1, 0, &mut r1),
+                repair(&world, &cap, &policy, &mut m2, &mut s2, 0, &mut r2),
             );
             let (a, b) = (a.unwrap(), b.unwrap());
             // Node 2 held shards 2 and 5 of each segment: 6 live, not below 6.
@@ -646,8 +772,8 @@ mod tests {
             }
             world.lose_shards(1, &cap);
             let (a, b) = futures::join!(
-                repair(&world, &cap, &policy, &mut m1, 0, &mut r1),
-                repair(&world, &cap, &policy, &mut m2, 0, &mut r2),
+                repair(&world, &cap, &policy, &mut m1, &mut s1, 0, &mut r1),
+                repair(&world, &cap, &policy, &mut m2, &mut s2, 0, &mut r2),
             );
             let (a, b) = (a.unwrap(), b.unwrap());
             assert_eq!((a.weakest_before, a.segments, a.weakest_after), (4, 3, 8));

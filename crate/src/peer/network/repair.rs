@@ -29,7 +29,17 @@ pub async fn repair(
         timeout: transfer::check::AUDIT_TIMEOUT,
         audit_every: Duration::ZERO,
     };
-    let mut memory = transfer::Memory::default();
+    // One check, by a page that keeps no record between them.
+    let (mut memory, mut standing) = Default::default();
     let mut random = crate::audit::os_random;
-    transfer::repair(source, &cap, &policy, &mut memory, 0, &mut random).await
+    transfer::repair(
+        source,
+        &cap,
+        &policy,
+        &mut memory,
+        &mut standing,
+        0,
+        &mut random,
+    )
+    .await
 }
