@@ -217,6 +217,14 @@ test('chromium: where an upload\'s shards land follows the contributor\'s state:
   await enforced(holder.page, true, null);
   const charging = await putFrom(uploader.page);
   assert.ok(charging.peers[holderId] > 0, `the charging holder took shards: ${JSON.stringify(charging.peers)}`);
+
+  // Switching off is for good: the pieces go to the node, the space is freed.
+  const held = (await holder.page.evaluate(() => window.meganet.usage())).entries;
+  await holder.page.click('#contribute-on');
+  await waitForLine(holder.page, /^Not contributing/);
+  const said = await holder.page.waitForFunction(() => document.getElementById('contribute-handoff').textContent.match(/^Stopped: handed (\d+) pieces? \(.+\) to the network and freed the space\.$/)?.[1], null, { timeout: 30_000 });
+  assert.equal(Number(await said.jsonValue()), held, 'every piece handed on');
+  assert.equal((await holder.page.evaluate(() => window.meganet.usage())).entries, 0);
 });
 
 for (const kind of BROWSERS.filter((k) => k === 'firefox')) {

@@ -1,6 +1,9 @@
 // The Contribute card: the opt-in switch, the space offered, the browser's
 // persistence answer and a live line saying what this peer contributes now
-// and why. The choice is kept in localStorage (`meganet.contribute`) and
+// and why. Switching off is for good: the pieces held are handed to the
+// node and the space is freed (`peer.leave()`), so the files they belong
+// to keep their redundancy without waiting for repair; a lowered quota
+// hands off what it evicts the same way, and the card says what moved. The choice is kept in localStorage (`meganet.contribute`) and
 // handed to the peer; the decision comes from the policy (contribution.js).
 // The latest decision is on `window.meganetContribution` for automation.
 
@@ -24,6 +27,7 @@ export async function setUpContribution(peer) {
   const value = $('contribute-quota-value');
   const note = $('contribute-quota-note');
   const persist = $('contribute-persist');
+  const handoff = $('contribute-handoff');
   const state = { settings: loadSettings(SETTINGS_KEY), persisted: null, decision: null, summary: null, signals: null };
   window.meganetContribution = state;
 
@@ -65,6 +69,9 @@ export async function setUpContribution(peer) {
     try {
       const result = await applyToPeer(peer, state.settings);
       if (typeof result?.persisted === 'boolean') state.persisted = result.persisted;
+      if (result?.evicted && (result.evicted.handedOff || result.evicted.dropped)) {
+        setText(handoff, handedOffText(result.evicted, 'Less space offered'));
+      }
     } catch (e) {
       console.warn('peer.contribute failed:', e);
     }
@@ -77,10 +84,30 @@ export async function setUpContribution(peer) {
     setText(persist, state.settings.enabled ? persistenceText(state.persisted) : '');
   };
 
+  // Off for good: hand the pieces on, free the space, then stop.
+  const stop = async () => {
+    if (used() > 0 && typeof peer?.leave === 'function') {
+      toggle.disabled = true;
+      setText(handoff, 'Handing the pieces this browser stores to the network…');
+      try {
+        setText(handoff, handedOffText(await peer.leave(), 'Stopped'));
+      } catch (e) {
+        setText(handoff, `Could not hand the pieces on (${e?.message ?? e}); repair rebuilds them elsewhere.`);
+      } finally {
+        toggle.disabled = false;
+      }
+    }
+    await apply();
+  };
   toggle.addEventListener('change', () => {
     state.settings = { ...state.settings, enabled: toggle.checked };
-    if (toggle.checked) askPersistence();
-    apply();
+    if (toggle.checked) {
+      setText(handoff, '');
+      askPersistence();
+      apply();
+    } else {
+      stop();
+    }
   });
   // Firefox asks the user, and the answer may never come: the card works
   // meanwhile and shows the answer when it does.
@@ -102,6 +129,13 @@ export async function setUpContribution(peer) {
   startIdleTracking();
   state.persisted = await isPersisted();
   await apply();
+}
+
+/** What a hand-off did (`{handedOff, handedOffBytes, dropped}`), in words. */
+export function handedOffText({ handedOff = 0, handedOffBytes = 0, dropped = 0 }, what) {
+  const pieces = (n) => `${n} ${n === 1 ? 'piece' : 'pieces'}`;
+  const moved = `${what}: handed ${pieces(handedOff)} (${binaryBytes(handedOffBytes)}) to the network and freed the space.`;
+  return dropped ? `${moved} ${pieces(dropped)} could not be handed on; repair rebuilds them elsewhere.` : moved;
 }
 
 function render(summary) {
