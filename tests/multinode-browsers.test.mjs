@@ -22,6 +22,33 @@ async function start(args = [], data = undefined) {
   cleanups.push(() => node.stop());
   return node;
 }
+test('chromium: an open picture follows its upload: a node that stops shows its pieces away, not lost', async () => {
+  const a = await start();
+  const b = await start(['--peer', await tcpAddr(a)]);
+  const c = await start(['--peer', await tcpAddr(a)]);
+  await waitForMesh([a, b, c]);
+  const browser = await launch('chromium');
+  cleanups.push(() => browser.close());
+  const up = await openApp(browser, a.url);
+  await waitForStatus(up.page, (s) => s.node.state === 'connected' && s.node.otherNodes === 2);
+  await up.page.setInputFiles('#file', { name: 'watched.bin', mimeType: 'application/octet-stream', buffer: randomBytes((3 << 20) + 99) });
+  await up.page.waitForSelector('#put-result:not([hidden])', { timeout: 90_000 });
+  await up.page.waitForSelector('#uploads-list li .health[data-state="healthy"]', { timeout: 30_000 });
+  await up.page.click('#uploads-list li .where summary');
+  const label = () => up.page.getAttribute('#uploads-list li .piece-map [role="img"]', 'aria-label');
+  assert.match(await label(), /^4 parts of 8 pieces: 32 on nodes, 0 on browsers only, 0 not found\./);
+  const onC = (await c.status()).storedBlocks - 1;
+
+  await c.stop();
+  // The open picture is audited again within 15 s: C's pieces are away.
+  await up.page.waitForFunction(() => /away/.test(document.querySelector('#uploads-list li .piece-map [role="img"]').getAttribute('aria-label')), null, { timeout: 45_000, polling: 250 });
+  assert.equal(await label(), `4 parts of 8 pieces: ${32 - onC} on nodes, 0 on browsers only, ${onC} away (their holders may come back), 0 not found. A part needs 4; nodes rebuild a part below 6.`);
+  assert.equal(await up.page.evaluate(() => document.querySelectorAll('#uploads-list li .piece-map .cell.away').length), onC);
+  // A node that does not answer is not a failed audit.
+  assert.match(await up.page.textContent('#uploads-list li .health'), /Last audit .+: \d+ pieces proven; 1 holder did not answer\./);
+  await screenshot(up.page, 'where-it-lives-away');
+});
+
 for (const kind of BROWSERS) {
 test(`${kind}: a link made on node A's page opens on node B's page after A stops`, async () => {
   const a = await start();

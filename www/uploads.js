@@ -3,6 +3,7 @@
 
 import { wireCopyButton } from './clipboard.js';
 import { errorCode, errorMessage } from './errors.js';
+import { remember, pieceStates, pictureSentence } from './piece-states.js';
 
 const KEY = 'meganet-uploads';
 const MAX = 200;
@@ -38,7 +39,11 @@ function forget(link) {
 // `data-code`.
 const HEALTH_MS = 60_000;
 const HEALTH_CHECKED = 20;
+// An open picture is audited again this often, so it follows repairs.
+const PICTURE_MS = 15_000;
 const health = new Map();
+// When each piece of each upload was last live (piece-states.js).
+const lastLive = new Map();
 let healthPeer = null;
 
 /** Starts checking the listed uploads' health with `peer`. */
@@ -50,15 +55,34 @@ export function watchUploadHealth(peer) {
 
 async function checkHealth() {
   if (!healthPeer) return;
-  for (const u of loadUploads().slice(0, HEALTH_CHECKED)) {
-    try {
-      health.set(u.link, { ...await healthPeer.health(u.link), checkedAt: Date.now() });
-    } catch (e) {
-      health.set(u.link, { state: 'unknown', error: errorMessage(e), code: errorCode(e) });
-    }
-    showHealth(u.link);
-    await repairIfWeak(u.link);
+  for (const u of loadUploads().slice(0, HEALTH_CHECKED)) await checkOne(u.link);
+}
+
+// One check at a time per upload: an open picture and the periodic pass
+// share it.
+const checking = new Map();
+function checkOne(link) {
+  if (!checking.has(link)) {
+    checking.set(link, auditAndRepair(link).finally(() => checking.delete(link)));
   }
+  return checking.get(link);
+}
+
+async function auditAndRepair(link) {
+  if (!healthPeer) return;
+  await audit(link);
+  await repairIfWeak(link);
+}
+
+async function audit(link) {
+  try {
+    const h = { ...await healthPeer.health(link), checkedAt: Date.now() };
+    lastLive.set(link, remember(lastLive.get(link), h.pieces, h.checkedAt));
+    health.set(link, h);
+  } catch (e) {
+    health.set(link, { state: 'unknown', error: errorMessage(e), code: errorCode(e) });
+  }
+  showHealth(link);
 }
 
 // A part below the nodes' repair threshold is rebuilt by this tab too,
@@ -68,13 +92,26 @@ async function repairIfWeak(link) {
   const h = health.get(link);
   if (!h?.pieces || h.weakest < h.k || h.weakest >= h.repairThreshold) return;
   if (typeof healthPeer.repair !== 'function') return;
+  // Drawn as being repaired only when the policy lets this tab work now
+  // (otherwise the peer refuses at once, with the reason).
+  h.repairing = healthPeer.decision?.()?.runBackgroundWork === true;
+  if (h.repairing) showHealth(link);
+  let placed = 0;
   try {
     const r = await healthPeer.repair(link);
+    placed = r.shards;
     h.repairNote = r.shards ? `This browser placed ${plural(r.shards, 'piece')} again.` : '';
   } catch (e) {
     h.repairNote = `Not repaired here: ${errorMessage(e)}`;
   }
+  h.repairing = false;
   showHealth(link);
+  // The picture shows the new holders at once.
+  if (placed) {
+    await audit(link);
+    health.get(link).repairNote = h.repairNote;
+    showHealth(link);
+  }
 }
 
 const plural = (n, one) => `${n} ${one}${n === 1 ? '' : 's'}`;
@@ -90,7 +127,8 @@ function holdersText(h) {
 function auditText(h) {
   const when = new Date(h.checkedAt).toLocaleTimeString();
   const failed = h.failedAudits ? `, ${h.failedAudits} failed` : '';
-  return `Last audit ${when}: ${plural(h.audits, 'piece')} proven${failed}.`;
+  const silent = h.unreached ? `; ${plural(h.unreached, 'holder')} did not answer` : '';
+  return `Last audit ${when}: ${plural(h.audits - (h.failedAudits || 0), 'piece')} proven${failed}${silent}.`;
 }
 
 function healthText(h) {
@@ -111,38 +149,38 @@ function showHealth(link) {
     if (li.dataset.link !== link) continue;
     const el = li.querySelector('.health');
     const h = health.get(link);
-    renderMap(li.querySelector('.piece-map'), h);
-    el.textContent = [healthText(h), h?.repairNote].filter(Boolean).join(' ');
+    renderMap(li.querySelector('.piece-map'), h, link);
+    const repairLine = h?.repairing ? 'Rebuilding its weak parts from this browser…' : h?.repairNote;
+    el.textContent = [healthText(h), repairLine].filter(Boolean).join(' ');
     el.dataset.state = h ? h.state : 'checking';
     if (h?.code) el.dataset.code = h.code;
     else delete el.dataset.code;
   }
 }
 
-const CELL = { n: 'node', b: 'browser', '-': 'missing' };
+const CELL = { n: 'node', b: 'browser', a: 'away', r: 'repairing', '-': 'missing' };
 
 /**
  * The picture of where an upload lives: each part (segment) a column of
- * its pieces, each piece coloured by its holder's kind (on a node, on
- * browsers only, or found on no holder that proved it), redrawn with each
- * audit; screen readers get the counts as one sentence.
+ * its pieces, each piece coloured by its holder's kind and state (on a
+ * node, on browsers only, away, being repaired, or found on no holder
+ * that proved it; piece-states.js), redrawn with each audit; screen
+ * readers get the counts as one sentence.
  */
-function renderMap(el, h) {
+function renderMap(el, h, link) {
   if (!el) return;
-  const pieces = h?.pieces;
-  if (!pieces) {
+  if (!h?.pieces) {
     el.textContent = h?.state === 'unknown' ? 'No picture: the last audit failed.' : 'Waiting for the first audit…';
     return;
   }
-  const all = pieces.join('');
-  const count = (c) => [...all].filter((x) => x === c).length;
-  const drawn = pieces.length < h.segments ? ` (the first ${pieces.length} parts drawn)` : '';
-  const sentence = `${plural(h.segments, 'part')} of ${h.n} pieces${drawn}: ${count('n')} on nodes, ${count('b')} on browsers only, ${count('-')} not found. A part needs ${h.k}; nodes rebuild a part below ${h.repairThreshold}.`;
+  const anyAway = (h.holderList || []).some((x) => x.reached === false);
+  const rows = pieceStates(h.pieces, h.n, h.repairThreshold, lastLive.get(link), h.checkedAt, { anyAway, repairing: h.repairing });
+  const sentence = pictureSentence(rows, { segments: h.segments, n: h.n, k: h.k, threshold: h.repairThreshold });
   const grid = document.createElement('div');
   grid.className = 'grid';
   grid.setAttribute('role', 'img');
   grid.setAttribute('aria-label', sentence);
-  for (const [i, row] of pieces.entries()) {
+  for (const [i, row] of rows.entries()) {
     const part = document.createElement('div');
     part.className = 'part';
     part.title = `Part ${i + 1}`;
@@ -158,6 +196,24 @@ function renderMap(el, h) {
   text.textContent = sentence;
   text.setAttribute('aria-hidden', 'true');
   el.replaceChildren(grid, text);
+}
+
+/** While `details` is open, its upload is audited every PICTURE_MS. */
+function followWhileOpen(details, link) {
+  let timer = null;
+  details.addEventListener('toggle', () => {
+    clearInterval(timer);
+    timer = null;
+    if (!details.open) return;
+    checkOne(link);
+    timer = setInterval(() => {
+      if (!details.isConnected || !details.open) {
+        clearInterval(timer);
+        return;
+      }
+      checkOne(link);
+    }, PICTURE_MS);
+  });
 }
 
 export function renderUploads(list = loadUploads(), formatBytes = (n) => `${n} B`) {
@@ -182,8 +238,9 @@ export function renderUploads(list = loadUploads(), formatBytes = (n) => `${n} B
     label.textContent = 'Where it lives';
     const map = document.createElement('div');
     map.className = 'piece-map';
-    renderMap(map, health.get(u.link));
+    renderMap(map, health.get(u.link), u.link);
     where.append(label, map);
+    followWhileOpen(where, u.link);
     what.append(name, meta, state, where);
     const actions = document.createElement('div');
     actions.className = 'actions';

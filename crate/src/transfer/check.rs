@@ -132,12 +132,10 @@ impl<H> Health<H> {
         self.weakest_after_one_loss >= self.k
     }
 
-    /// Failed audits, over all holders.
+    /// Failed audits, over all holders (a holder that did not answer HAS
+    /// was not audited: it may only be away).
     pub fn failed_audits(&self) -> usize {
-        self.holders
-            .iter()
-            .map(|h| h.reputation.history().1 as usize)
-            .sum()
+        self.holders.iter().map(|h| h.audited - h.proven).sum()
     }
 }
 

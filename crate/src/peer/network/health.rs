@@ -44,6 +44,8 @@ pub struct Health {
     /// Audits made by this check, and how many failed.
     pub audits: usize,
     pub failed_audits: usize,
+    /// Holders asked that did not answer (away, or gone).
+    pub unreached: usize,
     /// Where each piece lives, one string per segment (the first
     /// [`MAX_MAP_SEGMENTS`]), one character per shard: `n` on a node, `b`
     /// on browsers only, `-` on no holder that proved it.
@@ -61,6 +63,8 @@ pub struct HolderReport {
     pub id: String,
     /// `node` or `browser`.
     pub kind: &'static str,
+    /// It answered (one that did not may only be away).
+    pub reached: bool,
     pub claimed: usize,
     pub audited: usize,
     pub proven: usize,
@@ -93,6 +97,7 @@ pub async fn health(
                 Holder::Peer(p) if !nodes.contains(&p) => "browser",
                 _ => "node",
             },
+            reached: h.reached,
             claimed: h.claimed,
             audited: h.audited,
             proven: h.proven,
@@ -128,6 +133,7 @@ pub async fn health(
             .collect(),
         audits: holder_list.iter().map(|h| h.audited).sum(),
         failed_audits: report.failed_audits(),
+        unreached: holder_list.iter().filter(|h| !h.reached).count(),
         holder_list,
         pieces,
     })
