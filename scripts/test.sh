@@ -28,7 +28,7 @@ export WASM_BINDGEN_TEST_TIMEOUT=120
 cargo test -p meganet --target wasm32-unknown-unknown --lib --test '*'
 
 step "fuzz smoke run (the long run: docs/FORMAT.md)"
-(cd fuzz && for target in link manifest shard; do
+(cd fuzz && for target in link manifest shard block signal stream; do
   if ! out=$(RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$MEGANET_CACHE/target-fuzz" \
       cargo fuzz run "$target" -- -max_total_time=10 -rss_limit_mb=2048 2>&1); then
     echo "$out" | tail -60; exit 1

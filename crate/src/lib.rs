@@ -8,7 +8,10 @@
 //!
 //! The `net` feature (on by default) brings in libp2p and everything that
 //! talks to the network; without it only the data format remains, which is
-//! what the fuzz targets build against.
+//! what the fuzz targets build against, plus the pure wire codecs they
+//! decode: the block protocol's message bodies ([`net::block`]), the WebRTC
+//! signaling messages ([`webrtc::signal`]) and the WebRTC stream frames
+//! ([`webrtc::stream::message`]), at the same paths as with `net`.
 
 pub mod audit;
 #[cfg(all(feature = "net", not(wasm_browser)))]
@@ -20,6 +23,12 @@ pub mod gateway;
 pub mod hash;
 #[cfg(feature = "net")]
 pub mod net;
+/// Without `net`: only the block protocol's message codec (bytes in, value
+/// out), for the fuzz targets.
+#[cfg(not(feature = "net"))]
+pub mod net {
+    pub mod block;
+}
 #[cfg(all(feature = "net", not(wasm_browser)))]
 pub mod node;
 #[cfg(all(feature = "net", wasm_browser))]
@@ -39,3 +48,13 @@ pub mod transfer;
 pub mod wasm;
 #[cfg(feature = "net")]
 pub mod webrtc;
+/// Without `net`: only the signaling messages and the stream frames (bytes
+/// in, value out), for the fuzz targets.
+#[cfg(not(feature = "net"))]
+pub mod webrtc {
+    pub mod signal;
+    pub mod stream {
+        pub mod message;
+    }
+    mod varint;
+}

@@ -15,10 +15,17 @@
 //! (error), `6 || proof` (at most [`MAX_PROOF`] bytes). A frame over the limit, or one that does not parse, is not
 //! read further: it becomes [`BlockRequest::Invalid`] and is answered with
 //! an error, never a panic.
+//!
+//! The bodies' codec ([`BlockRequest`] and [`BlockResponse`], `encode` and
+//! `decode`) is plain bytes in, value out, and is compiled without the
+//! `net` feature too, for the `block` fuzz target (`fuzz/`); the framing,
+//! the libp2p codec (`BlockCodec`) and its `behaviour` need `net`.
 
 use std::io;
 
+#[cfg(feature = "net")]
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+#[cfg(feature = "net")]
 use libp2p::StreamProtocol;
 
 use crate::audit::{ChunkRange, MAX_PROOF};
@@ -27,6 +34,7 @@ use crate::hash::Hash;
 use crate::store::{Class, Shard, Store, StoreError};
 
 /// The protocol name.
+#[cfg(feature = "net")]
 pub const BLOCK_PROTOCOL: StreamProtocol = StreamProtocol::new("/meganet/block/1.0.0");
 /// Largest block carried (the store's shard limit).
 pub const MAX_BLOCK: usize = 4 << 20;
@@ -259,11 +267,14 @@ impl BlockResponse {
                 ))
             }
             Some((4, rest)) if rest.len() == 32 => Ok(Self::NotFound(hash_at(rest).expect("32"))),
+            // Invalid UTF-8 becomes U+FFFD, three bytes for one: `error`
+            // cuts the message back to its limit, so that what decodes
+            // also re-encodes to a body that decodes.
             Some((5, rest)) if rest.len() >= 2 && rest.len() - 2 <= MAX_ERROR_LEN => {
-                Ok(Self::Error {
-                    code: ErrorCode::from_u16(u16::from_le_bytes([rest[0], rest[1]])),
-                    message: String::from_utf8_lossy(&rest[2..]).into_owned(),
-                })
+                Ok(Self::error(
+                    ErrorCode::from_u16(u16::from_le_bytes([rest[0], rest[1]])),
+                    String::from_utf8_lossy(&rest[2..]),
+                ))
             }
             Some((6, proof)) if proof.len() <= MAX_PROOF => Ok(Self::Proof(proof.to_vec())),
             _ => Err(bad("unknown type or wrong length")),
@@ -273,6 +284,7 @@ impl BlockResponse {
 
 /// Reads one frame; `Err(reason)` when its declared length is over `limit`
 /// (the body is then not read).
+#[cfg(feature = "net")]
 async fn read_frame<T: AsyncRead + Unpin>(
     io: &mut T,
     limit: usize,
@@ -290,6 +302,7 @@ async fn read_frame<T: AsyncRead + Unpin>(
     Ok(Ok(body))
 }
 
+#[cfg(feature = "net")]
 async fn write_frame<T: AsyncWrite + Unpin>(io: &mut T, body: &[u8]) -> io::Result<()> {
     io.write_all(&(body.len() as u32).to_le_bytes()).await?;
     io.write_all(body).await?;
@@ -297,9 +310,11 @@ async fn write_frame<T: AsyncWrite + Unpin>(io: &mut T, body: &[u8]) -> io::Resu
 }
 
 /// The request-response codec.
+#[cfg(feature = "net")]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BlockCodec;
 
+#[cfg(feature = "net")]
 impl libp2p::request_response::Codec for BlockCodec {
     type Protocol = StreamProtocol;
     type Request = BlockRequest;
@@ -360,6 +375,7 @@ pub const MAX_CONCURRENT_STREAMS: usize = 32;
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The request-response behaviour for this protocol.
+#[cfg(feature = "net")]
 pub fn behaviour(
     support: libp2p::request_response::ProtocolSupport,
 ) -> libp2p::request_response::Behaviour<BlockCodec> {
@@ -512,12 +528,34 @@ mod tests {
         });
     }
 
+    /// Found by the `block` fuzz target: an error message with more than
+    /// a third of its limit in invalid UTF-8 grew past the limit when
+    /// decoded (each bad byte becomes U+FFFD, three bytes), so its
+    /// re-encoding was refused by the decoder.
+    #[test]
+    fn a_decoded_error_message_stays_within_its_limit() {
+        let mut body = vec![5u8];
+        body.extend_from_slice(&(ErrorCode::Full as u16).to_le_bytes());
+        body.extend(vec![0xff; MAX_ERROR_LEN]);
+        let res = BlockResponse::decode(&body).unwrap();
+        match &res {
+            BlockResponse::Error { code, message } => {
+                assert_eq!(*code, ErrorCode::Full);
+                assert!(message.len() <= MAX_ERROR_LEN, "{}", message.len());
+                assert!(message.chars().all(|c| c == char::REPLACEMENT_CHARACTER));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(BlockResponse::decode(&res.encode()).unwrap(), res);
+    }
+
     #[test]
     fn an_oversized_proof_is_refused() {
         let body = [&[6u8][..], &vec![0; MAX_PROOF + 1]].concat();
         assert!(BlockResponse::decode(&body).is_err());
     }
 
+    #[cfg(feature = "net")]
     #[test]
     fn oversized_frames_are_not_read() {
         let mut frame = (u32::MAX).to_le_bytes().to_vec();

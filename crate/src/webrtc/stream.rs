@@ -25,8 +25,9 @@
 //!   never closed (see `drop_listener`).
 //!
 //! The state of each half is in `state`; `close` closes the halves;
-//! `framed` moves whole messages; `message` encodes them; `unread`
-//! holds received data.
+//! `framed` moves whole messages; [`message`] encodes and decodes them
+//! (public, and compiled without the `net` feature too, for the `stream`
+//! fuzz target); `unread` holds received data.
 
 use std::future::Future;
 use std::io;
@@ -40,7 +41,7 @@ use futures::{ready, AsyncRead, AsyncWrite};
 mod close;
 mod drop_listener;
 mod framed;
-mod message;
+pub mod message;
 mod state;
 // Native only: the tests drive streams with tokio.
 #[cfg(all(test, not(wasm_browser)))]

@@ -66,7 +66,9 @@ impl From<FrameError> for io::Error {
     }
 }
 
-/// Appends one length-prefixed message to `out`.
+/// Appends one length-prefixed message to `out`; `data` is at most
+/// [`MAX_DATA_LEN`] bytes (debug builds assert it), so the message fits
+/// [`MAX_MSG_LEN`].
 pub fn encode(out: &mut Vec<u8>, flag: Option<Flag>, data: &[u8]) {
     debug_assert!(data.len() <= MAX_DATA_LEN);
     let mut body_len = 0;
