@@ -45,6 +45,15 @@ for (const kind of BROWSERS) {
     const get = await runMeganet(['get', browserLink, '-o', out, '--node', node.url], { timeoutMs: 60_000 });
     assert.equal(get.code, 0, get.stderr);
     assert.equal(sha(readFileSync(out)), sha(other));
+    // An existing file is kept unless the user says --force.
+    writeFileSync(out, 'mine');
+    const again = await runMeganet(['get', browserLink, '-o', out, '--node', node.url], { timeoutMs: 60_000 });
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /fetched\.bin exists: not overwriting it \(pass --force to\)/);
+    assert.equal(readFileSync(out, 'utf8'), 'mine');
+    const forced = await runMeganet(['get', browserLink, '-o', out, '--force', '--node', node.url], { timeoutMs: 60_000 });
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal(sha(readFileSync(out)), sha(other));
   });
 }
 

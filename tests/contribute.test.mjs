@@ -12,13 +12,11 @@
 // Status nor the Network Information API: the card says what it assumes.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { startNode } from './lib/node.mjs';
+import { injectAxe } from './lib/a11y.mjs';
 import { BROWSERS, launch, launchChromium, openApp, screenshot } from './lib/browser.mjs';
 import { connectToContributors } from './lib/webrtc.mjs';
 
-const require = createRequire(import.meta.url);
-const AXE = require.resolve('axe-core/axe.min.js');
 const GIB = 2 ** 30;
 const cleanups = [];
 after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
@@ -76,7 +74,7 @@ const reasonTexts = (page) => page.evaluate(() =>
 
 /** axe-core on the Contribute card only; fails on anything serious or critical. */
 async function assertCardAccessible(page, where) {
-  if (!await page.evaluate(() => typeof window.axe === 'object')) await page.addScriptTag({ path: AXE });
+  await injectAxe(page);
   const violations = await page.evaluate(async () => {
     const result = await window.axe.run('#contribute', { resultTypes: ['violations'] });
     return result.violations

@@ -116,9 +116,9 @@ async function jsSees(fn, arg, timeout = 20_000) {
 }
 
 // Status predicates (as source: they run in the page).
-const webrtcTo = (peerId) => `(s) => s.connections.some((c) => c.peerId === '${peerId}' && c.transport === 'webrtc')`;
-const onlyWebrtcTo = (peerId) => `(s) => s.connections.filter((c) => c.peerId === '${peerId}').length === 1
-  && (${webrtcTo(peerId)})(s)`;
+const webrtcTo = (peerId) => (s) => s.connections.some((c) => c.peerId === peerId && c.transport === 'webrtc');
+const onlyWebrtcTo = (peerId) => (s) => s.connections.filter((c) => c.peerId === peerId).length === 1
+  && webrtcTo(peerId)(s);
 
 /** The meganet page echoes `n` random bytes through `peer`; true if they came back intact. */
 function meganetEcho(page, peer, n) {

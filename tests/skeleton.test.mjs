@@ -14,7 +14,7 @@ after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}
 for (const kind of BROWSERS) {
 test(`${kind}: two browsers become peers of the node, and both survive a node restart`, async () => {
   const data = tempDir();
-  let node = await startNode({ data });
+  let node = await startNode({ data, args: ['--status-details'] });
   cleanups.push(() => node.stop());
   const first = await node.status();
   assert.equal(first.peerId, node.peerId);
@@ -53,7 +53,7 @@ test(`${kind}: two browsers become peers of the node, and both survive a node re
   // Restart on the same HTTP port and data directory.
   assert.equal(await node.stop(), 0, 'Ctrl-C is a clean shutdown');
   for (const { page } of apps) await waitForStatus(page, (s) => s.node.state !== 'connected');
-  node = await startNode({ data, http: node.http });
+  node = await startNode({ data, http: node.http, args: ['--status-details'] });
   const again = await node.status();
   assert.equal(again.peerId, first.peerId, 'same peer id after restart');
   assert.equal(again.certhash, first.certhash, 'same certhash after restart');

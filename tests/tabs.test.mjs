@@ -60,7 +60,7 @@ async function nodeConnectionsOf(node, id) {
 
 for (const kind of BROWSERS) {
 test(`${kind}: two tabs run one peer; the second puts through the first and takes over when it closes`, async () => {
-  const node = await startNode();
+  const node = await startNode({ args: ['--status-details'] });
   cleanups.push(() => node.stop());
   const browser = await launch(kind);
   cleanups.push(() => browser.close());

@@ -145,7 +145,7 @@ const heap = () => victim.page.evaluate(() => window.meganetApi.memoryBytes());
 async function honestDialAndEcho(bytes = 100_000) {
   const dial = await hostile((a) => window.hostile.dial(a), circuit);
   assert.equal(dial.state, 'connected', `an honest dial after the attack connects: ${JSON.stringify(dial)}`);
-  await waitForStatus(victim.page, `(s) => s.connections.some((c) => c.peerId === '${attacker.id}' && c.transport === 'webrtc')`, 10_000);
+  await waitForStatus(victim.page, (s) => s.connections.some((c) => c.peerId === attacker.id && c.transport === 'webrtc'), 10_000);
   const echo = await hostile((n) => window.hostile.echo(n), bytes);
   assert.ok(echo.ok, `the victim echoes on a fresh stream: ${JSON.stringify(echo)}`);
   return dial;
@@ -228,7 +228,7 @@ async function victimDialsAltered() {
 /** Closes the attacker's raw connection and waits until the victim has no connection left but relayed ones. */
 async function hangUp() {
   await hostile(() => window.hostile.hangUp());
-  await waitForStatus(victim.page, `(s) => !s.connections.some((c) => c.peerId === '${attacker.id}' && c.transport === 'webrtc')`, 45_000);
+  await waitForStatus(victim.page, (s) => !s.connections.some((c) => c.peerId === attacker.id && c.transport === 'webrtc'), 45_000);
 }
 
 test('an altered a=fingerprint in the answer to the victim\'s dial: the dial fails with the stage named', async () => {

@@ -25,8 +25,8 @@ async function peerIn(kind, node, initScript = recordPeerConnections) {
 
 // A status predicate (as source: it runs in the page): exactly one
 // connection to `peerId`, and it is /webrtc.
-const oneWebrtcTo = (peerId) => `(s) => s.connections.filter((c) => c.peerId === '${peerId}').length === 1
-  && s.connections.some((c) => c.peerId === '${peerId}' && c.transport === 'webrtc')`;
+const oneWebrtcTo = (peerId) => (s) => s.connections.filter((c) => c.peerId === peerId).length === 1
+  && s.connections.some((c) => c.peerId === peerId && c.transport === 'webrtc');
 const links = (status, peerId) => status.connections.filter((c) => c.peerId === peerId);
 
 // A step that hangs fails after `ms`, naming itself and showing the peers'
@@ -110,7 +110,7 @@ for (const kind of BROWSERS) {
     // transport closed, so A drops the connection at once, and a new dial
     // gives both a working one.
     await b.page.evaluate(() => window.__pcs.filter((pc) => pc.connectionState === 'connected').forEach((pc) => pc.close()));
-    await waitForStatus(a.page, `(s) => !s.connections.some((c) => c.peerId === '${b.id}' && c.transport === 'webrtc')`, 4_000);
+    await waitForStatus(a.page, (s) => !s.connections.some((c) => c.peerId === b.id && c.transport === 'webrtc'), 4_000);
     await within('A dials B again', [a, b], a.page.evaluate((addr) => window.meganet.dial(addr), bAddr));
     await waitForStatus(a.page, oneWebrtcTo(b.id));
     assert.equal(await within('sink on the new connection', [a, b], a.page.evaluate((peer) => window.meganet.sink(peer, 1_000_000), b.id)), 1_000_000, 'a new connection after a one-sided close');
@@ -190,7 +190,7 @@ if (BROWSERS.includes('chromium')) {
     const a = await peerIn('chromium', node, noDirectPath);
     const b = await peerIn('chromium', node, noDirectPath);
     await a.page.evaluate((addr) => window.meganet.dial(addr), await webrtcAddr(b.page));
-    const s = await waitForStatus(a.page, `(s) => s.connections.some((c) => c.peerId === '${b.id}')`);
+    const s = await waitForStatus(a.page, (s) => s.connections.some((c) => c.peerId === b.id));
     assert.deepEqual(links(s, b.id).map((c) => c.path), ['relayed'], JSON.stringify(links(s, b.id)));
     assert.ok(
       a.warnings.some((w) => /no direct path: using the relayed connection/.test(w) && /while ICE connectivity/.test(w)),

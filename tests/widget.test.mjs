@@ -7,15 +7,13 @@
 // storage is told why the widget cannot run.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { devices } from 'playwright-core';
 import { startNode } from './lib/node.mjs';
+import { injectAxe } from './lib/a11y.mjs';
 import { startHost } from './lib/host.mjs';
 import { BROWSERS, backgroundTab, launch, launchChromium, launchChromiumProfile, openApp, screenshot, waitForStatus } from './lib/browser.mjs';
 import { connectToContributors } from './lib/webrtc.mjs';
 
-const require = createRequire(import.meta.url);
-const AXE = require.resolve('axe-core/axe.min.js');
 const GIB = 2 ** 30;
 const cleanups = [];
 after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
@@ -61,6 +59,15 @@ const framesPerElement = (page) => page.evaluate(() =>
 
 const peerFrame = (page) => page.frames().find((f) => new URL(f.url()).pathname === '/widget.html');
 
+/** The visitor confirms inside the peer frame: a real click (or tap) on its own button. */
+async function confirmInFrame(page, { tap = false } = {}) {
+  if (typeof page.clickInFrame === 'function') return page.clickInFrame('/widget.html', '#consent');
+  await waitForWidget(page, (st) => st.state === 'asking');
+  const frame = peerFrame(page);
+  await frame.waitForSelector('#consent:not([hidden])');
+  return tap ? frame.tap('#consent') : frame.click('#consent');
+}
+
 async function counters(page) {
   const element = await page.evaluate(() => document.querySelector('meganet-widget').debugCounters);
   const frame = await peerFrame(page).evaluate(() => ({ accepted: window.meganetWidgetFrame.accepted, rejected: window.meganetWidgetFrame.rejected }));
@@ -70,7 +77,7 @@ async function counters(page) {
 /** axe-core on the card (host page) and inside the peer frame; fails on anything serious or critical. */
 async function assertAccessible(page, where) {
   const run = async (target) => {
-    if (!await target.evaluate(() => typeof window.axe === 'object')) await target.addScriptTag({ path: AXE });
+    await injectAxe(target);
     return target.evaluate(async () => {
       const context = document.querySelector('meganet-widget') ?? document;
       const result = await window.axe.run(context, { resultTypes: ['violations'], iframes: false });
@@ -101,8 +108,25 @@ test('chromium: join, connect, refuse other windows and bad messages, pause, rel
   await assertAccessible(page, 'the consent card');
   await screenshot(page, 'widget-consent-chromium');
 
-  // Join: the frame starts a peer on the meganet origin, which reaches the node.
+  // Join: the card opens the frame, which asks with a button of its own;
+  // the host page cannot answer for the visitor, however it posts.
   await page.click('meganet-widget #join');
+  await waitForWidget(page, (st) => st.state === 'asking');
+  assert.match(await shadowText(page, 'status'), /^Confirm with the button in the meganet box below/);
+  const asked = await counters(page);
+  await page.evaluate(() => {
+    const peer = document.querySelector('meganet-widget').shadowRoot.querySelector('iframe');
+    const origin = new URL(peer.src).origin;
+    for (const type of ['meganet:join', 'meganet:resume', 'meganet:join']) peer.contentWindow.postMessage({ type }, origin);
+  });
+  await peerFrame(page).waitForFunction((n) => window.meganetWidgetFrame.accepted === n + 3, asked.frame.accepted);
+  assert.equal((await page.evaluate(() => document.querySelector('meganet-widget').status)).state, 'asking', 'a posted join starts nothing');
+  assert.equal(await peerFrame(page).evaluate(() => localStorage.getItem('meganet.widget')), null, 'and saves nothing');
+  await assertAccessible(page, 'the card asking');
+  await screenshot(page, 'widget-asking-chromium');
+  // The visitor's click in the frame: the peer starts on the meganet
+  // origin and reaches the node.
+  await confirmInFrame(page);
   let s = await waitForWidget(page, (st) => st.state === 'active' && st.node === 'connected' && st.peers >= 1);
   assert.equal(s.quotaBytes, GIB);
   await page.waitForFunction(() => document.querySelector('meganet-widget').shadowRoot.activeElement?.id === 'pause');
@@ -187,6 +211,7 @@ test('chromium: join, connect, refuse other windows and bad messages, pause, rel
   assert.equal(await shadowText(page, 'pause'), 'Resume');
   assert.equal(await frame.evaluate(() => JSON.parse(localStorage.getItem('meganet.widget')).enabled), false);
   await page.click('meganet-widget #pause');
+  await confirmInFrame(page);
   await waitForWidget(page, (st) => st.state === 'active');
 
   // A reload picks the choice up without asking again.
@@ -226,6 +251,7 @@ test('chromium: a visitor who joins through the widget stores shards of an uploa
   await page.addInitScript(backgroundTab, 'visible');
   await page.goto(host.url);
   await page.click('meganet-widget #join');
+  await confirmInFrame(page);
   await waitForWidget(page, (st) => st.state === 'active' && st.node === 'connected');
   // Someone else, in another browser, shares a file on the meganet site.
   const browser = await launchChromium();
@@ -261,6 +287,7 @@ test('chromium: the script twice and two elements make one frame', async () => {
   await page.waitForSelector('#second #join');
   assert.equal(await page.evaluate(() => document.querySelectorAll('script[src$="/widget.js"]').length), 2);
   await page.click('#second #join');
+  await confirmInFrame(page);
   await waitForWidget(page, (st) => st.state === 'active' && st.node === 'connected', { id: 'first' });
   await waitForWidget(page, (st) => st.state === 'active' && st.node === 'connected', { id: 'second' });
   assert.deepEqual(await framesPerElement(page), [0, 1]);
@@ -331,6 +358,7 @@ for (const device of ['Pixel 7', 'iPhone 13']) {
     assert.deepEqual(l.small, [], 'consent: touch targets under 44 px');
     await screenshot(page, `widget-consent-${slug}`);
     await page.tap('meganet-widget #join');
+    await confirmInFrame(page, { tap: true });
     await waitForWidget(page, (st) => st.state === 'active' && st.node === 'connected');
     l = await layout();
     assert.ok(l.scrollWidth <= descriptor.viewport.width, `active: ${l.scrollWidth} px wide`);
@@ -351,6 +379,7 @@ for (const kind of BROWSERS.filter((k) => k === 'firefox')) {
     await page.goto(host.url);
     await page.waitForSelector('meganet-widget >>> #join');
     await page.click('meganet-widget >>> #join');
+    await confirmInFrame(page);
     await waitForWidget(page, (st) => st.state === 'active' && st.node === 'connected' && st.peers >= 1);
     assert.match(await shadowText(page, 'status'), /^Contributing: 0\.0 MB stored for others, \d+ peers? connected\.$/);
     await screenshot(page, `widget-active-${kind}`);

@@ -159,9 +159,12 @@ async function fetchIntoMemory(peer, file, current) {
   }
   const blob = new Blob(chunks);
   if (!current()) return;
-  const url = URL.createObjectURL(new Blob([blob], { type: file.type }));
+  // Only a type the page previews keeps its name: any other (text/html,
+  // image/svg+xml) would run as this origin if the blob URL were opened.
+  const type = previewTag(file.type) && file.type !== 'image/svg+xml' ? file.type : 'application/octet-stream';
+  const url = URL.createObjectURL(new Blob([blob], { type }));
   showSave(url, file.name);
-  const preview = previewElement(file.type, url, file.name);
+  const preview = previewElement(type, url, file.name);
   if (preview) {
     $('fetch-preview').replaceChildren(preview);
     $('fetch-preview').hidden = false;
@@ -176,14 +179,19 @@ function showSave(href, name) {
   save.hidden = false;
 }
 
+/** The element that previews `type` (img, video, audio, iframe), or null. */
+function previewTag(type) {
+  return PREVIEW.find(([re]) => re.test(type || ''))?.[1] ?? null;
+}
+
 function previewElement(type, url, name) {
-  const match = PREVIEW.find(([re]) => re.test(type || ''));
-  if (!match) return null;
-  const el = document.createElement(match[1]);
+  const tag = previewTag(type);
+  if (!tag) return null;
+  const el = document.createElement(tag);
   el.src = url;
-  if (match[1] === 'img') el.alt = `Preview of ${name}`;
-  if (match[1] === 'iframe') el.title = `Preview of ${name}`;
-  if (match[1] === 'video' || match[1] === 'audio') {
+  if (tag === 'img') el.alt = `Preview of ${name}`;
+  if (tag === 'iframe') el.title = `Preview of ${name}`;
+  if (tag === 'video' || tag === 'audio') {
     el.controls = true;
     el.preload = 'metadata';
   }

@@ -39,8 +39,19 @@ export function render(status) {
   pill.textContent = node.state;
   $('node-detail').textContent = describeNode(node);
   const list = $('connections');
-  list.replaceChildren(...status.connections.map(connectionItem));
-  $('conn-empty').hidden = status.connections.length > 0;
+  const peers = byPeer(status.connections);
+  list.replaceChildren(...peers.map((p) => connectionItem(p, node.peerId)));
+  $('conn-empty').hidden = peers.length > 0;
+}
+
+/** One entry per peer, its connections kept in order (a node may have two). */
+function byPeer(connections) {
+  const peers = new Map();
+  for (const c of connections) {
+    if (!peers.has(c.peerId)) peers.set(c.peerId, []);
+    peers.get(c.peerId).push(c);
+  }
+  return [...peers].map(([peerId, list]) => ({ peerId, list }));
 }
 
 function describeNode(node) {
@@ -56,20 +67,27 @@ function describeNode(node) {
   }
 }
 
-function connectionItem(c) {
+// What a connection is, in words, never its address (the page shows no
+// IP address): browsers reach nodes over WebSocket, and other browsers
+// directly over WebRTC or relayed through a node.
+function connectionKind({ transport, path }, isOwnNode) {
+  if (transport === 'websocket' || transport === 'tcp') return isOwnNode ? 'your node' : 'node';
+  return path === 'relayed' ? 'browser · relayed through a node' : 'browser · direct';
+}
+
+function connectionItem({ peerId, list }, ownNode) {
   const li = document.createElement('li');
   const kind = document.createElement('span');
   kind.className = 'kind';
-  kind.textContent = `${c.transport} · ${c.path}`;
+  const kinds = [...new Set(list.map((c) => connectionKind(c, peerId === ownNode)))];
+  kind.textContent = kinds.join(', ');
   const who = document.createElement('div');
   const code = document.createElement('code');
-  code.textContent = c.peerId;
+  code.textContent = short(peerId);
+  code.title = peerId;
   who.append(code);
-  const addr = document.createElement('div');
-  addr.className = 'muted';
-  addr.textContent = c.addr;
-  li.append(kind, who, addr);
-  li.dataset.peer = c.peerId;
+  li.append(kind, who);
+  li.dataset.peer = peerId;
   return li;
 }
 

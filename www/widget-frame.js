@@ -6,6 +6,11 @@
 //
 // The opt-in is kept in this origin's localStorage (`meganet.widget`,
 // `{enabled, quotaBytes}`): present means joined, `enabled: false` paused.
+//
+// Consent a host page cannot fake: its `join` and `resume` only make this
+// frame ask (`asking`, with a button of its own); the peer starts on a
+// trusted click of that button, an input event no script of another
+// origin can send into this frame.
 
 import init, { Peer } from '../build/pkg/meganet.js';
 import { parseCommand } from './widget-protocol.js';
@@ -97,6 +102,7 @@ function render(m) {
   const el = document.getElementById('line');
   const text = {
     ready: 'meganet is not running on this page.',
+    asking: 'Confirm here: only this button, from meganet, lets it run.',
     standby: 'meganet is active in another tab of this site.',
     starting: 'Starting meganet…',
     active: 'Run by meganet. Keys and pieces never reach this site.',
@@ -188,6 +194,8 @@ async function resume() {
 }
 
 async function pause() {
+  asked = null;
+  document.getElementById('consent').hidden = true;
   settings = { ...settings, enabled: false };
   saveSettings(KEY, settings);
   if (peer) await apply();
@@ -195,6 +203,8 @@ async function pause() {
 }
 
 async function leave() {
+  asked = null;
+  document.getElementById('consent').hidden = true;
   settings = { ...settings, enabled: false };
   if (peer) {
     await apply();
@@ -204,10 +214,37 @@ async function leave() {
   setState('left');
 }
 
+// What the visitor is asked to confirm: {kind: 'join' | 'resume', quotaBytes}.
+let asked = null;
+
+function ask(kind, quotaBytes) {
+  if (frame.state === 'active' || frame.state === 'starting') return;
+  asked = { kind, quotaBytes };
+  const button = document.getElementById('consent');
+  button.textContent = kind === 'join' ? 'Join meganet' : 'Resume meganet';
+  button.hidden = false;
+  button.focus();
+  setState('asking');
+}
+
+// The one way in: a click the visitor made on this frame's button.
+function onConsent(event) {
+  if (!event.isTrusted || !asked) return;
+  const { kind, quotaBytes } = asked;
+  asked = null;
+  document.getElementById('consent').hidden = true;
+  queue = queue
+    .then(() => (kind === 'join' ? join(quotaBytes) : resume()))
+    .catch((e) => setState('failed', e));
+}
+
 const HANDLERS = {
-  'meganet:join': (c) => (joined() ? resume() : join(c.quotaBytes)),
+  'meganet:join': (c) => {
+    if (!joined()) ask('join', c.quotaBytes);
+    else if (!settings.enabled) ask('resume');
+  },
   'meganet:pause': () => (joined() ? pause() : undefined),
-  'meganet:resume': () => (joined() ? resume() : undefined),
+  'meganet:resume': () => (joined() && !settings.enabled ? ask('resume') : undefined),
   'meganet:leave': () => leave(),
   'meganet:activity': () => noteActivity(),
 };
@@ -232,6 +269,8 @@ window.addEventListener('message', (event) => {
     .then(() => HANDLERS[command.type](command))
     .catch((e) => setState('failed', e));
 });
+
+document.getElementById('consent').addEventListener('click', onConsent);
 
 // On load: pick up where the last visit left off. The state is set before
 // anything can report it, so the parent never sees a joined frame as 'ready'.

@@ -20,11 +20,14 @@ const optional = (check) => Object.assign((v) => v === undefined || check(v), { 
 
 /** Commands the frame accepts from its parent window, with their fields. */
 export const COMMANDS = {
-  // Opt in (the visitor pressed Join): save the choice, start the peer,
-  // contribute. `quotaBytes` may lower the frame's default offer, never raise it.
+  // The visitor pressed Join on the card: the frame asks them to confirm
+  // with its own button ('asking'); only that click, inside the meganet
+  // origin, saves the choice and starts the peer. `quotaBytes` may lower
+  // the frame's default offer, never raise it.
   'meganet:join': { quotaBytes: optional(isBytes) },
   // Stop contributing, keep what is held; remembered for the next visit.
   'meganet:pause': {},
+  // Contribute again: confirmed inside the frame, as joining is.
   'meganet:resume': {},
   // Stop contributing, delete what was stored for others, forget the opt-in.
   'meganet:leave': {},
@@ -33,7 +36,7 @@ export const COMMANDS = {
 };
 
 /** What the frame is doing. */
-export const STATES = ['ready', 'standby', 'starting', 'active', 'paused', 'left', 'failed'];
+export const STATES = ['ready', 'asking', 'standby', 'starting', 'active', 'paused', 'left', 'failed'];
 
 /** The frame's status report, sent to its parent on every change. */
 export const STATUS = {

@@ -2,7 +2,9 @@
 //   <script src="https://<node>/widget.js" async></script>
 //   <meganet-widget></meganet-widget>
 // and its visitors may join: only then does the card open a small frame of
-// the meganet origin (widget.html, widget-frame.js) that runs the peer.
+// the meganet origin (widget.html, widget-frame.js) that runs the peer,
+// once the visitor confirms with the frame's own button (this script
+// cannot press it).
 // Keys and storage stay in that origin; this script, which runs as the host
 // page, only sends commands and shows the frame's status (protocol:
 // widget-protocol.js, docs/DESIGN.md 2.1 and 9.9). Styleable with ::part(card),
@@ -109,6 +111,8 @@ const controller = {
       return;
     }
     this.counters.accepted += 1;
+    // The frame asks: keyboard focus goes to it, where its button waits.
+    if (status.state === 'asking' && this.status?.state !== 'asking') this.frame.focus();
     this.status = status;
     if (status.state !== 'ready') this.restoring = false;
     if (this.pending) {
@@ -140,6 +144,7 @@ const controller = {
   },
 
   render() {
+    this.frame?.classList.toggle('asking', this.status?.state === 'asking');
     for (const el of this.elements) el.render(this);
   },
 };
@@ -159,6 +164,7 @@ a { color: var(--meganet-accent, #2541b2); }
 .status { font-weight: 600; }
 .detail, .note { color: #4a5168; font-size: 0.9em; }
 iframe { display: block; width: 100%; height: 2.75rem; border: 0; border-radius: 0.4rem; margin: 0 0 0.6rem; }
+iframe.asking { height: 4.5rem; outline: 3px solid var(--meganet-accent, #2541b2); }
 .buttons { display: flex; flex-wrap: wrap; gap: 0.5rem; }
 button { min-height: 44px; min-width: 44px; padding: 0.5rem 1.1rem; border-radius: 0.5rem; font: inherit;
          font-weight: 600; cursor: pointer; border: 2px solid var(--meganet-accent, #2541b2);
@@ -201,6 +207,7 @@ function describe(s) {
   if (!s) return ['Starting meganet…', ''];
   const peers = `${s.peers} ${s.peers === 1 ? 'peer' : 'peers'} connected`;
   switch (s.state) {
+    case 'asking': return ['Confirm with the button in the meganet box below: only a click there lets it run.', ''];
     case 'standby': return ['Active in another tab of this site.', ''];
     case 'starting': return ['Starting meganet…', ''];
     case 'active': {

@@ -35,9 +35,13 @@ enum Command {
     Get {
         /// A link (`http://host/#2.<hash>.<key>` or `meganet:2.<hash>.<key>`).
         link: String,
-        /// Where to write the file (default: its name, in this directory).
+        /// Where to write the file (default: its name, in this directory,
+        /// without any directory part or leading dots).
         #[arg(short, long, value_name = "PATH")]
         output: Option<std::path::PathBuf>,
+        /// Replace the file if it exists (refused otherwise).
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         node: NodeArg,
     },
@@ -139,12 +143,13 @@ async fn put(file: std::path::PathBuf, mime: Option<String>, node: NodeArg) -> a
 async fn get(
     link: String,
     output: Option<std::path::PathBuf>,
+    force: bool,
     node: NodeArg,
 ) -> anyhow::Result<()> {
     let mut client = meganet::client::Client::connect(&node.url).await?;
     let bar = progress_bar("fetching");
     let fetched = client
-        .get(&link, output.as_deref(), &|done, total| {
+        .get(&link, output.as_deref(), force, &|done, total| {
             bar.set_length(total);
             bar.set_position(done);
         })
@@ -318,7 +323,12 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Node(config) => meganet::node::run(*config).await,
             Command::Put { file, mime, node } => put(file, mime, node).await,
-            Command::Get { link, output, node } => get(link, output, node).await,
+            Command::Get {
+                link,
+                output,
+                force,
+                node,
+            } => get(link, output, force, node).await,
             Command::Check { link, node } => check(link, node).await,
             Command::Cap { link } => cap(link),
             Command::Simulate { scenario, svg } => simulate(scenario, svg),

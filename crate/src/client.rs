@@ -287,6 +287,7 @@ impl Client {
         &mut self,
         link: &str,
         out: Option<&Path>,
+        overwrite: bool,
         progress: OnProgress<'_>,
     ) -> anyhow::Result<Fetched> {
         let link: format::Link = link.parse()?;
@@ -299,11 +300,18 @@ impl Client {
         let m = getter.manifest();
         let path = match out {
             Some(p) => p.to_path_buf(),
-            None => {
-                let name = Path::new(&m.name).file_name().map(|n| n.to_owned());
-                std::path::PathBuf::from(name.unwrap_or_else(|| "meganet-download".into()))
-            }
+            None => std::path::PathBuf::from(local_name(&m.name)),
         };
+        let refuse = |path: &Path| -> anyhow::Result<()> {
+            if !overwrite && path.exists() {
+                bail!(
+                    "{} exists: not overwriting it (pass --force to)",
+                    path.display()
+                );
+            }
+            Ok(())
+        };
+        refuse(&path)?;
         let size = m.size;
         // Write to a temporary name; rename only once everything verified.
         let partial = path.with_extension("meganet-partial");
@@ -321,6 +329,11 @@ impl Client {
         .await;
         drop(file);
         if let Err(e) = result {
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(e);
+        }
+        // Checked again: the file may have appeared while fetching.
+        if let Err(e) = refuse(&path) {
             let _ = tokio::fs::remove_file(&partial).await;
             return Err(e);
         }
@@ -382,6 +395,30 @@ impl Client {
         ShardSource::has(&Remote::new(self, None), node, &[hash])
             .await
             .map(drop)
+    }
+}
+
+/// The name a fetched file is written under in the current directory:
+/// the manifest's name without any directory part, leading dots or
+/// control characters, so an uploader's name can neither leave the
+/// directory nor make a hidden file (`.bashrc`, `.envrc`);
+/// `meganet-download` when nothing is left.
+pub fn local_name(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let clean: String = last.chars().filter(|c| !c.is_control()).collect();
+    let clean = clean.trim_start_matches('.').trim();
+    if clean.is_empty() {
+        "meganet-download".to_owned()
+    } else {
+        // At most 255 bytes, the usual limit of a file name.
+        let mut bytes = 0;
+        clean
+            .chars()
+            .take_while(|c| {
+                bytes += c.len_utf8();
+                bytes <= 255
+            })
+            .collect()
     }
 }
 
@@ -641,8 +678,23 @@ pub fn guess_type(path: &Path) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::guess_type;
+    use super::{guess_type, local_name};
     use std::path::Path;
+
+    #[test]
+    fn a_fetched_name_stays_in_the_directory_and_is_never_hidden() {
+        assert_eq!(local_name("report.pdf"), "report.pdf");
+        assert_eq!(local_name("../../etc/passwd"), "passwd");
+        assert_eq!(local_name("..\\..\\win.ini"), "win.ini");
+        assert_eq!(local_name("/abs/path/x.bin"), "x.bin");
+        assert_eq!(local_name(".bashrc"), "bashrc");
+        assert_eq!(local_name("dir/..."), "meganet-download");
+        assert_eq!(local_name(".."), "meganet-download");
+        assert_eq!(local_name(""), "meganet-download");
+        assert_eq!(local_name("a\u{0}b\nc"), "abc");
+        assert_eq!(local_name(&"x".repeat(1000)).len(), 255);
+        assert_eq!(local_name(&"é".repeat(200)).len(), 254);
+    }
 
     #[test]
     fn types_from_extensions() {

@@ -164,8 +164,12 @@ pub struct NodeStatus {
     /// STUN servers it hands to browsers (`--stun`).
     #[serde(default)]
     pub ice_servers: Vec<String>,
-    /// Connected peers.
+    /// Connected peers: listed in `/status.json` only with
+    /// `--status-details` (their addresses are theirs to keep).
     pub peers: Vec<PeerConnection>,
+    /// How many peers are connected.
+    #[serde(default)]
+    pub peer_count: usize,
     /// Other nodes joined to this one (configured or verified), with the
     /// addresses they listen on.
     #[serde(default)]

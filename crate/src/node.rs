@@ -95,7 +95,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let http = tokio::spawn(http::serve(
         listener,
         config.www.clone(),
+        config.widget_frame_ancestors.clone(),
         status.clone(),
+        config.status_details,
         async {
             let _ = http_stopped.await;
         },

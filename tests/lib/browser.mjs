@@ -68,14 +68,20 @@ export async function openApp(browser, url, contextOptions = {}, { initScript, i
   return { context, page, errors };
 }
 
-/** Waits until the peer's status satisfies `predicate` (a function source run in the page). */
+/**
+ * Waits until the peer's status satisfies `predicate`, polled from here:
+ * the app's Content-Security-Policy forbids compiling code in the page.
+ */
 export async function waitForStatus(page, predicate, timeout = 30_000) {
-  await page.waitForFunction(
-    (src) => window.meganet !== undefined && new Function('s', `return (${src})(s)`)(window.meganet.status()),
-    predicate.toString(),
-    { timeout, polling: 100 },
-  );
-  return page.evaluate(() => window.meganet.status());
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const status = await page.evaluate(() => window.meganet?.status() ?? null);
+    if (status && predicate(status)) return status;
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeout} ms waiting for ${predicate}; last status: ${JSON.stringify(status)?.slice(0, 1500)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** Saves test-artifacts/<name>.png: the whole page, or only `selector` (Chromium). */

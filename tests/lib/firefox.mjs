@@ -26,6 +26,18 @@ class FirefoxPage {
   /** A real click; `>>>` in the selector pierces shadow roots (Playwright pierces them by default). */
   click(selector) { return this.page.click(selector); }
 
+  /** A real click on `selector` in the frame whose URL path is `path`, once it shows. */
+  async clickInFrame(path, selector) {
+    const deadline = Date.now() + 30_000;
+    let frame;
+    while (!(frame = this.page.frames().find((f) => new URL(f.url()).pathname === path))) {
+      if (Date.now() > deadline) throw new Error(`no frame at ${path}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await frame.waitForSelector(`${selector}:not([hidden])`, { timeout: 30_000 });
+    return frame.click(selector);
+  }
+
   textContent(selector) { return this.page.$eval(selector, (e) => e.textContent); }
 
   inputValue(selector) { return this.page.$eval(selector, (e) => e.value); }

@@ -33,7 +33,7 @@ export async function webrtcAddr(page) {
   const pick = () => window.meganet?.status().listenAddrs
     .find((a) => a.includes('/ws/') && a.endsWith('/p2p-circuit/webrtc'));
   await page.waitForFunction(pick, null, { timeout: 30_000, polling: 100 });
-  return page.evaluate((src) => `${new Function(`return (${src})()`)()}/p2p/${window.meganet.id}`, pick.toString());
+  return `${await page.evaluate(pick)}/p2p/${await page.evaluate(() => window.meganet.id)}`;
 }
 
 /**

@@ -24,6 +24,20 @@ pub struct Config {
     #[arg(long, default_value = "dist", value_name = "DIR")]
     pub www: PathBuf,
 
+    /// Sites that may embed the widget's frame (/widget.html): its
+    /// Content-Security-Policy `frame-ancestors`, such as
+    /// "https://blog.example https://*.shop.example". Default any site:
+    /// joining takes a click inside the frame, which no host page can
+    /// fake. Every other page may be framed by none.
+    #[arg(long, default_value = "*", value_name = "SOURCES", value_parser = super::http::headers::parse_ancestors)]
+    pub widget_frame_ancestors: String,
+
+    /// List every connected peer (peer id, transport, address) in
+    /// /status.json. Off by default: the page is public, and visitors'
+    /// addresses are theirs; without it only their count is shown.
+    #[arg(long)]
+    pub status_details: bool,
+
     /// libp2p WebSocket listener (browsers dial it). Port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:4001", value_name = "ADDR")]
     pub ws: SocketAddr,

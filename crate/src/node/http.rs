@@ -1,12 +1,17 @@
 //! The node's HTTP server: the built web app (service worker at the site
-//! root), `/bootstrap.json` and `/status.json`.
+//! root), `/bootstrap.json` and `/status.json`, every response with the
+//! security headers of [`headers`].
+
+pub mod headers;
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -19,14 +24,25 @@ use crate::net::{Bootstrap, NodeStatus};
 
 type Shared = Arc<RwLock<NodeStatus>>;
 
+/// What the API handlers read: the status, and whether `/status.json`
+/// lists connected peers (`--status-details`; otherwise only their count,
+/// so no visitor's address or peer id is published).
+#[derive(Clone)]
+struct Api {
+    status: Shared,
+    details: bool,
+}
+
 /// Serves HTTP on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     www: PathBuf,
+    widget_ancestors: String,
     status: Shared,
+    details: bool,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let app = router(www, status);
+    let app = router(www, widget_ancestors, Api { status, details });
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
@@ -35,12 +51,12 @@ pub async fn serve(
     }
 }
 
-fn router(www: PathBuf, status: Shared) -> Router {
+fn router(www: PathBuf, widget_ancestors: String, api_state: Api) -> Router {
     let index = www.join("index.html");
     let api = Router::new()
         .route("/bootstrap.json", get(bootstrap))
         .route("/status.json", get(node_status))
-        .with_state(status);
+        .with_state(api_state);
     let app = if index.exists() {
         // Unknown paths fall back to the app shell so deep links work.
         Router::new().fallback_service(ServeDir::new(&www).fallback(ServeFile::new(index)))
@@ -58,10 +74,22 @@ fn router(www: PathBuf, status: Shared) -> Router {
         // The wasm module is about 2.2 MB; brotli makes it a third of that,
         // which matters most on phones.
         .layer(CompressionLayer::new())
+        .layer(middleware::from_fn_with_state(
+            Arc::<str>::from(widget_ancestors),
+            secure,
+        ))
 }
 
-async fn bootstrap(State(status): State<Shared>) -> impl IntoResponse {
-    let status = status.read().await;
+/// Adds the security headers ([`headers`]) to every response.
+async fn secure(State(ancestors): State<Arc<str>>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    headers::apply(response.headers_mut(), &path, &ancestors);
+    response
+}
+
+async fn bootstrap(State(api): State<Api>) -> impl IntoResponse {
+    let status = api.status.read().await;
     let addrs = status
         .public_addrs()
         .map(|a| format!("{a}/p2p/{}", status.peer_id))
@@ -75,8 +103,13 @@ async fn bootstrap(State(status): State<Shared>) -> impl IntoResponse {
     })
 }
 
-async fn node_status(State(status): State<Shared>) -> impl IntoResponse {
-    Json(status.read().await.clone())
+async fn node_status(State(api): State<Api>) -> impl IntoResponse {
+    let mut status = api.status.read().await.clone();
+    status.peer_count = status.peers.len();
+    if !api.details {
+        status.peers.clear();
+    }
+    Json(status)
 }
 
 async fn not_built() -> impl IntoResponse {

@@ -1,0 +1,131 @@
+//! The security headers every response of the node's HTTP server carries:
+//! a Content-Security-Policy allowing exactly what the web app needs,
+//! `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`.
+//!
+//! The app loads only its own scripts, styles, images and wasm (compiled
+//! under `'wasm-unsafe-eval'`, never `'unsafe-eval'`), previews files
+//! from `blob:` URLs, and dials nodes over WebSocket on other ports and
+//! hosts (`ws:`/`wss:`; WebRTC is not governed by CSP). No page may be
+//! framed (`frame-ancestors 'none'`) except the widget's frame,
+//! `/widget.html`, which the sites `--widget-frame-ancestors` names may
+//! embed (default any: the widget is meant for other sites; consent is a
+//! click inside the frame, which the host page cannot fake).
+
+use axum::http::{HeaderMap, HeaderValue};
+
+/// Everything but `frame-ancestors`.
+const POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; \
+connect-src 'self' ws: wss:; worker-src 'self'; manifest-src 'self'; \
+frame-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'";
+
+/// The widget's frame: the one page other sites may embed.
+pub const WIDGET_PAGE: &str = "/widget.html";
+
+/// The CSP for a response to `path`: `frame-ancestors` is `'none'` but
+/// for the widget's frame, which gets `widget_ancestors`.
+pub fn policy(path: &str, widget_ancestors: &str) -> String {
+    let ancestors = if path == WIDGET_PAGE {
+        widget_ancestors
+    } else {
+        "'none'"
+    };
+    format!("{POLICY}; frame-ancestors {ancestors}")
+}
+
+/// Sets the security headers on a response to `path`.
+pub fn apply(headers: &mut HeaderMap, path: &str, widget_ancestors: &str) {
+    if let Ok(csp) = HeaderValue::from_str(&policy(path, widget_ancestors)) {
+        headers.insert("content-security-policy", csp);
+    }
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+}
+
+/// Checks a `--widget-frame-ancestors` value: `*`, `'self'`, `'none'`, or
+/// origins (`https://example.com`, `https://*.example.com:8443`),
+/// separated by spaces. Nothing else may reach the header.
+pub fn parse_ancestors(value: &str) -> Result<String, String> {
+    let sources: Vec<&str> = value.split_whitespace().collect();
+    if sources.is_empty() {
+        return Err("give at least one source, such as * or https://example.com".into());
+    }
+    if sources.len() > 32 {
+        return Err("at most 32 sources".into());
+    }
+    for source in &sources {
+        if !is_source(source) {
+            return Err(format!(
+                "{source:?} is not *, 'self', 'none' or an origin such as https://example.com"
+            ));
+        }
+    }
+    if sources.len() > 1 && sources.contains(&"'none'") {
+        return Err("'none' cannot be combined with other sources".into());
+    }
+    Ok(sources.join(" "))
+}
+
+fn is_source(source: &str) -> bool {
+    if matches!(source, "*" | "'self'" | "'none'") {
+        return true;
+    }
+    let Some((scheme, rest)) = source.split_once("://") else {
+        return false;
+    };
+    let host = rest.strip_prefix("*.").unwrap_or(rest);
+    let (host, port) = match host.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (host, None),
+    };
+    matches!(scheme, "http" | "https")
+        && !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && port.is_none_or(|p| p.parse::<u16>().is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_widget_frame_may_be_framed() {
+        assert!(policy("/", "*").ends_with("frame-ancestors 'none'"));
+        assert!(policy("/index.html", "*").ends_with("frame-ancestors 'none'"));
+        assert!(
+            policy(WIDGET_PAGE, "https://a.example").ends_with("frame-ancestors https://a.example")
+        );
+        assert!(policy("/", "*").contains("script-src 'self' 'wasm-unsafe-eval';"));
+        assert!(!policy("/", "*").contains("'unsafe-eval'"));
+        assert!(!policy("/", "*").contains("'unsafe-inline'"));
+    }
+
+    #[test]
+    fn ancestors_accept_origins_and_keywords_and_refuse_anything_else() {
+        assert_eq!(parse_ancestors("*").unwrap(), "*");
+        assert_eq!(
+            parse_ancestors("  https://a.example   https://*.b.example:8443 'self' ").unwrap(),
+            "https://a.example https://*.b.example:8443 'self'"
+        );
+        for bad in [
+            "",
+            "https://a.example; script-src *",
+            "javascript://x",
+            "a.example",
+            "https://",
+            "https://a..example",
+            "https://a.example:99999",
+            "'none' https://a.example",
+            "https://a.example/path",
+            "https://a.example,https://b.example",
+        ] {
+            assert!(parse_ancestors(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}
