@@ -10,6 +10,7 @@
 //! wasm32; its only platform need is a timer (`crate::platform::sleep`).
 
 pub mod check;
+mod demoted;
 mod error;
 mod fetcher;
 mod get;

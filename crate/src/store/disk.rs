@@ -9,8 +9,10 @@
 //!
 //! The class is the directory and the last use is the file's mtime, so there
 //! is no second index that could disagree with the files. A shard is written
-//! to `tmp/`, synced, then renamed into place: a crash leaves either the
-//! whole file or nothing visible. Why files rather than an embedded database
+//! to `tmp/`, synced, then renamed into place, and the directories it
+//! entered (and any it created) are synced too, so an acknowledged shard
+//! survives a crash or power loss: a crash leaves either the whole file or
+//! nothing visible. Why files rather than an embedded database
 //! is in docs/DESIGN.md (9.2). All I/O runs on tokio's blocking pool.
 
 use std::fs;
@@ -169,10 +171,9 @@ impl Disk {
             };
             let old = shard_path(&root, &hash, other);
             if !path.exists() && old.exists() {
-                if let Some(parent) = path.parent() {
-                    fs::create_dir_all(parent).map_err(|e| backend(parent, e))?;
-                }
+                create_dirs(&path).map_err(|e| backend(&path, e))?;
                 fs::rename(&old, &path).map_err(|e| backend(&old, e))?;
+                sync_parents([&old, &path]).map_err(|e| backend(&path, e))?;
             }
             let file = fs::File::options()
                 .write(true)
@@ -222,7 +223,11 @@ fn prepare(root: &Path) -> Result<(), StoreError> {
         Err(e) if e.kind() == ErrorKind::NotFound => {
             let tmp = root.join("VERSION.tmp");
             fs::write(&tmp, format!("{FORMAT_VERSION}\n")).map_err(|e| backend(&tmp, e))?;
+            fs::File::open(&tmp)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| backend(&tmp, e))?;
             fs::rename(&tmp, &version_path).map_err(|e| backend(&version_path, e))?;
+            sync_parents([&version_path]).map_err(|e| backend(&version_path, e))?;
         }
         Err(e) => return Err(backend(&version_path, e)),
     }
@@ -230,6 +235,7 @@ fn prepare(root: &Path) -> Result<(), StoreError> {
         let path = root.join(dir);
         fs::create_dir_all(&path).map_err(|e| backend(&path, e))?;
     }
+    sync_dir(root).map_err(|e| backend(root, e))?;
     // Leftovers of writes a crash interrupted: never visible, now gone.
     let tmp = root.join(TMP);
     for entry in fs::read_dir(&tmp).map_err(|e| backend(&tmp, e))? {
@@ -300,10 +306,7 @@ fn write_batch(
         return Err(e);
     }
     for (i, (tmp, dest)) in staged.iter().enumerate() {
-        let placed = dest
-            .parent()
-            .map_or(Ok(()), fs::create_dir_all)
-            .and_then(|()| fs::rename(tmp, dest));
+        let placed = create_dirs(dest).and_then(|()| fs::rename(tmp, dest));
         if let Err(e) = placed {
             // All or nothing: take back what this batch already placed.
             for (_, dest) in &staged[..i] {
@@ -315,5 +318,32 @@ fn write_batch(
             return Err(e);
         }
     }
-    Ok(())
+    // The renames are durable once the directories holding them are.
+    sync_parents(staged.iter().map(|(_, dest)| dest))
+}
+
+/// Creates `file`'s directory if it is missing, and syncs the directory
+/// that gained it (the fan-out directories are made on first use).
+fn create_dirs(file: &Path) -> io::Result<()> {
+    let Some(dir) = file.parent() else {
+        return Ok(());
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    fs::create_dir_all(dir)?;
+    dir.parent().map_or(Ok(()), sync_dir)
+}
+
+/// Syncs each distinct directory holding one of `files`.
+fn sync_parents<'a>(files: impl IntoIterator<Item = &'a PathBuf>) -> io::Result<()> {
+    let mut dirs: Vec<&Path> = files.into_iter().filter_map(|f| f.parent()).collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs.into_iter().try_for_each(sync_dir)
+}
+
+/// Makes a directory's entries durable (`fsync` on the directory).
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    fs::File::open(dir)?.sync_all()
 }

@@ -3,13 +3,16 @@
 //! request per holder at a time, each bounded by a timeout, and what each
 //! answer means. Every answer goes through the caller's check before it
 //! counts; a holder that sends bad bytes is never asked again for this
-//! file; one that fails is asked again in a later round.
+//! file; one that fails is asked again in a later round; one that said it
+//! had a shard and then did not, or did not answer in time, is asked last
+//! from then on, and for a while after ([`super::demoted`]).
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use futures::future::{self, Either};
 
+use super::demoted;
 use super::error::{Result, TransferError};
 use super::progress::Tally;
 use super::rotation;
@@ -41,6 +44,9 @@ pub struct Fetcher<S: ShardSource> {
     pub(super) source: S,
     known: Vec<(S::Holder, Reach)>,
     distrusted: HashSet<S::Holder>,
+    /// Holders asked last: they claimed a shard and did not send it, or
+    /// timed out (here or, recently, in another transfer).
+    demoted: HashSet<S::Holder>,
     timeout: Duration,
     turn: usize,
     pub(super) tally: Tally,
@@ -55,6 +61,7 @@ impl<S: ShardSource> Fetcher<S> {
             source,
             known: Vec::new(),
             distrusted: HashSet::new(),
+            demoted: HashSet::new(),
             timeout,
             turn: 0,
             tally: Tally::default(),
@@ -184,9 +191,17 @@ impl<S: ShardSource> Fetcher<S> {
                                 Verdict::Bad(why) => self.distrust(holder, why),
                             }
                         }
-                        Ok(None) => {}
+                        Ok(None) => {
+                            // Asked only because its HAS said yes.
+                            if self.reach(&holder) == Some(Reach::Partial) {
+                                self.demote(holder, "it said it had a shard, then did not");
+                            }
+                        }
                         Err(e) => {
                             tracing::warn!(%holder, error = %e, "a holder failed a fetch");
+                            if matches!(e, TransferError::Timeout { .. }) {
+                                self.demote(holder, "it did not answer in time");
+                            }
                             if e.is_transient() {
                                 out[i] = Fetched::Failed;
                             }
@@ -196,6 +211,25 @@ impl<S: ShardSource> Fetcher<S> {
                 }
             }
         }
+    }
+
+    fn reach(&self, holder: &S::Holder) -> Option<Reach> {
+        self.known
+            .iter()
+            .find(|(h, _)| h == holder)
+            .map(|(_, r)| *r)
+    }
+
+    fn demote(&mut self, holder: S::Holder, why: &str) {
+        if self.demoted.insert(holder) {
+            tracing::info!(%holder, why, "asking a holder last from now on");
+        }
+        demoted::note(&holder);
+    }
+
+    /// Whether `holder` is asked last.
+    fn is_demoted(&self, holder: &S::Holder) -> bool {
+        self.demoted.contains(holder) || demoted::recently(holder)
     }
 
     fn distrust(&mut self, holder: S::Holder, why: String) {
@@ -247,7 +281,10 @@ impl<S: ShardSource> Fetcher<S> {
                 let with: Vec<S::Holder> =
                     have.iter().filter(|(_, f)| f[i]).map(|(h, _)| *h).collect();
                 self.turn = self.turn.wrapping_add(1);
-                rotation::order(&local, &with, &full, searching, self.turn)
+                let mut order = rotation::order(&local, &with, &full, searching, self.turn);
+                // Stable: the rotation holds among the rest.
+                order.sort_by_key(|h| self.is_demoted(h));
+                order
             })
             .collect()
     }
