@@ -606,6 +606,17 @@ mod tests {
             }
         }
 
+        /// A policy that places unpaced, with a second for each answer.
+        fn policy(threshold: usize, lost_after: Duration, audit_every: Duration) -> Policy {
+            Policy {
+                threshold,
+                lost_after,
+                bytes_per_second: 0,
+                timeout: Duration::from_secs(1),
+                audit_every,
+            }
+        }
+
         /// A file of 3 segments, shard `i` of each on node `i % 3` (3, 3
         /// and 2 of each segment), the manifest on all three.
         async fn placed() -> (World, RepairCap, Vec<crate::format::EncodedSegment>) {
@@ -640,13 +651,7 @@ mod tests {
         #[tokio::test]
         async fn audits_come_once_an_interval_and_catch_a_liar_at_the_next() {
             let (world, cap, _) = placed().await;
-            let policy = Policy {
-                threshold: 6,
-                lost_after: Duration::from_secs(3600),
-                bytes_per_second: 0,
-                timeout: Duration::from_secs(1),
-                audit_every: Duration::from_millis(1000),
-            };
+            let policy = policy(6, Duration::from_secs(3600), Duration::from_millis(1000));
             let mut memory = Memory::default();
             let mut standing = Standing::default();
             let mut random = || 7u64;
@@ -697,13 +702,7 @@ mod tests {
         async fn a_holder_that_failed_elsewhere_counts_for_nothing_between_audits_and_takes_no_shards(
         ) {
             let (world, cap, segments) = placed().await;
-            let policy = Policy {
-                threshold: 7,
-                lost_after: Duration::from_secs(3600),
-                bytes_per_second: 0,
-                timeout: Duration::from_secs(1),
-                audit_every: Duration::from_secs(3600),
-            };
+            let policy = policy(7, Duration::from_secs(3600), Duration::from_secs(3600));
             // Node 2 failed audits of other files; this file was audited
             // a minute ago, so this pass trusts claims alone.
             let mut standing = Standing::default();
@@ -745,13 +744,7 @@ mod tests {
         async fn two_repairs_of_the_same_file_place_each_missing_shard_once() {
             let (world, cap, segments) = placed().await;
             world.down.set(true);
-            let policy = Policy {
-                threshold: 6,
-                lost_after: Duration::ZERO,
-                bytes_per_second: 0,
-                timeout: Duration::from_secs(1),
-                audit_every: Duration::ZERO,
-            };
+            let policy = policy(6, Duration::ZERO, Duration::ZERO);
             let (mut m1, mut m2) = (Memory::default(), Memory::default());
             let (mut s1, mut s2) = (Standing::default(), Standing::default());
             let (mut r1, mut r2) = (|| 1u64, || 2u64);
