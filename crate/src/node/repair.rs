@@ -165,7 +165,9 @@ async fn pass_once(
         let (state, standing) = ledger.file(&cap.manifest);
         // A node that is no longer a keeper gets the capability anew if
         // the ranking makes it one again.
+        let before = state.kept.len();
         state.kept.retain(|node, _| keepers.contains(node));
+        let mut changed = state.kept.len() != before;
         for &node in keepers.iter().filter(|n| **n != own) {
             let due = state
                 .kept
@@ -177,6 +179,7 @@ async fn pass_once(
             match client.keep(node, &cap).await {
                 Ok(()) => {
                     state.kept.insert(node, now);
+                    changed = true;
                 }
                 Err(e) => tracing::warn!(%node, error = %e, "a node will not keep a capability"),
             }
@@ -195,8 +198,11 @@ async fn pass_once(
             }
             continue;
         }
+        // A keeper not on duty writes its state only when it changed.
         if keepers.first() != Some(&own) {
-            ledger.save(&cap.manifest);
+            if changed {
+                ledger.save(&cap.manifest);
+            }
             continue;
         }
         totals.files_checked += 1;
