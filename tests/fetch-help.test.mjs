@@ -13,7 +13,7 @@ const { codedError } = await import('../www/errors.js');
 /** The contract: every code the wasm API and the page's own JS may raise. */
 const CONTRACT = [
   'link-malformed', 'link-version', 'manifest-tampered', 'wrong-key', 'manifest-malformed',
-  'segment-auth', 'not-found', 'unavailable', 'not-connected', 'storage-full', 'refused',
+  'segment-auth', 'not-found', 'unavailable', 'not-connected', 'storage-full', 'over-budget', 'refused',
   'timeout', 'too-large', 'invalid-argument', 'input-failed', 'stopped', 'protocol', 'internal',
   'stream-lost', 'no-streaming',
 ];
@@ -51,6 +51,7 @@ test('each kind of failure gets its own headline, advice and retry choice', () =
     ['unavailable', /Not enough of this file/, /Try again in a few minutes/, true],
     ['not-connected', /cannot reach the network/, /connection/, true],
     ['storage-full', /no room/, /smaller file/, true],
+    ['over-budget', /used the storage this network gives/, /Space comes back/, false],
     ['refused', /turned the request down/, /Wait a minute/, true],
     ['timeout', /too long to answer/, /Try again/, true],
     ['too-large', /too large/, /smaller files/, false],

@@ -64,6 +64,11 @@ const ADVICE = {
     help: 'Try again later, when others have made room, or try a smaller file.',
     retry: true,
   },
+  'over-budget': {
+    title: 'You have used the storage this network gives each person.',
+    help: 'Space comes back as older uploads are no longer kept (each upload is kept while its uploader is online to renew it, and for some weeks after). Try again later, or ask the node\'s operator for more.',
+    retry: false,
+  },
   'refused': {
     title: 'The network turned the request down for now.',
     help: 'Too many requests may have been made in a short time. Wait a minute and try again.',

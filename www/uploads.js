@@ -4,6 +4,7 @@
 import { wireCopyButton } from './clipboard.js';
 import { errorCode, errorMessage } from './errors.js';
 import { remember, pieceStates, pictureSentence } from './piece-states.js';
+import { keepAlive, renewalText } from './renewals.js';
 
 const KEY = 'meganet-uploads';
 const MAX = 200;
@@ -45,12 +46,31 @@ const health = new Map();
 // When each piece of each upload was last live (piece-states.js).
 const lastLive = new Map();
 let healthPeer = null;
+// The last renewal of each upload's leases (renewals.js).
+const renewals = new Map();
 
-/** Starts checking the listed uploads' health with `peer`. */
+/** Starts checking the listed uploads' health with `peer`, and renewing them. */
 export function watchUploadHealth(peer) {
   healthPeer = peer;
   checkHealth();
   setInterval(checkHealth, HEALTH_MS);
+  if (typeof peer.renew === 'function') {
+    keepAlive(peer, loadUploads, (link, result) => {
+      renewals.set(link, result);
+      showRenewal(link);
+    }, { errorMessage, errorCode });
+  }
+}
+
+function showRenewal(link) {
+  for (const li of $('uploads-list').children) {
+    if (li.dataset.link !== link) continue;
+    const el = li.querySelector('.renewal');
+    const r = renewals.get(link);
+    el.textContent = renewalText(r, healthPeer?.status().node.leaseSecs);
+    if (r?.code) el.dataset.code = r.code;
+    else delete el.dataset.code;
+  }
 }
 
 async function checkHealth() {
@@ -232,6 +252,9 @@ export function renderUploads(list = loadUploads(), formatBytes = (n) => `${n} B
     state.textContent = healthText(health.get(u.link));
     state.dataset.state = health.get(u.link)?.state || 'checking';
     if (health.get(u.link)?.code) state.dataset.code = health.get(u.link).code;
+    const renewal = document.createElement('div');
+    renewal.className = 'renewal muted';
+    renewal.textContent = renewalText(renewals.get(u.link), healthPeer?.status().node.leaseSecs);
     const where = document.createElement('details');
     where.className = 'where';
     const label = document.createElement('summary');
@@ -241,7 +264,7 @@ export function renderUploads(list = loadUploads(), formatBytes = (n) => `${n} B
     renderMap(map, health.get(u.link), u.link);
     where.append(label, map);
     followWhileOpen(where, u.link);
-    what.append(name, meta, state, where);
+    what.append(name, meta, state, renewal, where);
     const actions = document.createElement('div');
     actions.className = 'actions';
     const copy = document.createElement('button');

@@ -57,6 +57,16 @@ enum Command {
         #[command(flatten)]
         node: NodeArg,
     },
+    /// Renew the leases of a file's blocks on the nodes: a node keeps an
+    /// upload for `--lease-secs` (30 days by default) after its last
+    /// renewal. The page renews its uploads while it is open; run this
+    /// now and then for files put from the command line.
+    Renew {
+        /// A link (`http://host/#2.<hash>.<key>`) or a repair capability.
+        link: String,
+        #[command(flatten)]
+        node: NodeArg,
+    },
     /// Print the repair capability of the file a link names: it lets a
     /// node or a person check and repair the file, and read nothing.
     Cap {
@@ -158,6 +168,23 @@ async fn get(
     eprintln!("wrote {}", fetched.path.display());
     for (peer, bytes) in &fetched.from {
         eprintln!("  {bytes} bytes of shards from {peer}");
+    }
+    Ok(())
+}
+
+async fn renew(link: String, node: NodeArg) -> anyhow::Result<()> {
+    let mut client = meganet::client::Client::connect(&node.url).await?;
+    let done = client.renew(&link).await?;
+    println!(
+        "renewed {} of {} blocks on {} holders ({} did not answer)",
+        done.renewed, done.blocks, done.holders, done.failed
+    );
+    if done.renewed < done.blocks {
+        anyhow::bail!(
+            "{} of the file's {} blocks were not found on any node reached: the file may be damaged (run meganet check)",
+            done.blocks - done.renewed,
+            done.blocks
+        );
     }
     Ok(())
 }
@@ -331,6 +358,7 @@ pub fn main() -> ExitCode {
             } => get(link, output, force, node).await,
             Command::Check { link, node } => check(link, node).await,
             Command::Cap { link } => cap(link),
+            Command::Renew { link, node } => renew(link, node).await,
             Command::Simulate { scenario, svg } => simulate(scenario, svg),
             Command::Repair {
                 cap,

@@ -62,6 +62,15 @@ impl Client {
     /// Reads the node's `/bootstrap.json` at `node_url`, dials its TCP
     /// address, and learns the other nodes it is joined to.
     pub async fn connect(node_url: &str) -> anyhow::Result<Self> {
+        Self::connect_as(node_url, libp2p::identity::Keypair::generate_ed25519()).await
+    }
+
+    /// [`Client::connect`] with the identity `keypair` (a node's repair
+    /// duty uses one its node knows, so its uploads are not charged).
+    pub async fn connect_as(
+        node_url: &str,
+        keypair: libp2p::identity::Keypair,
+    ) -> anyhow::Result<Self> {
         let doc = bootstrap::fetch(node_url).await?;
         let node: PeerId = doc
             .peer_id
@@ -80,7 +89,7 @@ impl Client {
                 nodes.push((peer, addr));
             }
         }
-        let swarm = libp2p::SwarmBuilder::with_new_identity()
+        let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
             .with_tcp(
                 tcp::Config::default().nodelay(true),
@@ -356,6 +365,14 @@ impl Client {
         Ok(transfer::check(source, &access, timeout, &mut random).await?)
     }
 
+    /// Renews the leases of every block of the file `access` names on
+    /// the nodes this client knows.
+    pub async fn renew(&mut self, access: &str) -> anyhow::Result<transfer::Renewal> {
+        let access: format::Access = access.parse()?;
+        let source = Remote::new(self, None);
+        Ok(transfer::renew(source, &access, transfer::check::AUDIT_TIMEOUT).await?)
+    }
+
     /// The nodes this client knows (the one it connected to first).
     pub fn node_ids(&self) -> Vec<PeerId> {
         self.nodes.iter().map(|(p, _)| *p).collect()
@@ -489,6 +506,28 @@ impl<'a> Remote<'a> {
     }
 }
 
+impl Remote<'_> {
+    /// One HAS or RENEW to `holder`: a flag for each of its `n` hashes.
+    async fn flags(
+        &self,
+        holder: PeerId,
+        request: BlockRequest,
+        n: usize,
+        what: &str,
+    ) -> transfer::Result<Vec<bool>> {
+        let answer = self.exchange(holder, vec![request]).await?;
+        match answer.into_iter().next() {
+            Some(BlockResponse::Have(flags)) if flags.len() == n => Ok(flags),
+            Some(other) => Err(TransferError::unexpected(&holder, what, other)),
+            None => Err(TransferError::unexpected(
+                &holder,
+                what,
+                BlockResponse::Have(vec![]),
+            )),
+        }
+    }
+}
+
 impl ShardSource for Remote<'_> {
     type Holder = PeerId;
 
@@ -516,19 +555,13 @@ impl ShardSource for Remote<'_> {
     }
 
     async fn has(&self, holder: PeerId, hashes: &[Hash]) -> transfer::Result<Vec<bool>> {
-        let n = hashes.len();
-        let answer = self
-            .exchange(holder, vec![BlockRequest::Has(hashes.to_vec())])
-            .await?;
-        match answer.into_iter().next() {
-            Some(BlockResponse::Have(flags)) if flags.len() == n => Ok(flags),
-            Some(other) => Err(TransferError::unexpected(&holder, "HAS", other)),
-            None => Err(TransferError::unexpected(
-                &holder,
-                "HAS",
-                BlockResponse::Have(vec![]),
-            )),
-        }
+        self.flags(
+            holder,
+            BlockRequest::Has(hashes.to_vec()),
+            hashes.len(),
+            "HAS",
+        )
+        .await
     }
 
     async fn fetch(&self, holder: PeerId, hashes: &[Hash]) -> transfer::Answers {
@@ -559,6 +592,15 @@ impl transfer::Auditor for Remote<'_> {
             Some(other) => Err(TransferError::unexpected(&holder, "AUDIT", other)),
             None => Ok(None),
         }
+    }
+    async fn renew(&self, holder: PeerId, hashes: &[Hash]) -> transfer::Result<Vec<bool>> {
+        self.flags(
+            holder,
+            BlockRequest::Renew(hashes.to_vec()),
+            hashes.len(),
+            "RENEW",
+        )
+        .await
     }
 }
 

@@ -30,6 +30,9 @@ pub enum ErrorCode {
     NotConnected,
     /// A holder has no room.
     StorageFull,
+    /// A node refused an upload: this peer, or its network address, has
+    /// used its storage budget there.
+    OverBudget,
     /// A holder refused (rate limit, not accepting).
     Refused,
     /// A holder did not answer in time.
@@ -56,7 +59,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the page's advice table and its test.
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 21] = [
         Self::LinkMalformed,
         Self::LinkVersion,
         Self::ManifestTampered,
@@ -67,6 +70,7 @@ impl ErrorCode {
         Self::Unavailable,
         Self::NotConnected,
         Self::StorageFull,
+        Self::OverBudget,
         Self::Refused,
         Self::Timeout,
         Self::TooLarge,
@@ -92,6 +96,7 @@ impl ErrorCode {
             Self::Unavailable => "unavailable",
             Self::NotConnected => "not-connected",
             Self::StorageFull => "storage-full",
+            Self::OverBudget => "over-budget",
             Self::Refused => "refused",
             Self::Timeout => "timeout",
             Self::TooLarge => "too-large",

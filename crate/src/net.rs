@@ -50,6 +50,10 @@ pub struct Bootstrap {
     /// a page's health report measures against it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repair_threshold: Option<usize>,
+    /// How long this node keeps a block after its last renewal, in
+    /// seconds (`--lease-secs`): uploaders renew well within it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_secs: Option<u64>,
 }
 
 /// One node of the network: its peer id and dialable addresses.
@@ -192,6 +196,37 @@ pub struct NodeStatus {
     /// What the repair duty has done since the node started.
     #[serde(default)]
     pub repair: RepairStatus,
+    /// Room, leases and budgets.
+    #[serde(default)]
+    pub storage: StorageStatus,
+}
+
+/// The node's room, leases and budgets (`/status.json`).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageStatus {
+    /// Bytes it stores for others at most (`--quota`).
+    #[serde(default)]
+    pub capacity_bytes: u64,
+    /// Bytes of blocks whose leases run.
+    #[serde(default)]
+    pub leased_bytes: u64,
+    /// Bytes of blocks whose leases ran out: removed when room is needed.
+    #[serde(default)]
+    pub expired_bytes: u64,
+    /// True when a new upload may be refused for want of room: the
+    /// leased bytes leave less than one block's room.
+    #[serde(default)]
+    pub full: bool,
+    /// `--lease-secs`.
+    #[serde(default)]
+    pub lease_secs: u64,
+    /// `--budget-per-uploader`.
+    #[serde(default)]
+    pub budget_per_uploader: u64,
+    /// `--budget-per-ip`.
+    #[serde(default)]
+    pub budget_per_ip: u64,
 }
 
 /// The repair duty's counters (`/status.json`).

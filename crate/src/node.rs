@@ -4,12 +4,15 @@
 //! the web app plus `/bootstrap.json` and `/status.json` over HTTP.
 
 mod config;
+mod files;
 mod http;
 mod identity;
+mod leases;
 mod limits;
 mod membership;
 mod records;
 mod repair;
+mod storage;
 mod swarm;
 
 pub use config::Config;
@@ -58,8 +61,26 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let caps = std::sync::Arc::new(std::sync::Mutex::new(repair::Caps::open(&caps_dir)?));
     let ledger = repair::Ledger::open(&caps_dir);
     status.write().await.repair.caps = caps.lock().map(|c| c.count()).unwrap_or_default();
-    let mut node =
-        swarm::Node::start(&config, secrets, status.clone(), store, caps.clone()).await?;
+    let storage = storage::Storage::open(
+        store,
+        config.budget.terms(),
+        config.quota,
+        config.data.join("leases.bin"),
+        repair::now_ms(),
+    );
+    // The repair duty's own identity: its uploads here are the network's,
+    // charged to no budget.
+    let duty_identity = libp2p::identity::Keypair::generate_ed25519();
+    let duty_peer = duty_identity.public().to_peer_id();
+    let mut node = swarm::Node::start(
+        &config,
+        secrets,
+        status.clone(),
+        storage,
+        caps.clone(),
+        duty_peer,
+    )
+    .await?;
     let http_addr = listener.local_addr()?;
     let loopback = std::net::SocketAddr::new(
         match http_addr.ip() {
@@ -86,6 +107,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     peer_id,
                     url,
                     duty_status,
+                    duty_identity,
                 )),
                 Err(e) => tracing::error!(error = %e, "no runtime for the repair duty"),
             }
@@ -111,6 +133,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         result = node.run() => result?,
         _ = shutdown_signal() => tracing::info!("shutting down"),
     }
+    node.save();
     let _ = stop_http.send(());
     let _ = http.await;
     tracing::info!("stopped");

@@ -179,6 +179,15 @@ impl Peer {
         network::health(&self.blocks, link, self.repair_threshold()).await
     }
 
+    /// Renews the leases of every block of the upload `link` names on the
+    /// nodes (and asks the other holders this tab reaches what they hold).
+    pub async fn renew(&self, link: &str) -> transfer::Result<transfer::Renewal> {
+        let link: crate::format::Link = link.parse()?;
+        let source = network::Network::new(&self.blocks, &link);
+        let access = crate::format::Access::Read(link);
+        transfer::renew(source, &access, transfer::check::AUDIT_TIMEOUT).await
+    }
+
     /// The threshold the node's repair uses, or the default before the
     /// node said.
     fn repair_threshold(&self) -> usize {

@@ -61,6 +61,10 @@ pub enum BlockRequest {
     /// Keep this file's repair capability and repair the file (nodes
     /// only; answered with `Stored(manifest hash)`).
     Keep(RepairCap),
+    /// Renew the leases of these blocks (nodes keep a block a set time
+    /// after its last renewal); answered with `Have`, one flag per hash:
+    /// held (and renewed) or not. Peers that lease nothing just answer.
+    Renew(Vec<Hash>),
     /// A request that could not be read; answered with an error.
     Invalid(String),
 }
@@ -77,6 +81,9 @@ pub enum ErrorCode {
     Refused = 3,
     /// The holder failed.
     Internal = 4,
+    /// The uploader, or its network address, has used its storage budget
+    /// on this holder.
+    OverBudget = 5,
 }
 
 impl ErrorCode {
@@ -85,6 +92,7 @@ impl ErrorCode {
             1 => Self::BadRequest,
             2 => Self::Full,
             3 => Self::Refused,
+            5 => Self::OverBudget,
             _ => Self::Internal,
         }
     }
@@ -161,18 +169,21 @@ fn hashes(body: &[u8]) -> Result<Vec<Hash>, String> {
         .collect())
 }
 
+/// A tag, a `u16` count and the hashes (HAS and RENEW).
+fn encode_hashes(tag: u8, list: &[Hash]) -> Vec<u8> {
+    let mut out = vec![tag];
+    out.extend_from_slice(&(list.len() as u16).to_le_bytes());
+    list.iter().for_each(|h| out.extend_from_slice(&h.0));
+    out
+}
+
 impl BlockRequest {
     /// Serializes the body.
     pub fn encode(&self) -> Vec<u8> {
         match self {
             Self::Put(block) => [&[1u8][..], block].concat(),
             Self::Get(hash) => [&[2u8][..], &hash.0].concat(),
-            Self::Has(list) => {
-                let mut out = vec![3u8];
-                out.extend_from_slice(&(list.len() as u16).to_le_bytes());
-                list.iter().for_each(|h| out.extend_from_slice(&h.0));
-                out
-            }
+            Self::Has(list) => encode_hashes(3, list),
             Self::Provide(key) => [&[4u8][..], &key.0].concat(),
             Self::Audit { hash, range } => {
                 let mut out = vec![5u8];
@@ -182,6 +193,7 @@ impl BlockRequest {
                 out
             }
             Self::Keep(cap) => [&[6u8][..], &cap.manifest.0, &cap.key.0].concat(),
+            Self::Renew(list) => encode_hashes(7, list),
             Self::Invalid(_) => vec![0],
         }
     }
@@ -210,6 +222,7 @@ impl BlockRequest {
                 key: LayoutKey(rest[32..].try_into().expect("32 bytes")),
             }),
             Some((6, _)) => invalid("KEEP carries a manifest hash and a layout key (64 bytes)"),
+            Some((7, rest)) => hashes(rest).map_or_else(Self::Invalid, Self::Renew),
             Some((tag, _)) => Self::Invalid(format!("unknown request type {tag}")),
             None => invalid("empty request"),
         }
@@ -388,16 +401,18 @@ pub fn behaviour(
     )
 }
 
+/// The answer to a request the store could not carry out.
+pub fn fail(e: StoreError) -> BlockResponse {
+    let code = match e {
+        StoreError::QuotaExceeded { .. } => ErrorCode::Full,
+        StoreError::TooLarge { .. } | StoreError::TooMany { .. } => ErrorCode::BadRequest,
+        _ => ErrorCode::Internal,
+    };
+    BlockResponse::error(code, e.to_string())
+}
+
 /// Answers one request from `store`; blocks that others PUT are kept as `class`.
 pub async fn serve(store: &Store, class: Class, request: BlockRequest) -> BlockResponse {
-    let fail = |e: StoreError| {
-        let code = match e {
-            StoreError::QuotaExceeded { .. } => ErrorCode::Full,
-            StoreError::TooLarge { .. } | StoreError::TooMany { .. } => ErrorCode::BadRequest,
-            _ => ErrorCode::Internal,
-        };
-        BlockResponse::error(code, e.to_string())
-    };
     match request {
         BlockRequest::Put(bytes) => {
             let shard = Shard::new(bytes);
@@ -414,7 +429,7 @@ pub async fn serve(store: &Store, class: Class, request: BlockRequest) -> BlockR
             }
             Err(e) => fail(e),
         },
-        BlockRequest::Has(list) => match store.has(&list) {
+        BlockRequest::Has(list) | BlockRequest::Renew(list) => match store.has(&list) {
             Ok(flags) => BlockResponse::Have(flags),
             Err(e) => fail(e),
         },
@@ -454,6 +469,8 @@ mod tests {
             }),
             BlockRequest::Get(Hash([5; 32])),
             BlockRequest::Has(vec![Hash([1; 32]), Hash([2; 32])]),
+            BlockRequest::Renew(vec![Hash([3; 32])]),
+            BlockRequest::Renew(vec![]),
             BlockRequest::Audit {
                 hash: Hash([6; 32]),
                 range: ChunkRange {

@@ -72,10 +72,42 @@ pub struct Config {
     pub quota: u64,
 
     #[command(flatten)]
+    pub budget: Budget,
+
+    #[command(flatten)]
     pub relay: RelayLimits,
 
     #[command(flatten)]
     pub repair: super::repair::RepairConfig,
+}
+
+/// What one uploader may store, and for how long.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Budget {
+    /// Bytes one uploader identity may store on this node.
+    #[arg(long, default_value_t = 1 << 30, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(4096..))]
+    pub budget_per_uploader: u64,
+    /// Bytes one network address may store on this node: an IPv4
+    /// address, an IPv6 /64, or every peer relayed here together (their
+    /// addresses are not seen). Fresh identities share their address's.
+    #[arg(long, default_value_t = 4 << 30, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(4096..))]
+    pub budget_per_ip: u64,
+    /// How long stored data is kept after its uploader last renewed it,
+    /// in seconds (default 30 days). Expired data is removed only when
+    /// the node needs its room.
+    #[arg(long, default_value_t = 30 * 86_400, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=10 * 365 * 86_400))]
+    pub lease_secs: u64,
+}
+
+impl Budget {
+    /// The lease book's terms.
+    pub fn terms(&self) -> super::leases::Terms {
+        super::leases::Terms {
+            per_uploader: self.budget_per_uploader,
+            per_source: self.budget_per_ip,
+            lease_ms: self.lease_secs * 1000,
+        }
+    }
 }
 
 /// Limits of the circuit relay v2 server.

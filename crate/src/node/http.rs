@@ -100,6 +100,7 @@ async fn bootstrap(State(api): State<Api>) -> impl IntoResponse {
         ice_servers: status.ice_servers.clone(),
         nodes: status.nodes.clone(),
         repair_threshold: Some(status.repair.threshold).filter(|t| *t > 0),
+        lease_secs: Some(status.storage.lease_secs).filter(|s| *s > 0),
     })
 }
 

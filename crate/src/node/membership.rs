@@ -216,6 +216,11 @@ impl Membership {
         }
     }
 
+    /// True when `peer` is a member node connected now.
+    pub fn is_node(&self, peer: &PeerId) -> bool {
+        self.nodes.contains_key(peer)
+    }
+
     /// The nodes connected now, for `/bootstrap.json`.
     pub fn directory(&self) -> Vec<NodeEntry> {
         let mut out: Vec<NodeEntry> = self

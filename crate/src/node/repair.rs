@@ -29,7 +29,7 @@ mod caps;
 mod ledger;
 
 pub use caps::{Caps, SharedCaps};
-pub use ledger::Ledger;
+pub use ledger::{now_ms, Ledger};
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -87,6 +87,7 @@ pub async fn run(
     own: PeerId,
     url: String,
     status: Arc<RwLock<NodeStatus>>,
+    identity: libp2p::identity::Keypair,
 ) {
     let mut totals = RepairStatus {
         threshold: config.repair_threshold,
@@ -97,7 +98,17 @@ pub async fn run(
     loop {
         tokio::time::sleep(jittered(config.repair_interval_secs)).await;
         let pass = Instant::now();
-        match pass_once(&config, &caps, &mut ledger, own, &url, &mut totals).await {
+        match pass_once(
+            &config,
+            &caps,
+            &mut ledger,
+            own,
+            &url,
+            &identity,
+            &mut totals,
+        )
+        .await
+        {
             Ok(()) => tracing::info!(
                 files = totals.files_checked,
                 segments = totals.segments_repaired,
@@ -130,6 +141,7 @@ async fn pass_once(
     ledger: &mut Ledger,
     own: PeerId,
     url: &str,
+    identity: &libp2p::identity::Keypair,
     totals: &mut RepairStatus,
 ) -> anyhow::Result<()> {
     let all = caps.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.all();
@@ -137,7 +149,7 @@ async fn pass_once(
         return Ok(());
     };
     totals.unrepairable_segments = 0;
-    let mut client = crate::client::Client::connect(url).await?;
+    let mut client = crate::client::Client::connect_as(url, identity.clone()).await?;
     let policy = transfer::Policy {
         threshold: config.repair_threshold,
         lost_after: Duration::from_secs(config.repair_lost_after_secs),

@@ -16,13 +16,15 @@ use libp2p::{identify, kad, noise, ping, relay, tcp, yamux, Multiaddr, PeerId, S
 use tokio::sync::RwLock;
 
 use super::identity::Secrets;
+use super::leases::{Charge, Source};
 use super::membership::Membership;
 use super::records::{DiskStore, Limits};
+use super::storage::Storage;
 use super::Config;
 
 use crate::net::block::{self, BlockCodec};
 use crate::net::{NodeStatus, PeerConnection, TransportKind, PROTOCOL_VERSION};
-use crate::store::{Class, Store};
+use crate::store::Class;
 
 /// Everything the node speaks.
 #[derive(NetworkBehaviour)]
@@ -39,7 +41,11 @@ pub struct Node {
     swarm: Swarm<Behaviour>,
     status: Arc<RwLock<NodeStatus>>,
     connections: HashMap<ConnectionId, PeerConnection>,
-    store: Store,
+    /// Where each connection comes from, as budgets count it.
+    sources: HashMap<ConnectionId, Source>,
+    storage: Storage,
+    /// This node's own repair duty: its uploads are charged to no one.
+    duty: PeerId,
     limits: super::limits::RequestLimits,
     membership: Membership,
     /// Peers that stored a block on this connection: only they may ask
@@ -55,6 +61,8 @@ pub struct Node {
 const TICK: Duration = Duration::from_secs(1);
 /// Ticks between two sweeps of expired DHT records.
 const EXPIRE_EVERY_TICKS: u64 = 600;
+/// Ticks between two looks at the lease book (saving it, its totals).
+const LEASES_EVERY_TICKS: u64 = 5;
 
 /// Connections stay open this long without traffic; browsers keep theirs
 /// alive with ping and their relay reservation.
@@ -67,8 +75,9 @@ impl Node {
         config: &Config,
         secrets: Secrets,
         status: Arc<RwLock<NodeStatus>>,
-        store: Store,
+        storage: Storage,
         caps: super::repair::SharedCaps,
+        duty: PeerId,
     ) -> anyhow::Result<Self> {
         let Secrets {
             keypair,
@@ -154,7 +163,9 @@ impl Node {
             swarm,
             status,
             connections: HashMap::new(),
-            store,
+            sources: HashMap::new(),
+            storage,
+            duty,
             limits: Default::default(),
             membership,
             uploaders: HashSet::new(),
@@ -162,6 +173,7 @@ impl Node {
             ticks: 0,
             caps,
         };
+        node.publish_leases(false).await;
         node.await_listeners(3).await?;
         Ok(node)
     }
@@ -218,6 +230,29 @@ impl Node {
             .store_mut()
             .provider_records();
         self.status.write().await.dht_provider_records = records;
+        if self.ticks % LEASES_EVERY_TICKS == 0 {
+            self.publish_leases(false).await;
+        }
+    }
+
+    /// Writes the lease book if it changed (at shutdown too).
+    pub fn save(&mut self) {
+        self.storage.tick(super::repair::now_ms(), true);
+    }
+
+    async fn publish_leases(&mut self, force: bool) {
+        let totals = self.storage.tick(super::repair::now_ms(), force);
+        let (terms, capacity) = self.storage.terms();
+        let full = self.storage.is_full(totals, super::repair::now_ms());
+        let mut status = self.status.write().await;
+        let storage = &mut status.storage;
+        storage.capacity_bytes = capacity;
+        storage.leased_bytes = totals.leased_bytes;
+        storage.expired_bytes = totals.expired_bytes;
+        storage.lease_secs = terms.lease_ms / 1000;
+        storage.budget_per_uploader = terms.per_uploader;
+        storage.budget_per_ip = terms.per_source;
+        storage.full = full;
     }
 
     async fn on_listen_addr(&mut self, address: Multiaddr) {
@@ -253,6 +288,7 @@ impl Node {
                 tracing::info!(%peer_id, %addr, transport, "connected");
                 self.membership
                     .on_established(&mut self.swarm, peer_id, connection_id, &endpoint);
+                self.sources.insert(connection_id, source_of(&addr));
                 self.connections.insert(
                     connection_id,
                     PeerConnection {
@@ -272,6 +308,7 @@ impl Node {
             } => {
                 tracing::info!(%peer_id, cause = ?cause, "disconnected");
                 self.connections.remove(&connection_id);
+                self.sources.remove(&connection_id);
                 self.membership
                     .on_closed(peer_id, connection_id, num_established);
                 if num_established == 0 {
@@ -294,16 +331,16 @@ impl Node {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Block(request_response::Event::Message {
                 peer,
+                connection_id,
                 message:
                     request_response::Message::Request {
                         request, channel, ..
                     },
-                ..
             })) => {
                 // Blocks that browsers upload are held for them: contributed.
                 let now_ms = self.started.elapsed().as_secs_f64() * 1000.0;
                 let response = match self.limits.admit(peer, now_ms) {
-                    Ok(()) => self.serve(peer, request).await,
+                    Ok(()) => self.serve(peer, connection_id, request).await,
                     Err(why) => block::BlockResponse::error(block::ErrorCode::Refused, why),
                 };
                 match &response {
@@ -338,8 +375,31 @@ impl Node {
     /// Answers one block request from `peer`. A PROVIDE is taken only
     /// from a peer that stored a block here over this connection: the
     /// node then announces itself in the DHT as a holder of that file.
-    async fn serve(&mut self, peer: PeerId, request: block::BlockRequest) -> block::BlockResponse {
+    async fn serve(
+        &mut self,
+        peer: PeerId,
+        connection: ConnectionId,
+        request: block::BlockRequest,
+    ) -> block::BlockResponse {
+        let now_ms = super::repair::now_ms();
         match request {
+            block::BlockRequest::Put(bytes) => {
+                let charge = self.charge(peer, connection);
+                let response = self.storage.put(bytes, charge, now_ms).await;
+                match &response {
+                    block::BlockResponse::Stored(_) => {
+                        self.uploaders.insert(peer);
+                    }
+                    // The status says it at once.
+                    block::BlockResponse::Error {
+                        code: block::ErrorCode::Full,
+                        ..
+                    } => self.publish_leases(false).await,
+                    _ => {}
+                }
+                response
+            }
+            block::BlockRequest::Renew(hashes) => self.storage.renew(&hashes, now_ms),
             block::BlockRequest::Provide(_) if !self.uploaders.contains(&peer) => {
                 block::BlockResponse::error(
                     block::ErrorCode::Refused,
@@ -366,19 +426,41 @@ impl Node {
                     }
                 }
             }
-            request => {
-                let put = matches!(request, block::BlockRequest::Put(_));
-                let response = block::serve(&self.store, Class::Contributed, request).await;
-                if put && matches!(response, block::BlockResponse::Stored(_)) {
-                    self.uploaders.insert(peer);
-                }
-                response
-            }
+            request => block::serve(self.storage.store(), Class::Contributed, request).await,
         }
     }
 
+    /// Who pays for a PUT from `peer` over `connection`: no one when it
+    /// is a member node, this node's repair duty, or comes from an
+    /// address a member node is connected from (another node's duty).
+    fn charge(&self, peer: PeerId, connection: ConnectionId) -> Option<Charge> {
+        let source = self
+            .sources
+            .get(&connection)
+            .copied()
+            .unwrap_or(Source::Relayed);
+        let from_a_node = || {
+            self.sources.iter().any(|(id, s)| {
+                *s == source
+                    && matches!(source, Source::Ip(_))
+                    && self
+                        .connections
+                        .get(id)
+                        .and_then(|c| c.peer_id.parse().ok())
+                        .is_some_and(|p| self.membership.is_node(&p))
+            })
+        };
+        if peer == self.duty || self.membership.is_node(&peer) || from_a_node() {
+            return None;
+        }
+        Some(Charge {
+            uploader: peer,
+            source,
+        })
+    }
+
     async fn publish_usage(&self) {
-        let usage = self.store.usage();
+        let usage = self.storage.store().usage();
         let mut status = self.status.write().await;
         status.stored_bytes = usage.total();
         status.stored_blocks = usage.entries;
@@ -399,6 +481,20 @@ fn node_kad_config() -> kad::Config {
     let mut config = crate::net::kad_config();
     config.set_kbucket_inserts(kad::BucketInserts::Manual);
     config
+}
+
+/// The budget source of a connection from `addr`: its IP, or relayed.
+fn source_of(addr: &Multiaddr) -> Source {
+    if addr.iter().any(|p| matches!(p, Protocol::P2pCircuit)) {
+        return Source::Relayed;
+    }
+    addr.iter()
+        .find_map(|p| match p {
+            Protocol::Ip4(ip) => Some(Source::from_ip(ip.into())),
+            Protocol::Ip6(ip) => Some(Source::from_ip(ip.into())),
+            _ => None,
+        })
+        .unwrap_or(Source::Relayed)
 }
 
 fn socket_multiaddr(socket: SocketAddr, transport: fn(u16) -> Protocol<'static>) -> Multiaddr {

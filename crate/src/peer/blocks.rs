@@ -210,9 +210,26 @@ impl Blocks {
     /// Which of `hashes` `at` holds.
     pub async fn has(&self, at: Holder, hashes: Vec<Hash>) -> Result<Vec<bool>, TransferError> {
         let n = hashes.len();
-        match self.request(at, BlockRequest::Has(hashes)).await? {
+        self.flags(at, BlockRequest::Has(hashes), n, "HAS").await
+    }
+
+    /// Renews the leases of `hashes` on `at`; which it holds.
+    pub async fn renew(&self, at: Holder, hashes: Vec<Hash>) -> Result<Vec<bool>, TransferError> {
+        let n = hashes.len();
+        self.flags(at, BlockRequest::Renew(hashes), n, "RENEW")
+            .await
+    }
+
+    async fn flags(
+        &self,
+        at: Holder,
+        request: BlockRequest,
+        n: usize,
+        what: &str,
+    ) -> Result<Vec<bool>, TransferError> {
+        match self.request(at, request).await? {
             BlockResponse::Have(flags) if flags.len() == n => Ok(flags),
-            other => Err(TransferError::unexpected(&at, "HAS", other)),
+            other => Err(TransferError::unexpected(&at, what, other)),
         }
     }
 

@@ -154,6 +154,10 @@ impl transfer::Auditor for Network {
     ) -> transfer::Result<Option<Vec<u8>>> {
         self.blocks.audit(holder, hash, range).await
     }
+
+    async fn renew(&self, holder: Holder, hashes: &[Hash]) -> transfer::Result<Vec<bool>> {
+        self.blocks.renew(holder, hashes.to_vec()).await
+    }
 }
 
 /// A repair reads from the file's holders and places on the network as a

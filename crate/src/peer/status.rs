@@ -38,6 +38,10 @@ pub struct NodeLink {
     /// The threshold the node's repair uses, as its `/bootstrap.json`
     /// says (`None` before it said).
     pub repair_threshold: Option<usize>,
+    /// How long the node keeps a block after its last renewal, in
+    /// seconds, as its `/bootstrap.json` says: the page renews its
+    /// uploads well within it.
+    pub lease_secs: Option<u64>,
 }
 
 /// One open connection.
@@ -70,6 +74,7 @@ impl Status {
                     retry_in_ms: None,
                     other_nodes: 0,
                     repair_threshold: None,
+                    lease_secs: None,
                 },
                 connections: Vec::new(),
                 listen_addrs: Vec::new(),

@@ -32,6 +32,14 @@ pub trait Auditor: ShardSource {
         hash: Hash,
         range: ChunkRange,
     ) -> impl Future<Output = Result<Option<Vec<u8>>>>;
+
+    /// Asks `holder` to renew the leases of `hashes` (at most
+    /// [`crate::net::block::MAX_HAS`]): one flag per hash, held or not.
+    fn renew(
+        &self,
+        holder: Self::Holder,
+        hashes: &[Hash],
+    ) -> impl Future<Output = Result<Vec<bool>>>;
 }
 
 /// Most claims audited per holder in one check: a holder that proves a

@@ -35,6 +35,10 @@ pub enum TransferError {
     /// A holder has no room.
     #[error("{holder} is full: {message}")]
     Full { holder: String, message: String },
+    /// A holder refused a PUT: the uploader (or its network address) has
+    /// used its storage budget there.
+    #[error("{holder} refused the upload: {message}")]
+    OverBudget { holder: String, message: String },
     /// A holder refused (rate limit, not accepting new data).
     #[error("{holder} refused: {message}")]
     Refused { holder: String, message: String },
@@ -69,6 +73,7 @@ impl TransferError {
             Self::NotConnected(_) | Self::Unreachable { .. } => ErrorCode::NotConnected,
             Self::Timeout { .. } => ErrorCode::Timeout,
             Self::Full { .. } => ErrorCode::StorageFull,
+            Self::OverBudget { .. } => ErrorCode::OverBudget,
             Self::Refused { .. } => ErrorCode::Refused,
             Self::Protocol { .. } => ErrorCode::Protocol,
             Self::InvalidArgument(_) => ErrorCode::InvalidArgument,
@@ -88,6 +93,7 @@ impl TransferError {
             BlockResponse::Error { code, message } => match code {
                 WireCode::Full => Self::Full { holder, message },
                 WireCode::Refused => Self::Refused { holder, message },
+                WireCode::OverBudget => Self::OverBudget { holder, message },
                 WireCode::BadRequest => Self::Protocol {
                     holder,
                     message: format!("it calls our {what} malformed: {message}"),

@@ -564,6 +564,14 @@ mod tests {
         }
 
         impl Auditor for &World {
+            async fn renew(&self, holder: u8, hashes: &[crate::hash::Hash]) -> Result<Vec<bool>> {
+                let held = self.held.borrow();
+                Ok(hashes
+                    .iter()
+                    .map(|h| held[&holder].contains_key(h))
+                    .collect())
+            }
+
             async fn audit(
                 &self,
                 holder: u8,

@@ -177,6 +177,14 @@ impl JsPeer {
         to_js(&self.0.health(&link).await?)
     }
 
+    /// Renews an upload on the nodes, which keep a block for a lease
+    /// (`status.node.leaseSecs`) after its last renewal: resolves to
+    /// `{blocks, renewed, holders, failed}`. The app renews its uploads
+    /// while it is open.
+    pub async fn renew(&self, link: String) -> Result<JsValue, JsValue> {
+        to_js(&self.0.renew(&link).await?)
+    }
+
     /// Connects directly to another browser at its `/webrtc` address
     /// (`<node>/p2p-circuit/webrtc/p2p/<peer>`): signaling over the node's
     /// relay, then a direct WebRTC connection. Resolves once it is up.

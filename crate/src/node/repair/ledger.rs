@@ -107,11 +107,9 @@ fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
 /// Writes `value` to `path` through a temporary file, so a crash leaves
 /// the old state or the new, never half of one.
 fn write<T: serde::Serialize>(path: &Path, value: &T) {
-    let tmp = path.with_extension("tmp");
     let written = serde_json::to_vec(value)
         .map_err(std::io::Error::other)
-        .and_then(|bytes| std::fs::write(&tmp, bytes))
-        .and_then(|()| std::fs::rename(&tmp, path));
+        .and_then(|bytes| crate::node::files::write_atomic(path, &bytes));
     if let Err(e) = written {
         tracing::warn!(path = %path.display(), error = %e, "cannot save the repair state");
     }

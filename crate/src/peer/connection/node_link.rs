@@ -267,6 +267,7 @@ impl NodeLink {
         status::update(&self.status, |s| {
             s.node.other_nodes = others;
             s.node.repair_threshold = doc.repair_threshold;
+            s.node.lease_secs = doc.lease_secs;
         });
         swarm
             .dial(addr.clone())
