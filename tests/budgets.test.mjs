@@ -73,11 +73,14 @@ for (const kind of BROWSERS) {
     const { page } = await openApp(browser, node.url);
     await waitForStatus(page, (s) => s.node.state === 'connected');
     await pagePut(page, 'one-more.bin', 512 * KiB);
-    const error = page.locator('#put-error');
-    assert.equal(await error.isVisible(), true, 'the page reports the refusal');
-    assert.equal(await error.getAttribute('data-code'), 'over-budget');
-    assert.match(await error.textContent(), /Could not share one-more\.bin: .*over budget: your network address already stores/);
-    await screenshot(page, `budget-refused-${kind}`, '#put');
+    const error = await page.evaluate(() => {
+      const e = document.querySelector('#put-error');
+      return { hidden: e.hidden, code: e.dataset.code, text: e.textContent };
+    });
+    assert.equal(error.hidden, false, 'the page reports the refusal');
+    assert.equal(error.code, 'over-budget');
+    assert.match(error.text, /Could not share one-more\.bin: .*over budget: your network address already stores/);
+    await screenshot(page, `budget-refused-${kind}`);
 
     // Everything stored before the refusal is intact.
     for (const s of stored) {
@@ -102,7 +105,8 @@ for (const kind of BROWSERS) {
     assert.equal(a.code, 0, a.stderr);
     // The page's own upload: it renews it every quarter of the lease.
     await pagePut(page, 'kept.bin', 512 * KiB);
-    assert.equal(await page.locator('#put-result').isVisible(), true, await page.locator('#put-error').textContent());
+    const shared = await page.evaluate(() => [document.querySelector('#put-result').hidden, document.querySelector('#put-error').textContent]);
+    assert.equal(shared[0], false, shared[1]);
     const kept = await page.inputValue('#put-link');
     const keptData = Buffer.from(await page.evaluate(async (l) => {
       const f = await window.meganet.get(l, {});
@@ -119,7 +123,12 @@ for (const kind of BROWSERS) {
     assert.equal(sha(await cliGet(node, dir, a.link)), sha(a.data), 'A is intact after the refusal');
 
     // The page says until when its upload is kept.
-    await page.waitForFunction(() => /Kept by the nodes until at least/.test(document.querySelector('#uploads-list .renewal')?.textContent || ''), null, { timeout: 10_000 });
+    let line = '';
+    for (let i = 0; i < 40 && !/Kept by the nodes until at least/.test(line); i++) {
+      await sleep(250);
+      line = await page.evaluate(() => document.querySelector('#uploads-list .renewal')?.textContent || '');
+    }
+    assert.match(line, /Kept by the nodes until at least/);
 
     // A's lease runs out (nobody renews it); the page renews its own.
     await sleep(leaseSecs * 1000 + 1500);
@@ -141,6 +150,6 @@ for (const kind of BROWSERS) {
     assert.match(renewKept.stdout, /^renewed (\d+) of \1 blocks/);
     assert.equal(sha(await cliGet(node, dir, kept)), sha(keptData));
     assert.equal(sha(await cliGet(node, dir, c.link)), sha(c.data));
-    await screenshot(page, `lease-renewed-${kind}`, '#uploads');
+    await screenshot(page, `lease-renewed-${kind}`);
   });
 }
