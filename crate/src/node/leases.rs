@@ -264,16 +264,16 @@ impl Leases {
         let mut freed = 0;
         let mut victims = Vec::new();
         for (renewed, hash) in &self.by_renewal {
-            if !self.expired(*renewed, now_ms) || used - freed + needed <= capacity {
+            if !self.expired(*renewed, now_ms) || used.saturating_sub(freed) + needed <= capacity {
                 break;
             }
             let size = self.leases[hash].size;
             freed += size;
             victims.push((*hash, size));
         }
-        if used - freed + needed > capacity {
+        if used.saturating_sub(freed) + needed > capacity {
             return Err(Refusal::Full {
-                leased: used - freed,
+                leased: used.saturating_sub(freed),
                 capacity,
             });
         }
