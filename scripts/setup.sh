@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what meganet needs on a fresh machine and skips what is present:
 # the wasm target, wasm-bindgen-cli at the Cargo.lock version, npm packages,
-# and (for tests) Debian's chromium, chromium-driver and firefox-esr, and
-# cargo-fuzz.
+# and (for tests) Debian's chromium, chromium-driver, firefox-esr,
+# webkit2gtk-driver and xvfb, and cargo-fuzz.
 #   scripts/setup.sh          build tools only
 #   scripts/setup.sh --test   also the browsers the tests drive
 set -euo pipefail
@@ -38,6 +38,9 @@ if [ "${1:-}" = "--test" ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
   [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
+  # WebKit: WebKitGTK's WebDriver and the MiniBrowser it drives, on Xvfb.
+  [ -x /usr/bin/WebKitWebDriver ] || missing+=(webkit2gtk-driver)
+  [ -x /usr/bin/Xvfb ] || missing+=(xvfb)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]} from Debian"
     sudo_=""; [ "$(id -u)" = 0 ] || sudo_=sudo

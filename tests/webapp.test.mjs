@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { assertAccessible } from './lib/a11y.mjs';
 import { devices } from 'playwright-core';
 import { startNode } from './lib/node.mjs';
-import { BROWSERS, launch, launchChromium, openApp, waitForStatus, screenshot } from './lib/browser.mjs';
+import { BROWSERS, launch, launchChromium, openApp, phoneLayout, waitForStatus, screenshot } from './lib/browser.mjs';
 
 const JSQR = createRequire(import.meta.url).resolve('jsqr/dist/jsQR.js');
 const connected = (s) => s.node.state === 'connected';
@@ -178,15 +178,7 @@ test(`chromium: phone layout (${device}): no sideways scrolling, touch targets o
   const { page } = await openApp(browser, node.url, descriptor);
   const slug = device.toLowerCase().replace(/\s+/g, '');
   const width = descriptor.viewport.width;
-  const layout = () => page.evaluate(() => {
-    const visible = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden';
-    const small = [...document.querySelectorAll('button, a[href], input:not([type=file]), .drop')]
-      .filter(visible)
-      .map((e) => ({ id: e.id || e.textContent.trim(), box: e.getBoundingClientRect() }))
-      .filter(({ box }) => box.width < 44 || box.height < 44)
-      .map(({ id, box }) => `${id} ${Math.round(box.width)}x${Math.round(box.height)}`);
-    return { scrollWidth: document.documentElement.scrollWidth, small };
-  });
+  const layout = () => phoneLayout(page);
 
   await waitForStatus(page, connected);
   await page.waitForSelector('#node-state[data-state="connected"]');

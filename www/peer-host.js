@@ -51,7 +51,7 @@ const newId = () => (globalThis.crypto?.randomUUID
   : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`);
 
 // A status to show until the host's first announcement arrives.
-const WAITING = { peerId: '', node: { state: 'connecting' }, connections: [], listenAddrs: [] };
+const WAITING = { peerId: '', node: { state: 'connecting' }, connections: [], listenAddrs: [], paths: '' };
 
 /**
  * The messaging between this tab and the others: addressed posts and the

@@ -31,8 +31,18 @@ export function renderRole(role) {
   document.documentElement.dataset.peerRole = role;
 }
 
+// How this peer reaches other browsers (status.paths).
+const PATHS_TEXT = {
+  direct: 'directly (WebRTC) where a path exists, through a node\'s relay otherwise',
+  'no-webrtc': 'Direct connections are not available in this browser (it has no WebRTC): other browsers are reached through a node\'s relay.',
+  private: 'Private mode: other browsers are reached only through a node\'s relay, so none of them learns your address.',
+};
+
 export function render(status) {
   $('peer-id').textContent = status.peerId;
+  const paths = $('peer-paths');
+  paths.textContent = PATHS_TEXT[status.paths] || '…';
+  paths.dataset.paths = status.paths || '';
   const node = status.node;
   const pill = $('node-state');
   pill.dataset.state = node.state;

@@ -76,11 +76,16 @@ impl Peer {
             .await
             .map_err(|e| TransferError::Internal(e.to_string()))?;
         let peer_id = keypair.public().to_peer_id();
-        let status = Rc::new(RefCell::new(Status::new(peer_id)));
+        let paths = if !crate::platform::has_webrtc() {
+            crate::webrtc::Paths::NoWebRtc
+        } else {
+            crate::webrtc::Paths::Direct
+        };
+        let status = Rc::new(RefCell::new(Status::new(peer_id, paths)));
         let bootstrap_url = options
             .bootstrap_url
             .unwrap_or_else(|| "/bootstrap.json".to_owned());
-        let webrtc = crate::webrtc::Handles::default();
+        let webrtc = crate::webrtc::Handles::new(paths);
         let (swarm, signaling) = swarm::build(keypair, &webrtc).map_err(TransferError::Internal)?;
         let streams = swarm.behaviour().stream.new_control();
         probe::serve(&streams);

@@ -35,13 +35,57 @@ mod transport;
 pub use transport::Transport;
 
 /// What the swarm driver shares with the WebRTC transport: the ICE
-/// servers its setups use (set from the bootstrap document) and the
-/// failures of its dials.
+/// servers its setups use (set from the bootstrap document), the
+/// failures of its dials, and whether direct connections are made at all.
 #[cfg(wasm_browser)]
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Handles {
     pub ice_servers: session::IceServers,
     pub dial_failures: DialFailures,
+    pub paths: Paths,
+}
+
+#[cfg(wasm_browser)]
+impl Handles {
+    pub fn new(paths: Paths) -> Self {
+        Self {
+            ice_servers: session::IceServers::default(),
+            dial_failures: DialFailures::default(),
+            paths,
+        }
+    }
+}
+
+/// Whether this peer connects to other browsers directly. When it does
+/// not, it neither dials nor answers WebRTC: every connection to another
+/// browser stays on the node's relay (within the relay's budget), and a
+/// remote that dials it learns at once that no direct path exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paths {
+    /// Direct connections when ICE finds a path, the relay otherwise.
+    Direct,
+    /// This browser has no `RTCPeerConnection` (not built in, or turned
+    /// off by policy): relayed only.
+    NoWebRtc,
+    /// The user asked that no other browser learn this peer's address:
+    /// relayed only.
+    Private,
+}
+
+impl Paths {
+    /// `direct`, `no-webrtc` or `private`, as the status shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Direct => "direct",
+            Self::NoWebRtc => "no-webrtc",
+            Self::Private => "private",
+        }
+    }
+
+    /// Whether WebRTC is dialed and answered.
+    pub fn direct(self) -> bool {
+        self == Self::Direct
+    }
 }
 
 use std::fmt;
@@ -50,6 +94,8 @@ use std::fmt;
 pub const NO_PAIR: &str = "no candidate pair worked";
 /// The setup ran out of time.
 pub const TIMED_OUT: &str = "no connection within";
+/// The remote does not take direct connections (see [`Paths`]).
+pub const NO_WEBRTC: &str = "the peer takes no direct connections";
 
 /// What a failed dial means to the swarm driver, which gets the error
 /// itself only as text (libp2p's transport wrappers hide the inner error).

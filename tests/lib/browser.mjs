@@ -5,12 +5,21 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT } from './node.mjs';
 import { launchFirefox } from './firefox.mjs';
+import { launchWebKit } from './webkit.mjs';
 
-/** The browsers every cross-browser test runs in (MEGANET_BROWSERS=chromium to narrow). */
-export const BROWSERS = (process.env.MEGANET_BROWSERS || 'chromium,firefox').split(',');
+/** The engines the suite drives (MEGANET_BROWSERS=webkit, or chromium,firefox, to narrow). */
+export const ENGINES = (process.env.MEGANET_BROWSERS || 'chromium,firefox,webkit').split(',');
 
-/** Launches one process of `kind` ('chromium' or 'firefox'). */
+/**
+ * The engines every cross-browser test runs in. WebKit has its own file
+ * (tests/webkit.test.mjs): Debian's WebKitGTK has no WebRTC, which most
+ * cross-browser tests are about.
+ */
+export const BROWSERS = ENGINES.filter((kind) => kind !== 'webkit');
+
+/** Launches one process of `kind` ('chromium', 'firefox' or 'webkit'). */
 export function launch(kind) {
+  if (kind === 'webkit') return launchWebKit();
   return kind === 'firefox' ? launchFirefox() : launchChromium();
 }
 
@@ -104,4 +113,20 @@ export function backgroundTab(initial = 'hidden') {
   Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get: () => visibility });
   Object.defineProperty(Document.prototype, 'hidden', { configurable: true, get: () => visibility === 'hidden' });
   window.__setVisibility = (v) => { visibility = v; document.dispatchEvent(new Event('visibilitychange')); };
+}
+
+/**
+ * What a phone user would trip on: how wide the page is (wider than the
+ * screen scrolls sideways) and the visible touch targets under 44 px.
+ */
+export function phoneLayout(page) {
+  return page.evaluate(() => {
+    const visible = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden';
+    const small = [...document.querySelectorAll('button, a[href], input:not([type=file]), .drop')]
+      .filter(visible)
+      .map((e) => ({ id: e.id || e.textContent.trim(), box: e.getBoundingClientRect() }))
+      .filter(({ box }) => box.width < 44 || box.height < 44)
+      .map(({ id, box }) => `${id} ${Math.round(box.width)}x${Math.round(box.height)}`);
+    return { scrollWidth: document.documentElement.scrollWidth, small };
+  });
 }

@@ -135,8 +135,8 @@ impl Driver {
             swarm,
             node: NodeLink::new(bootstrap_url, status.clone(), webrtc.ice_servers),
             node_dials: NodeDials::default(),
-            connections: Connections::new(status.clone(), webrtc.dial_failures),
-            listen: Listen::new(status),
+            connections: Connections::new(status.clone(), webrtc.dial_failures, webrtc.paths),
+            listen: Listen::new(status, webrtc.paths),
             pings: Pings::default(),
         }
     }

@@ -18,6 +18,10 @@ pub struct PeerStatus {
     pub node: NodeLink,
     pub connections: Vec<ConnectionInfo>,
     pub listen_addrs: Vec<String>,
+    /// How this peer reaches other browsers: `direct` (WebRTC when ICE
+    /// finds a path), `no-webrtc` (this browser has none: relayed only)
+    /// or `private` (relayed only, by choice).
+    pub paths: &'static str,
 }
 
 /// The state of the link to the bootstrap node.
@@ -61,7 +65,7 @@ pub struct Status {
 }
 
 impl Status {
-    pub fn new(peer_id: PeerId) -> Self {
+    pub fn new(peer_id: PeerId, paths: crate::webrtc::Paths) -> Self {
         Self {
             current: PeerStatus {
                 peer_id: peer_id.to_string(),
@@ -78,6 +82,7 @@ impl Status {
                 },
                 connections: Vec::new(),
                 listen_addrs: Vec::new(),
+                paths: paths.as_str(),
             },
             listeners: Vec::new(),
         }

@@ -50,6 +50,7 @@ pub fn build(
             ..webrtc::session::Config::default()
         },
         webrtc.dial_failures.clone(),
+        webrtc.paths.direct(),
     );
     let (relay_transport, relay) = relay::client::new(peer_id);
     let noise = || noise::Config::new(&keypair).map_err(|e| format!("cannot set up Noise: {e}"));

@@ -38,6 +38,14 @@ pub async fn sleep(duration: Duration) {
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
+/// Whether this browser can make WebRTC connections: `RTCPeerConnection`
+/// exists on the global scope (feature-detected; WebKitGTK and browsers
+/// with WebRTC turned off by policy have none).
+pub fn has_webrtc() -> bool {
+    js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("RTCPeerConnection"))
+        .is_ok_and(|constructor| constructor.is_function())
+}
+
 /// Keeps the browser peer's identity in IndexedDB, so a reload keeps the
 /// same peer id.
 #[derive(Debug, Clone)]

@@ -17,7 +17,7 @@ use libp2p::{PeerId, StreamProtocol};
 use super::connection::Connection;
 use super::session::{self, Config};
 use super::signal::PROTOCOL;
-use super::{Error, Stage, Transport};
+use super::{Error, Stage, Transport, NO_WEBRTC};
 
 /// Most dials waiting for the service.
 const DIAL_QUEUE: usize = 16;
@@ -73,15 +73,21 @@ pub struct Service {
     requests: mpsc::Receiver<DialRequest>,
     incoming: mpsc::Sender<Inbound>,
     listening: Arc<AtomicBool>,
+    /// Whether remotes' setups are answered at all; when not, the
+    /// signaling protocol is not even offered, so a remote's dial fails
+    /// at once as "no direct path" and keeps the relayed connection.
+    answer: bool,
 }
 
 /// A transport for the swarm and the service that serves it; the
-/// transport records why each dial failed in `failures`.
+/// transport records why each dial failed in `failures`. `answer`:
+/// whether remotes' setups are answered (see [`super::Paths`]).
 pub fn new(
     local: PeerId,
     control: libp2p_stream::Control,
     config: Config,
     failures: super::DialFailures,
+    answer: bool,
 ) -> (Transport, Service) {
     let (dial_tx, dial_rx) = mpsc::channel(DIAL_QUEUE);
     let (in_tx, in_rx) = mpsc::channel(INBOUND_QUEUE);
@@ -94,6 +100,7 @@ pub fn new(
         requests: dial_rx,
         incoming: in_tx,
         listening,
+        answer,
     };
     (transport, service)
 }
@@ -101,12 +108,16 @@ pub fn new(
 impl Service {
     /// Runs until the swarm (and with it the transport) is gone.
     pub async fn run(mut self) {
-        let protocol = StreamProtocol::new(PROTOCOL);
-        let Ok(accepted) = self.control.accept(protocol.clone()) else {
-            tracing::error!("the signaling protocol is already taken");
-            return;
-        };
-        let mut accepted = accepted.fuse();
+        let mut accepted = if self.answer {
+            let Ok(accepted) = self.control.accept(StreamProtocol::new(PROTOCOL)) else {
+                tracing::error!("the signaling protocol is already taken");
+                return;
+            };
+            accepted.boxed_local()
+        } else {
+            futures::stream::pending().boxed_local()
+        }
+        .fuse();
         let mut sessions: FuturesUnordered<LocalBoxFuture<'static, Done>> = FuturesUnordered::new();
         let mut dialing: HashMap<PeerId, AbortHandle> = HashMap::new();
         let mut answering = Answering::default();
@@ -337,9 +348,15 @@ async fn dial(
     config: Config,
 ) -> Result<Connection, Error> {
     let stream = futures::select! {
-        stream = control.open_stream(peer, protocol).fuse() => {
-            stream.map_err(|e| Error::at(Stage::OpenSignaling, e))?
-        }
+        stream = control.open_stream(peer, protocol).fuse() => match stream {
+            Ok(stream) => stream,
+            // A peer that makes no direct connections does not offer
+            // signaling: its relayed connection is the path.
+            Err(libp2p_stream::OpenStreamError::UnsupportedProtocol(_)) => {
+                return Err(Error::NoDirectPath(NO_WEBRTC.to_owned()));
+            }
+            Err(e) => return Err(Error::at(Stage::OpenSignaling, e)),
+        },
         () = crate::platform::sleep(OPEN_TIMEOUT).fuse() => {
             return Err(Error::at(Stage::OpenSignaling, "no relayed connection answered in time"));
         }

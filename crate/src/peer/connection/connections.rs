@@ -27,10 +27,14 @@ pub struct Connections {
 }
 
 impl Connections {
-    pub fn new(status: Rc<RefCell<Status>>, dial_failures: crate::webrtc::DialFailures) -> Self {
+    pub fn new(
+        status: Rc<RefCell<Status>>,
+        dial_failures: crate::webrtc::DialFailures,
+        paths: crate::webrtc::Paths,
+    ) -> Self {
         Self {
             open: HashMap::new(),
-            direct: Direct::default(),
+            direct: Direct::new(paths),
             status,
             dial_failures,
         }

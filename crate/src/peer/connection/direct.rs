@@ -43,14 +43,24 @@ pub const RELAY_ONLY_FOR: Duration = Duration::from_secs(300);
 const MAX_RELAY_ONLY: usize = 256;
 
 /// Direct connections being set up.
-#[derive(Default)]
 pub struct Direct {
     pending: HashMap<PeerId, Pending>,
     /// Peers with no direct path, since when (see [`RELAY_ONLY_FOR`]).
     relay_only: HashMap<PeerId, Instant>,
+    /// This peer makes no direct connections ([`crate::webrtc::Paths`]):
+    /// the relayed circuit settles every request.
+    relay_always: bool,
 }
 
 impl Direct {
+    pub fn new(paths: crate::webrtc::Paths) -> Self {
+        Self {
+            pending: HashMap::new(),
+            relay_only: HashMap::new(),
+            relay_always: !paths.direct(),
+        }
+    }
+
     /// Starts connecting to `addr` (`<relay>/p2p-circuit/webrtc/p2p/<peer>`).
     /// The relayed circuit is tried through that relay and through each of
     /// `relays` (the network's other nodes) at once: the peer holds its
@@ -168,11 +178,15 @@ impl Direct {
         self.succeed(&peer);
     }
 
-    /// Whether ICE found no direct path to `peer` within [`RELAY_ONLY_FOR`].
+    /// Whether `peer` is reached over the relay: this peer makes no
+    /// direct connections, or ICE found no direct path to `peer` within
+    /// [`RELAY_ONLY_FOR`].
     fn is_relay_only(&self, peer: &PeerId) -> bool {
-        self.relay_only
-            .get(peer)
-            .is_some_and(|since| since.elapsed() < RELAY_ONLY_FOR)
+        self.relay_always
+            || self
+                .relay_only
+                .get(peer)
+                .is_some_and(|since| since.elapsed() < RELAY_ONLY_FOR)
     }
 
     fn remember_relay_only(&mut self, peer: PeerId) {

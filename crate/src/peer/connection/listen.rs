@@ -18,13 +18,16 @@ use crate::peer::swarm::Behaviour;
 pub struct Listen {
     webrtc: HashMap<Multiaddr, ListenerId>,
     status: Rc<RefCell<Status>>,
+    /// Whether this peer takes direct connections at all.
+    direct: bool,
 }
 
 impl Listen {
-    pub fn new(status: Rc<RefCell<Status>>) -> Self {
+    pub fn new(status: Rc<RefCell<Status>>, paths: crate::webrtc::Paths) -> Self {
         Self {
             webrtc: HashMap::new(),
             status,
+            direct: paths.direct(),
         }
     }
 
@@ -55,6 +58,9 @@ impl Listen {
     /// A relay reservation is up (`<relay>/p2p-circuit/p2p/<us>`): accept
     /// WebRTC through it too, on `<relay>/p2p-circuit/webrtc`.
     fn listen_webrtc(&mut self, swarm: &mut Swarm<Behaviour>, address: &Multiaddr) {
+        if !self.direct {
+            return;
+        }
         let Some(webrtc) = webrtc_listen_addr(address) else {
             return;
         };
