@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startNode, runMeganet, tempDir } from './lib/node.mjs';
-import { BROWSERS, launch, launchChromium, openApp, waitForStatus, screenshot } from './lib/browser.mjs';
+import { BROWSERS, ENGINES, launch, launchChromium, openApp, waitForStatus, screenshot } from './lib/browser.mjs';
 
 const connected = (s) => s.node.state === 'connected';
 const cleanups = [];
@@ -99,6 +99,10 @@ if (kind === 'chromium') test('the page works at phone size', async () => {
   }
 });
 
+}
+
+// WebKit too: its service worker keeps the app shell as well.
+for (const kind of ENGINES) {
 test(`${kind}: a page whose node is gone says so, keeps retrying, and reloads from the service worker`, async () => {
   const node = await startNode();
   const browser = await launch(kind);

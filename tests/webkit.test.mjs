@@ -5,7 +5,8 @@
 // plain words, and still puts, gets and contributes over nodes' relays.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startNode } from './lib/node.mjs';
+import { readFileSync } from 'node:fs';
+import { ROOT, startNode } from './lib/node.mjs';
 import { ENGINES, launch, openApp, phoneLayout, waitForStatus, screenshot } from './lib/browser.mjs';
 import { connectToContributors, waitForContributors } from './lib/webrtc.mjs';
 import { peers as peersOf } from './lib/peers.mjs';
@@ -38,8 +39,12 @@ run('webkit: the page and its peer run without WebRTC, say so plainly, and keep 
   });
   assert.equal(paths.kind, 'no-webrtc');
   assert.match(paths.text, /Direct connections are not available in this browser/);
-  await page.evaluate(() => document.querySelector('#peer-paths').scrollIntoView({ block: 'center' }));
   await screenshot(page, 'webkit-page');
+  await page.evaluate(() => new Promise((resolve) => {
+    document.querySelector('#peer-paths').scrollIntoView({ block: 'center' });
+    requestAnimationFrame(() => requestAnimationFrame(resolve));
+  }));
+  await screenshot(page, 'webkit-peer-card');
 
   await page.reload();
   await page.waitForFunction(() => window.meganet !== undefined);
@@ -105,4 +110,66 @@ run('webkit: the page at phone sizes: no sideways scrolling, touch targets of 44
   assert.ok(layout.scrollWidth <= width, `${layout.scrollWidth} px wide on a ${width} px screen`);
   assert.deepEqual(layout.small, [], 'touch targets under 44 px');
   await screenshot(page, 'webkit-iphone');
+});
+
+/** Puts `bytes` (an array) from the page as `name` of `type`; returns the link and SHA-256. */
+function putBytes(page, bytes, name, type) {
+  return page.evaluate(async ({ b, n, t }) => {
+    const data = new Uint8Array(b);
+    const sha = [...new Uint8Array(await crypto.subtle.digest('SHA-256', data))].map((x) => x.toString(16).padStart(2, '0')).join('');
+    return { link: await window.meganet.put(new File([data], n, { type: t }), {}), sha, size: data.length };
+  }, { b: bytes, n: name, t: type });
+}
+
+run('webkit: Save streams through the service worker, ranges answer 206 with exactly their bytes, and a video plays and seeks', async () => {
+  const node = await startNode();
+  cleanups.push(() => node.stop());
+  const uploader = await peerIn('chromium', node);
+  const clip = readFileSync(`${ROOT}/tests/fixtures/clip.webm`);
+  const file = await putBytes(uploader.page, [...clip], 'clip.webm', 'video/webm');
+  await uploader.browser.close();
+
+  const browser = await launch('webkit');
+  cleanups.push(() => browser.close());
+  const { page } = await openApp(browser, file.link);
+  await page.waitForSelector('#fetch-save:not([hidden])', { timeout: 60_000 });
+  const href = await page.getAttribute('#fetch-save', 'href');
+  assert.match(href, /^\/meganet\/file\/[0-9a-f]{32}\/clip\.webm\?save=1$/, 'Save goes through the service worker');
+  const url = href.replace('?save=1', '');
+  const answers = await page.evaluate(async ([u, size]) => {
+    const hex = async (b) => [...new Uint8Array(await crypto.subtle.digest('SHA-256', b))].map((x) => x.toString(16).padStart(2, '0')).join('');
+    const part = await fetch(u, { headers: { Range: 'bytes=1000-1999' } });
+    const whole = await fetch(`${u}?save=1`);
+    const wholeBytes = await whole.arrayBuffer();
+    return {
+      part: { status: part.status, range: part.headers.get('content-range'), length: (await part.arrayBuffer()).byteLength },
+      whole: { status: whole.status, disposition: whole.headers.get('content-disposition'), sha: await hex(wholeBytes) },
+      beyond: (await fetch(u, { headers: { Range: `bytes=${size + 10}-` } })).status,
+    };
+  }, [url, file.size]);
+  assert.deepEqual(answers.part, { status: 206, range: `bytes 1000-1999/${file.size}`, length: 1000 });
+  assert.deepEqual(answers.whole, { status: 200, disposition: "attachment; filename*=UTF-8''clip.webm", sha: file.sha });
+  assert.equal(answers.beyond, 416);
+
+  // The inline player, where this WebKit can decode the format
+  // (feature-detected, as the page does).
+  const played = await page.evaluate(async () => {
+    const video = document.querySelector('#fetch-preview video');
+    if (!video) return { preview: document.querySelector('#fetch-preview')?.textContent ?? '' };
+    if (!video.canPlayType('video/webm')) return { unsupported: true };
+    video.muted = true;
+    if (video.readyState < 1) await new Promise((r) => video.addEventListener('loadedmetadata', r, { once: true }));
+    const seeked = new Promise((r) => video.addEventListener('seeked', r, { once: true }));
+    video.currentTime = 5;
+    await seeked;
+    await video.play();
+    await new Promise((r) => setTimeout(r, 1000));
+    video.pause();
+    return { duration: video.duration, at: video.currentTime, width: video.videoWidth };
+  });
+  assert.equal(played.width, 320, JSON.stringify(played));
+  assert.ok(Math.abs(played.duration - 10) < 0.5, `duration: ${JSON.stringify(played)}`);
+  assert.ok(played.at > 5.3 && played.at < 7.5, `played on from 5 s: ${JSON.stringify(played)}`);
+  await screenshot(page, 'webkit-video');
+  assert.deepEqual(await page.errors(), []);
 });

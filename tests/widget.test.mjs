@@ -11,7 +11,7 @@ import { devices } from 'playwright-core';
 import { startNode } from './lib/node.mjs';
 import { injectAxe } from './lib/a11y.mjs';
 import { startHost } from './lib/host.mjs';
-import { BROWSERS, backgroundTab, launch, launchChromium, launchChromiumProfile, openApp, screenshot, waitForStatus } from './lib/browser.mjs';
+import { BROWSERS, ENGINES, backgroundTab, launch, launchChromium, launchChromiumProfile, openApp, screenshot, waitForStatus } from './lib/browser.mjs';
 import { connectToContributors } from './lib/webrtc.mjs';
 
 const GIB = 2 ** 30;
@@ -368,7 +368,7 @@ for (const device of ['Pixel 7', 'iPhone 13']) {
   });
 }
 
-for (const kind of BROWSERS.filter((k) => k === 'firefox')) {
+for (const kind of ENGINES.filter((k) => k === 'firefox' || k === 'webkit')) {
   test(`${kind}: join, connect, pause and leave`, async () => {
     const { host } = await setUp();
     const browser = await launch(kind);

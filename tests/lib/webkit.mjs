@@ -15,7 +15,9 @@ const MINIBROWSER = process.env.WEBKIT_MINIBROWSER
   || ['/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser', '/usr/lib/aarch64-linux-gnu/webkit2gtk-4.1/MiniBrowser']
     .find((p) => existsSync(p));
 /** The W3C key of a web element in a WebDriver answer. */
-const ELEMENT = 'element-6066-11e4-a52e-4f735466cecc';
+const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
+/** And of a shadow root. */
+const SHADOW_ROOT = 'shadow-6066-11e4-a52e-4f735466cecf';
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -84,7 +86,7 @@ const done = arguments[arguments.length - 1];
 const arg = arguments.length > 1 ? arguments[0] : undefined;
 Promise.resolve().then(() => (${fn})(arg)).then(
   (value) => done({ ok: true, value: value === undefined ? null : value }),
-  (e) => done({ ok: false, error: String(e && e.stack || e) }));`;
+  (e) => done({ ok: false, error: String(e) + "\\n" + String(e && e.stack) }));`;
 
 class WebKitPage {
   constructor(session, driver) {
@@ -141,9 +143,13 @@ class WebKitPage {
     }
   }
 
-  /** Waits until `selector` (a CSS selector, `:not([hidden])` included) matches. */
+  /** Waits until `selector` matches (`host >>> inner`: `inner` in `host`'s shadow root). */
   waitForSelector(selector, { timeout = 30_000 } = {}) {
-    return this.waitForFunction((s) => document.querySelector(s) !== null, selector, { timeout });
+    return this.waitForFunction((s) => {
+      const [host, inner] = s.split(' >>> ');
+      const found = document.querySelector(host);
+      return (inner ? found?.shadowRoot?.querySelector(inner) : found) != null;
+    }, selector, { timeout });
   }
 
   async element(selector) {
@@ -151,8 +157,34 @@ class WebKitPage {
     return found[ELEMENT];
   }
 
+  /** A real click; `host >>> inner` finds `inner` in `host`'s shadow root. */
   async click(selector) {
-    return this.session.call('POST', `/element/${await this.element(selector)}/click`, {});
+    const [host, inner] = selector.split(' >>> ');
+    let id = await this.element(host);
+    if (inner) {
+      const root = (await this.session.call('GET', `/element/${id}/shadow`))[SHADOW_ROOT];
+      id = (await this.session.call('POST', `/shadow/${root}/element`, { using: 'css selector', value: inner }))[ELEMENT];
+    }
+    return this.session.call('POST', `/element/${id}/click`, {});
+  }
+
+  /**
+   * A real click on `selector` in the frame whose URL path is `path`
+   * (looked for in the page and in open shadow roots), once it shows.
+   */
+  async clickInFrame(path, selector) {
+    const frame = await this.waitForFunction((p) => {
+      const frames = [...document.querySelectorAll('iframe'),
+        ...[...document.querySelectorAll('*')].flatMap((e) => [...(e.shadowRoot?.querySelectorAll('iframe') ?? [])])];
+      return frames.find((f) => f.src && new URL(f.src).pathname === p) ?? null;
+    }, path);
+    await this.session.call('POST', '/frame', { id: frame });
+    try {
+      await this.waitForSelector(`${selector}:not([hidden])`);
+      await this.click(selector);
+    } finally {
+      await this.session.call('POST', '/frame', { id: null });
+    }
   }
 
   textContent(selector) { return this.evaluate((s) => document.querySelector(s).textContent, selector); }
