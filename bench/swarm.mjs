@@ -4,6 +4,8 @@
 //   put.MBps              64 MiB put (node + contributors), plaintext MB/s
 //   get.MBps              64 MiB get by a fresh Chromium peer
 //   get.MBps.firefox      the same get by a Firefox peer
+//   get.MBps.webkit       the same get by a WebKit peer (no WebRTC in
+//                         Debian's WebKitGTK: contributors over the relay)
 //   get.first_byte_ms     link handed to a running peer until the first
 //                         plaintext bytes are ready
 //   put.MBps.256MiB       256 MiB put, streamed from the page (never whole in memory)
@@ -29,11 +31,11 @@ try {
     const suffix = size === 64 * MiB ? '' : '.256MiB';
     const put = await timedPut(uploader, size);
     emit(`put.MBps${suffix}`, size / 1e6 / (put.ms / 1000), 'MB/s');
-    for (const kind of suffix ? ['chromium'] : ['chromium', 'firefox']) {
+    for (const kind of suffix ? ['chromium'] : ['chromium', 'firefox', 'webkit']) {
       const fetcher = await peer(kind, node);
       const got = await timedGet(fetcher, put.link);
       if (got.size !== size) throw new Error(`got ${got.size} bytes of ${size}`);
-      emit(kind === 'chromium' ? `get.MBps${suffix}` : 'get.MBps.firefox', size / 1e6 / (got.ms / 1000), 'MB/s');
+      emit(kind === 'chromium' ? `get.MBps${suffix}` : `get.MBps.${kind}`, size / 1e6 / (got.ms / 1000), 'MB/s');
       if (kind === 'chromium' && !suffix) emit('get.first_byte_ms', got.first, 'ms');
     }
     if (!suffix) {

@@ -10,6 +10,7 @@ import { fetchFromLocation } from './fetch-card.js';
 import { serveDownloads, recentRequests } from './downloads.js';
 import { setUpOpenLink } from './open-link.js';
 import { setUpContribution } from './contribute.js';
+import { privateMode, wirePrivateSwitch } from './private-mode.js';
 
 async function main() {
   if (typeof WebAssembly !== 'object') {
@@ -31,6 +32,7 @@ async function main() {
   peer.onStatus(render);
   setUpUpload(peer);
   setUpOpenLink();
+  wirePrivateSwitch(document.getElementById('private-on'), document.getElementById('private-note'));
   setUpContribution(peer).catch((e) => console.warn('the Contribute card failed:', e));
   registerServiceWorker();
   serveDownloads(peer);
@@ -45,7 +47,7 @@ async function startPeer(wasm) {
   // For the console and automation: the local chunk store, the wasm heap
   // size (leak checks), what the service worker streamed lately.
   window.meganetApi = { LocalStore, memoryBytes: () => wasm.memory.buffer.byteLength, recentRequests };
-  return Peer.start({});
+  return Peer.start({ private: privateMode() });
 }
 
 // Resolves once the peer reaches its node (or after 15 s, so a fetch

@@ -143,7 +143,7 @@ function start() {
     await holdLock(() => setState('standby'));
     setState('starting');
     await init();
-    peer = await Peer.start({});
+    peer = await Peer.start({ private: new URLSearchParams(location.search).get('private') === '1' });
     peerStatus = peer.status();
     peer.onStatus((status) => { peerStatus = status; report(); });
     // Stored bytes change without a status change (shards arrive): report

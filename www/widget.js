@@ -64,7 +64,11 @@ const controller = {
   // `command` null: reopening for a visitor who joined on an earlier visit.
   open(el, command) {
     const frame = document.createElement('iframe');
-    frame.src = FRAME_URL.href;
+    // <meganet-widget private>: the visitor's peer reaches other browsers
+    // only through nodes' relays (see private-mode.js).
+    const url = new URL(FRAME_URL);
+    if (el.hasAttribute('private')) url.searchParams.set('private', '1');
+    frame.src = url.href;
     frame.title = 'meganet peer: stores encrypted pieces for other visitors';
     frame.setAttribute('part', 'frame');
     frame.loading = 'eager';

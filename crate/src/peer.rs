@@ -35,7 +35,8 @@ use crate::platform::IdentityStore;
 use crate::policy::{Decision, Signals};
 use crate::transfer::{self, OnProgress, Progress, TransferError};
 
-/// How `Peer::start` finds its node and its identity.
+/// How `Peer::start` finds its node and its identity, and whether it is
+/// private.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Options {
@@ -43,6 +44,9 @@ pub struct Options {
     pub bootstrap_url: Option<String>,
     /// IndexedDB database holding the identity; default `meganet-identity`.
     pub identity_db: Option<String>,
+    /// Private mode: never connect to another browser directly, so none
+    /// learns this peer's address; everything goes through nodes' relays.
+    pub private: bool,
 }
 
 /// A running browser peer.
@@ -76,7 +80,9 @@ impl Peer {
             .await
             .map_err(|e| TransferError::Internal(e.to_string()))?;
         let peer_id = keypair.public().to_peer_id();
-        let paths = if !crate::platform::has_webrtc() {
+        let paths = if options.private {
+            crate::webrtc::Paths::Private
+        } else if !crate::platform::has_webrtc() {
             crate::webrtc::Paths::NoWebRtc
         } else {
             crate::webrtc::Paths::Direct

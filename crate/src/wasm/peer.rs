@@ -54,7 +54,8 @@ struct Contribute {
 
 #[wasm_bindgen(js_class = Peer)]
 impl JsPeer {
-    /// Starts the peer (`{bootstrapUrl, identityDb}`): loads (or creates)
+    /// Starts the peer (`{bootstrapUrl, identityDb, private}`; `private`:
+    /// reach other browsers only through nodes' relays): loads (or creates)
     /// its identity, then connects to the node named by the bootstrap
     /// document and keeps reconnecting.
     pub async fn start(options: JsValue) -> Result<JsPeer, JsValue> {
