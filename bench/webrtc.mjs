@@ -8,7 +8,7 @@
 //                        same 1 MiB send-buffer high-water mark.
 // Prints one JSON line per result.
 import { startNode } from '../tests/lib/node.mjs';
-import { launchChromium, openApp, waitForStatus } from '../tests/lib/browser.mjs';
+import { launchChromium, openApp, serveProbes, waitForStatus } from '../tests/lib/browser.mjs';
 import { webrtcAddr } from '../tests/lib/webrtc.mjs';
 
 const BYTES = 64 << 20;
@@ -68,6 +68,7 @@ const browsers = [await launchChromium(), await launchChromium()];
 try {
   const [a, b] = await Promise.all(browsers.map((br) => openApp(br, node.url)));
   await Promise.all([a, b].map((p) => waitForStatus(p.page, (s) => s.node.state === 'connected')));
+  await Promise.all([a, b].map((p) => serveProbes(p.page)));
   const bAddr = await webrtcAddr(b.page);
   const bId = await b.page.evaluate(() => window.meganet.id);
   const connectMs = await a.page.evaluate(async ([addr, peer]) => {

@@ -18,7 +18,7 @@ import path from 'node:path';
 import webpack from 'webpack';
 import config, { OUTPUT, BUNDLE } from './interop/webpack.config.mjs';
 import { startNode } from './lib/node.mjs';
-import { ARTIFACTS, launchChromium, openApp, waitForStatus } from './lib/browser.mjs';
+import { ARTIFACTS, launchChromium, openApp, serveProbes, waitForStatus } from './lib/browser.mjs';
 import { iceReport, recordPeerConnections, webrtcAddr } from './lib/webrtc.mjs';
 
 // js-libp2p runs with its defaults: its connection monitor aborts any
@@ -85,6 +85,7 @@ async function meganetPeer(name) {
   const app = await openApp(meganetBrowser, node.url, {}, { initScript: recordPeerConnections });
   record(app.page, logs.meganet, name);
   await waitForStatus(app.page, (s) => s.node.state === 'connected');
+  await serveProbes(app.page);
   return { ...app, id: await app.page.evaluate(() => window.meganet.id) };
 }
 

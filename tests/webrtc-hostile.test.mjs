@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import webpack from 'webpack';
 import base, { OUTPUT } from './interop/webpack.config.mjs';
 import { startNode } from './lib/node.mjs';
-import { ARTIFACTS, launchChromium, openApp, waitForStatus } from './lib/browser.mjs';
+import { ARTIFACTS, launchChromium, openApp, serveProbes, waitForStatus } from './lib/browser.mjs';
 import { recordPeerConnections, webrtcAddr } from './lib/webrtc.mjs';
 
 const BUNDLE = 'hostile.bundle.js';
@@ -83,6 +83,7 @@ before(async () => {
   const app = await openApp(victimBrowser, node.url, {}, { initScript: recordPeerConnections });
   record(app.page, logs.victim, 'victim');
   await waitForStatus(app.page, (s) => s.node.state === 'connected');
+  await serveProbes(app.page);
   victim = { ...app, id: await app.page.evaluate(() => window.meganet.id) };
   webrtc = await webrtcAddr(victim.page);
   circuit = webrtc.replace('/p2p-circuit/webrtc/', '/p2p-circuit/');

@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { runMeganet, startNode } from './lib/node.mjs';
-import { BROWSERS, launch, openApp, waitForStatus } from './lib/browser.mjs';
+import { BROWSERS, launch, openApp, serveProbes, waitForStatus } from './lib/browser.mjs';
 import { dialRetrying, noDirectPath, recordPeerConnections, webrtcAddr, iceReport } from './lib/webrtc.mjs';
 
 const connected = (s) => s.node.state === 'connected';
@@ -19,6 +19,7 @@ async function peerIn(kind, node, initScript = recordPeerConnections) {
   const warnings = [];
   app.page.on('console', (m) => { if (/WARN/.test(m.text())) warnings.push(m.text().slice(0, 600)); });
   await waitForStatus(app.page, connected);
+  await serveProbes(app.page);
   const id = await app.page.evaluate(() => window.meganet.id);
   return { browser, ...app, id, warnings };
 }

@@ -94,11 +94,11 @@ impl Peer {
         let webrtc = crate::webrtc::Handles::new(paths);
         let (swarm, signaling) = swarm::build(keypair, &webrtc).map_err(TransferError::Internal)?;
         let streams = swarm.behaviour().stream.new_control();
-        probe::serve(&streams);
         crate::platform::spawn(signaling.run());
         let (tx, rx) = futures::channel::mpsc::channel(connection::COMMAND_QUEUE);
         let contribution = contribute::Shared::default();
         let gate = gate::SharedGate::default();
+        probe::serve(&streams, &contribution, &gate);
         let driver = connection::Driver::new(
             swarm,
             bootstrap_url,

@@ -130,3 +130,12 @@ export function phoneLayout(page) {
     return { scrollWidth: document.documentElement.scrollWidth, small };
   });
 }
+
+/**
+ * Makes the page's peer serve the echo and sink probes: they pass the
+ * contribution gate, so only a contributing peer answers them.
+ */
+export async function serveProbes(page) {
+  const state = await page.evaluate(() => window.meganet.contribute({ enabled: true, quotaBytes: 64 * 1024 * 1024 }));
+  if (!state.enabled) throw new Error(`could not turn contributing on: ${JSON.stringify(state)}`);
+}

@@ -7,10 +7,15 @@
 //! bandwidth cap.
 //!
 //! Until the page has reported signals (a peer without the web app, such
-//! as a test harness) there is no decision and nothing is limited.
+//! as a test harness) there is no decision and nothing is limited but the
+//! per-peer caps ([`per_peer`]), which hold always.
+
+mod per_peer;
 
 use std::cell::RefCell;
 use std::rc::Rc;
+
+use libp2p::PeerId;
 
 use crate::policy::{decide, Decision, Signals, TokenBucket, WaitMs};
 
@@ -25,6 +30,7 @@ pub struct Gate {
     signals: Option<Signals>,
     decision: Option<Decision>,
     bucket: TokenBucket,
+    per_peer: per_peer::PerPeer,
 }
 
 /// What the peer itself knows about its contribution.
@@ -44,6 +50,7 @@ impl Default for Gate {
             signals: None,
             decision: None,
             bucket: TokenBucket::new(0, BURST_BYTES, now_ms()),
+            per_peer: per_peer::PerPeer::default(),
         }
     }
 }
@@ -101,6 +108,26 @@ impl Gate {
             Some(d) if !d.serve_requests => Err(why(d, "not serving now")),
             _ => Ok(()),
         }
+    }
+
+    /// Reserves up to `want` bytes to serve `peer` from its per-peer
+    /// allowance; returns how many it may have (0: used up for now).
+    pub fn reserve(&mut self, peer: PeerId, want: u64) -> u64 {
+        self.per_peer.reserve(peer, want, now_ms())
+    }
+
+    /// Gives back what [`Self::reserve`] granted but was not served.
+    pub fn refund(&mut self, peer: PeerId, unused: u64) {
+        self.per_peer.refund(peer, unused);
+    }
+
+    /// Whether another peer's stream (a probe) may be served: only while
+    /// contributing (`contributing`: the store is open) and serving.
+    pub fn admit_stream(&self, contributing: bool) -> Result<(), String> {
+        if !contributing {
+            return Err("not contributing".into());
+        }
+        self.admit_request()
     }
 
     /// Takes `bytes` from the serving budget, or says how long to wait.

@@ -1,12 +1,17 @@
 //! Two small stream protocols for checking and measuring a connection:
 //! `/meganet/echo/1.0.0` sends back what it receives, `/meganet/sink/1.0.0`
 //! swallows a byte stream and answers with its length. The network check
-//! and the benchmarks use them; they are capped so they cost a serving peer
-//! little.
+//! and the benchmarks use them. They pass through the contribution gate:
+//! served only while this peer contributes and serves (a stream is reset
+//! otherwise), and every byte counts against the remote's per-peer
+//! allowance, as shard bytes do.
 
 use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use libp2p::{PeerId, StreamProtocol};
 use libp2p_stream::Control;
+
+use super::contribute;
+use super::gate::SharedGate;
 
 pub const ECHO: StreamProtocol = StreamProtocol::new("/meganet/echo/1.0.0");
 pub const SINK: StreamProtocol = StreamProtocol::new("/meganet/sink/1.0.0");
@@ -18,23 +23,34 @@ const MAX_SERVED: usize = 16;
 /// Write size of the sink client.
 const CHUNK: usize = 64 * 1024;
 
-/// Serves both probes for as long as the page lives.
-pub fn serve(control: &Control) {
+/// Serves both probes for as long as the page lives, through the gate.
+pub fn serve(control: &Control, contribution: &contribute::Shared, gate: &SharedGate) {
     for (protocol, sink) in [(ECHO, false), (SINK, true)] {
         let Ok(incoming) = control.clone().accept(protocol) else {
             tracing::error!("probe protocol already registered");
             continue;
         };
+        let (contribution, gate) = (contribution.clone(), gate.clone());
         crate::platform::spawn(async move {
             incoming
-                .for_each_concurrent(MAX_SERVED, |(_, stream)| async move {
-                    let result = if sink {
-                        serve_sink(stream).await
-                    } else {
-                        serve_echo(stream).await
-                    };
-                    if let Err(e) = result {
-                        tracing::debug!("probe stream ended: {e}");
+                .for_each_concurrent(MAX_SERVED, |(peer, stream)| {
+                    let (contribution, gate) = (contribution.clone(), gate.clone());
+                    async move {
+                        let contributing = contribution.borrow().is_some();
+                        if let Err(why) = gate.borrow().admit_stream(contributing) {
+                            tracing::debug!(%peer, "probe refused: {why}");
+                            return; // dropping the stream resets it
+                        }
+                        let granted = gate.borrow_mut().reserve(peer, MAX_PROBE_BYTES);
+                        if granted == 0 {
+                            tracing::debug!(%peer, "probe refused: allowance used up");
+                            return;
+                        }
+                        let (used, result) = serve_probe(stream, granted, sink).await;
+                        if let Err(e) = result {
+                            tracing::debug!("probe stream ended: {e}");
+                        }
+                        gate.borrow_mut().refund(peer, granted.saturating_sub(used));
                     }
                 })
                 .await;
@@ -42,18 +58,32 @@ pub fn serve(control: &Control) {
     }
 }
 
-async fn serve_echo(stream: libp2p::Stream) -> std::io::Result<()> {
+/// Echoes (or, for the sink, swallows and then counts) at most `limit`
+/// bytes. Returns how many were received, also when the stream failed
+/// part way: they count against the remote's allowance either way.
+async fn serve_probe(stream: libp2p::Stream, limit: u64, sink: bool) -> (u64, std::io::Result<()>) {
     let (reader, mut writer) = stream.split();
-    futures::io::copy(reader.take(MAX_PROBE_BYTES), &mut writer).await?;
-    writer.close().await
-}
-
-async fn serve_sink(stream: libp2p::Stream) -> std::io::Result<()> {
-    let (reader, mut writer) = stream.split();
-    let received =
-        futures::io::copy(reader.take(MAX_PROBE_BYTES), &mut futures::io::sink()).await?;
-    writer.write_all(&received.to_be_bytes()).await?;
-    writer.close().await
+    let mut reader = reader.take(limit);
+    let mut buf = vec![0u8; CHUNK];
+    let mut received = 0u64;
+    let result = async {
+        loop {
+            let n = reader.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            received += n as u64;
+            if !sink {
+                writer.write_all(&buf[..n]).await?;
+            }
+        }
+        if sink {
+            writer.write_all(&received.to_be_bytes()).await?;
+        }
+        writer.close().await
+    }
+    .await;
+    (received, result)
 }
 
 async fn open(

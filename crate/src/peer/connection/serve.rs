@@ -89,16 +89,31 @@ impl Serve {
             respond(swarm, channel, refuse("busy; try another holder"));
             return;
         }
+        // Shard bytes count against the peer's allowance: a reservation
+        // of one block's worth, trued up once the answer's size is known.
+        let reserved = gate.borrow_mut().reserve(peer, block::MAX_BLOCK as u64);
+        if reserved == 0 {
+            let why =
+                "this peer has been served its share from this holder for now; try another holder";
+            respond(swarm, channel, refuse(why));
+            return;
+        }
         self.serving += 1;
         let mut done = self.served_tx.clone();
         crate::platform::spawn(async move {
             let mut response = block::serve(&store, Class::Contributed, request).await;
             // Shard bytes leave at the policy's bandwidth cap.
+            let mut sent = 0;
             if let BlockResponse::Block(bytes) = &response {
-                if let Err(why) = pace(&gate, bytes.len(), PACE_LIMIT_MS).await {
+                if bytes.len() as u64 > reserved {
+                    response = refuse("this peer has been served its share from this holder for now; try another holder");
+                } else if let Err(why) = pace(&gate, bytes.len(), PACE_LIMIT_MS).await {
                     response = BlockResponse::error(ErrorCode::Refused, why);
+                } else {
+                    sent = bytes.len() as u64;
                 }
             }
+            gate.borrow_mut().refund(peer, reserved - sent);
             tracing::debug!(%peer, "served a block request");
             let _ = done.send((channel, response)).await;
         });
