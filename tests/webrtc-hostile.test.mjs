@@ -8,7 +8,8 @@
 //     and one that stalls mid-frame;
 //  2. an SDP with an altered `a=fingerprint` (DTLS must fail), both ways;
 //  3. thousands of data channels on one direct connection;
-//  4. data-channel messages over the spec's 16 KiB on a libp2p stream.
+//  4. data-channel messages over the spec's 16 KiB on a libp2p stream;
+//  5. a flood of PROVIDE requests from a peer that placed no shard there.
 //
 // After each, the meganet peer must have said what went wrong (console or
 // a returned error), not panicked, still answer `window.meganet.status()`,
@@ -304,4 +305,16 @@ test('messages over the spec\'s 16 KiB on a stream: the stream is reset, the con
   assert.ok(echo.ok, `a fresh stream on the same connection still echoes: ${JSON.stringify(echo)}`);
   await assertUnharmed(pcsFrom);
   console.log(JSON.stringify({ case: 'oversized messages', maxMessageSize: max, results }));
+});
+
+test('a PROVIDE flood from a peer that placed nothing: every request refused by name, the victim unharmed', async () => {
+  if ((await hostile(() => window.hostile.state())) !== 'connected') await honestDialAndEcho();
+  const pcsFrom = await pcCount();
+  const r = await hostile((n) => window.hostile.provide(n), 200);
+  assert.deepEqual({ stored: r.stored, other: r.other }, { stored: 0, other: 0 }, JSON.stringify(r));
+  assert.equal(r.refused, 200);
+  assert.match(r.message, /announce only files whose pieces you placed here/);
+  const echo = await hostile(() => window.hostile.echo(10_000));
+  assert.ok(echo.ok, `the connection still echoes: ${JSON.stringify(echo)}`);
+  await assertUnharmed(pcsFrom);
 });

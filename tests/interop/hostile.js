@@ -312,8 +312,40 @@ async function flood(count, wave = 500) {
   return { ...total, ms: Math.round(performance.now() - started) };
 }
 
+const BLOCK = '/meganet/block/1.0.0';
+
+/**
+ * Sends `count` PROVIDE requests (/meganet/block/1.0.0, tag 4) for random
+ * provider keys, each on its own stream, as a peer that placed nothing
+ * would to push real keys out of a contributor's announce list. Returns
+ * how many were answered Stored (tag 1), refused (an error, tag 5) or
+ * otherwise, and the first refusal's text.
+ */
+async function provide(count) {
+  const out = { stored: 0, refused: 0, other: 0, message: '' };
+  for (let i = 0; i < count; i++) {
+    const s = await openStream(BLOCK);
+    await negotiated(s, BLOCK);
+    const body = concat(new Uint8Array([4]), crypto.getRandomValues(new Uint8Array(32)));
+    const len = new Uint8Array(4);
+    new DataView(len.buffer).setUint32(0, body.length, true);
+    s.send(null, concat(len, body));
+    s.send(FIN);
+    const answered = () => s.payload.length >= 4 && s.payload.length >= 4 + new DataView(s.payload.buffer, s.payload.byteOffset).getUint32(0, true);
+    await s.until(() => answered() || s.flags.includes(RESET), 10_000, 'the answer to PROVIDE');
+    const tag = answered() ? s.payload[4] : null;
+    if (tag === 1) out.stored += 1;
+    else if (tag === 5) {
+      out.refused += 1;
+      out.message ||= dec.decode(s.payload.subarray(7));
+    } else out.other += 1;
+    s.channel.close();
+  }
+  return out;
+}
+
 window.hostile = {
-  start, addrs, garbage, dial, answerNext, answered: () => answering, echo, oversized, flood,
+  start, addrs, garbage, dial, answerNext, answered: () => answering, echo, oversized, flood, provide,
   state: () => current?.pc.connectionState ?? null,
   hangUp: () => { current?.pc.close(); current = null; },
   maxMessageSize: () => current?.pc.sctp?.maxMessageSize ?? null,

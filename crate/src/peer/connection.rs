@@ -39,6 +39,7 @@ mod listen;
 mod node_dials;
 mod node_link;
 mod ping;
+mod placers;
 mod requests;
 mod reservation;
 mod serve;
@@ -161,9 +162,7 @@ impl Driver {
                     self.connections.expire();
                     sweeping = sweep();
                 }
-                Wake::Served((channel, response)) => {
-                    self.serve.on_served(&mut self.swarm, channel, response);
-                }
+                Wake::Served(served) => self.serve.on_served(&mut self.swarm, served),
                 Wake::Command(command) => self.on_command(command),
                 Wake::Swarm(event) => {
                     if self.on_event(*event) && retry.is_terminated() && fetch.is_terminated() {

@@ -8,6 +8,7 @@ use libp2p::{PeerId, Swarm};
 
 use super::announce::Announce;
 use super::node_link::NodeLink;
+use super::placers::Placers;
 use crate::net::block::{self, BlockRequest, BlockResponse, ErrorCode};
 use crate::peer::contribute;
 use crate::peer::gate::{pace, SharedGate};
@@ -20,8 +21,13 @@ pub const MAX_SERVING: usize = 8;
 /// answered as busy (the fetcher then tries another holder).
 const PACE_LIMIT_MS: u64 = 10_000;
 
-/// A served block request's answer, back from its task.
-pub type Served = (ResponseChannel<BlockResponse>, BlockResponse);
+/// A served block request's answer, back from its task, with the peer
+/// when it placed a shard here.
+pub type Served = (
+    ResponseChannel<BlockResponse>,
+    BlockResponse,
+    Option<PeerId>,
+);
 
 /// What serving needs: the store, the policy's gate, and the requests in
 /// progress (each in its own task, answering over a channel).
@@ -30,6 +36,8 @@ pub struct Serve {
     gate: SharedGate,
     /// Requests being served; at most [`MAX_SERVING`].
     serving: usize,
+    /// Who placed shards here, and so may ask for announcements.
+    placers: Placers,
     served_tx: mpsc::Sender<Served>,
     served_rx: mpsc::Receiver<Served>,
 }
@@ -41,6 +49,7 @@ impl Serve {
             contribution,
             gate,
             serving: 0,
+            placers: Placers::default(),
             served_tx,
             served_rx,
         }
@@ -78,6 +87,11 @@ impl Serve {
             return;
         }
         if let BlockRequest::Provide(key) = request {
+            if !self.placers.take(&peer) {
+                let why = "announce only files whose pieces you placed here";
+                respond(swarm, channel, refuse(why));
+                return;
+            }
             let response = match announce.provide(swarm, node, key) {
                 Ok(()) => BlockResponse::Stored(key),
                 Err(why) => refuse(why),
@@ -100,6 +114,7 @@ impl Serve {
         }
         self.serving += 1;
         let mut done = self.served_tx.clone();
+        let is_put = matches!(request, BlockRequest::Put(_));
         crate::platform::spawn(async move {
             let mut response = block::serve(&store, Class::Contributed, request).await;
             // Shard bytes leave at the policy's bandwidth cap.
@@ -115,18 +130,17 @@ impl Serve {
             }
             gate.borrow_mut().refund(peer, reserved - sent);
             tracing::debug!(%peer, "served a block request");
-            let _ = done.send((channel, response)).await;
+            let placed = (is_put && matches!(response, BlockResponse::Stored(_))).then_some(peer);
+            let _ = done.send((channel, response, placed)).await;
         });
     }
 
     /// A served request finished: send its answer.
-    pub fn on_served(
-        &mut self,
-        swarm: &mut Swarm<Behaviour>,
-        channel: ResponseChannel<BlockResponse>,
-        response: BlockResponse,
-    ) {
+    pub fn on_served(&mut self, swarm: &mut Swarm<Behaviour>, (channel, response, placed): Served) {
         self.serving = self.serving.saturating_sub(1);
+        if let Some(peer) = placed {
+            self.placers.placed(peer);
+        }
         respond(swarm, channel, response);
     }
 }
