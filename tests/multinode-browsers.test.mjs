@@ -30,6 +30,8 @@ test('chromium: an open picture follows its upload: a node that stops shows its 
   const browser = await launch('chromium');
   cleanups.push(() => browser.close());
   const up = await openApp(browser, a.url);
+  const warnings = [];
+  up.page.on('console', (m) => { if (/WARN|ERROR/.test(m.text())) warnings.push(`${new Date().toISOString()} ${m.text().slice(0, 400)}`); });
   await waitForStatus(up.page, (s) => s.node.state === 'connected' && s.node.otherNodes === 2);
   await up.page.setInputFiles('#file', { name: 'watched.bin', mimeType: 'application/octet-stream', buffer: randomBytes((3 << 20) + 99) });
   await up.page.waitForSelector('#put-result:not([hidden])', { timeout: 90_000 });
@@ -39,9 +41,13 @@ test('chromium: an open picture follows its upload: a node that stops shows its 
   assert.match(await label(), /^4 parts of 8 pieces: 32 on nodes, 0 on browsers only, 0 not found\./);
   const onC = (await c.status()).storedBlocks - 1;
 
+  console.log(`${new Date().toISOString()} stopping C`);
   await c.stop();
   // The open picture is audited again within 15 s: C's pieces are away.
-  await up.page.waitForFunction(() => /away/.test(document.querySelector('#uploads-list li .piece-map [role="img"]').getAttribute('aria-label')), null, { timeout: 45_000, polling: 250 });
+  await up.page.waitForFunction(() => /away/.test(document.querySelector('#uploads-list li .piece-map [role="img"]').getAttribute('aria-label')), null, { timeout: 45_000, polling: 250 })
+    .catch(async (e) => {
+      throw new Error(`${e.message}; the picture says: ${await label()}; health: ${await up.page.textContent('#uploads-list li .health')}\n${warnings.join('\n')}`);
+    });
   assert.equal(await label(), `4 parts of 8 pieces: ${32 - onC} on nodes, 0 on browsers only, ${onC} away (their holders may come back), 0 not found. A part needs 4; nodes rebuild a part below 6.`);
   assert.equal(await up.page.evaluate(() => document.querySelectorAll('#uploads-list li .piece-map .cell.away').length), onC);
   // A node that does not answer is not a failed audit.

@@ -10,7 +10,7 @@ import { readFileSync, openSync, writeSync, closeSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { startNode, runMeganet, tempDir, ROOT } from './lib/node.mjs';
-import { BROWSERS, launch, openApp, waitForStatus, screenshot } from './lib/browser.mjs';
+import { BROWSERS, launch, openApp, seekAndPlay, waitForStatus, screenshot } from './lib/browser.mjs';
 
 const connected = (s) => s.node.state === 'connected';
 const MiB = 1 << 20;
@@ -225,18 +225,7 @@ test(`${kind}: a video plays and seeks through the service worker; bad ranges an
   await uploader.close();
 
   const { page, errors } = await openLink(kind, file.link);
-  const played = await page.evaluate(async () => {
-    const video = document.querySelector('#fetch-preview video');
-    video.muted = true;
-    if (video.readyState < 1) await new Promise((r) => video.addEventListener('loadedmetadata', r, { once: true }));
-    const seeked = new Promise((r) => video.addEventListener('seeked', r, { once: true }));
-    video.currentTime = 5;
-    await seeked;
-    await video.play();
-    await new Promise((r) => setTimeout(r, 1000));
-    video.pause();
-    return { duration: video.duration, at: video.currentTime, width: video.videoWidth };
-  });
+  const played = await seekAndPlay(page);
   assert.ok(Math.abs(played.duration - 10) < 0.5, `duration ${played.duration}`);
   assert.ok(played.at > 5.3 && played.at < 7.5, `played on from 5 s to ${played.at}`);
   assert.equal(played.width, 320);

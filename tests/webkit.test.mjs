@@ -7,7 +7,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { ROOT, startNode } from './lib/node.mjs';
-import { ENGINES, launch, openApp, phoneLayout, waitForStatus, screenshot } from './lib/browser.mjs';
+import { ENGINES, launch, openApp, phoneLayout, seekAndPlay, waitForStatus, screenshot } from './lib/browser.mjs';
 import { connectToContributors, waitForContributors } from './lib/webrtc.mjs';
 import { peers as peersOf } from './lib/peers.mjs';
 
@@ -45,6 +45,17 @@ run('webkit: the page and its peer run without WebRTC, say so plainly, and keep 
     requestAnimationFrame(() => requestAnimationFrame(resolve));
   }));
   await screenshot(page, 'webkit-peer-card');
+
+  // Sharing as a user does: choose a file, get a link.
+  await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello from WebKit\n'.repeat(10_000)) });
+  await page.waitForSelector('#put-result:not([hidden]), #put-error:not([hidden])', { timeout: 60_000 });
+  const shared = await page.evaluate(() => ({
+    error: document.querySelector('#put-error').hidden ? '' : document.querySelector('#put-error').textContent,
+    link: document.querySelector('#put-link').value,
+  }));
+  assert.equal(shared.error, '');
+  assert.match(shared.link, /^http:\/\/127\.0\.0\.1:\d+\/#/);
+  await screenshot(page, 'webkit-shared');
 
   await page.reload();
   await page.waitForFunction(() => window.meganet !== undefined);
@@ -151,22 +162,8 @@ run('webkit: Save streams through the service worker, ranges answer 206 with exa
   assert.deepEqual(answers.whole, { status: 200, disposition: "attachment; filename*=UTF-8''clip.webm", sha: file.sha });
   assert.equal(answers.beyond, 416);
 
-  // The inline player, where this WebKit can decode the format
-  // (feature-detected, as the page does).
-  const played = await page.evaluate(async () => {
-    const video = document.querySelector('#fetch-preview video');
-    if (!video) return { preview: document.querySelector('#fetch-preview')?.textContent ?? '' };
-    if (!video.canPlayType('video/webm')) return { unsupported: true };
-    video.muted = true;
-    if (video.readyState < 1) await new Promise((r) => video.addEventListener('loadedmetadata', r, { once: true }));
-    const seeked = new Promise((r) => video.addEventListener('seeked', r, { once: true }));
-    video.currentTime = 5;
-    await seeked;
-    await video.play();
-    await new Promise((r) => setTimeout(r, 1000));
-    video.pause();
-    return { duration: video.duration, at: video.currentTime, width: video.videoWidth };
-  });
+  // The inline player plays from the worker's 206 answers and seeks.
+  const played = await seekAndPlay(page);
   assert.equal(played.width, 320, JSON.stringify(played));
   assert.ok(Math.abs(played.duration - 10) < 0.5, `duration: ${JSON.stringify(played)}`);
   assert.ok(played.at > 5.3 && played.at < 7.5, `played on from 5 s: ${JSON.stringify(played)}`);

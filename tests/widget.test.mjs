@@ -302,6 +302,18 @@ test('chromium: the script twice and two elements make one frame', async () => {
   assert.deepEqual(errors, [], 'no page errors');
 });
 
+test('chromium: <meganet-widget private> runs the visitor\'s peer in private mode', async () => {
+  const { host } = await setUp();
+  const { page, errors } = await chromiumPage();
+  await page.goto(`${host.url}private`);
+  await page.click('meganet-widget #join');
+  await confirmInFrame(page);
+  await waitForWidget(page, (st) => st.state === 'active' && st.node === 'connected');
+  assert.equal(await peerFrame(page).evaluate(() => window.meganetWidgetFrame.paths), 'private');
+  assert.match(peerFrame(page).url(), /\/widget\.html\?private=1$/);
+  assert.deepEqual(errors, [], 'no page errors');
+});
+
 test('chromium: "Not now" puts the card away for the visit and loads nothing', async () => {
   const { host } = await setUp();
   const { page, errors } = await chromiumPage();

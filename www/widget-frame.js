@@ -33,6 +33,7 @@ const frame = {
   rejected: 0,
   persisted: null,
   summary: null,
+  paths: '', // how the peer reaches other browsers (status().paths)
 };
 window.meganetWidgetFrame = frame; // for automation
 let peer = null;
@@ -145,6 +146,7 @@ function start() {
     await init();
     peer = await Peer.start({ private: new URLSearchParams(location.search).get('private') === '1' });
     peerStatus = peer.status();
+    frame.paths = peerStatus.paths;
     peer.onStatus((status) => { peerStatus = status; report(); });
     // Stored bytes change without a status change (shards arrive): report
     // them every few seconds while the peer runs.

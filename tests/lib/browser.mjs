@@ -139,3 +139,22 @@ export async function serveProbes(page) {
   const state = await page.evaluate(() => window.meganet.contribute({ enabled: true, quotaBytes: 64 * 1024 * 1024 }));
   if (!state.enabled) throw new Error(`could not turn contributing on: ${JSON.stringify(state)}`);
 }
+
+/**
+ * Seeks the fetch card's video to 5 s, plays a second, pauses; returns
+ * its duration, where it stopped and its width.
+ */
+export function seekAndPlay(page) {
+  return page.evaluate(async () => {
+    const video = document.querySelector('#fetch-preview video');
+    video.muted = true;
+    if (video.readyState < 1) await new Promise((r) => video.addEventListener('loadedmetadata', r, { once: true }));
+    const seeked = new Promise((r) => video.addEventListener('seeked', r, { once: true }));
+    video.currentTime = 5;
+    await seeked;
+    await video.play();
+    await new Promise((r) => setTimeout(r, 1000));
+    video.pause();
+    return { duration: video.duration, at: video.currentTime, width: video.videoWidth };
+  });
+}

@@ -2,9 +2,7 @@
 // WebDriver BiDi, wrapped in the subset of Playwright's page API the tests
 // use, so one suite drives both browsers.
 import puppeteer from 'puppeteer-core';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { writeTempFiles } from './node.mjs';
 
 class FirefoxPage {
   constructor(page) { this.page = page; }
@@ -46,12 +44,7 @@ class FirefoxPage {
 
   /** Playwright's in-memory files (one or a list): written to temporary files first. */
   async setInputFiles(selector, files) {
-    const dir = mkdtempSync(path.join(tmpdir(), 'meganet-upload-'));
-    const paths = [files].flat().map(({ name, buffer }) => {
-      const file = path.join(dir, name);
-      writeFileSync(file, buffer);
-      return file;
-    });
+    const paths = writeTempFiles(files);
     const input = await this.page.$(selector);
     await input.uploadFile(...paths);
   }

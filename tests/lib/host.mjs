@@ -38,8 +38,9 @@ const PAGE = (body, head = '') => `<!doctype html>
 
 /**
  * Serves the host pages: `/` (one widget), `/twice` (the script included
- * twice and two elements), `/framed` (the node's app page in a frame,
- * which the node forbids). Resolves to `{url, stop()}`.
+ * twice and two elements), `/private` (a widget whose peer runs in private
+ * mode), `/framed` (the node's app page in a frame, which the node
+ * forbids). Resolves to `{url, stop()}`.
  */
 export async function startHost(nodeUrl) {
   const src = new URL('/widget.js', nodeUrl).href;
@@ -47,6 +48,7 @@ export async function startHost(nodeUrl) {
   const pages = {
     '/': PAGE('<meganet-widget></meganet-widget>', tag),
     '/twice': PAGE('<meganet-widget id="first"></meganet-widget><meganet-widget id="second"></meganet-widget>', tag + tag),
+    '/private': PAGE('<meganet-widget private></meganet-widget>', tag),
     '/framed': PAGE(`<iframe id="app" title="meganet" src="${new URL('/', nodeUrl).href}"></iframe>`),
   };
   const server = createServer((req, res) => {

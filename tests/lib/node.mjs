@@ -1,6 +1,6 @@
 // Starts and stops real `meganet node` processes for tests.
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -9,6 +9,20 @@ export const BIN = path.join(ROOT, 'build/bin/meganet');
 
 export function tempDir(prefix = 'meganet-test-') {
   return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+/**
+ * Playwright's in-memory files (`{name, buffer}`, one or a list) written
+ * to a fresh temporary directory, for drivers that upload from disk;
+ * returns their paths.
+ */
+export function writeTempFiles(files) {
+  const dir = tempDir('meganet-upload-');
+  return [files].flat().map(({ name, buffer }) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, buffer);
+    return file;
+  });
 }
 
 /** Runs `meganet` to completion; resolves to {code, stdout, stderr}. */

@@ -4,10 +4,9 @@
 // WebDriver session is one MiniBrowser process with one page: a context
 // is the session itself. See ENVIRONMENT.md's WebKit section.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { writeTempFiles } from './node.mjs';
 
 const DRIVER = process.env.WEBKIT_DRIVER || '/usr/bin/WebKitWebDriver';
 /** Where Debian puts MiniBrowser (dpkg -L libwebkit2gtk-4.1-0). */
@@ -197,12 +196,7 @@ class WebKitPage {
 
   /** Playwright's in-memory files (one): written to a temporary file, then typed into the input. */
   async setInputFiles(selector, files) {
-    const dir = mkdtempSync(path.join(tmpdir(), 'meganet-upload-'));
-    const paths = [files].flat().map(({ name, buffer }) => {
-      const file = path.join(dir, name);
-      writeFileSync(file, buffer);
-      return file;
-    });
+    const paths = writeTempFiles(files);
     const id = await this.element(selector);
     return this.session.call('POST', `/element/${id}/value`, { text: paths.join('\n') });
   }

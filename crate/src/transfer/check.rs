@@ -290,18 +290,25 @@ async fn audit_holder<S: Auditor>(
             answer = source.audit(holder, hash, range).fuse() => Some(answer),
             () = crate::platform::sleep(timeout).fuse() => None,
         };
-        // A holder too slow to answer, or gone, is not asked further.
-        let gone = matches!(answer, None | Some(Err(TransferError::Unreachable { .. })));
         let outcome = match answer {
             Some(Ok(Some(proof))) => {
                 audit::verify(&hash, len, range, &proof).map_err(|e| e.to_string())
             }
             Some(Ok(None)) => Err(format!("said it holds shard {hash} and then did not")),
+            // Too slow to answer, or gone: not asked further. It did not
+            // fail a proof but stopped answering (a node shutting down
+            // mid-audit), so it counts as not reached and its pieces as
+            // away, not lost; its standing still drops.
+            None | Some(Err(TransferError::Unreachable { .. })) => {
+                health.reached = false;
+                health.reputation.record(false);
+                health.failures.push(format!(
+                    "stopped answering: no proof of shard {hash} within {} ms",
+                    timeout.as_millis()
+                ));
+                break;
+            }
             Some(Err(e)) => Err(e.to_string()),
-            None => Err(format!(
-                "no proof of shard {hash} within {} ms",
-                timeout.as_millis()
-            )),
         };
         health.audited += 1;
         health.reputation.record(outcome.is_ok());
@@ -309,9 +316,6 @@ async fn audit_holder<S: Auditor>(
             Ok(()) => proven.push(i),
             Err(why) if health.failures.len() < MAX_REASONS => health.failures.push(why),
             Err(_) => {}
-        }
-        if gone {
-            break;
         }
     }
     health.proven = proven.len();
