@@ -115,6 +115,9 @@ run('webkit: the page at phone sizes: no sideways scrolling, touch targets of 44
   // the stylesheet's phone breakpoint (30rem), so the phone layout is what
   // WebKit lays out, at nearly an iPhone Plus's width.
   await page.setViewportSize({ width: 390, height: 844 });
+  // WebKitGTK repaints a resized window a moment later: wait for it, so
+  // the screenshot shows what was measured.
+  await page.evaluate(() => new Promise((resolve) => setTimeout(() => requestAnimationFrame(() => requestAnimationFrame(resolve)), 1000)));
   const width = await page.evaluate(() => window.innerWidth);
   assert.ok(width < 480, `the phone layout applies: ${width} px`);
   const layout = await phoneLayout(page);

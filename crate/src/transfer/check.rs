@@ -283,6 +283,7 @@ async fn audit_holder<S: Auditor>(
         claims.swap(i, j);
     }
     let mut proven = Vec::new();
+    let mut silent = false;
     for &i in &claims[..sample] {
         let (hash, _, len) = shards[i];
         let range = ChunkRange::random(len, MAX_AUDIT_CHUNKS, random());
@@ -300,6 +301,7 @@ async fn audit_holder<S: Auditor>(
             // mid-audit), so it counts as not reached and its pieces as
             // away, not lost; its standing still drops.
             None | Some(Err(TransferError::Unreachable { .. })) => {
+                silent = true;
                 health.reached = false;
                 health.reputation.record(false);
                 health.failures.push(format!(
@@ -319,9 +321,13 @@ async fn audit_holder<S: Auditor>(
         }
     }
     health.proven = proven.len();
-    health.counted = match health.proven == sample {
-        true => claims,
-        false => proven,
+    // A holder that went silent counts for nothing now, not even what it
+    // proved a moment before: it is away as a whole, so the picture and
+    // repair see all its pieces alike.
+    health.counted = match (silent, health.proven == sample) {
+        (true, _) => Vec::new(),
+        (false, true) => claims,
+        (false, false) => proven,
     };
     health
 }
