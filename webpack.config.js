@@ -1,6 +1,7 @@
 // Bundles the web app (www/), the service worker (worker/) and the
 // embeddable widget (widget.js for host pages, widget-frame.js for its
-// frame, widget.html) into dist/.
+// frame, widget.html) and the sites' origin (site-sw.js, bridge.js,
+// bridge.html) into dist/.
 // The service worker is emitted unhashed at the site root so its scope is "/";
 // every other asset keeps a fixed name too, so the worker can precache the
 // app shell from a known list.
@@ -14,6 +15,8 @@ module.exports = (env, argv) => ({
   entry: {
     app: './www/app.js',
     sw: './worker/sw.js',
+    'site-sw': './worker/site-sw.js',
+    bridge: './www/bridge.js',
     widget: './www/widget.js',
     'widget-frame': './www/widget-frame.js',
   },

@@ -46,6 +46,28 @@ test('every response carries the policy, nosniff and no-referrer; only the widge
   assert.match(widget.headers.get('content-security-policy'), /; frame-ancestors \*$/, 'any site by default');
 });
 
+test('the sites\' origin serves only the bridge, its worker and the wasm module; only the app may frame the bridge', async () => {
+  const node = await start();
+  const app = new URL(node.url);
+  for (const path of ['/meganet/bridge.html', '/bridge.js', '/site-sw.js', '/meganet_bg.wasm']) {
+    const res = await fetch(new URL(path, node.sites));
+    assert.equal(res.status, 200, path);
+    assert.equal(res.headers.get('content-security-policy'),
+      `default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors http://127.0.0.1:${app.port} http://localhost:${app.port}`, path);
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff', path);
+    await res.arrayBuffer();
+  }
+  for (const path of ['/', '/index.html', '/app.js', '/status.json', '/meganet/site/abc/index.html']) {
+    const res = await fetch(new URL(path, node.sites));
+    assert.equal(res.status, 404, path);
+    assert.match(await res.text(), /Open a site from its meganet link/, path);
+  }
+  const bootstrap = await (await fetch(new URL('/bootstrap.json', node.url))).json();
+  assert.equal(bootstrap.sitesPort, Number(new URL(node.sites).port));
+  const csp = (await fetch(node.url)).headers.get('content-security-policy');
+  assert.match(csp, new RegExp(`frame-src 'self' blob: http://\\*:${bootstrap.sitesPort} https://\\*:${bootstrap.sitesPort};`));
+});
+
 test('a --widget-frame-ancestors value that could break the header is refused at start, naming it', async () => {
   for (const bad of ['https://a.example; script-src *', 'a.example', "'none' https://a.example"]) {
     const run = await runMeganet(['node', '--widget-frame-ancestors', bad]);

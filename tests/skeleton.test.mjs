@@ -130,7 +130,7 @@ test(`${kind}: a page whose node is gone says so, keeps retrying, and reloads fr
 test('meganet node --help explains every flag', async () => {
   const { code, stdout } = await runMeganet(['node', '--help']);
   assert.equal(code, 0);
-  for (const flag of ['--http', '--data', '--www', '--ws', '--webrtc', '--tcp', '--peer',
+  for (const flag of ['--http', '--sites', '--data', '--www', '--ws', '--webrtc', '--tcp', '--peer',
     '--relay-max-reservations', '--relay-max-reservations-per-peer', '--relay-reservation-secs',
     '--relay-reservations-per-ip-per-hour', '--relay-circuits-per-ip-per-minute',
     '--relay-max-circuits', '--relay-max-circuits-per-peer', '--relay-circuit-secs', '--relay-circuit-bytes']) {
@@ -148,7 +148,7 @@ test('bad start-up input gives one clear error line and a failing exit code', as
     const node = await startNode();
     cleanups.push(() => node.stop());
     const r = await runMeganet(['node', '--data', tempDir(), '--http', node.http,
-      '--ws', '127.0.0.1:0', '--webrtc', '127.0.0.1:0', '--tcp', '127.0.0.1:0']);
+      '--ws', '127.0.0.1:0', '--webrtc', '127.0.0.1:0', '--tcp', '127.0.0.1:0', '--sites', '127.0.0.1:0']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, new RegExp(`error: cannot listen for HTTP on ${node.http}`));
   });
@@ -159,7 +159,7 @@ test('bad start-up input gives one clear error line and a failing exit code', as
     const key = path.join(data, 'identity.key');
     writeFileSync(key, 'not a key');
     const r = await runMeganet(['node', '--data', data, '--http', '127.0.0.1:0',
-      '--ws', '127.0.0.1:0', '--webrtc', '127.0.0.1:0', '--tcp', '127.0.0.1:0']);
+      '--ws', '127.0.0.1:0', '--webrtc', '127.0.0.1:0', '--tcp', '127.0.0.1:0', '--sites', '127.0.0.1:0']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /corrupt/);
     assert.equal(readFileSync(key, 'utf8'), 'not a key', 'the corrupt key is left for the operator');
@@ -168,7 +168,7 @@ test('bad start-up input gives one clear error line and a failing exit code', as
     const parent = path.join(tempDir(), 'a-file');
     writeFileSync(parent, 'not a directory');
     const r = await runMeganet(['node', '--data', path.join(parent, 'data'), '--http', '127.0.0.1:0',
-      '--ws', '127.0.0.1:0', '--webrtc', '127.0.0.1:0', '--tcp', '127.0.0.1:0']);
+      '--ws', '127.0.0.1:0', '--webrtc', '127.0.0.1:0', '--tcp', '127.0.0.1:0', '--sites', '127.0.0.1:0']);
     assert.equal(r.code, 1);
     const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('error:'));
     assert.equal(lines.length, 1, r.stderr);

@@ -52,7 +52,7 @@ export async function serveFile(event, url) {
     const answer = await ask(client, { id, range });
     if (!answer) continue;
     if (answer.status !== 200) return plain(answer.status, answer.error, answer.code);
-    return serveRange(answer, save);
+    return serveRange(answer, { save });
   }
   // No tab knows this id (it was opened in a tab since closed or moved on).
   return plain(404, 'This download has expired: open the link again in a meganet tab.', INVALID_ARGUMENT);
@@ -80,7 +80,7 @@ async function candidates(clientId) {
  * Asks one tab for a download; resolves to its header answer (with the
  * port the bytes will come through), or null when it does not know it.
  */
-function ask(client, request) {
+export function ask(client, request) {
   return new Promise((resolve) => {
     const { port1, port2 } = new MessageChannel();
     const timer = setTimeout(() => { port1.close(); resolve(null); }, ASK_MS);
@@ -98,8 +98,13 @@ function ask(client, request) {
   });
 }
 
-/** Runs the gateway for the range the tab agreed to; the tab supplies shards. */
-async function serveRange(answer, save) {
+/**
+ * Runs the gateway for the range the tab agreed to; the tab supplies
+ * shards. `save` makes it an attachment; `site` serves a published site's
+ * file (sites.js): its type from the site, inline, scripts allowed, and
+ * this origin's store never opened.
+ */
+export async function serveRange(answer, { save = false, site = false } = {}) {
   const tab = tabConnection(answer.port);
   let opened;
   try {
@@ -109,12 +114,16 @@ async function serveRange(answer, save) {
     return plain(503, `This browser could not start the download: ${errorMessage(e)}. Reload the page and try again.`, errorCode(e));
   }
   try {
-    opened = await gatewayOpen(answer.link, { start: answer.start, end: answer.end, shards: tab.shards, onProgress: tab.progress });
+    opened = await gatewayOpen(answer.link, {
+      start: answer.start, end: answer.end, shards: tab.shards, onProgress: tab.progress, local: !site,
+    });
   } catch (e) {
     tab.end('failed', e);
     return plain(502, `The file could not be fetched: ${errorMessage(e)}`, errorCode(e));
   }
-  return response({ ...opened, partial: answer.partial }, watched(opened.stream, tab), save);
+  const body = watched(opened.stream, tab);
+  if (site) return siteResponse({ ...opened, type: answer.type, partial: answer.partial }, body);
+  return response({ ...opened, partial: answer.partial }, body, save);
 }
 
 /**
@@ -191,6 +200,19 @@ function watched(stream, tab) {
   });
 }
 
+/** A site's file: inline, of the type the site gives it, scripts allowed (its origin is not the app's). */
+function siteResponse({ type, size, start, end, partial }, body) {
+  const headers = new Headers({
+    'Content-Type': type || 'application/octet-stream',
+    'Content-Length': String(end - start),
+    'Accept-Ranges': 'bytes',
+    'X-Content-Type-Options': 'nosniff',
+    'Cache-Control': 'no-store',
+  });
+  if (partial) headers.set('Content-Range', `bytes ${start}-${end - 1}/${size}`);
+  return new Response(body, { status: partial ? 206 : 200, headers });
+}
+
 function response(opened, body, save) {
   const { name, type, size, start, end, partial } = opened;
   const mime = type || 'application/octet-stream';
@@ -210,7 +232,7 @@ function response(opened, body, save) {
 }
 
 /** An error response: `text` for people, `code` (errors.js) in CODE_HEADER. */
-function plain(status, text, code) {
+export function plain(status, text, code) {
   const headers = { 'Content-Type': 'text/plain; charset=utf-8', [CODE_HEADER]: errorCode({ code }) };
   return new Response(text, { status, headers });
 }

@@ -81,20 +81,32 @@ export function forgetDownloads() {
   downloads.clear();
 }
 
-async function answer(peer, { id, range }, port) {
+function answer(peer, { id, range }, port) {
   const file = downloads.get(id);
   if (!file) {
     port.postMessage({ unknown: true });
     port.close();
     return;
   }
+  answerFile(peer, file, range, port);
+}
+
+/**
+ * Answers a worker's request for `range` of `file` ({link, name, size,
+ * type, onProgress, onFail}) on `port`: the link and the bytes agreed,
+ * then the shards the worker asks for, until the stream ends. The file
+ * route and the sites' worker (site-view.js) both come through here.
+ */
+export function answerFile(peer, file, range, port) {
   const bytes = resolveRange(range, file.size);
   if (!bytes) {
     port.postMessage({ status: 416, error: `These bytes are outside the file (${file.size} bytes).`, code: INVALID_ARGUMENT });
     port.close();
     return;
   }
-  port.postMessage({ status: 200, link: file.link, ...bytes, partial: range !== null });
+  port.postMessage({
+    status: 200, link: file.link, type: file.type, ...bytes, partial: range !== null,
+  });
   const record = { name: file.name, ...bytes, sent: 0, localBytes: 0, remoteBytes: 0, state: 'open' };
   recent.push(record);
   if (recent.length > RECENT_MAX) recent.shift();

@@ -8,6 +8,8 @@
 
 import { formatBytes, rateText } from './transfer.js';
 import { forgetDownloads, registerDownload, whenStreaming } from './downloads.js';
+import { closeSite, openSite } from './site-view.js';
+import { siteType } from '../build/pkg/meganet.js';
 import { helpFor } from './fetch-help.js';
 import {
   NO_STREAMING, codeOf, codedError, errorMessage,
@@ -49,9 +51,11 @@ export async function fetchFromLocation(peer) {
     head.stream.cancel().catch(() => {});
     if (!current()) return; // a newer link has taken the card
     const file = { link: location.href, name: head.name, size: head.size, type: head.type };
-    $('fetch-name').textContent = `${file.name || 'file'} · ${formatBytes(file.size)}${file.type ? ` · ${file.type}` : ''}`;
     $('fetch-detail').textContent = 'Connecting to the service worker…';
-    if (await whenStreaming(WORKER_WAIT_MS)) {
+    $('fetch-name').textContent = `${file.name || 'file'} · ${formatBytes(file.size)}${file.type ? ` · ${file.type}` : ''}`;
+    if (file.type === siteType()) {
+      await showSite(peer, file, current);
+    } else if (await whenStreaming(WORKER_WAIT_MS)) {
       if (!current()) return;
       offerStreamed(file);
     } else {
@@ -64,6 +68,19 @@ export async function fetchFromLocation(peer) {
     showProblem(e, () => fetchFromLocation(peer));
   }
   document.dispatchEvent(new CustomEvent('meganet-fetched', { detail: { fragment, error, code } }));
+}
+
+/** A published site: shown in its own origin's frame (site-view.js). */
+async function showSite(peer, file, current) {
+  $('fetch-heading').textContent = 'Shared site';
+  $('fetch-detail').textContent = 'Opening the site…';
+  const preview = $('fetch-preview');
+  const shown = await openSite(peer, file, preview);
+  if (!current()) return;
+  preview.classList.add('site');
+  preview.hidden = false;
+  $('fetch-name').textContent = `Website · ${shown.files} ${shown.files === 1 ? 'file' : 'files'} · ${formatBytes(shown.bytes)}`;
+  $('fetch-detail').textContent = 'The site runs apart from meganet: it cannot read your files, links or storage here.';
 }
 
 /** A failed fetch: what happened in plain words, the way forward, the details. */
@@ -81,6 +98,9 @@ function showProblem(error, retry) {
 
 function resetCard() {
   forgetDownloads();
+  closeSite();
+  $('fetch-heading').textContent = 'Shared file';
+  $('fetch-preview').classList.remove('site');
   $('fetch').hidden = false;
   $('fetch-name').textContent = '…';
   $('fetch-problem').hidden = true;

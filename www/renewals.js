@@ -42,7 +42,13 @@ export function keepAlive(peer, list, onRenewed, { errorMessage, errorCode }) {
       if (stopped) return;
       let result;
       try {
-        result = { ...await peer.renew(u.link), at: Date.now() };
+        // A website's files (`parts`) are renewed with its directory.
+        result = { blocks: 0, renewed: 0, at: Date.now() };
+        for (const link of [u.link, ...(Array.isArray(u.parts) ? u.parts : [])]) {
+          const r = await peer.renew(link);
+          result.blocks += r.blocks;
+          result.renewed += r.renewed;
+        }
       } catch (e) {
         result = { error: errorMessage(e), code: errorCode(e), at: Date.now() };
       }

@@ -6,6 +6,7 @@ import { rememberUpload, renderUploads } from './uploads.js';
 import { wireCopyButton } from './clipboard.js';
 import { qrSvg } from './qr.js';
 import { codeOf, errorMessage } from './errors.js';
+import { fromDroppedFolder, fromPicker, publishSite } from './publish.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -97,6 +98,51 @@ export function setUpUpload(peer) {
     for (const row of rows) await row.upload();
   };
 
+  // A folder: published as a website (publish.js), in the card's own elements.
+  const publishFolder = async ({ folder, items, left }) => {
+    batch += 1;
+    const mine = batch;
+    const current = () => batch === mine;
+    $('put-files').hidden = true;
+    $('put-error').hidden = true;
+    $('put-result').hidden = true;
+    const bar = $('put-progress');
+    const started = performance.now();
+    let name = '';
+    try {
+      const { link, parts } = await publishSite(peer, items, {
+        onFile: (i, item) => { name = `${i + 1} of ${items.length}: ${item.path}`; },
+        onProgress: (done, total) => {
+          if (!current()) return;
+          bar.hidden = false;
+          bar.max = Math.max(total, 1);
+          bar.value = done;
+          $('put-detail').textContent = `Publishing ${name} · ${formatBytes(done)} of ${formatBytes(total)}${rateText(done, started)}…`;
+        },
+      });
+      const size = items.reduce((n, i) => n + i.file.size, 0);
+      rememberUpload({ name: `${folder}/ (website)`, size, link, at: Date.now(), parts });
+      renderUploads(undefined, formatBytes);
+      if (!current()) return;
+      bar.hidden = true;
+      $('put-link').value = link;
+      $('put-qr').replaceChildren(qrSvg(link, `QR code of the link to the website ${folder}`));
+      $('put-result').hidden = false;
+      const skipped = left ? ` (${left} hidden ${left === 1 ? 'file' : 'files'} left out)` : '';
+      $('put-detail').textContent = `The website ${folder} (${items.length} files, ${formatBytes(size)}) is published${skipped}.`;
+    } catch (e) {
+      if (!current()) return;
+      bar.hidden = true;
+      showUploadError($('put-error'), { name: `the folder ${folder}` }, e);
+    }
+  };
+  const folderInput = $('folder');
+  folderInput.addEventListener('change', () => {
+    const files = [...folderInput.files];
+    folderInput.value = '';
+    if (files.length) publishFolder(fromPicker(files));
+  });
+
   input.addEventListener('change', () => {
     const files = [...input.files];
     input.value = ''; // the same file may be chosen again
@@ -107,7 +153,10 @@ export function setUpUpload(peer) {
   drop.addEventListener('drop', (e) => {
     e.preventDefault();
     drop.classList.remove('over');
-    uploadAll([...e.dataTransfer.files]);
+    const entries = [...e.dataTransfer.items].map((item) => item.webkitGetAsEntry?.()).filter(Boolean);
+    const folder = entries.length === 1 && entries[0].isDirectory ? entries[0] : null;
+    if (folder) fromDroppedFolder(folder).then(publishFolder);
+    else uploadAll([...e.dataTransfer.files]);
   });
   wireCopyButton($('put-copy'), () => $('put-link').value, {
     status: $('put-copy-status'),

@@ -1,5 +1,6 @@
 //! The `meganet` command line: `meganet node` runs a node; `meganet put`
-//! and `meganet get` move files through one, interoperating with browsers.
+//! and `meganet get` move files through one, interoperating with browsers;
+//! `meganet publish` puts a folder as a site.
 
 use std::process::ExitCode;
 
@@ -28,6 +29,15 @@ enum Command {
         /// from the file name's extension; none when unknown).
         #[arg(long = "type", value_name = "MIME")]
         mime: Option<String>,
+        #[command(flatten)]
+        node: NodeArg,
+    },
+    /// Publish a folder as a site: store every file in it, then the
+    /// directory document that lists them; prints the site's link. The
+    /// folder needs an index.html; symbolic links are skipped.
+    Publish {
+        /// The folder to publish.
+        dir: std::path::PathBuf,
         #[command(flatten)]
         node: NodeArg,
     },
@@ -140,13 +150,46 @@ async fn put(file: std::path::PathBuf, mime: Option<String>, node: NodeArg) -> a
         })
         .await?;
     bar.finish_and_clear();
+    println!("{}", link.to_url(&base_url(&node)));
+    Ok(())
+}
+
+/// The node's web address as links are printed on it: `http://host/`.
+fn base_url(node: &NodeArg) -> String {
     let base = node
         .url
         .split(['#', '?'])
         .next()
         .unwrap_or_default()
         .trim_end_matches('/');
-    println!("{}", link.to_url(&format!("{base}/")));
+    format!("{base}/")
+}
+
+async fn publish(dir: std::path::PathBuf, node: NodeArg) -> anyhow::Result<()> {
+    let files = meganet::client::site_files(&dir, &mut |path, why| {
+        eprintln!("skipping {path}: {why}");
+    })?;
+    let mut client = meganet::client::Client::connect(&node.url).await?;
+    let count = files.len();
+    let bar = progress_bar("storing");
+    let link = client
+        .publish(
+            &files,
+            &|i, file| {
+                bar.suspend(|| {
+                    eprintln!("publishing {i}/{count} {} ({} bytes)", file.path, file.size)
+                });
+                bar.set_position(0);
+            },
+            &|done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            },
+        )
+        .await?;
+    bar.finish_and_clear();
+    eprintln!("published {count} files and their directory document");
+    println!("{}", link.to_url(&base_url(&node)));
     Ok(())
 }
 
@@ -350,6 +393,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Node(config) => meganet::node::run(*config).await,
             Command::Put { file, mime, node } => put(file, mime, node).await,
+            Command::Publish { dir, node } => publish(dir, node).await,
             Command::Get {
                 link,
                 output,

@@ -1,4 +1,5 @@
-//! The native command-line peer: `meganet put`, `meganet get` and
+//! The native command-line peer: `meganet put`, `meganet get`,
+//! `meganet publish` (a folder as a site: `publish`) and
 //! `meganet providers`. A short-lived libp2p peer that dials the node it
 //! is pointed at over TCP, and the nodes that node is joined to as it
 //! needs them, and speaks the same block protocol and format as browsers,
@@ -11,6 +12,9 @@
 //! and the browsers its manifest names.
 
 mod bootstrap;
+mod publish;
+
+pub use publish::{site_files, SiteFile, SITE_DOCUMENT_NAME};
 
 use std::path::Path;
 use std::time::Duration;
@@ -284,8 +288,19 @@ impl Client {
         // Blocking reads of 64 KiB are fine here: the swarm is driven only
         // while a request is awaited, on this same task.
         let reader = futures::io::AllowStdIo::new(std::io::BufReader::new(file));
+        self.put_reader(reader, &input, progress).await
+    }
+
+    /// Encrypts, encodes and stores everything `reader` yields as the file
+    /// `input` describes; returns the link.
+    pub async fn put_reader(
+        &mut self,
+        reader: impl futures::io::AsyncRead + Unpin,
+        input: &transfer::Input,
+        progress: OnProgress<'_>,
+    ) -> anyhow::Result<format::Link> {
         let mut sink = Remote::new(self, None);
-        let link = transfer::put(&mut sink, reader, &input, &|p| progress(p.done, p.total)).await?;
+        let link = transfer::put(&mut sink, reader, input, &|p| progress(p.done, p.total)).await?;
         Ok(link)
     }
 
@@ -691,31 +706,13 @@ fn tcp_addr<'a>(addrs: impl Iterator<Item = &'a String>) -> Option<Multiaddr> {
     })
 }
 
-/// A media type for common file name extensions; empty when unknown (the
-/// browser then offers the file as a download only).
+/// A media type for `path`'s extension ([`format::type_for_name`]);
+/// empty when unknown (the browser then offers the file as a download
+/// only).
 pub fn guess_type(path: &Path) -> &'static str {
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    match ext.as_str() {
-        "wav" => "audio/wav",
-        "mp3" => "audio/mpeg",
-        "ogg" | "oga" => "audio/ogg",
-        "flac" => "audio/flac",
-        "webm" => "video/webm",
-        "mp4" | "m4v" => "video/mp4",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "svg" => "image/svg+xml",
-        "pdf" => "application/pdf",
-        "txt" => "text/plain",
-        "json" => "application/json",
-        "zip" => "application/zip",
-        _ => "",
-    }
+    path.file_name()
+        .map(|n| format::type_for_name(&n.to_string_lossy()))
+        .unwrap_or("")
 }
 
 #[cfg(test)]
@@ -744,5 +741,20 @@ mod tests {
         assert_eq!(guess_type(Path::new("clip.webm")), "video/webm");
         assert_eq!(guess_type(Path::new("notes")), "");
         assert_eq!(guess_type(Path::new("archive.tar.xz")), "");
+        for (name, mime) in [
+            ("index.html", "text/html; charset=utf-8"),
+            ("old/INDEX.HTM", "text/html; charset=utf-8"),
+            ("style.css", "text/css"),
+            ("app.js", "text/javascript"),
+            ("mod.mjs", "text/javascript"),
+            ("f.woff", "font/woff"),
+            ("f.woff2", "font/woff2"),
+            ("favicon.ico", "image/x-icon"),
+            ("photo.avif", "image/avif"),
+            ("meganet_bg.wasm", "application/wasm"),
+            ("feed.xml", "application/xml"),
+        ] {
+            assert_eq!(guess_type(Path::new(name)), mime, "{name}");
+        }
     }
 }

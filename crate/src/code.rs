@@ -136,7 +136,11 @@ impl crate::format::FormatError {
             E::UnsupportedVersion { .. } => ErrorCode::LinkVersion,
             E::ManifestTampered { .. } => ErrorCode::ManifestTampered,
             E::WrongKey => ErrorCode::WrongKey,
-            E::MalformedManifest { .. } | E::Truncated { .. } => ErrorCode::ManifestMalformed,
+            // A site's document is data the link opens, checked like a
+            // manifest: the same advice (ask for the link again) fits.
+            E::MalformedManifest { .. } | E::Truncated { .. } | E::BadSite { .. } => {
+                ErrorCode::ManifestMalformed
+            }
             E::ShardTampered { .. } | E::SegmentAuth { .. } => ErrorCode::SegmentAuth,
             E::TooFewShards { .. } => ErrorCode::Unavailable,
             E::TooLarge { .. } => ErrorCode::TooLarge,

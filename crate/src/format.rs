@@ -3,7 +3,8 @@
 //! and a link; and back, from any `k` of `n` shards per segment, verifying
 //! everything on the way. Identical in wasm and natively; no I/O here but
 //! the streaming adapters in `stream` (futures I/O) and `web` (browser
-//! `ReadableStream`).
+//! `ReadableStream`). A site is a folder described by a directory document
+//! stored as an ordinary file (`site`).
 
 mod decoder;
 mod encoder;
@@ -11,10 +12,12 @@ mod erasure;
 mod error;
 mod link;
 mod manifest;
+mod media;
 mod params;
 mod rebuild;
 mod repair;
 mod seal;
+mod site;
 mod stream;
 #[cfg(wasm_browser)]
 mod web;
@@ -24,9 +27,15 @@ pub use encoder::{EncodedSegment, Encoder, Finished, Shard};
 pub use error::{FormatError, Result};
 pub use link::{Link, MAX_LINK_LEN};
 pub use manifest::{Manifest, MAX_HINTS, MAX_MANIFEST_LEN};
+pub use media::type_for_name;
 pub use params::{Params, DEFAULT_K, DEFAULT_N, DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE};
 pub use repair::{Access, RepairCap};
 pub use seal::{FileKey, LayoutKey, TAG_LEN};
+pub use site::{
+    check_site_path, parse_site, Site, SiteEntry, MAX_SITE_DEPTH, MAX_SITE_DOCUMENT,
+    MAX_SITE_ENTRIES, MAX_SITE_PATH, MAX_SITE_SEGMENT, MAX_SITE_TYPE, SITE_INDEX, SITE_TYPE,
+    SITE_VERSION,
+};
 pub use stream::{encode_reader, READ_CHUNK};
 #[cfg(wasm_browser)]
 pub use web::read_stream;

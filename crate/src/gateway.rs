@@ -88,22 +88,27 @@ impl ShardSource for Places {
 }
 
 /// Opens the file `link` names for `range`, in the service worker: this
-/// browser's store first (when it holds anything), then the tab through
-/// `tab`.
+/// browser's store first (when `local` and it holds anything), then the
+/// tab through `tab`. The sites' origin passes `local: false`: its worker
+/// never opens a store, so no site script finds one there.
 pub async fn open(
     link: &str,
     range: Option<(u64, Option<u64>)>,
     tab: AskTab,
+    local: bool,
 ) -> transfer::Result<Getter<Places>> {
     // Without the store the tab still has every shard: not fatal. An
     // empty store (a browser that does not contribute) is not read at all.
-    let local = match Reader::open(CONTRIBUTED_STORE).await {
-        Ok(reader) if !reader.is_empty().await.unwrap_or(false) => Some(reader),
-        Ok(_) => None,
-        Err(e) => {
-            tracing::warn!(error = %e, "the local store cannot be read");
-            None
-        }
+    let local = match local {
+        false => None,
+        true => match Reader::open(CONTRIBUTED_STORE).await {
+            Ok(reader) if !reader.is_empty().await.unwrap_or(false) => Some(reader),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "the local store cannot be read");
+                None
+            }
+        },
     };
     let link: Link = link.parse()?;
     let places = Places { local, tab };

@@ -54,6 +54,10 @@ pub struct Bootstrap {
     /// seconds (`--lease-secs`): uploaders renew well within it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_secs: Option<u64>,
+    /// The port of the sites' origin (`--sites`): published sites open
+    /// there, on the app's own host name, so they never share its origin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sites_port: Option<u16>,
 }
 
 /// One node of the network: its peer id and dialable addresses.

@@ -48,6 +48,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.http)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", config.http))?;
+    let sites_listener = tokio::net::TcpListener::bind(config.sites)
+        .await
+        .with_context(|| format!("cannot listen for the sites' origin on {}", config.sites))?;
     let blocks = config.data.join("blocks");
     let store = crate::store::Store::open_disk(
         &blocks,
@@ -113,29 +116,44 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             }
         })
         .context("cannot start the repair duty")?;
-    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let sites_addr = sites_listener.local_addr()?;
+    let (stop_http, http_stopped) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let options = http::Options {
+        www: config.www.clone(),
+        widget_ancestors: config.widget_frame_ancestors.clone(),
+        details: config.status_details,
+        sites_port: Some(sites_addr.port()),
+    };
+    let app_origins = http::sites::app_origins(http_addr);
     let http = tokio::spawn(http::serve(
         listener,
-        config.www.clone(),
-        config.widget_frame_ancestors.clone(),
+        options,
         status.clone(),
-        config.status_details,
-        async {
-            let _ = http_stopped.await;
-        },
+        stopped(http_stopped.clone()),
+    ));
+    let sites = tokio::spawn(http::sites::serve(
+        sites_listener,
+        config.www.clone(),
+        app_origins,
+        stopped(http_stopped),
     ));
 
     tracing::info!(%peer_id, "node started");
     println!("meganet node {peer_id}");
     println!("web app: http://{http_addr}/");
+    println!("sites: http://{sites_addr}/");
 
     tokio::select! {
         result = node.run() => result?,
         _ = shutdown_signal() => tracing::info!("shutting down"),
     }
     node.save();
-    let _ = stop_http.send(());
+    let _ = stop_http.send(true);
     let _ = http.await;
+    let _ = sites.await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! - [`gateway`]: `gatewayOpen`, the service worker's entry;
 //! - [`local_store`]: the `LocalStore` class (settings view, tests);
 //! - [`policy`]: `decideContribution`, `defaultQuotaBytes`;
+//! - [`site`]: `parseSite`, `siteType`: a site's directory document;
 //! - [`error`]: every rejection is an `Error` with a stable `code`.
 //!
 //! Option and result objects go through serde-wasm-bindgen
@@ -17,6 +18,7 @@ pub mod gateway;
 pub mod local_store;
 pub mod peer;
 pub mod policy;
+pub mod site;
 
 pub use error::{error, internal, invalid};
 

@@ -50,7 +50,7 @@ export function runMeganet(args, { timeoutMs = 30_000 } = {}) {
  */
 export async function startNode({ data = tempDir(), http = '127.0.0.1:0', args = [] } = {}) {
   // A listener named in `args` replaces its default.
-  const listeners = ['--ws', '--webrtc', '--tcp']
+  const listeners = ['--ws', '--webrtc', '--tcp', '--sites']
     .filter((flag) => !args.includes(flag))
     .flatMap((flag) => [flag, '127.0.0.1:0']);
   const child = spawn(BIN, [
@@ -64,13 +64,15 @@ export async function startNode({ data = tempDir(), http = '127.0.0.1:0', args =
     child.stdout.on('data', (d) => {
       stdout += d;
       const m = stdout.match(/web app: (http:\/\/\S+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
+      if (m && /sites: http/.test(stdout)) { clearTimeout(timer); resolve(m[1]); }
     });
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`node exited with ${code}:\n${stderr}`)); });
   });
   const peerId = stdout.match(/meganet node (\S+)/)[1];
   return {
     url,
+    /** The sites' origin (`--sites`), where published sites open. */
+    sites: stdout.match(/sites: (http:\/\/\S+)/)[1],
     peerId,
     data,
     http: new URL(url).host,

@@ -65,6 +65,10 @@ pub enum FormatError {
     /// Reading the input failed.
     #[error("cannot read input: {0}")]
     Io(String),
+    /// A site's directory document breaks a rule of FORMAT.md ("Sites"),
+    /// or a site being built would.
+    #[error("not a valid site: {reason}")]
+    BadSite { reason: String },
 }
 
 /// Shorthand for results of this module.

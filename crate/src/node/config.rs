@@ -16,6 +16,13 @@ pub struct Config {
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
     pub http: SocketAddr,
 
+    /// Address of the sites' origin: published sites (`meganet publish`)
+    /// open here, on the app's host name but another port, so a site's
+    /// scripts never share the app's origin (its storage, identity and
+    /// links). Port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8081", value_name = "ADDR")]
+    pub sites: SocketAddr,
+
     /// Data directory: identity key, WebRTC certificate, stored shards.
     #[arg(long, default_value = "meganet-data", value_name = "DIR")]
     pub data: PathBuf,

@@ -3,6 +3,7 @@
 //! security headers of [`headers`].
 
 pub mod headers;
+pub mod sites;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -31,18 +32,36 @@ type Shared = Arc<RwLock<NodeStatus>>;
 struct Api {
     status: Shared,
     details: bool,
+    sites_port: Option<u16>,
+}
+
+/// What the app's HTTP server serves and publishes.
+pub struct Options {
+    pub www: PathBuf,
+    pub widget_ancestors: String,
+    /// List connected peers in `/status.json`.
+    pub details: bool,
+    /// The sites' origin's port, published in `/bootstrap.json`.
+    pub sites_port: Option<u16>,
 }
 
 /// Serves HTTP on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    www: PathBuf,
-    widget_ancestors: String,
+    options: Options,
     status: Shared,
-    details: bool,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let app = router(www, widget_ancestors, Api { status, details });
+    let api = Api {
+        status,
+        details: options.details,
+        sites_port: options.sites_port,
+    };
+    let policy = headers::Policy {
+        widget_ancestors: options.widget_ancestors,
+        sites_port: options.sites_port,
+    };
+    let app = router(options.www, policy, api);
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
@@ -51,7 +70,7 @@ pub async fn serve(
     }
 }
 
-fn router(www: PathBuf, widget_ancestors: String, api_state: Api) -> Router {
+fn router(www: PathBuf, policy: headers::Policy, api_state: Api) -> Router {
     let index = www.join("index.html");
     let api = Router::new()
         .route("/bootstrap.json", get(bootstrap))
@@ -74,17 +93,18 @@ fn router(www: PathBuf, widget_ancestors: String, api_state: Api) -> Router {
         // The wasm module is about 2.2 MB; brotli makes it a third of that,
         // which matters most on phones.
         .layer(CompressionLayer::new())
-        .layer(middleware::from_fn_with_state(
-            Arc::<str>::from(widget_ancestors),
-            secure,
-        ))
+        .layer(middleware::from_fn_with_state(Arc::new(policy), secure))
 }
 
 /// Adds the security headers ([`headers`]) to every response.
-async fn secure(State(ancestors): State<Arc<str>>, request: Request, next: Next) -> Response {
+async fn secure(
+    State(policy): State<Arc<headers::Policy>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
-    headers::apply(response.headers_mut(), &path, &ancestors);
+    headers::apply(response.headers_mut(), &path, &policy);
     response
 }
 
@@ -101,6 +121,7 @@ async fn bootstrap(State(api): State<Api>) -> impl IntoResponse {
         nodes: status.nodes.clone(),
         repair_threshold: Some(status.repair.threshold).filter(|t| *t > 0),
         lease_secs: Some(status.storage.lease_secs).filter(|s| *s > 0),
+        sites_port: api.sites_port,
     })
 }
 

@@ -20,7 +20,9 @@ const TAB: &str = "the tab running the peer";
 /// `start..end`, verified and decrypted in this worker. `options`:
 /// `shards(hashes)` (required: the tab's `peer.shards`, answering with an
 /// array of `Uint8Array` or `null`), `start`/`end`, and `onProgress({done,
-/// total, localBytes, remoteBytes})`. Errors carry a `code`.
+/// total, localBytes, remoteBytes})`, and `local` (default true; false
+/// never opens this origin's store: the sites' origin). Errors carry a
+/// `code`.
 #[wasm_bindgen(js_name = gatewayOpen)]
 pub async fn gateway_open(link: String, options: JsValue) -> Result<JsValue, JsValue> {
     let get = |key: &str| Reflect::get(&options, &JsValue::from_str(key)).ok();
@@ -38,7 +40,8 @@ pub async fn gateway_open(link: String, options: JsValue) -> Result<JsValue, JsV
         (None, None) => None,
         (start, end) => Some((start.unwrap_or(0), end)),
     };
-    let getter = gateway::open(&link, range, ask_tab(shards)).await?;
+    let local = get("local").and_then(|v| v.as_bool()).unwrap_or(true);
+    let getter = gateway::open(&link, range, ask_tab(shards), local).await?;
     let m = getter.manifest();
     let range = getter.range();
     let out = Object::new();

@@ -5,7 +5,9 @@
 //! The app loads only its own scripts, styles, images and wasm (compiled
 //! under `'wasm-unsafe-eval'`, never `'unsafe-eval'`), previews files
 //! from `blob:` URLs, and dials nodes over WebSocket on other ports and
-//! hosts (`ws:`/`wss:`; WebRTC is not governed by CSP). No page may be
+//! hosts (`ws:`/`wss:`; WebRTC is not governed by CSP), and frames the
+//! sites' origin (its port, on whatever name the app was reached by). No
+//! page may be
 //! framed (`frame-ancestors 'none'`) except the widget's frame,
 //! `/widget.html`, which the sites `--widget-frame-ancestors` names may
 //! embed (default any: the widget is meant for other sites; consent is a
@@ -13,29 +15,42 @@
 
 use axum::http::{HeaderMap, HeaderValue};
 
-/// Everything but `frame-ancestors`.
+/// Everything but `frame-src` and `frame-ancestors`.
 const POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
 style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; \
 connect-src 'self' ws: wss:; worker-src 'self'; manifest-src 'self'; \
-frame-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'";
+object-src 'none'; base-uri 'none'; form-action 'self'";
+
+/// What a response's policy depends on.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// `--widget-frame-ancestors`.
+    pub widget_ancestors: String,
+    /// The sites' origin's port, which the app frames.
+    pub sites_port: Option<u16>,
+}
 
 /// The widget's frame: the one page other sites may embed.
 pub const WIDGET_PAGE: &str = "/widget.html";
 
 /// The CSP for a response to `path`: `frame-ancestors` is `'none'` but
 /// for the widget's frame, which gets `widget_ancestors`.
-pub fn policy(path: &str, widget_ancestors: &str) -> String {
+pub fn policy(path: &str, policy: &Policy) -> String {
     let ancestors = if path == WIDGET_PAGE {
-        widget_ancestors
+        policy.widget_ancestors.as_str()
     } else {
         "'none'"
     };
-    format!("{POLICY}; frame-ancestors {ancestors}")
+    let sites = match policy.sites_port {
+        Some(port) => format!(" http://*:{port} https://*:{port}"),
+        None => String::new(),
+    };
+    format!("{POLICY}; frame-src 'self' blob:{sites}; frame-ancestors {ancestors}")
 }
 
 /// Sets the security headers on a response to `path`.
-pub fn apply(headers: &mut HeaderMap, path: &str, widget_ancestors: &str) {
-    if let Ok(csp) = HeaderValue::from_str(&policy(path, widget_ancestors)) {
+pub fn apply(headers: &mut HeaderMap, path: &str, p: &Policy) {
+    if let Ok(csp) = HeaderValue::from_str(&policy(path, p)) {
         headers.insert("content-security-policy", csp);
     }
     headers.insert(
@@ -94,16 +109,31 @@ fn is_source(source: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn with(ancestors: &str) -> Policy {
+        Policy {
+            widget_ancestors: ancestors.into(),
+            sites_port: Some(8081),
+        }
+    }
+
     #[test]
     fn only_the_widget_frame_may_be_framed() {
-        assert!(policy("/", "*").ends_with("frame-ancestors 'none'"));
-        assert!(policy("/index.html", "*").ends_with("frame-ancestors 'none'"));
-        assert!(
-            policy(WIDGET_PAGE, "https://a.example").ends_with("frame-ancestors https://a.example")
-        );
-        assert!(policy("/", "*").contains("script-src 'self' 'wasm-unsafe-eval';"));
-        assert!(!policy("/", "*").contains("'unsafe-eval'"));
-        assert!(!policy("/", "*").contains("'unsafe-inline'"));
+        let any = with("*");
+        assert!(policy("/", &any).ends_with("frame-ancestors 'none'"));
+        assert!(policy("/index.html", &any).ends_with("frame-ancestors 'none'"));
+        assert!(policy(WIDGET_PAGE, &with("https://a.example"))
+            .ends_with("frame-ancestors https://a.example"));
+        assert!(policy("/", &any).contains("script-src 'self' 'wasm-unsafe-eval';"));
+        assert!(!policy("/", &any).contains("'unsafe-eval'"));
+        assert!(!policy("/", &any).contains("'unsafe-inline'"));
+    }
+
+    #[test]
+    fn the_app_frames_its_sites_origin_only() {
+        assert!(policy("/", &with("*"))
+            .contains("frame-src 'self' blob: http://*:8081 https://*:8081;"));
+        let none = Policy::default();
+        assert!(policy("/", &none).contains("frame-src 'self' blob:;"));
     }
 
     #[test]
