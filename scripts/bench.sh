@@ -71,6 +71,13 @@ bench_repair() {
   bash scripts/netns.sh node bench/repair.mjs 2>/dev/null | grep '^{"name"' || true
 }
 
+# A published site against the same folder over plain HTTP: bench/site.mjs
+# (site.first_paint_ms, site.load_ms beside site.http.first_paint_ms and
+# site.http.load_ms). Needs the build of bench_webrtc.
+bench_site() {
+  bash scripts/netns.sh node bench/site.mjs 2>/dev/null | grep '^{"name"' || true
+}
+
 # The churn simulator on a small scenario (scenarios/bench-small.toml):
 # sim.availability, sim.files_lost, sim.overhead, sim.repair_ratio,
 # sim.seconds.
@@ -102,17 +109,12 @@ STEPS=(
   bench_swarm
   bench_multinode
   bench_repair
+  bench_site
   bench_sim
   bench_dht
 )
 
-if [ -n "${STEPS_OVERRIDE+x}" ]; then # Provider lookups in 50, 100 and 200 Kademlia nodes in one process:
-# crate/benches/dht_scale.rs (dht.hops.N, dht.messages.N).
-bench_dht() {
-  cargo bench -q -p meganet --bench dht_scale | grep '^{"name"'
-}
-
-STEPS=("${STEPS_OVERRIDE[@]}"); fi
+if [ -n "${STEPS_OVERRIDE+x}" ]; then STEPS=("${STEPS_OVERRIDE[@]}"); fi
 status=0
 for step in "${STEPS[@]}"; do
   log "bench: $step"

@@ -1,5 +1,5 @@
 // Websites on meganet (issue 25): `meganet publish DIR` stores a folder as
-// a site and exits; a fresh Chromium and a fresh Firefox open its link:
+// a site and exits; a fresh Chromium, Firefox and WebKit open its link:
 // the index shows, relative links, a nested folder, an image, a
 // stylesheet and a script work, a video seeks through Range requests,
 // a path the site lacks gets a clear 404, and the site's script, which
@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  BROWSERS, launch, openApp, screenshot, waitForStatus,
+  ENGINES, launch, openApp, screenshot, waitForStatus,
 } from './lib/browser.mjs';
 import {
   ROOT, runMeganet, startNode, tempDir,
@@ -78,9 +78,9 @@ function makeSite() {
   return dir;
 }
 
-/** The site's frame (Playwright's or puppeteer's), once it shows a site page. */
-function siteFrame(page) {
-  const frames = (page.page || page).frames();
+/** The site's frame (Playwright's, puppeteer's or the WebKit adapter's), once it shows a site page. */
+export async function siteFrame(page) {
+  const frames = await (page.page || page).frames();
   return frames.find((f) => /\/meganet\/site\/[0-9a-f]+\//.test(f.url()));
 }
 
@@ -89,7 +89,7 @@ async function inSite(page, fn, arg, what, timeout = 60_000) {
   const deadline = Date.now() + timeout;
   let last;
   for (;;) {
-    const frame = siteFrame(page);
+    const frame = await siteFrame(page);
     if (frame) {
       try {
         last = await frame.evaluate(fn, arg);
@@ -125,7 +125,7 @@ after(async () => {
   await node?.stop();
 });
 
-for (const kind of BROWSERS) {
+for (const kind of ENGINES) {
   test(`${kind}: a published site opens by its link, links, images, styles, a script and a seeking video work, and its script reaches nothing of meganet's`, { timeout: 240_000 }, async () => {
     const browser = await launch(kind);
     try {
@@ -224,6 +224,31 @@ test('chromium: Publish a folder on the page makes a site that a fresh browser o
       return img && img.complete && img.naturalWidth > 0 && document.getElementById('title').textContent;
     }, null, 'the index published from the page');
     assert.equal(home, 'Home');
+
+    // A site that names a file nobody holds: that file fails with a clear
+    // error, in time; the rest of the site still opens.
+    const gap = await page.evaluate(async () => {
+      const put = (text, name, type) => window.meganet.put(new File([text], name, { type }));
+      const html = '<!doctype html><title>gap</title><h1 id="title">Gap</h1>';
+      const index = await put(html, 'index.html', 'text/html');
+      const doc = JSON.stringify({
+        meganet_site: 1,
+        index: 'index.html',
+        entries: [
+          { path: 'gone.png', link: `2.${'A'.repeat(43)}.${'A'.repeat(43)}`, size: 10, type: 'image/png' },
+          { path: 'index.html', link: index.split('#')[1], size: html.length, type: 'text/html; charset=utf-8' },
+        ],
+      });
+      return put(doc, 'site.json', 'application/vnd.meganet.site+json');
+    });
+    await other.page.goto(gap);
+    assert.equal(await inSite(other.page, () => document.getElementById('title')?.textContent, null, 'the gap site'), 'Gap');
+    const gone = await inSite(other.page, async () => {
+      const res = await fetch('gone.png');
+      return { status: res.status, text: await res.text() };
+    }, null, 'the missing file', 120_000);
+    assert.equal(gone.status, 502);
+    assert.match(gone.text, /^The file could not be fetched: /);
     assert.deepEqual([...errors, ...other.errors], []);
   } finally {
     await browser.close();

@@ -45,7 +45,8 @@ export async function openSite(peer, file, container) {
   if (file.size > MAX_DOCUMENT) {
     throw codedError(INVALID_ARGUMENT, `this site's directory is ${formatBytes(file.size)}, over the ${formatBytes(MAX_DOCUMENT)} a site may have`);
   }
-  const site = parseSite(await readAll(peer, file.link));
+  // The bridge (and the sites' worker behind it) starts while the
+  // directory is read: the two are the slow steps of opening a site.
   const origin = await sitesOrigin();
   const id = randomId();
   const bridge = document.createElement('iframe');
@@ -53,12 +54,22 @@ export async function openSite(peer, file, container) {
   bridge.title = 'meganet sites bridge';
   bridge.src = `${origin}/meganet/bridge.html?app=${encodeURIComponent(location.origin)}`;
   shown = {
-    id, index: site.index, entries: new Map(site.entries.map((e) => [e.path, e])), origin, bridge,
+    id, index: null, entries: new Map(), origin, bridge,
   };
+  const mine = shown;
   listen(peer);
   const ready = bridgeReady(bridge, origin);
   document.body.append(bridge);
-  await ready;
+  let site;
+  try {
+    [site] = await Promise.all([readAll(peer, file.link).then(parseSite), ready]);
+  } catch (e) {
+    if (shown === mine) closeSite();
+    throw e;
+  }
+  if (shown !== mine) throw codedError(INVALID_ARGUMENT, 'another link was opened meanwhile');
+  mine.index = site.index;
+  mine.entries = new Map(site.entries.map((e) => [e.path, e]));
   const frame = document.createElement('iframe');
   frame.className = 'site-frame';
   frame.title = 'Published site';

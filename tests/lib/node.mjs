@@ -48,13 +48,15 @@ export function runMeganet(args, { timeoutMs = 30_000 } = {}) {
  * Starts a node with every listener on a free port (unless given) and waits
  * for it to print its web app URL.
  */
-export async function startNode({ data = tempDir(), http = '127.0.0.1:0', args = [] } = {}) {
+export async function startNode({
+  data = tempDir(), http = '127.0.0.1:0', www = path.join(ROOT, 'dist'), args = [],
+} = {}) {
   // A listener named in `args` replaces its default.
   const listeners = ['--ws', '--webrtc', '--tcp', '--sites']
     .filter((flag) => !args.includes(flag))
     .flatMap((flag) => [flag, '127.0.0.1:0']);
   const child = spawn(BIN, [
-    'node', '--data', data, '--www', path.join(ROOT, 'dist'), '--http', http, ...listeners, ...args,
+    'node', '--data', data, '--www', www, '--http', http, ...listeners, ...args,
   ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' } });
   let stdout = '';
   let stderr = '';

@@ -186,6 +186,32 @@ class WebKitPage {
     }
   }
 
+  /**
+   * The page's iframes, one level deep, as Playwright-like frames:
+   * `url()` (the frame's src) and `evaluate(fn, arg)`, which switches
+   * into the frame for the call and back.
+   */
+  async frames() {
+    const count = await this.evaluate(() => document.querySelectorAll('iframe').length);
+    const frames = [];
+    for (let i = 0; i < count; i += 1) {
+      const src = await this.evaluate((n) => document.querySelectorAll('iframe')[n].src, i);
+      frames.push({
+        url: () => src,
+        evaluate: async (fn, arg) => {
+          const element = await this.evaluate((n) => document.querySelectorAll('iframe')[n], i);
+          await this.session.call('POST', '/frame', { id: element });
+          try {
+            return await this.evaluate(fn, arg);
+          } finally {
+            await this.session.call('POST', '/frame', { id: null });
+          }
+        },
+      });
+    }
+    return frames;
+  }
+
   textContent(selector) { return this.evaluate((s) => document.querySelector(s).textContent, selector); }
 
   inputValue(selector) { return this.evaluate((s) => document.querySelector(s).value, selector); }

@@ -20,6 +20,7 @@ pub fn type_for_name(name: &str) -> &'static str {
         "png" => "image/png",
         "jpg" | "jpeg" => "image/jpeg",
         "gif" => "image/gif",
+        "bmp" => "image/bmp",
         "webp" => "image/webp",
         "svg" => "image/svg+xml",
         "ico" => "image/x-icon",
@@ -51,5 +52,20 @@ mod tests {
         assert_eq!(type_for_name("notes"), "");
         assert_eq!(type_for_name(".css"), "");
         assert_eq!(type_for_name("archive.tar.xz"), "");
+        for (name, mime) in [
+            ("clip.webm", "video/webm"),
+            ("old/INDEX.HTM", "text/html; charset=utf-8"),
+            ("app.js", "text/javascript"),
+            ("mod.mjs", "text/javascript"),
+            ("f.woff", "font/woff"),
+            ("f.woff2", "font/woff2"),
+            ("favicon.ico", "image/x-icon"),
+            ("photo.avif", "image/avif"),
+            ("meganet_bg.wasm", "application/wasm"),
+            ("feed.xml", "application/xml"),
+            ("picture.bmp", "image/bmp"),
+        ] {
+            assert_eq!(type_for_name(name), mime, "{name}");
+        }
     }
 }
