@@ -2,6 +2,9 @@
 # Builds everything: the wasm peer (build/pkg), the web bundle (dist/) and
 # the native node. MEGANET_PROFILE=debug skips wasm-opt and native release;
 # MEGANET_ONLY=web skips the native node (for quick web iterations).
+# Outputs a running node uses (dist/, build/bin/meganet) are written
+# beside them and renamed over them, so building while `npm start` serves
+# neither fails ("Text file busy") nor leaves the node a half-written app.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -23,10 +26,15 @@ if [ "$profile" = release ]; then
 fi
 
 log "bundling the web app"
-npx --no-install webpack --mode production --no-stats
+rm -rf dist.next dist.old
+npx --no-install webpack --mode production --no-stats --output-path dist.next
+[ -d dist ] && mv dist dist.old
+mv dist.next dist
+rm -rf dist.old
 
 [ "${MEGANET_ONLY:-}" = web ] && exit 0
 log "building the native node ($profile)"
 cargo build -p meganet --bin meganet "${flag[@]}"
 mkdir -p build/bin
-cp "$CARGO_TARGET_DIR/$profile/meganet" build/bin/meganet
+install -m 755 "$CARGO_TARGET_DIR/$profile/meganet" build/bin/meganet.next
+mv -f build/bin/meganet.next build/bin/meganet
