@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  ENGINES, launch, openApp, screenshot, waitForStatus,
+  BROWSERS, ENGINES, launch, openApp, phoneLayout, screenshot, waitForStatus,
 } from './lib/browser.mjs';
 import {
   ROOT, runMeganet, startNode, tempDir,
@@ -194,6 +194,18 @@ for (const kind of ENGINES) {
       await inSite(page, () => { location.href = '../no/such/page.html'; return true; }, null, 'a missing page');
       const missing = await inSite(page, () => /no page or file at \/no\/such\/page\.html/.test(document.body?.innerText || '') && document.title, null, 'the 404 page');
       assert.equal(missing, 'Not in this site');
+
+      // At phone width the site's frame fits the screen.
+      if (kind === 'chromium') {
+        await page.setViewportSize({ width: 390, height: 844 });
+        await inSite(page, () => { location.href = '../../index.html'; return true; }, null, 'home again');
+        await inSite(page, () => document.getElementById('title')?.textContent === 'Home', null, 'home');
+        const layout = await phoneLayout(page);
+        assert.ok(layout.scrollWidth <= 390, `the page scrolls sideways: ${layout.scrollWidth} px`);
+        const frame = await page.evaluate(() => document.querySelector('.site-frame').getBoundingClientRect().width);
+        assert.ok(frame > 300 && frame <= 390, `the site's frame is ${frame} px wide`);
+        await screenshot(page, 'site-phone-chromium');
+      }
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();
@@ -252,5 +264,52 @@ test('chromium: Publish a folder on the page makes a site that a fresh browser o
     assert.deepEqual([...errors, ...other.errors], []);
   } finally {
     await browser.close();
+  }
+});
+
+test('a name link opens the newest version: republished under its name, a reload shows the new page, in Chromium and Firefox', { timeout: 240_000 }, async () => {
+  const work = tempDir('meganet-named-');
+  const key = path.join(work, 'site.key');
+  const version = (n, title) => {
+    const dir = path.join(work, `v${n}`);
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'index.html'), `<!doctype html><meta charset="utf-8"><title>${title}</title><h1 id="title">${title}</h1>`);
+    return dir;
+  };
+  const publish = async (dir) => {
+    const run = await runMeganet(['publish', dir, '--name', key, '--node', node.url], { timeoutMs: 120_000 });
+    assert.equal(run.code, 0, run.stderr);
+    return run.stdout.trim().split('\n')[1];
+  };
+  const name = await publish(version(1, 'One'));
+  assert.match(name, /#n1\./);
+  const title = (page) => inSite(page, () => document.getElementById('title')?.textContent, null, 'the named site');
+  const card = (page) => page.evaluate(() => document.getElementById('fetch-name').textContent);
+
+  const chromium = await launch('chromium');
+  const firefox = BROWSERS.includes('firefox') ? await launch('firefox') : null;
+  try {
+    const { page, errors } = await openApp(chromium, node.url);
+    await waitForStatus(page, (s) => s.node.state === 'connected');
+    await page.goto(name);
+    assert.equal(await title(page), 'One');
+    assert.match(await card(page), /· version 1, signed /);
+
+    assert.equal(await publish(version(2, 'Two')), name, 'the same name link');
+    await page.reload();
+    await waitForStatus(page, (s) => s.node.state === 'connected');
+    assert.equal(await title(page), 'Two');
+    assert.match(await card(page), /· version 2, signed /);
+    assert.deepEqual(errors, []);
+
+    if (firefox) {
+      const other = await openApp(firefox, node.url);
+      await waitForStatus(other.page, (s) => s.node.state === 'connected');
+      await other.page.goto(name);
+      assert.equal(await title(other.page), 'Two');
+    }
+  } finally {
+    await chromium.close();
+    await firefox?.close();
   }
 });

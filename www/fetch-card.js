@@ -46,11 +46,22 @@ export async function fetchFromLocation(peer) {
   let error = null;
   let code = null;
   try {
+    // A name link (`#n1.…`): the newest version its publisher signed.
+    let link = location.href;
+    let version = null;
+    if (/^n\d+\./.test(fragment)) {
+      $('fetch-detail').textContent = 'Looking up the newest version of this name…';
+      version = await peer.resolveName(location.href);
+      if (!current()) return;
+      link = `${location.origin}/#${version.link}`;
+    }
     // An empty range: the manifest only, no shards.
-    const head = await peer.get(location.href, { start: 0, end: 0 });
+    const head = await peer.get(link, { start: 0, end: 0 });
     head.stream.cancel().catch(() => {});
     if (!current()) return; // a newer link has taken the card
-    const file = { link: location.href, name: head.name, size: head.size, type: head.type };
+    const file = {
+      link, name: head.name, size: head.size, type: head.type, version,
+    };
     $('fetch-detail').textContent = 'Connecting to the service worker…';
     $('fetch-name').textContent = `${file.name || 'file'} · ${formatBytes(file.size)}${file.type ? ` · ${file.type}` : ''}`;
     if (file.type === siteType()) {
@@ -79,7 +90,9 @@ async function showSite(peer, file, current) {
   if (!current()) return;
   preview.classList.add('site');
   preview.hidden = false;
-  $('fetch-name').textContent = `Website · ${shown.files} ${shown.files === 1 ? 'file' : 'files'} · ${formatBytes(shown.bytes)}`;
+  const { version } = file;
+  const signed = version ? ` · version ${version.version}, signed ${new Date(version.signedAt).toLocaleString()}` : '';
+  $('fetch-name').textContent = `Website · ${shown.files} ${shown.files === 1 ? 'file' : 'files'} · ${formatBytes(shown.bytes)}${signed}`;
   $('fetch-detail').textContent = 'The site runs apart from meganet: it cannot read your files, links or storage here.';
 }
 

@@ -1,6 +1,7 @@
 //! The `meganet` command line: `meganet node` runs a node; `meganet put`
 //! and `meganet get` move files through one, interoperating with browsers;
-//! `meganet publish` puts a folder as a site.
+//! `meganet publish` puts a folder as a site (`--name`: under a name
+//! that `meganet resolve` follows to its newest version).
 
 use std::process::ExitCode;
 
@@ -38,8 +39,24 @@ enum Command {
     Publish {
         /// The folder to publish.
         dir: std::path::PathBuf,
+        /// Also point the name whose key is in KEYFILE at this version
+        /// (made, mode 0600, if there is no such file) and print the name
+        /// link, which always opens the newest version, after the site link.
+        #[arg(long = "name", value_name = "KEYFILE")]
+        name: Option<std::path::PathBuf>,
         #[command(flatten)]
         node: NodeArg,
+    },
+    /// Print the link of the newest version of the site a name link
+    /// (`http://host/#n1.<key>.<key>`) points to; the version and when it
+    /// was signed go to stderr.
+    Resolve {
+        /// A name link.
+        link: String,
+        /// The node to ask (default: the name link's own host when it is
+        /// an http(s) URL, else http://127.0.0.1:8080).
+        #[arg(long = "node", value_name = "URL")]
+        node: Option<String>,
     },
     /// Fetch, verify and decrypt the file a link names.
     Get {
@@ -70,7 +87,8 @@ enum Command {
     /// Renew the leases of a file's blocks on the nodes: a node keeps an
     /// upload for `--lease-secs` (30 days by default) after its last
     /// renewal. The page renews its uploads while it is open; run this
-    /// now and then for files put from the command line.
+    /// now and then for files put from the command line. A site's link
+    /// renews every file the site lists too.
     Renew {
         /// A link (`http://host/#2.<hash>.<key>`) or a repair capability.
         link: String,
@@ -165,10 +183,28 @@ fn base_url(node: &NodeArg) -> String {
     format!("{base}/")
 }
 
-async fn publish(dir: std::path::PathBuf, node: NodeArg) -> anyhow::Result<()> {
+async fn publish(
+    dir: std::path::PathBuf,
+    name: Option<std::path::PathBuf>,
+    node: NodeArg,
+) -> anyhow::Result<()> {
     let files = meganet::client::site_files(&dir, &mut |path, why| {
         eprintln!("skipping {path}: {why}");
     })?;
+    // The key first: a bad key file fails before anything is uploaded.
+    let name = match name {
+        Some(path) => {
+            let (key, created) = meganet::client::load_or_create_key(&path)?;
+            if created {
+                eprintln!(
+                    "made the name key {} (mode 0600): keep it to publish new versions; whoever holds it can",
+                    path.display()
+                );
+            }
+            Some(key)
+        }
+        None => None,
+    };
     let mut client = meganet::client::Client::connect(&node.url).await?;
     let count = files.len();
     let bar = progress_bar("storing");
@@ -190,6 +226,42 @@ async fn publish(dir: std::path::PathBuf, node: NodeArg) -> anyhow::Result<()> {
     bar.finish_and_clear();
     eprintln!("published {count} files and their directory document");
     println!("{}", link.to_url(&base_url(&node)));
+    if let Some(key) = name {
+        let version = client.publish_name(&key, &link).await?;
+        eprintln!("name {}: version {version}", key.publisher().short());
+        println!("{}", key.link().to_url(&base_url(&node)));
+    }
+    Ok(())
+}
+
+/// The node to ask about `link`: `--node`, else the link's own origin
+/// when it is an http(s) URL, else the local default.
+fn node_for(link: &str, node: Option<String>) -> NodeArg {
+    let url = node.unwrap_or_else(|| {
+        let link = link.trim();
+        match link.split_once("://") {
+            Some((scheme, rest)) if scheme == "http" || scheme == "https" => {
+                let host = rest.split(['/', '#', '?']).next().unwrap_or_default();
+                format!("{scheme}://{host}")
+            }
+            _ => "http://127.0.0.1:8080".to_owned(),
+        }
+    });
+    NodeArg { url }
+}
+
+async fn resolve(link: String, node: Option<String>) -> anyhow::Result<()> {
+    let name: meganet::format::NameLink = link.parse()?;
+    let node = node_for(&link, node);
+    let mut client = meganet::client::Client::connect(&node.url).await?;
+    let (record, site) = client.resolve(&name).await?;
+    eprintln!(
+        "name {}: version {}, signed {}",
+        name.publisher.short(),
+        record.sequence,
+        meganet::client::utc(record.signed_at_ms)
+    );
+    println!("{}", site.to_url(&base_url(&node)));
     Ok(())
 }
 
@@ -227,6 +299,41 @@ async fn renew(link: String, node: NodeArg) -> anyhow::Result<()> {
             "{} of the file's {} blocks were not found on any node reached: the file may be damaged (run meganet check)",
             done.blocks - done.renewed,
             done.blocks
+        );
+    }
+    // A site's link: every file it lists is renewed too.
+    let Ok(read) = link.parse::<meganet::format::Link>() else {
+        return Ok(());
+    };
+    let Some(site) = client.site_document(&read).await? else {
+        return Ok(());
+    };
+    let mut damaged = Vec::new();
+    let (mut blocks, mut renewed) = (0, 0);
+    for entry in site.entries() {
+        match client.renew(&entry.link.fragment()).await {
+            Ok(done) => {
+                blocks += done.blocks;
+                renewed += done.renewed;
+                if done.renewed < done.blocks {
+                    damaged.push(entry.path.clone());
+                }
+            }
+            Err(e) => {
+                eprintln!("cannot renew {}: {e:#}", entry.path);
+                damaged.push(entry.path.clone());
+            }
+        }
+    }
+    println!(
+        "renewed {renewed} of {blocks} blocks of the files the site lists ({})",
+        site.entries().len()
+    );
+    if !damaged.is_empty() {
+        anyhow::bail!(
+            "{} of the site's files were not wholly renewed (run meganet check on their links): {}",
+            damaged.len(),
+            damaged.join(", ")
         );
     }
     Ok(())
@@ -393,7 +500,8 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Node(config) => meganet::node::run(*config).await,
             Command::Put { file, mime, node } => put(file, mime, node).await,
-            Command::Publish { dir, node } => publish(dir, node).await,
+            Command::Publish { dir, name, node } => publish(dir, name, node).await,
+            Command::Resolve { link, node } => resolve(link, node).await,
             Command::Get {
                 link,
                 output,
@@ -427,5 +535,31 @@ fn default_log(command: &Command) -> &'static str {
     match command {
         Command::Node(_) => "info,libp2p_webrtc=warn,webrtc=warn",
         _ => "warn",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_asks_the_name_links_own_node_unless_told() {
+        let f = "#n1.a.b";
+        assert_eq!(
+            node_for(&format!("http://h.example:8080/{f}"), None).url,
+            "http://h.example:8080"
+        );
+        assert_eq!(
+            node_for(&format!("https://h.example{f}"), None).url,
+            "https://h.example"
+        );
+        assert_eq!(
+            node_for("meganet:n1.a.b", None).url,
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            node_for("http://a/#n1", Some("http://b".into())).url,
+            "http://b"
+        );
     }
 }

@@ -146,6 +146,16 @@ impl crate::format::FormatError {
             E::TooLarge { .. } => ErrorCode::TooLarge,
             E::Invalid { .. } => ErrorCode::InvalidArgument,
             E::Io(_) => ErrorCode::InputFailed,
+            E::BadName { reason } => {
+                use crate::format::NameError as N;
+                match reason {
+                    // Forged or altered: tampering, as with a manifest.
+                    N::BadSignature | N::OtherPublisher => ErrorCode::ManifestTampered,
+                    N::SealedLink => ErrorCode::WrongKey,
+                    N::UnknownVersion(_) => ErrorCode::LinkVersion,
+                    _ => ErrorCode::ManifestMalformed,
+                }
+            }
         }
     }
 }

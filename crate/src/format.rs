@@ -4,7 +4,8 @@
 //! everything on the way. Identical in wasm and natively; no I/O here but
 //! the streaming adapters in `stream` (futures I/O) and `web` (browser
 //! `ReadableStream`). A site is a folder described by a directory document
-//! stored as an ordinary file (`site`).
+//! stored as an ordinary file (`site`); a name (`name`) is a signed,
+//! sealed pointer to a site's newest version.
 
 mod decoder;
 mod encoder;
@@ -13,6 +14,7 @@ mod error;
 mod link;
 mod manifest;
 mod media;
+mod name;
 mod params;
 mod rebuild;
 mod repair;
@@ -28,6 +30,10 @@ pub use error::{FormatError, Result};
 pub use link::{Link, MAX_LINK_LEN};
 pub use manifest::{Manifest, MAX_HINTS, MAX_MANIFEST_LEN};
 pub use media::type_for_name;
+pub use name::{
+    dht_key as name_dht_key, NameError, NameKey, NameLink, NameRecord, PublisherKey, ReadKey,
+    MAX_NAME_CLOCK_SKEW_MS, MAX_NAME_RECORD, NAME_DHT_CONTEXT, NAME_VERSION,
+};
 pub use params::{Params, DEFAULT_K, DEFAULT_N, DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE};
 pub use repair::{Access, RepairCap};
 pub use seal::{FileKey, LayoutKey, TAG_LEN};

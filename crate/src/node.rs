@@ -10,6 +10,7 @@ mod identity;
 mod leases;
 mod limits;
 mod membership;
+mod names;
 mod records;
 mod repair;
 mod storage;

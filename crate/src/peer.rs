@@ -296,6 +296,36 @@ impl Peer {
         self.providers_of(key).await
     }
 
+    /// The newest version of the site the name link `link` points to:
+    /// every node's record under the name's DHT key (GET_VALUE through
+    /// this peer's node), the newest valid one, opened with the link's
+    /// read key.
+    pub async fn resolve_name(&self, link: &str) -> transfer::Result<ResolvedName> {
+        let name: crate::format::NameLink = link.parse()?;
+        let key = libp2p::kad::RecordKey::new(&name.publisher.dht_key().0);
+        let (reply, answer) = oneshot::channel();
+        self.send(connection::Command::Values { key, reply })
+            .await?;
+        let values = answer
+            .await
+            .map_err(|_| TransferError::Stopped)?
+            .ok_or_else(|| TransferError::NotConnected("no node to ask about the name".into()))?;
+        let now_ms = web_time::SystemTime::now()
+            .duration_since(web_time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let (newest, refused) = crate::format::NameRecord::newest(&name.publisher, &values, now_ms);
+        if refused > 0 {
+            tracing::warn!(refused, "name records that do not verify were ignored");
+        }
+        let (record, _) = newest.ok_or(TransferError::NotFound)?;
+        let link = record.open(&name.read)?;
+        Ok(ResolvedName {
+            link,
+            version: record.sequence,
+            signed_at_ms: record.signed_at_ms,
+        })
+    }
+
     async fn providers_of(&self, key: libp2p::kad::RecordKey) -> transfer::Result<Vec<Multiaddr>> {
         let (reply, answer) = oneshot::channel();
         self.send(connection::Command::Providers { key, reply })
@@ -334,6 +364,17 @@ impl Peer {
             .await
             .map_err(|_| TransferError::Stopped)
     }
+}
+
+/// What a name resolves to ([`Peer::resolve_name`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedName {
+    /// The newest version's site link.
+    pub link: Link,
+    /// Its sequence number.
+    pub version: u64,
+    /// When the publisher signed it (unix milliseconds).
+    pub signed_at_ms: u64,
 }
 
 fn probe_error(peer: PeerId, message: String) -> TransferError {

@@ -18,8 +18,8 @@ use anyhow::{bail, Context};
 
 use super::{guess_type, Client, OnProgress};
 use crate::format::{
-    check_site_path, FileKey, Link, Site, SiteEntry, MAX_SITE_DEPTH, MAX_SITE_ENTRIES, SITE_INDEX,
-    SITE_TYPE,
+    check_site_path, parse_site, FileKey, Link, Site, SiteEntry, MAX_SITE_DEPTH, MAX_SITE_DOCUMENT,
+    MAX_SITE_ENTRIES, SITE_INDEX, SITE_TYPE,
 };
 use crate::hash::Hash;
 use crate::transfer;
@@ -228,6 +228,30 @@ impl Client {
         };
         let reader = futures::io::Cursor::new(document);
         self.put_reader(reader, &input, progress).await
+    }
+
+    /// The directory document `link` names, when it names one (its media
+    /// type is the site type); `None` for any other file. Read whole, up
+    /// to the document cap.
+    pub async fn site_document(&mut self, link: &Link) -> anyhow::Result<Option<Site>> {
+        let source = super::Remote::new(self, Some(link.provider_key()));
+        let config = transfer::Config::default();
+        let mut getter = transfer::Getter::open(source, link, None, config, None).await?;
+        let manifest = getter.manifest();
+        if manifest.mime != SITE_TYPE {
+            return Ok(None);
+        }
+        if manifest.size > MAX_SITE_DOCUMENT as u64 {
+            bail!(
+                "the site's document is {} bytes; the limit is {MAX_SITE_DOCUMENT}",
+                manifest.size
+            );
+        }
+        let mut bytes = Vec::with_capacity(manifest.size as usize);
+        while let Some(chunk) = getter.next().await? {
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(Some(parse_site(&bytes)?))
     }
 }
 

@@ -69,6 +69,10 @@ pub enum FormatError {
     /// or a site being built would.
     #[error("not a valid site: {reason}")]
     BadSite { reason: String },
+    /// A name record (FORMAT.md, "Names") was refused; the reason says
+    /// which check failed.
+    #[error("not a valid name record: {reason}")]
+    BadName { reason: super::name::NameError },
 }
 
 /// Shorthand for results of this module.

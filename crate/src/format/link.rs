@@ -107,6 +107,11 @@ impl FromStr for Link {
         } else {
             input
         };
+        if fragment.starts_with('n') {
+            return Err(malformed(
+                "this is a name link (n1.…), not a file link: resolve it to the site's link first (meganet resolve)",
+            ));
+        }
         let parts: Vec<&str> = fragment.split('.').collect();
         let version = parts[0];
         let version: u32 = version
@@ -165,6 +170,7 @@ mod tests {
         assert!(err("").contains("empty"));
         assert!(err("https://x.example/").contains("no #fragment"));
         assert!(err("#x.a.b").contains("not a number"));
+        assert!(err("http://h/#n1.a.b").contains("this is a name link"));
         assert!(err(&f.replacen("2.", "3.", 1)).contains("unsupported format version 3"));
         assert!(err("1.abc").contains("3 dot-separated parts"));
         assert_eq!(

@@ -12,9 +12,12 @@
 //! log cut short or damaged is read up to the damage, with a warning; it
 //! never stops the node from starting.
 //!
-//! Not persisted: value records (`put_record`), which meganet does not
-//! use; they live in memory, capped by [`Limits::max_records`] and
-//! [`Limits::max_value_bytes`]. Records whose expiry has passed, and records
+//! Not persisted: value records (`put_record`), which are name records
+//! only (`node/names.rs` checks each before it is stored); they live in
+//! memory, capped by [`Limits::max_records`] (65,536) and
+//! [`Limits::max_value_bytes`] (1 KiB), and a restarted node learns them
+//! again from the nodes it is joined to (hourly replication) or the next
+//! publish. Records whose expiry has passed, and records
 //! with no expiry whose provider is not this node (left by an earlier
 //! identity), are dropped when the log is read.
 //!

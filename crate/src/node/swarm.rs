@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use futures::StreamExt;
 use libp2p::core::ConnectedPoint;
+use libp2p::kad::store::RecordStore as _;
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
@@ -18,6 +19,7 @@ use tokio::sync::RwLock;
 use super::identity::Secrets;
 use super::leases::{Charge, Source};
 use super::membership::Membership;
+use super::names;
 use super::records::{DiskStore, Limits};
 use super::storage::Storage;
 use super::Config;
@@ -365,10 +367,62 @@ impl Node {
                 }
                 self.publish_usage().await;
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::InboundRequest { request })) => {
+                self.on_kad(request);
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Relay(event)) => {
                 tracing::debug!(?event, "relay");
             }
             other => tracing::trace!(?other, "swarm event"),
+        }
+    }
+
+    /// Stores what Kademlia's record filtering holds back: every provider
+    /// record (the store applies its own caps), and a name record only as
+    /// `names::decide` allows.
+    fn on_kad(&mut self, request: kad::InboundRequest) {
+        let store = self.swarm.behaviour_mut().kad.store_mut();
+        match request {
+            kad::InboundRequest::AddProvider {
+                record: Some(record),
+            } => {
+                if let Err(error) = store.add_provider(record) {
+                    tracing::debug!(?error, "provider record not stored");
+                }
+            }
+            kad::InboundRequest::PutRecord {
+                source,
+                record: Some(record),
+                ..
+            } => {
+                let now_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64);
+                let held = store.get(&record.key).map(|r| r.value.clone());
+                let key = names::shown(&record.key);
+                match names::decide(&record.key, &record.value, held.as_deref(), now_ms) {
+                    names::Decision::Store { sequence } => match store.put(record) {
+                        Ok(()) => {
+                            tracing::info!(%source, key, version = sequence, "name record stored");
+                        }
+                        Err(kad::store::Error::MaxRecords) => tracing::warn!(
+                            %source,
+                            "refused a name record for {key}: this node holds {} name records, its cap",
+                            names::MAX_NAME_RECORDS
+                        ),
+                        Err(error) => {
+                            tracing::warn!(%source, "refused a name record for {key}: {error}")
+                        }
+                    },
+                    names::Decision::Same => {
+                        tracing::debug!(%source, key, "name record already held");
+                    }
+                    names::Decision::Refuse(why) => {
+                        tracing::warn!(%source, "refused a name record for {key}: {why}");
+                    }
+                }
+            }
+            _ => {}
         }
     }
 
@@ -480,6 +534,13 @@ impl Node {
 fn node_kad_config() -> kad::Config {
     let mut config = crate::net::kad_config();
     config.set_kbucket_inserts(kad::BucketInserts::Manual);
+    // Every inbound PUT_VALUE and ADD_PROVIDER comes to `on_kad` first:
+    // values are name records, checked before they are kept.
+    config.set_record_filtering(kad::StoreInserts::FilterBoth);
+    // A name record is kept until a newer one replaces it (or the node
+    // restarts: they are in memory), not for Kademlia's default 48 hours:
+    // a publisher does not come back to republish.
+    config.set_record_ttl(None);
     config
 }
 

@@ -68,6 +68,12 @@ pub enum Command {
         key: RecordKey,
         reply: oneshot::Sender<Vec<Multiaddr>>,
     },
+    /// Every value the DHT holds under `key` (name records); `None`
+    /// while the node is not connected.
+    Values {
+        key: RecordKey,
+        reply: oneshot::Sender<Option<Vec<Vec<u8>>>>,
+    },
     /// The network's other nodes, at the addresses a browser dials.
     Nodes {
         reply: oneshot::Sender<Vec<Multiaddr>>,
@@ -188,6 +194,9 @@ impl Driver {
             }
             Command::Providers { key, reply } => {
                 self.announce.find_providers(swarm, &self.node, key, reply);
+            }
+            Command::Values { key, reply } => {
+                self.announce.find_values(swarm, &self.node, key, reply);
             }
             Command::Nodes { reply } => {
                 let _ = reply.send(self.node.other_nodes());

@@ -266,6 +266,24 @@ impl JsPeer {
         Ok(addrs.iter().map(ToString::to_string).collect())
     }
 
+    /// Resolves a name link (`https://host/#n1.<key>.<key>`, `meganet:n1…`
+    /// or the bare fragment) to its newest version: `{link, version,
+    /// signedAt}`, `link` the site link's bare fragment `2.<hash>.<key>`
+    /// (put it after `#` on the page's origin), `signedAt` unix ms.
+    /// Rejects with `link-malformed` (not a name link), `not-connected` (no
+    /// node yet), `not-found` (no node has a record of the name),
+    /// `wrong-key` (the record does not open with the link's read key).
+    #[wasm_bindgen(js_name = resolveName)]
+    pub async fn resolve_name(&self, link: String) -> Result<JsValue, JsValue> {
+        let resolved = self.0.resolve_name(&link).await?;
+        let out = Object::new();
+        let set = |k: &str, v: JsValue| Reflect::set(&out, &JsValue::from_str(k), &v);
+        set("link", JsValue::from_str(&resolved.link.fragment()))?;
+        set("version", JsValue::from_f64(resolved.version as f64))?;
+        set("signedAt", JsValue::from_f64(resolved.signed_at_ms as f64))?;
+        Ok(out.into())
+    }
+
     /// Sends `data` to `peer`'s echo service; resolves to what came back.
     pub async fn echo(&self, peer: String, data: Vec<u8>) -> Result<Vec<u8>, JsValue> {
         let peer = parse_peer(&peer)?;

@@ -19,7 +19,8 @@ pub struct Limits {
     pub max_key_bytes: usize,
     /// Bytes of the provider log; new provider records are refused past it.
     pub max_file_bytes: u64,
-    /// Value records (memory only).
+    /// Value records (memory only): name records. Past the cap a new key
+    /// is refused; held keys can still be updated.
     pub max_records: usize,
     /// Bytes per value record's value; larger ones are refused.
     pub max_value_bytes: usize,
@@ -35,8 +36,9 @@ impl Default for Limits {
             max_address_bytes: 256,
             max_key_bytes: 128,
             max_file_bytes: 64 << 20,
-            max_records: 4_096,
-            max_value_bytes: 8 << 10,
+            // Value records are name records (`node/names.rs`).
+            max_records: super::super::names::MAX_NAME_RECORDS,
+            max_value_bytes: crate::format::MAX_NAME_RECORD,
         }
     }
 }

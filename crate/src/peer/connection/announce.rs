@@ -1,8 +1,8 @@
 //! The driver's side of the DHT: announcing this peer as a contributor
 //! (under its bucket's key, [`contributors::key_of`]) and
 //! as a holder of the files it stores shards of (one provider record per
-//! file, under the file's provider key), and looking up the providers of a
-//! key.
+//! file, under the file's provider key), looking up the providers of a
+//! key, and the values under a key (name records, GET_VALUE).
 //!
 //! Kademlia has no "remove provider" message: a withdrawn record lives on
 //! the node until its TTL runs out (the node keeps provider records for an
@@ -32,6 +32,15 @@ struct Lookup {
     reply: oneshot::Sender<Vec<Multiaddr>>,
 }
 
+/// Most values one value lookup collects (one per node that answers).
+const MAX_VALUES: usize = 64;
+
+/// A value lookup in flight: what came back so far.
+struct ValueLookup {
+    found: Vec<Vec<u8>>,
+    reply: oneshot::Sender<Option<Vec<Vec<u8>>>>,
+}
+
 /// What this peer announces, and the lookups in flight.
 pub struct Announce {
     /// The contributed store, while contributing.
@@ -39,6 +48,7 @@ pub struct Announce {
     /// The files this peer announces it holds shards of.
     provided: Provided,
     lookups: HashMap<QueryId, Lookup>,
+    values: HashMap<QueryId, ValueLookup>,
     /// The relays each found holder's record names ([`relays::relays`]),
     /// until a dial takes them.
     relays: HashMap<PeerId, Vec<Multiaddr>>,
@@ -51,6 +61,7 @@ impl Announce {
             contribution,
             provided: Provided::load(),
             lookups: HashMap::new(),
+            values: HashMap::new(),
             relays: HashMap::new(),
         }
     }
@@ -145,7 +156,30 @@ impl Announce {
         );
     }
 
-    /// Kademlia progress: only provider lookups are waited for.
+    /// Starts looking up every value the DHT holds under `key`; answers
+    /// `None` while the node is not connected.
+    pub fn find_values(
+        &mut self,
+        swarm: &mut Swarm<Behaviour>,
+        node: &NodeLink,
+        key: RecordKey,
+        reply: oneshot::Sender<Option<Vec<Vec<u8>>>>,
+    ) {
+        if !node.is_connected(swarm) {
+            let _ = reply.send(None);
+            return;
+        }
+        let id = swarm.behaviour_mut().kad.get_record(key);
+        self.values.insert(
+            id,
+            ValueLookup {
+                found: Vec::new(),
+                reply,
+            },
+        );
+    }
+
+    /// Kademlia progress: provider and value lookups are waited for.
     pub fn on_kad(&mut self, swarm: &mut Swarm<Behaviour>, node: &NodeLink, event: kad::Event) {
         if let kad::Event::OutboundQueryProgressed {
             id, result, step, ..
@@ -163,8 +197,10 @@ impl Announce {
         result: QueryResult,
         last: bool,
     ) {
-        let QueryResult::GetProviders(result) = result else {
-            return;
+        let result = match result {
+            QueryResult::GetProviders(result) => result,
+            QueryResult::GetRecord(result) => return self.on_values(swarm, id, result, last),
+            _ => return,
         };
         // The first server that knows providers answers the lookup: a get
         // draws on holders from its second window on, so a quick partial
@@ -194,6 +230,32 @@ impl Announce {
         let _ = lookup
             .reply
             .send(addrs.into_iter().take(MAX_PROVIDERS).collect());
+    }
+
+    /// A value lookup's progress: every value found is kept (the caller
+    /// picks the newest valid one) until the lookup ends.
+    fn on_values(
+        &mut self,
+        swarm: &mut Swarm<Behaviour>,
+        id: QueryId,
+        result: Result<kad::GetRecordOk, kad::GetRecordError>,
+        last: bool,
+    ) {
+        let Some(lookup) = self.values.get_mut(&id) else {
+            return;
+        };
+        if let Ok(kad::GetRecordOk::FoundRecord(found)) = result {
+            lookup.found.push(found.record.value);
+        }
+        if !last && lookup.found.len() < MAX_VALUES {
+            return;
+        }
+        if let Some(mut query) = swarm.behaviour_mut().kad.query_mut(&id) {
+            query.finish();
+        }
+        if let Some(lookup) = self.values.remove(&id) {
+            let _ = lookup.reply.send(Some(lookup.found));
+        }
     }
 
     /// Keeps the relays the records of `providers` name, read while their

@@ -126,13 +126,16 @@ fn value_records_are_capped_and_in_memory() {
     };
     let local = PeerId::random();
     let mut store = open(&dir, local, limits.clone());
-    store.put(Record::new(key(1), vec![0; 8 << 10])).unwrap();
-    let refused = store.put(Record::new(key(2), vec![0; (8 << 10) + 1]));
+    // Values are name records: at most 1 KiB.
+    store.put(Record::new(key(1), vec![0; 1024])).unwrap();
+    let refused = store.put(Record::new(key(2), vec![0; 1025]));
     assert!(matches!(refused, Err(Error::ValueTooLarge)), "{refused:?}");
     store.put(Record::new(key(2), vec![1])).unwrap();
     let refused = store.put(Record::new(key(3), vec![1]));
     assert!(matches!(refused, Err(Error::MaxRecords)), "{refused:?}");
     assert_eq!(store.records().count(), 2);
+    // A held key can still be updated while full.
+    store.put(Record::new(key(2), vec![2])).unwrap();
     drop(store);
     assert_eq!(open(&dir, local, limits).records().count(), 0);
 }
