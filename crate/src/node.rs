@@ -144,8 +144,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     tracing::info!(%peer_id, "node started");
     println!("meganet node {peer_id}");
-    println!("web app: http://{http_addr}/");
+    // "web app:" last: scripts and tests wait for it, and may stop reading.
     println!("sites: http://{sites_addr}/");
+    println!("web app: http://{http_addr}/");
 
     tokio::select! {
         result = node.run() => result?,

@@ -63,7 +63,14 @@ fn start_node() -> Node {
         .args(["node", "--data"])
         .arg(&data)
         .args(["--http", "127.0.0.1:0", "--tcp", "127.0.0.1:0"])
-        .args(["--ws", "127.0.0.1:0", "--webrtc", "127.0.0.1:0"])
+        .args([
+            "--ws",
+            "127.0.0.1:0",
+            "--webrtc",
+            "127.0.0.1:0",
+            "--sites",
+            "127.0.0.1:0",
+        ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()

@@ -204,7 +204,14 @@ impl Node {
             .args(["node", "--data"])
             .arg(dir.data())
             .args(["--http", "127.0.0.1:0", "--tcp", "127.0.0.1:0"])
-            .args(["--ws", "127.0.0.1:0", "--webrtc", "127.0.0.1:0"])
+            .args([
+                "--ws",
+                "127.0.0.1:0",
+                "--webrtc",
+                "127.0.0.1:0",
+                "--sites",
+                "127.0.0.1:0",
+            ])
             .env("RUST_LOG", "warn")
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())

@@ -28,7 +28,14 @@ impl Node {
             .args(["--data", &dir.join("data").to_string_lossy()])
             .args(["--www", &dir.join("www").to_string_lossy()])
             .args(["--http", "127.0.0.1:0", "--ws", "127.0.0.1:0"])
-            .args(["--tcp", "127.0.0.1:0", "--webrtc", "127.0.0.1:0"])
+            .args([
+                "--tcp",
+                "127.0.0.1:0",
+                "--webrtc",
+                "127.0.0.1:0",
+                "--sites",
+                "127.0.0.1:0",
+            ])
             .args(args)
             .env(
                 "RUST_LOG",

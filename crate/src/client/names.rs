@@ -160,8 +160,14 @@ impl Client {
         Ok(values)
     }
 
-    /// PUT_VALUE of `value` under the name's DHT key to every known node.
-    async fn put_value(&mut self, publisher: &PublisherKey, value: Vec<u8>) -> anyhow::Result<()> {
+    /// PUT_VALUE of `value` under the name's DHT key to every known node,
+    /// as it is: the nodes decide whether to keep it (a test sends forged
+    /// and replayed records through this).
+    pub async fn put_value(
+        &mut self,
+        publisher: &PublisherKey,
+        value: Vec<u8>,
+    ) -> anyhow::Result<()> {
         let record = kad::Record {
             key: kad::RecordKey::new(&publisher.dht_key().0),
             value,
