@@ -3,7 +3,8 @@
 //! a replayed older version of a name, a record another key signed filed
 //! under the name, a record with a flipped signature byte, and one signed
 //! an hour ahead. The node refuses each with a log line naming why, and
-//! the name still resolves to the newest genuine version.
+//! the name still resolves to the newest genuine version, also after the
+//! node restarts alone (it keeps the records it accepted on disk).
 #![cfg(unix)]
 
 use std::io::{BufRead, BufReader};
@@ -105,6 +106,13 @@ async fn forged_replayed_and_future_records_are_refused_by_a_real_node() {
         );
     }
     assert_eq!(refused.len(), 4, "{log}");
+
+    // Restarted alone on its data, the node still answers for the name.
+    drop(node);
+    let node = Node::start(&dir);
+    let mut client = Client::connect(&node.url).await.unwrap();
+    let (record, link) = client.resolve(&name.link()).await.unwrap();
+    assert_eq!((record.sequence, link), (2, site(2)));
     drop(node);
     let _ = std::fs::remove_dir_all(&dir);
 }

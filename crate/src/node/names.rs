@@ -8,16 +8,74 @@
 //! warning naming why; a replica of the very record held (nodes replicate
 //! what they hold every hour) is no news and is dropped quietly.
 //!
-//! Name records live in memory (`records.rs`: value records are not in the
-//! provider log), capped at [`MAX_NAME_RECORDS`]; a restarted node learns
-//! them again from the nodes it is joined to, which replicate theirs
-//! hourly, and from the next publish. When the cap is reached a record for
-//! a key not yet held is refused (with a warning) while updates of held
-//! names still go through.
+//! Name records are answered from memory (`records.rs`: value records are
+//! not in the provider log), capped at [`MAX_NAME_RECORDS`], and each one
+//! kept is also written to disk ([`save`]: `<data>/dht/names/<hex key>`,
+//! the record's bytes, replaced atomically), so a node restarted alone
+//! still answers for every name ([`load`] checks each file again as if it
+//! were put anew, and leaves out, with a warning, one that no longer
+//! passes). When the cap is reached a record for a key not yet held is
+//! refused (with a warning) while updates of held names still go through.
 
-use libp2p::kad::RecordKey;
+use std::path::Path;
+
+use libp2p::kad::{Record, RecordKey};
 
 use crate::format::{NameRecord, MAX_NAME_RECORD};
+
+/// The folder, under the node's DHT directory, that keeps name records.
+pub const DIR: &str = "names";
+
+/// Keeps `value`, the record accepted for `key`, in `dir`.
+pub fn save(dir: &Path, key: &RecordKey, value: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    super::files::write_atomic(&dir.join(shown(key)), value)
+}
+
+/// The records kept in `dir` that still pass [`decide`] (at most
+/// [`MAX_NAME_RECORDS`]); anything else there is left out with a warning.
+pub fn load(dir: &Path, now_ms: u64) -> Vec<Record> {
+    let Ok(listing) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut records = Vec::new();
+    for entry in listing.flatten() {
+        if records.len() == MAX_NAME_RECORDS {
+            tracing::warn!(dir = %dir.display(), "more name records on disk than the cap: the rest are left out");
+            break;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".tmp") {
+            continue;
+        }
+        let key = match hex::decode(&name) {
+            Ok(bytes) if bytes.len() == 32 => RecordKey::new(&bytes),
+            _ => {
+                tracing::warn!(file = %name, "not a name record's file name: left out");
+                continue;
+            }
+        };
+        let value = match std::fs::metadata(entry.path()) {
+            Ok(meta) if meta.len() <= MAX_NAME_RECORD as u64 => std::fs::read(entry.path()),
+            Ok(_) => Err(std::io::Error::other("over the size of a name record")),
+            Err(e) => Err(e),
+        };
+        match value.map(|v| (decide(&key, &v, None, now_ms), v)) {
+            Ok((Decision::Store { .. }, value)) => records.push(Record {
+                key,
+                value,
+                publisher: None,
+                expires: None,
+            }),
+            Ok((Decision::Refuse(why), _)) => {
+                tracing::warn!(file = %name, "a name record on disk is left out: {why}")
+            }
+            Ok((Decision::Same, _)) => {}
+            Err(e) => tracing::warn!(file = %name, error = %e, "cannot read a name record"),
+        }
+    }
+    records
+}
 
 /// Name records one node keeps (memory: at most about 1 KiB each).
 pub const MAX_NAME_RECORDS: usize = 65_536;

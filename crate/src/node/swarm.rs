@@ -57,6 +57,8 @@ pub struct Node {
     ticks: u64,
     /// The repair capabilities this node keeps (KEEP).
     caps: super::repair::SharedCaps,
+    /// Where accepted name records are kept (`names::save`).
+    names_dir: std::path::PathBuf,
 }
 
 /// How often configured nodes that are down are looked at.
@@ -160,6 +162,14 @@ impl Node {
         status.write().await.external_addrs =
             config.external.iter().map(|a| a.to_string()).collect();
         let membership = Membership::join(&mut swarm, &config.peers);
+        let names_dir = dht.join(names::DIR);
+        let kept = names::load(&names_dir, now_ms());
+        tracing::info!(names = kept.len(), "name records loaded");
+        for record in kept {
+            if let Err(e) = swarm.behaviour_mut().kad.store_mut().put(record) {
+                tracing::warn!(error = ?e, "a name record on disk could not be loaded");
+            }
+        }
 
         let mut node = Self {
             swarm,
@@ -174,6 +184,7 @@ impl Node {
             started: std::time::Instant::now(),
             ticks: 0,
             caps,
+            names_dir,
         };
         node.publish_leases(false).await;
         node.await_listeners(3).await?;
@@ -395,15 +406,16 @@ impl Node {
                 record: Some(record),
                 ..
             } => {
-                let now_ms = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as u64);
                 let held = store.get(&record.key).map(|r| r.value.clone());
                 let key = names::shown(&record.key);
-                match names::decide(&record.key, &record.value, held.as_deref(), now_ms) {
+                let (record_key, value) = (record.key.clone(), record.value.clone());
+                match names::decide(&record.key, &record.value, held.as_deref(), now_ms()) {
                     names::Decision::Store { sequence } => match store.put(record) {
                         Ok(()) => {
                             tracing::info!(%source, key, version = sequence, "name record stored");
+                            if let Err(e) = names::save(&self.names_dir, &record_key, &value) {
+                                tracing::warn!(key, error = %e, "a name record is kept in memory only");
+                            }
                         }
                         Err(kad::store::Error::MaxRecords) => tracing::warn!(
                             %source,
@@ -564,4 +576,11 @@ fn socket_multiaddr(socket: SocketAddr, transport: fn(u16) -> Protocol<'static>)
         std::net::IpAddr::V6(ip) => Protocol::Ip6(ip),
     };
     Multiaddr::empty().with(ip).with(transport(socket.port()))
+}
+
+/// The time as unix milliseconds (name records are signed in it).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
