@@ -191,7 +191,29 @@ impl Client {
     async fn lookup(&mut self, key: kad::RecordKey) -> anyhow::Result<Vec<PeerId>> {
         let id = self.swarm.behaviour_mut().kad.get_providers(key);
         let mut found = std::collections::BTreeSet::new();
-        let lookup = tokio::time::timeout(CONNECT_TIMEOUT, async {
+        self.query(id, "the provider lookup", |result| {
+            if let kad::QueryResult::GetProviders(Ok(kad::GetProvidersOk::FoundProviders {
+                providers,
+                ..
+            })) = result
+            {
+                found.extend(providers);
+            }
+        })
+        .await?;
+        Ok(found.into_iter().collect())
+    }
+
+    /// Drives the swarm until the Kademlia query `id` has taken its last
+    /// step, handing `each` every result it yields on the way; `what` it
+    /// is names it when it times out (after `CONNECT_TIMEOUT`).
+    async fn query(
+        &mut self,
+        id: kad::QueryId,
+        what: &str,
+        mut each: impl FnMut(kad::QueryResult),
+    ) -> anyhow::Result<()> {
+        let run = tokio::time::timeout(CONNECT_TIMEOUT, async {
             loop {
                 if let SwarmEvent::Behaviour(BehaviourEvent::Kad(
                     kad::Event::OutboundQueryProgressed {
@@ -205,20 +227,14 @@ impl Client {
                     if q != id {
                         continue;
                     }
-                    if let kad::QueryResult::GetProviders(Ok(
-                        kad::GetProvidersOk::FoundProviders { providers, .. },
-                    )) = result
-                    {
-                        found.extend(providers);
-                    }
+                    each(result);
                     if step.last {
                         return;
                     }
                 }
             }
         });
-        lookup.await.context("the provider lookup timed out")?;
-        Ok(found.into_iter().collect())
+        run.await.with_context(|| format!("{what} timed out"))
     }
 
     /// Sends `requests` to `to` at once and waits for every answer, in order.

@@ -8,11 +8,9 @@ use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use futures::StreamExt;
 use libp2p::kad;
-use libp2p::swarm::SwarmEvent;
 
-use super::{BehaviourEvent, Client, CONNECT_TIMEOUT};
+use super::Client;
 use crate::format::{Link, NameKey, NameLink, NameRecord, PublisherKey};
 
 /// The name key in `path`, made (mode 0600) if there is no file there;
@@ -131,32 +129,12 @@ impl Client {
         let key = kad::RecordKey::new(&publisher.dht_key().0);
         let id = self.swarm.behaviour_mut().kad.get_record(key);
         let mut values = Vec::new();
-        let lookup = tokio::time::timeout(CONNECT_TIMEOUT, async {
-            loop {
-                if let SwarmEvent::Behaviour(BehaviourEvent::Kad(
-                    kad::Event::OutboundQueryProgressed {
-                        id: q,
-                        result,
-                        step,
-                        ..
-                    },
-                )) = self.swarm.select_next_some().await
-                {
-                    if q != id {
-                        continue;
-                    }
-                    if let kad::QueryResult::GetRecord(Ok(kad::GetRecordOk::FoundRecord(found))) =
-                        result
-                    {
-                        values.push(found.record.value);
-                    }
-                    if step.last {
-                        return;
-                    }
-                }
+        self.query(id, "the name lookup", |result| {
+            if let kad::QueryResult::GetRecord(Ok(kad::GetRecordOk::FoundRecord(found))) = result {
+                values.push(found.record.value);
             }
-        });
-        lookup.await.context("the name lookup timed out")?;
+        })
+        .await?;
         Ok(values)
     }
 
@@ -178,24 +156,14 @@ impl Client {
         let nodes = self.node_ids();
         let kad = &mut self.swarm.behaviour_mut().kad;
         let id = kad.put_record_to(record, nodes.into_iter(), kad::Quorum::All);
-        let put = tokio::time::timeout(CONNECT_TIMEOUT, async {
-            loop {
-                if let SwarmEvent::Behaviour(BehaviourEvent::Kad(
-                    kad::Event::OutboundQueryProgressed {
-                        id: q,
-                        result: kad::QueryResult::PutRecord(result),
-                        step,
-                        ..
-                    },
-                )) = self.swarm.select_next_some().await
-                {
-                    if q == id && step.last {
-                        return result;
-                    }
-                }
+        let mut last = None;
+        self.query(id, "putting the name record", |result| {
+            if let kad::QueryResult::PutRecord(result) = result {
+                last = Some(result);
             }
-        });
-        match put.await.context("putting the name record timed out")? {
+        })
+        .await?;
+        match last.context("the put of the name record ended without a result")? {
             Ok(_) => Ok(()),
             // Some node did not answer: the read back says whether any kept it.
             Err(kad::PutRecordError::QuorumFailed { success, .. }) if !success.is_empty() => {
