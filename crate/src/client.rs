@@ -318,7 +318,14 @@ impl Client {
         progress: OnProgress<'_>,
     ) -> anyhow::Result<format::Link> {
         let mut sink = Remote::new(self, None);
-        let link = transfer::put(&mut sink, reader, input, &|p| progress(p.done, p.total)).await?;
+        let link = transfer::put(
+            &mut sink,
+            reader,
+            input,
+            &|p| progress(p.done, p.total),
+            None,
+        )
+        .await?;
         Ok(link)
     }
 

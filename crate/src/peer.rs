@@ -150,7 +150,7 @@ impl Peer {
         let mut sink = network::Uploads {
             blocks: self.blocks.clone(),
         };
-        transfer::put(&mut sink, reader, input, progress).await
+        transfer::put(&mut sink, reader, input, progress, None).await
     }
 
     /// Opens the file `link` names for the plaintext `range` (whole file

@@ -1,7 +1,7 @@
 //! The one seam between the browser and native builds.
 //!
 //! `web.rs` and `native.rs` export the same names (`spawn`, `sleep`,
-//! `IdentityStore`); code elsewhere uses `crate::platform::...` and never
+//! `encode_workers`, `IdentityStore`); code elsewhere uses `crate::platform::...` and never
 //! checks the target itself.
 
 #[cfg(not(wasm_browser))]

@@ -31,7 +31,7 @@ pub use error::{Result, TransferError};
 pub use fetcher::{Fetched, Fetcher, Verdict};
 pub use get::{open_manifest, Config, Getter};
 pub use progress::{OnProgress, Progress, Stage, Tally};
-pub use put::{put, Input};
+pub use put::{put, Early, Input};
 pub use renew::{renew, Renewal};
 pub use repair::{repair, Memory, Policy, Repaired, Standing};
 pub use retry::Retries;

@@ -14,9 +14,9 @@ wasm_bindgen_test_configure!(run_in_browser);
 #[wasm_bindgen_test]
 #[ignore]
 fn bench_format_wasm() {
-    common::run("wasm", 32 << 20, &mut |name, value| {
+    common::run("wasm", 32 << 20, 1, &mut |name, value, unit| {
         web_sys::console::log_1(&JsValue::from_str(&format!(
-            r#"{{"name":"{name}","value":{value},"unit":"MB/s"}}"#
+            r#"{{"name":"{name}","value":{value},"unit":"{unit}"}}"#
         )));
     });
 }

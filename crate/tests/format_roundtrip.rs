@@ -309,3 +309,37 @@ fn the_window_grows_by_one_per_chunk_read_up_to_its_limit_and_a_range_is_clipped
     assert_eq!(out, data);
     assert_eq!(windows[..4], [2, 3, 3, 3]);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    /// Sealing on several threads changes nothing but the speed: the same
+    /// key gives the same shards, in the same order, and the same link,
+    /// whatever the workers and however the input is cut.
+    #[test]
+    fn workers_give_the_same_shards_and_link(
+        len in 0usize..(5 << 20),
+        workers in 2usize..5,
+        chunk in 1usize..(3 << 20),
+    ) {
+        let data: Vec<u8> = (0..len).map(|i| (i * 13 + (i >> 9)) as u8).collect();
+        let key = FileKey::random();
+        let run = |workers: usize, chunk: usize| {
+            let mut enc = Encoder::new(key.clone(), Params::default(), "f", "")
+                .unwrap()
+                .with_workers(workers);
+            let mut segments = vec![];
+            for piece in data.chunks(chunk) {
+                segments.extend(enc.push(piece).unwrap());
+            }
+            let finished = enc.finish().unwrap();
+            segments.extend(finished.segments);
+            (segments, finished.link.to_string())
+        };
+        let (one, link_one) = run(1, 64 << 10);
+        let (many, link_many) = run(workers, chunk);
+        prop_assert_eq!(link_one, link_many);
+        prop_assert!(one == many, "the segments differ");
+        prop_assert!(many.iter().enumerate().all(|(i, s)| s.index == i as u64));
+    }
+}

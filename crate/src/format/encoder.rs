@@ -1,5 +1,8 @@
 //! The streaming encoder: bytes in, sealed and erasure-coded shards out, a
-//! segment at a time. It holds at most two segments of input.
+//! segment at a time. It holds one segment of input besides what a push
+//! brings. With more than one worker ([`Encoder::with_workers`], native
+//! only), the segments one push completes are sealed on that many threads
+//! at once; they come out in order all the same.
 
 use super::erasure;
 use super::error::{FormatError, Result};
@@ -70,6 +73,7 @@ pub struct Encoder {
     size: u64,
     hashes: Vec<Vec<Hash>>,
     max_segments: u64,
+    workers: usize,
 }
 
 impl Encoder {
@@ -111,7 +115,25 @@ impl Encoder {
             size: 0,
             hashes: vec![],
             max_segments,
+            workers: 1,
         })
+    }
+
+    /// Seals up to `workers` segments at once, each on its own thread
+    /// (scoped: they end before a push returns). Only where threads
+    /// exist: the browser keeps the default, 1.
+    pub fn with_workers(mut self, workers: usize) -> Self {
+        self.workers = workers.max(1);
+        self
+    }
+
+    /// Input a push should bring for every worker to have a segment (0
+    /// with one worker: any amount will do).
+    pub fn batch_len(&self) -> usize {
+        match self.workers {
+            1 => 0,
+            workers => workers * self.params.segment_size as usize,
+        }
     }
 
     /// The largest file this encoder accepts (the manifest size limit).
@@ -123,29 +145,29 @@ impl Encoder {
     /// only sealed once more input shows it is not the last one.
     pub fn push(&mut self, mut data: &[u8]) -> Result<Vec<EncodedSegment>> {
         let seg = self.params.segment_size as usize;
-        let mut out = vec![];
+        let mut complete = vec![];
         while !data.is_empty() {
             if self.buf.len() == seg {
                 // More input exists, so the buffered segment is not the last.
-                let segment = std::mem::take(&mut self.buf);
-                out.push(self.seal(&segment, false)?);
-                self.buf.reserve(seg);
+                complete.push(std::mem::replace(&mut self.buf, Vec::with_capacity(seg)));
             }
             let take = (seg - self.buf.len()).min(data.len());
             self.buf.extend_from_slice(&data[..take]);
             self.size += take as u64;
             data = &data[take..];
         }
-        Ok(out)
+        self.seal(complete, false)
     }
 
     /// Seals the last segment and the manifest.
     pub fn finish(mut self) -> Result<Finished> {
-        let mut segments = vec![];
-        if !self.buf.is_empty() {
-            let segment = std::mem::take(&mut self.buf);
-            segments.push(self.seal(&segment, true)?);
-        }
+        let segments = match self.buf.is_empty() {
+            true => vec![],
+            false => {
+                let last = std::mem::take(&mut self.buf);
+                self.seal(vec![last], true)?
+            }
+        };
         let manifest = Manifest {
             version: self.version,
             size: self.size,
@@ -168,27 +190,83 @@ impl Encoder {
         })
     }
 
-    fn seal(&mut self, plain: &[u8], last: bool) -> Result<EncodedSegment> {
-        let index = self.hashes.len() as u64;
-        if index >= self.max_segments {
+    /// Seals `plains`, the next segments in order (`last`: they end the
+    /// file), on up to `workers` threads.
+    fn seal(&mut self, plains: Vec<Vec<u8>>, last: bool) -> Result<Vec<EncodedSegment>> {
+        let first = self.hashes.len() as u64;
+        if first + plains.len() as u64 > self.max_segments {
             return Err(FormatError::TooLarge {
                 what: "file",
                 size: self.size,
                 limit: self.max_size(),
             });
         }
-        let sealed = seal::seal_segment(&self.key, self.version, index, last, plain);
-        let shard_len = self.params.shard_len(plain.len() as u64);
-        let shards: Vec<Shard> = erasure::encode(&self.params, &sealed, shard_len)
-            .into_iter()
-            .enumerate()
-            .map(|(i, bytes)| Shard {
-                index: i,
-                hash: Hash::of(&bytes),
-                bytes,
-            })
-            .collect();
-        self.hashes.push(shards.iter().map(|s| s.hash).collect());
-        Ok(EncodedSegment { index, shards })
+        let (key, version, params) = (&self.key, self.version, self.params);
+        let jobs = (first..).zip(plains);
+        let segments = map_on_workers(self.workers, jobs, |(index, plain)| {
+            seal_segment(key, version, &params, index, last, &plain)
+        });
+        self.hashes.extend(
+            segments
+                .iter()
+                .map(|s| s.shards.iter().map(|s| s.hash).collect()),
+        );
+        Ok(segments)
     }
+}
+
+/// Seals, erasure-codes and hashes segment `index`.
+fn seal_segment(
+    key: &FileKey,
+    version: u8,
+    params: &Params,
+    index: u64,
+    last: bool,
+    plain: &[u8],
+) -> EncodedSegment {
+    let sealed = seal::seal_segment(key, version, index, last, plain);
+    let shard_len = params.shard_len(plain.len() as u64);
+    let shards = erasure::encode(params, &sealed, shard_len)
+        .into_iter()
+        .enumerate()
+        .map(|(i, bytes)| Shard {
+            index: i,
+            hash: Hash::of(&bytes),
+            bytes,
+        })
+        .collect();
+    EncodedSegment { index, shards }
+}
+
+/// `f` over `items`, in order, `workers` at a time on scoped threads (on
+/// the caller's thread when there is one worker or one item).
+fn map_on_workers<T: Send, R: Send>(
+    workers: usize,
+    items: impl IntoIterator<Item = T>,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    let mut items = items.into_iter().peekable();
+    let mut out = vec![];
+    while items.peek().is_some() {
+        let group: Vec<T> = items.by_ref().take(workers).collect();
+        if group.len() == 1 {
+            out.extend(group.into_iter().map(&f));
+            continue;
+        }
+        let f = &f;
+        std::thread::scope(|scope| {
+            let running: Vec<_> = group
+                .into_iter()
+                .map(|item| scope.spawn(move || f(item)))
+                .collect();
+            for thread in running {
+                out.push(
+                    thread
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                );
+            }
+        });
+    }
+    out
 }

@@ -1,8 +1,8 @@
 //! The encoder over `futures::io`, so the same code serves a native file
 //! (`AsyncRead`) and, through [`super::web::read_stream`], a browser
-//! `ReadableStream`. Memory stays bounded: one read chunk plus the
-//! encoder's two segments. (The way back, shards to plaintext, is the
-//! transfer engine's getter.)
+//! `ReadableStream`. Memory stays bounded: one read batch (64 KiB, or a
+//! segment per encoder worker) plus the segments it completes. (The way
+//! back, shards to plaintext, is the transfer engine's getter.)
 
 use std::future::Future;
 
@@ -28,12 +28,10 @@ where
     F: Future<Output = Result<(), E>>,
     E: From<FormatError>,
 {
-    let mut buf = vec![0u8; READ_CHUNK];
+    // With several workers, a push brings a segment for each.
+    let mut buf = vec![0u8; READ_CHUNK.max(encoder.batch_len())];
     loop {
-        let read = reader
-            .read(&mut buf)
-            .await
-            .map_err(|e| FormatError::Io(e.to_string()))?;
+        let read = fill(&mut reader, &mut buf).await?;
         if read == 0 {
             break;
         }
@@ -46,4 +44,17 @@ where
         sink(segment.clone()).await?;
     }
     Ok(finished)
+}
+
+/// Reads until `buf` is full or the input ends; how much was read.
+async fn fill(reader: &mut (impl AsyncRead + Unpin), buf: &mut [u8]) -> Result<usize, FormatError> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]).await {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(e) => return Err(FormatError::Io(e.to_string())),
+        }
+    }
+    Ok(filled)
 }

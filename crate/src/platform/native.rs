@@ -17,6 +17,11 @@ where
     tokio::spawn(future);
 }
 
+/// Threads the encoder seals segments on: one per core, at most 8.
+pub fn encode_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
+
 /// Waits for `duration`.
 pub async fn sleep(duration: Duration) {
     tokio::time::sleep(duration).await;

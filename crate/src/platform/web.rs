@@ -17,6 +17,11 @@ where
     wasm_bindgen_futures::spawn_local(future);
 }
 
+/// Threads the encoder seals segments on: the page has one.
+pub fn encode_workers() -> usize {
+    1
+}
+
 /// Waits for `duration` using `setTimeout` of whatever global scope we run in.
 pub async fn sleep(duration: Duration) {
     let millis = i32::try_from(duration.as_millis()).unwrap_or(i32::MAX);

@@ -11,7 +11,9 @@ use serde::Serialize;
 pub enum Stage {
     /// Waiting for the connection to the node.
     Connecting,
-    /// Encoding and storing shards.
+    /// Encoding into this peer's own store, before the link is given out.
+    Encoding,
+    /// Encoding and storing shards, or placing them once encoded.
     Storing,
     /// Fetching and decoding shards.
     Fetching,

@@ -1,26 +1,46 @@
 //! The putter: bytes in (any reader: a native file, a browser
 //! `ReadableStream` through the same path), a link out. Each segment is
-//! sealed and erasure-coded as it is read (memory stays bounded) and its
-//! shards go out at once, to a node each and a contributor's copy
-//! ([`super::place`]).
+//! sealed and erasure-coded as it is read; its shards go to a node each
+//! and a copy to a contributor ([`super::place`]), a few segments at a
+//! time, so memory stays bounded.
 //!
-//! The holders that confirmed a shard announce the file (nodes and
-//! browsers alike); the browsers are named in its manifest as placement
-//! hints. The manifest goes last, to [`super::place::MANIFEST_COPIES`]
-//! nodes, and then the file's repair capability to the node ranked first
-//! for it, which keeps it, passes it to the nodes next to it and repairs
-//! the file from then on ([`crate::node`]).
+//! Two orders, one placing pipeline ([`Placer`]):
+//! - **Streaming** (the command line): each segment is placed as soon as
+//!   it is encoded; the manifest goes last and names, as placement hints,
+//!   the browsers that confirmed shards.
+//! - **Link first** ([`Early`], the browser): the file is encoded into a
+//!   store this peer serves from, the manifest (naming this peer and the
+//!   contributors chosen) goes to the nodes, and the link is out in about
+//!   the time encoding takes; the shards are then placed from that store,
+//!   and removed from it once placed. A fetcher meanwhile reads from this
+//!   peer, so the link works at once; the upload is safe to close when
+//!   the put resolves.
+//!
+//! The manifest goes to [`super::place::MANIFEST_COPIES`] nodes. The
+//! holders that confirmed a shard announce the file (nodes and browsers
+//! alike), and then the file's repair capability goes to the node ranked
+//! first for it, which keeps it, passes it to the nodes next to it and
+//! repairs the file from then on ([`crate::node`]).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 
+use futures::channel::mpsc;
 use futures::io::AsyncRead;
+use futures::{SinkExt as _, Stream, StreamExt as _, TryStreamExt as _};
 
 use super::error::{Result, TransferError};
 use super::place::{place_shards, store_manifest, Places};
 use super::progress::{OnProgress, Stage, Tally};
 use super::source::ShardSink;
-use crate::format::{self, Encoder, FileKey, Link, Params};
+use crate::format::{self, EncodedSegment, Encoder, FileKey, Finished, Link, Params, Shard};
+use crate::store::{self, Class, Store};
+
+/// Segments being placed at once while the encoder reads on: enough to
+/// keep every holder's link busy, few enough that memory stays bounded
+/// (each is `n` shards, 2 MiB with the default parameters), and within
+/// a connection's limit of concurrent block requests (3 × 8 of 32).
+const SEGMENTS_IN_FLIGHT: usize = 3;
 
 /// What a put is told about its input.
 #[derive(Debug, Clone, Default)]
@@ -33,13 +53,28 @@ pub struct Input {
     pub total: u64,
 }
 
+/// A put that gives its link out before placing: the whole file is
+/// encoded into `stash` (a store this peer serves from), the link goes to
+/// `on_link`, and the shards are placed from the stash after, then
+/// removed from it. The manifest names `hint` (this peer) and the chosen
+/// contributors, so fetchers reach the shards meanwhile.
+pub struct Early<'a> {
+    pub stash: &'a Store,
+    pub hint: Vec<u8>,
+    pub on_link: &'a dyn Fn(&Link),
+}
+
 /// Encodes everything `reader` yields as the file `input` describes and
-/// stores it through `sink`; returns the link.
+/// stores it through `sink`; returns the link once every shard is placed.
+/// With `early`, the link is given out once the file is encoded; without,
+/// each segment is placed as it is encoded and the manifest then names
+/// the contributors that confirmed.
 pub async fn put<S: ShardSink>(
     sink: &mut S,
     reader: impl AsyncRead + Unpin,
     input: &Input,
     on_progress: OnProgress<'_>,
+    early: Option<Early<'_>>,
 ) -> Result<Link> {
     let tally = RefCell::new(Tally::default());
     let report = |stage, done| on_progress(tally.borrow().progress(stage, done, input.total));
@@ -48,7 +83,8 @@ pub async fn put<S: ShardSink>(
     let params = Params::default();
     let key = FileKey::random();
     let provider_key = key.provider_key(format::VERSION);
-    let encoder = Encoder::new(key, params, &input.name, &input.mime)?;
+    let encoder = Encoder::new(key, params, &input.name, &input.mime)?
+        .with_workers(crate::platform::encode_workers());
     if input.total > encoder.max_size() {
         return Err(format::FormatError::TooLarge {
             what: "file",
@@ -57,62 +93,199 @@ pub async fn put<S: ShardSink>(
         }
         .into());
     }
-    report(Stage::Storing, 0);
+    report(first_stage(&early), 0);
     let nodes = sink.nodes().await;
     if nodes.is_empty() {
         return Err(TransferError::NotConnected("no node to store on".into()));
     }
     let contributors = sink.contributors(provider_key).await;
     let confirmed = RefCell::new(BTreeSet::new());
-    let segment_size = u64::from(params.segment_size);
-    let sink_ref = &*sink;
-    let finished = format::encode_reader(reader, encoder, |segment| {
-        let read = (segment.index + 1) * segment_size;
-        // A stream of unknown length (total 0): segments read so far.
-        let done = if input.total == 0 {
-            read
-        } else {
-            read.min(input.total)
-        };
-        let places = Places {
-            nodes: &nodes,
-            contributors: &contributors,
-            tally: &tally,
-            confirmed: &confirmed,
-        };
-        async move {
-            let Some(first) = segment.shards.first() else {
-                return Ok(());
-            };
-            let n = segment.shards.len();
-            place_shards(
-                sink_ref,
-                segment.index,
-                n,
-                &first.hash,
-                &segment.shards,
-                places,
-            )
-            .await?;
-            report(Stage::Storing, done);
-            Ok::<(), TransferError>(())
+    let places = Places {
+        nodes: &nodes,
+        contributors: &contributors,
+        tally: &tally,
+        confirmed: &confirmed,
+    };
+    let placer = Placer {
+        sink: &*sink,
+        places,
+        segment_size: u64::from(params.segment_size),
+        total: input.total,
+        report: &report,
+    };
+    let finished = match early {
+        None => {
+            let finished = placer.place_while_encoding(reader, encoder).await?;
+            // Nodes are found without hints; browsers are named.
+            let hints = confirmed
+                .borrow()
+                .iter()
+                .filter(|h| !nodes.contains(h))
+                .filter_map(|h| sink.hint(*h))
+                .collect();
+            let finished = finished.with_hints(hints)?;
+            store_manifest(sink, &nodes, &finished.manifest_blob, &tally).await?;
+            finished
         }
-    })
-    .await?;
+        Some(early) => {
+            let finished = placer
+                .stash_while_encoding(early.stash, reader, encoder)
+                .await?;
+            let hints = std::iter::once(early.hint)
+                .chain(contributors.iter().filter_map(|h| sink.hint(*h)))
+                .collect();
+            let finished = finished.with_hints(hints)?;
+            store_manifest(sink, &nodes, &finished.manifest_blob, &tally).await?;
+            (early.on_link)(&finished.link);
+            report(Stage::Storing, 0);
+            placer.place_from(early.stash, &finished.manifest).await?;
+            unstash(early.stash, &finished.manifest).await;
+            finished
+        }
+    };
     let confirmed: Vec<S::Holder> = confirmed.into_inner().into_iter().collect();
     sink.announce(&confirmed, provider_key).await;
-    // Nodes are found without hints; browsers are named.
-    let hints = confirmed
-        .iter()
-        .filter(|h| !nodes.contains(h))
-        .filter_map(|h| sink.hint(*h))
-        .collect();
-    let finished = finished.with_hints(hints)?;
-    store_manifest(sink, &nodes, &finished.manifest_blob, &tally).await?;
     hand_over(sink, &nodes, &finished.link).await;
-    let size = finished.manifest.size;
-    report(Stage::Done, size);
+    report(Stage::Done, finished.manifest.size);
     Ok(finished.link)
+}
+
+/// What a put does first, once connected.
+fn first_stage(early: &Option<Early<'_>>) -> Stage {
+    match early {
+        Some(_) => Stage::Encoding,
+        None => Stage::Storing,
+    }
+}
+
+/// Places a put's segments, up to [`SEGMENTS_IN_FLIGHT`] at once, and
+/// reports each as it is placed.
+struct Placer<'a, S: ShardSink, R> {
+    sink: &'a S,
+    places: Places<'a, S::Holder>,
+    segment_size: u64,
+    total: u64,
+    report: &'a R,
+}
+
+impl<S: ShardSink, R: Fn(Stage, u64)> Placer<'_, S, R> {
+    /// Places every segment the encoder makes while it reads on: the
+    /// network is waited on in parallel, and memory stays bounded by the
+    /// channel between them.
+    async fn place_while_encoding(
+        &self,
+        reader: impl AsyncRead + Unpin,
+        encoder: Encoder,
+    ) -> Result<Finished> {
+        let (segments, queue) = mpsc::channel::<EncodedSegment>(SEGMENTS_IN_FLIGHT);
+        // The closure owns the sender, so the queue ends once the encoder
+        // has returned.
+        let encode = format::encode_reader(reader, encoder, move |segment| {
+            let mut segments = segments.clone();
+            async move {
+                // The placer dropped its end: it failed, and its error wins.
+                segments
+                    .send(segment)
+                    .await
+                    .map_err(|_| TransferError::Stopped)
+            }
+        });
+        let (finished, ()) = futures::try_join!(encode, self.place(queue.map(Ok)))?;
+        Ok(finished)
+    }
+
+    /// Encodes everything into `stash`, reporting stage `Encoding`.
+    async fn stash_while_encoding(
+        &self,
+        stash: &Store,
+        reader: impl AsyncRead + Unpin,
+        encoder: Encoder,
+    ) -> Result<Finished> {
+        let encoded = Cell::new(0u64);
+        format::encode_reader(reader, encoder, |segment| {
+            let encoded = &encoded;
+            async move {
+                let shards = segment
+                    .shards
+                    .into_iter()
+                    .map(|s| store::Shard::new(s.bytes));
+                stash.put_many(shards.collect(), Class::Own).await?;
+                encoded.set(encoded.get() + 1);
+                (self.report)(Stage::Encoding, self.done(encoded.get()));
+                Ok::<(), TransferError>(())
+            }
+        })
+        .await
+    }
+
+    /// Places every segment of `manifest` from `stash`, where
+    /// [`stash_while_encoding`] put them.
+    async fn place_from(&self, stash: &Store, manifest: &format::Manifest) -> Result<()> {
+        let segments = futures::stream::iter(manifest.shards.iter().enumerate()).then(
+            |(index, hashes)| async move {
+                let reads = hashes.iter().enumerate().map(|(i, hash)| async move {
+                    let bytes = stash.get(*hash).await.map_err(|e| {
+                        TransferError::Internal(format!(
+                            "shard {hash}, kept here until placed, cannot be read: {e}"
+                        ))
+                    })?;
+                    Ok::<_, TransferError>(Shard {
+                        index: i,
+                        hash: *hash,
+                        bytes,
+                    })
+                });
+                let shards = futures::future::try_join_all(reads).await?;
+                Ok(EncodedSegment {
+                    index: index as u64,
+                    shards,
+                })
+            },
+        );
+        self.place(segments).await
+    }
+
+    async fn place(&self, segments: impl Stream<Item = Result<EncodedSegment>>) -> Result<()> {
+        let placed = Cell::new(0u64);
+        segments
+            .map_ok(|segment| {
+                let placed = &placed;
+                async move {
+                    let Some(first) = segment.shards.first() else {
+                        return Ok(());
+                    };
+                    let n = segment.shards.len();
+                    let (index, shards) = (segment.index, &segment.shards);
+                    place_shards(self.sink, index, n, &first.hash, shards, self.places).await?;
+                    placed.set(placed.get() + 1);
+                    (self.report)(Stage::Storing, self.done(placed.get()));
+                    Ok(())
+                }
+            })
+            .try_buffer_unordered(SEGMENTS_IN_FLIGHT)
+            .try_collect()
+            .await
+    }
+
+    /// Plaintext bytes behind `segments` segments (for a stream of
+    /// unknown length, total 0, all of them).
+    fn done(&self, segments: u64) -> u64 {
+        let read = segments * self.segment_size;
+        match self.total {
+            0 => read,
+            total => read.min(total),
+        }
+    }
+}
+
+/// Removes a placed file's shards from `stash`. Best effort: what stays
+/// is this peer's own data, served and never evicted; it is logged.
+async fn unstash(stash: &Store, manifest: &format::Manifest) {
+    for hash in manifest.shards.iter().flatten() {
+        if let Err(e) = stash.delete(*hash).await {
+            tracing::warn!(%hash, error = %e, "a placed shard stays in this peer's store");
+        }
+    }
 }
 
 /// Gives the file's repair capability to the first node of its ranking

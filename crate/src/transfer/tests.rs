@@ -545,9 +545,13 @@ async fn put_then_get_places_copies_and_names_the_contributors() {
         total: data.len() as u64,
     };
     let stages = std::cell::RefCell::new(Vec::new());
-    let link = put(&mut sink, futures::io::Cursor::new(&data), &input, &|p| {
-        stages.borrow_mut().push(p.stage)
-    })
+    let link = put(
+        &mut sink,
+        futures::io::Cursor::new(&data),
+        &input,
+        &|p| stages.borrow_mut().push(p.stage),
+        None,
+    )
     .await
     .unwrap();
     assert_eq!(stages.borrow().first(), Some(&Stage::Connecting));
@@ -582,6 +586,86 @@ async fn put_then_get_places_copies_and_names_the_contributors() {
     assert!(getter.next().await.unwrap().is_some());
 }
 
+/// Link first: the link comes out while no shard is placed yet, with the
+/// whole file in the stash and the manifest already on the node; the put
+/// then places every shard from the stash and empties it.
+#[tokio::test]
+async fn an_early_put_gives_the_link_before_placing_and_empties_its_stash() {
+    let data: Vec<u8> = (0..2_500_000u32).map(|i| (i % 239) as u8).collect();
+    let mut sink = sink(false);
+    let input = Input {
+        name: "early.bin".into(),
+        mime: "".into(),
+        total: data.len() as u64,
+    };
+    let stash = crate::store::Store::memory(crate::store::Config::default(), None);
+    let seen = std::cell::RefCell::new(None);
+    let stages = std::cell::RefCell::new(Vec::new());
+    let sent = std::cell::Cell::new(0u64);
+    let on_link = |link: &Link| {
+        *seen.borrow_mut() = Some((link.clone(), stash.usage().entries, sent.get()));
+    };
+    let early = crate::transfer::Early {
+        stash: &stash,
+        hint: vec![9],
+        on_link: &on_link,
+    };
+    let link = put(
+        &mut sink,
+        futures::io::Cursor::new(&data),
+        &input,
+        &|p| {
+            stages.borrow_mut().push(p.stage);
+            sent.set(p.peers.values().sum());
+        },
+        Some(early),
+    )
+    .await
+    .unwrap();
+    let (early_link, stashed, placed) = seen.into_inner().expect("the link came out early");
+    assert_eq!(early_link, link);
+    assert_eq!(stashed, 3 * 8, "the whole file was in the stash");
+    assert!(
+        placed < 10_000,
+        "only the manifest was sent: {placed} bytes"
+    );
+    assert_eq!(stash.usage().entries, 0, "placed shards leave the stash");
+    let stages = stages.into_inner();
+    let first_storing = stages.iter().position(|s| *s == Stage::Storing).unwrap();
+    assert!(stages[..first_storing].contains(&Stage::Connecting));
+    assert!(stages[first_storing..]
+        .iter()
+        .all(|s| *s != Stage::Encoding));
+    assert_eq!(
+        stages.iter().filter(|s| **s == Stage::Encoding).count(),
+        1 + 3
+    );
+    let stored = sink.stored.into_inner();
+    assert_eq!(stored[&H(0)].len(), 3 * 8 + 1);
+    let mut node = Holder::new(Reach::Full);
+    node.shards = stored[&H(0)].clone();
+    let getter = Getter::open(
+        Memory::new(vec![(H(0), {
+            let mut n = Holder::new(Reach::Full);
+            n.shards = node.shards.clone();
+            n
+        })]),
+        &link,
+        None,
+        config(),
+        None,
+    )
+    .await
+    .unwrap();
+    // This peer first, then every contributor chosen (refusing or not).
+    assert_eq!(
+        getter.manifest().hints,
+        vec![vec![9u8], vec![1], vec![2], vec![3]]
+    );
+    let (got, _) = get(Memory::new(vec![(H(0), node)]), &link).await;
+    assert_eq!(got.unwrap(), data);
+}
+
 #[tokio::test]
 async fn nodes_share_the_shards_and_a_full_node_passes_its_own_on() {
     let data: Vec<u8> = (0..6_000_000u32).map(|i| (i % 239) as u8).collect();
@@ -600,6 +684,7 @@ async fn nodes_share_the_shards_and_a_full_node_passes_its_own_on() {
         futures::io::Cursor::new(&data),
         &input,
         &|_| {},
+        None,
     )
     .await
     .unwrap();
@@ -633,9 +718,15 @@ async fn nodes_share_the_shards_and_a_full_node_passes_its_own_on() {
         full: vec![b],
         ..sink(false)
     };
-    put(&mut full, futures::io::Cursor::new(&data), &input, &|_| {})
-        .await
-        .unwrap();
+    put(
+        &mut full,
+        futures::io::Cursor::new(&data),
+        &input,
+        &|_| {},
+        None,
+    )
+    .await
+    .unwrap();
     let stored = full.stored.into_inner();
     assert!(!stored.contains_key(&b));
     assert_eq!(stored[&a].len() + stored[&c].len(), 6 * 8 + 2);
@@ -653,6 +744,7 @@ async fn a_full_required_holder_fails_the_put_with_its_code() {
         futures::io::Cursor::new(vec![1u8; 1000]),
         &input,
         &|_| {},
+        None,
     )
     .await
     .unwrap_err();
@@ -672,6 +764,7 @@ async fn a_file_over_the_format_limit_fails_before_any_upload() {
         futures::io::Cursor::new(vec![1u8; 10]),
         &input,
         &|_| {},
+        None,
     )
     .await
     .unwrap_err();
