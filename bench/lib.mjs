@@ -55,8 +55,8 @@ export async function timedSave(page, link) {
 }
 
 // Puts `size` random bytes from a stream made in the page, 1 MiB at a time.
-export function timedPut(page, size) {
-  return page.evaluate(async (n) => {
+export function timedPut(page, size, { linkFirst = false } = {}) {
+  return page.evaluate(async ([n, linkFirst]) => {
     let left = n;
     const stream = new ReadableStream({
       pull(controller) {
@@ -68,7 +68,9 @@ export function timedPut(page, size) {
       },
     });
     const start = performance.now();
-    const link = await window.meganet.put(stream, { name: 'bench.bin' });
-    return { link, ms: performance.now() - start };
-  }, size);
+    let linkMs = null;
+    const onProgress = (p) => { if (p.link && linkMs === null) linkMs = performance.now() - start; };
+    const link = await window.meganet.put(stream, { name: 'bench.bin', linkFirst, onProgress });
+    return { link, ms: performance.now() - start, linkMs };
+  }, [size, linkFirst]);
 }

@@ -1,14 +1,18 @@
 // Put and get between browsers over WebRTC, run by scripts/bench.sh inside a
 // private network namespace: a real node, 3 contributing Chromium
 // processes, an uploader and a fetcher.
-//   put.MBps              64 MiB put (node + contributors), plaintext MB/s
+//   put.link_ms           64 MiB put with the link first: drop to link
+//                         (compare with 64 MiB at format.encode.wasm)
+//   put.safe_ms           the same put until every piece is placed
+//   put.MBps              the same put, plaintext MB/s until safe to close
 //   get.MBps              64 MiB get by a fresh Chromium peer
 //   get.MBps.firefox      the same get by a Firefox peer
 //   get.MBps.webkit       the same get by a WebKit peer (no WebRTC in
 //                         Debian's WebKitGTK: contributors over the relay)
 //   get.first_byte_ms     link handed to a running peer until the first
 //                         plaintext bytes are ready
-//   put.MBps.256MiB       256 MiB put, streamed from the page (never whole in memory)
+//   put.MBps.256MiB       256 MiB put, streamed from the page (never whole in
+//                         memory), each segment placed as it is encoded
 //   get.MBps.256MiB       256 MiB get by a fresh Chromium peer
 //   get.sw.MBps           the 64 MiB file saved through the service worker's
 //                         gateway (shards through the tab, decrypted in the
@@ -29,7 +33,11 @@ try {
   await connectToContributors(uploader, 3);
   for (const size of [64 * MiB, 256 * MiB]) {
     const suffix = size === 64 * MiB ? '' : '.256MiB';
-    const put = await timedPut(uploader, size);
+    const put = await timedPut(uploader, size, { linkFirst: !suffix });
+    if (!suffix) {
+      emit('put.link_ms', put.linkMs, 'ms');
+      emit('put.safe_ms', put.ms, 'ms');
+    }
     emit(`put.MBps${suffix}`, size / 1e6 / (put.ms / 1000), 'MB/s');
     for (const kind of suffix ? ['chromium'] : ['chromium', 'firefox', 'webkit']) {
       const fetcher = await peer(kind, node);

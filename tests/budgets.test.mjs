@@ -35,7 +35,7 @@ async function cliGet(node, dir, link) {
 
 async function pagePut(page, name, size) {
   await page.setInputFiles('#file', { name, mimeType: 'application/octet-stream', buffer: randomBytes(size) });
-  await page.waitForSelector('#put-result:not([hidden]), #put-error:not([hidden])', { timeout: 60_000 });
+  await page.waitForSelector('#put-result[data-state=stored], #put-error:not([hidden])', { timeout: 60_000 });
 }
 
 test('a full node refuses while every lease runs, says so, and loses nothing', async () => {

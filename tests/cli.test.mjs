@@ -39,7 +39,7 @@ for (const kind of BROWSERS) {
 
     const other = randomBytes(1 << 20);
     await page.setInputFiles('#file', { name: 'from-browser.bin', mimeType: 'application/octet-stream', buffer: other });
-    await page.waitForSelector('#put-result:not([hidden])', { timeout: 60_000 });
+    await page.waitForSelector('#put-result[data-state=stored]', { timeout: 60_000 });
     const browserLink = await page.inputValue('#put-link');
     const out = path.join(dir, 'fetched.bin');
     const get = await runMeganet(['get', browserLink, '-o', out, '--node', node.url], { timeoutMs: 60_000 });

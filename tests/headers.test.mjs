@@ -85,7 +85,7 @@ for (const kind of BROWSERS) {
     await waitForStatus(page, (s) => s.node.state === 'connected');
     const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
     await page.setInputFiles('#file', { name: 'dot.png', mimeType: 'image/png', buffer: png });
-    await page.waitForSelector('#put-result:not([hidden])', { timeout: 60_000 });
+    await page.waitForSelector('#put-result[data-state=stored]', { timeout: 60_000 });
     const link = await page.inputValue('#put-link');
     await page.goto(link);
     await page.waitForSelector('#fetch-save:not([hidden])', { timeout: 60_000 });

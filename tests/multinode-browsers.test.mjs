@@ -34,7 +34,7 @@ test('chromium: an open picture follows its upload: a node that stops shows its 
   up.page.on('console', (m) => { if (/WARN|ERROR/.test(m.text())) warnings.push(`${new Date().toISOString()} ${m.text().slice(0, 400)}`); });
   await waitForStatus(up.page, (s) => s.node.state === 'connected' && s.node.otherNodes === 2);
   await up.page.setInputFiles('#file', { name: 'watched.bin', mimeType: 'application/octet-stream', buffer: randomBytes((3 << 20) + 99) });
-  await up.page.waitForSelector('#put-result:not([hidden])', { timeout: 90_000 });
+  await up.page.waitForSelector('#put-result[data-state=stored]', { timeout: 90_000 });
   await up.page.waitForSelector('#uploads-list li .health[data-state="healthy"]', { timeout: 30_000 });
   await up.page.click('#uploads-list li .where summary');
   const label = () => up.page.getAttribute('#uploads-list li .piece-map [role="img"]', 'aria-label');
@@ -68,7 +68,7 @@ test(`${kind}: a link made on node A's page opens on node B's page after A stops
   const up = await openApp(uploader, a.url);
   await waitForStatus(up.page, (s) => s.node.state === 'connected' && s.node.otherNodes === 2);
   await up.page.setInputFiles('#file', { name: 'spread.bin', mimeType: 'application/octet-stream', buffer: data });
-  await up.page.waitForSelector('#put-result:not([hidden])', { timeout: 90_000 });
+  await up.page.waitForSelector('#put-result[data-state=stored]', { timeout: 90_000 });
   const link = await up.page.inputValue('#put-link');
   // "My uploads" audits the shards on every node: at most 3 of a segment's
   // 8 on one, so losing any one node leaves at least 5.

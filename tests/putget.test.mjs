@@ -31,7 +31,7 @@ test(`${kind}: a file put in one browser is fetched by link in another after the
   const up = await openApp(uploader, node.url);
   await waitForStatus(up.page, connected);
   await up.page.setInputFiles('#file', { name: 'holiday video.bin', mimeType: 'application/octet-stream', buffer: data });
-  await up.page.waitForSelector('#put-result:not([hidden])', { timeout: 60_000 });
+  await up.page.waitForSelector('#put-result[data-state=stored]', { timeout: 60_000 });
   const link = await up.page.inputValue('#put-link');
   assert.match(link, new RegExp(`^${node.url}#2\\.[A-Za-z0-9_-]{43}\\.[A-Za-z0-9_-]{43}$`));
   assert.match(await up.page.textContent('#put-detail'), /is stored/);
@@ -137,7 +137,7 @@ test(`${kind}: bad links say what is wrong`, async () => {
   await page.goto(node.url);
   await waitForStatus(page, connected);
   await page.setInputFiles('#file', { name: 'a.txt', mimeType: 'text/plain', buffer: Buffer.from('hello meganet') });
-  await page.waitForSelector('#put-result:not([hidden])');
+  await page.waitForSelector('#put-result[data-state=stored]');
   const link = await page.inputValue('#put-link');
   const wrongKey = link.replace(/\.[^.]+$/, `.${'A'.repeat(43)}`);
   await page.goto(wrongKey);

@@ -89,7 +89,7 @@ test(`${kind}: two tabs run one peer; the second puts through the first and take
   // A put from the second tab, with progress, gives a link a third browser opens.
   const data = randomBytes(1_000_000 + 4321);
   await second.page.setInputFiles('#file', { name: 'from-tab-two.bin', mimeType: 'application/octet-stream', buffer: data });
-  await second.page.waitForSelector('#put-result:not([hidden])', { timeout: 60_000 });
+  await second.page.waitForSelector('#put-result[data-state=stored]', { timeout: 60_000 });
   const link = await second.page.inputValue('#put-link');
   assert.match(link, /#2\./);
   assert.match(await second.page.textContent('#put-detail'), /from-tab-two\.bin \(1\.0 MB\) is stored/);
@@ -159,7 +159,7 @@ test(`${kind}: several files at once, from the picker and from a drop`, async ()
     { name: 'second.bin', mimeType: 'application/octet-stream', buffer: b },
   ]);
   // The first file in the card's own elements, the second in a row of its own.
-  await page.waitForSelector('#put-result:not([hidden])', { timeout: 60_000 });
+  await page.waitForSelector('#put-result[data-state=stored]', { timeout: 60_000 });
   assert.match(await page.textContent('#put-detail'), /first\.bin .* is stored/);
   const linkA = await page.inputValue('#put-link');
   await page.waitForSelector('#put-files li[data-state="stored"]', { timeout: 60_000 });

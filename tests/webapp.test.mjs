@@ -84,7 +84,7 @@ test(`${kind}: axe finds nothing serious on the idle page, a finished upload and
   await assertAccessible(page, 'the idle page');
 
   await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello axe') });
-  await page.waitForSelector('#put-result:not([hidden])', { timeout: 60_000 });
+  await page.waitForSelector('#put-result[data-state=stored]', { timeout: 60_000 });
   const link = await page.inputValue('#put-link');
   assert.equal(await page.getAttribute('#put-qr svg', 'role'), 'img');
   assert.match(await page.getAttribute('#put-qr svg', 'aria-label'), /QR code of the link to notes\.txt/);
@@ -124,7 +124,7 @@ test('chromium: upload, copy and fetch with the keyboard alone', async () => {
   assert.ok(await focusOutline(page, '#drop') >= 2, 'the drop zone shows keyboard focus');
   const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
   await chooser.setFiles({ name: 'keyboard.bin', mimeType: 'application/octet-stream', buffer: data });
-  await page.waitForSelector('#put-result:not([hidden])', { timeout: 60_000 });
+  await page.waitForSelector('#put-result[data-state=stored]', { timeout: 60_000 });
   const link = await page.inputValue('#put-link');
   assert.match(link, /#2\./);
 
@@ -188,7 +188,7 @@ test(`chromium: phone layout (${device}): no sideways scrolling, touch targets o
   await screenshot(page, `webapp-idle-${slug}`);
 
   await page.setInputFiles('#file', { name: 'a rather long file name for a phone screen.pdf', mimeType: 'application/pdf', buffer: randomBytes(200_000) });
-  await page.waitForSelector('#put-result:not([hidden])', { timeout: 60_000 });
+  await page.waitForSelector('#put-result[data-state=stored]', { timeout: 60_000 });
   l = await layout();
   assert.ok(l.scrollWidth <= width, `shared: ${l.scrollWidth} px wide on a ${width} px screen`);
   assert.deepEqual(l.small, [], 'shared: touch targets under 44 px');
@@ -224,7 +224,7 @@ test('chromium: without a service worker the page says so, and sharing still wor
   await tabTo(page, 'file');
   const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Space')]);
   await chooser.setFiles({ name: 'b.txt', mimeType: 'text/plain', buffer: Buffer.from('no worker') });
-  await page.waitForSelector('#put-result:not([hidden])', { timeout: 60_000 });
+  await page.waitForSelector('#put-result[data-state=stored]', { timeout: 60_000 });
   await assertAccessible(page, 'the page without a service worker');
   await screenshot(page, 'webapp-no-service-worker');
   assert.deepEqual(errors, [], 'no page errors');

@@ -48,7 +48,7 @@ run('webkit: the page and its peer run without WebRTC, say so plainly, and keep 
 
   // Sharing as a user does: choose a file, get a link.
   await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello from WebKit\n'.repeat(10_000)) });
-  await page.waitForSelector('#put-result:not([hidden]), #put-error:not([hidden])', { timeout: 60_000 });
+  await page.waitForSelector('#put-result[data-state=stored], #put-error:not([hidden])', { timeout: 60_000 });
   const shared = await page.evaluate(() => ({
     error: document.querySelector('#put-error').hidden ? '' : document.querySelector('#put-error').textContent,
     link: document.querySelector('#put-link').value,

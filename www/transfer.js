@@ -32,6 +32,7 @@ function showUploadError(el, file, error) {
 }
 
 function showProgress(bar, detail, verb, started) {
+  let placing = null;
   return (p) => {
     bar.hidden = false;
     bar.max = Math.max(p.total, 1);
@@ -41,10 +42,36 @@ function showProgress(bar, detail, verb, started) {
       detail.textContent = 'Connecting to the network…';
       return;
     }
+    if (p.stage === 'encoding') {
+      detail.textContent = `Encrypting ${formatBytes(p.done)}${total}${rateText(p.done, started)}…`;
+      return;
+    }
+    if (p.link) {
+      // The link works already (this tab serves the pieces meanwhile).
+      placing ??= performance.now();
+      const percent = p.total ? Math.floor((100 * p.done) / p.total) : 0;
+      detail.textContent = p.stage === 'done'
+        ? `${verb} ${formatBytes(p.total)}: safe to close this tab.`
+        : `The link works now. Placing the pieces on the network: ${percent}%${rateText(p.done, placing)}. Safe to close this tab when this reaches 100%.`;
+      return;
+    }
     detail.textContent = p.stage === 'done'
       ? `${verb} ${formatBytes(p.total)}.`
       : `${verb} ${formatBytes(p.done)}${total}${rateText(p.done, started)}…`;
   };
+}
+
+// Uploads whose pieces are still being placed from this tab: closing it
+// now would leave them only here, so the browser asks first.
+let placing = 0;
+const holdOpen = (e) => { e.preventDefault(); e.returnValue = ''; };
+function placingStarted() {
+  placing += 1;
+  if (placing === 1) addEventListener('beforeunload', holdOpen);
+}
+function placingEnded() {
+  placing -= 1;
+  if (placing === 0) removeEventListener('beforeunload', holdOpen);
 }
 
 /**
@@ -59,11 +86,25 @@ export function setUpUpload(peer) {
   const drop = $('drop');
   let batch = 0;
 
-  const store = async (file, onProgress) => {
-    const link = await peer.put(file, { onProgress });
-    rememberUpload({ name: file.name, size: file.size, link, at: Date.now() });
-    renderUploads(undefined, formatBytes);
-    return link;
+  // The link comes first (onLink), as soon as the file is encrypted; the
+  // put resolves once every piece is placed.
+  const store = async (file, onProgress, onLink) => {
+    let linked = false;
+    placingStarted();
+    try {
+      const link = await peer.put(file, {
+        linkFirst: true,
+        onProgress: (p) => {
+          if (p.link && !linked) { linked = true; onLink(p.link); }
+          onProgress(p);
+        },
+      });
+      rememberUpload({ name: file.name, size: file.size, link, at: Date.now() });
+      renderUploads(undefined, formatBytes);
+      return link;
+    } finally {
+      placingEnded();
+    }
   };
 
   // The first file: the card's own elements.
@@ -72,15 +113,24 @@ export function setUpUpload(peer) {
     $('put-result').hidden = true;
     $('put-detail').textContent = '';
     const show = showProgress($('put-progress'), $('put-detail'), 'Encrypted and stored', performance.now());
-    try {
-      const link = await store(file, (p) => { if (current()) show(p); });
+    // data-state: placing while the pieces are placed, stored once safe.
+    const showLink = (link, state = 'placing') => {
       if (!current()) return;
       $('put-link').value = link;
       $('put-qr').replaceChildren(qrSvg(link, `QR code of the link to ${file.name}`));
+      $('put-result').dataset.state = state;
       $('put-result').hidden = false;
-      $('put-detail').textContent = `${file.name} (${formatBytes(file.size)}) is stored.`;
+    };
+    try {
+      const link = await store(file, (p) => { if (current()) show(p); }, showLink);
+      if (!current()) return;
+      showLink(link, 'stored');
+      $('put-progress').hidden = true;
+      $('put-detail').textContent = `${file.name} (${formatBytes(file.size)}) is stored: safe to close this tab.`;
     } catch (e) {
       if (!current()) return;
+      // A link given out first is withdrawn: its pieces are not placed.
+      $('put-result').hidden = true;
       showUploadError($('put-error'), file, e);
     }
   };
@@ -127,6 +177,7 @@ export function setUpUpload(peer) {
       bar.hidden = true;
       $('put-link').value = link;
       $('put-qr').replaceChildren(qrSvg(link, `QR code of the link to the website ${folder}`));
+      $('put-result').dataset.state = 'stored';
       $('put-result').hidden = false;
       const skipped = left ? ` (${left} hidden ${left === 1 ? 'file' : 'files'} left out)` : '';
       $('put-detail').textContent = `The website ${folder} (${items.length} files, ${formatBytes(size)}) is published${skipped}.`;
@@ -186,13 +237,18 @@ function fileRow(file, store) {
   li.dataset.name = file.name;
   const upload = async () => {
     const show = showProgress(bar, detail, 'Encrypted and stored', performance.now());
-    try {
-      link.value = await store(file, show);
+    const showLink = (url) => {
+      link.value = url;
       result.hidden = false;
+      li.dataset.state = 'placing';
+    };
+    try {
+      showLink(await store(file, show, showLink));
       bar.hidden = true;
-      detail.textContent = 'Stored. Share this link:';
+      detail.textContent = 'Stored: safe to close. Share this link:';
       li.dataset.state = 'stored';
     } catch (e) {
+      result.hidden = true;
       showUploadError(error, file, e);
       li.dataset.state = 'failed';
     }

@@ -11,6 +11,7 @@ mod gate;
 mod network;
 mod probe;
 mod provided;
+mod stash;
 mod status;
 mod swarm;
 
@@ -57,6 +58,10 @@ pub struct Peer {
     commands: futures::channel::mpsc::Sender<connection::Command>,
     streams: libp2p_stream::Control,
     contribution: contribute::Shared,
+    /// Uploads still being placed, served from here meanwhile.
+    stash: stash::Shared,
+    /// The identity's database, which names the stash's.
+    identity_db: String,
     /// Shards fetched lately, shared by every get.
     shards: crate::shard_cache::ShardCache,
     /// The files the service worker's gateway is fetching.
@@ -69,12 +74,10 @@ impl Peer {
     /// Starts the peer: loads (or creates) its identity, then connects to the
     /// node named by the bootstrap document and keeps reconnecting.
     pub async fn start(options: Options) -> Result<Peer, TransferError> {
-        let store = IdentityStore::new(
-            options
-                .identity_db
-                .as_deref()
-                .unwrap_or(IdentityStore::DEFAULT_DB),
-        );
+        let identity_db = options
+            .identity_db
+            .unwrap_or_else(|| IdentityStore::DEFAULT_DB.to_owned());
+        let store = IdentityStore::new(&identity_db);
         let keypair = store
             .load_or_create()
             .await
@@ -98,6 +101,7 @@ impl Peer {
         let (tx, rx) = futures::channel::mpsc::channel(connection::COMMAND_QUEUE);
         let contribution = contribute::Shared::default();
         let gate = gate::SharedGate::default();
+        let stash = stash::Shared::default();
         probe::serve(&streams, &contribution, &gate);
         let driver = connection::Driver::new(
             swarm,
@@ -105,7 +109,7 @@ impl Peer {
             status.clone(),
             rx,
             contribution.clone(),
-            gate.clone(),
+            connection::Serve::new(contribution.clone(), stash.clone(), gate.clone()),
             webrtc,
         );
         crate::platform::spawn(driver.run());
@@ -116,6 +120,8 @@ impl Peer {
             commands: tx,
             streams,
             contribution,
+            stash,
+            identity_db,
             shards: Default::default(),
             gateway_files: Default::default(),
             gate,
@@ -140,17 +146,33 @@ impl Peer {
             .map_err(TransferError::InvalidArgument)
     }
 
-    /// Encodes what `reader` yields and stores it on the network; the link.
+    /// Encodes what `reader` yields and stores it on the network; the link,
+    /// once every shard is placed. With `on_link`, the link is given to it
+    /// as soon as the file is encoded (into this peer's stash, served from
+    /// here until placed).
     pub async fn put(
         &self,
         reader: impl futures::io::AsyncRead + Unpin,
         input: &transfer::Input,
         progress: OnProgress<'_>,
+        on_link: Option<&dyn Fn(&Link)>,
     ) -> transfer::Result<Link> {
         let mut sink = network::Uploads {
             blocks: self.blocks.clone(),
         };
-        transfer::put(&mut sink, reader, input, progress, None).await
+        let stash = match on_link {
+            Some(_) => Some(stash::open(&self.stash, &self.identity_db).await?),
+            None => None,
+        };
+        let early = stash
+            .as_ref()
+            .zip(on_link)
+            .map(|(stash, on_link)| transfer::Early {
+                stash,
+                hint: self.peer_id.to_bytes(),
+                on_link,
+            });
+        transfer::put(&mut sink, reader, input, progress, early).await
     }
 
     /// Opens the file `link` names for the plaintext `range` (whole file

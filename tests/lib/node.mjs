@@ -83,6 +83,10 @@ export async function startNode({
       const res = await fetch(new URL('/status.json', url));
       return res.json();
     },
+    /** Freezes the node (SIGSTOP): its sockets stay open, nothing answers. */
+    freeze() { child.kill('SIGSTOP'); },
+    /** Lets a frozen node run on (SIGCONT). */
+    thaw() { child.kill('SIGCONT'); },
     /** Sends SIGINT (Ctrl-C) and resolves to the exit code. */
     stop(signal = 'SIGINT') {
       if (child.exitCode !== null) return Promise.resolve(child.exitCode);

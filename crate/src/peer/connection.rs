@@ -52,7 +52,8 @@ use node_dials::NodeDials;
 use node_link::NodeLink;
 use ping::Pings;
 use requests::Requests;
-use serve::{Serve, Served};
+pub use serve::Serve;
+use serve::Served;
 
 /// Work for the driver, and where its answer goes.
 pub enum Command {
@@ -131,11 +132,11 @@ impl Driver {
         status: Rc<RefCell<Status>>,
         commands: mpsc::Receiver<Command>,
         contribution: contribute::Shared,
-        gate: super::gate::SharedGate,
+        serve: Serve,
         webrtc: crate::webrtc::Handles,
     ) -> Self {
         Self {
-            serve: Serve::new(contribution.clone(), gate),
+            serve,
             announce: Announce::new(contribution),
             commands,
             requests: Requests::default(),

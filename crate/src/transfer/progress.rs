@@ -32,6 +32,10 @@ pub struct Progress {
     pub total: u64,
     /// Shard bytes sent to (put) or received from (get) each holder.
     pub peers: BTreeMap<String, u64>,
+    /// The link, once a put that gives it out first has it (set by the
+    /// browser's binding).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 /// A progress callback.
@@ -52,6 +56,7 @@ impl Tally {
             done,
             total,
             peers: self.0.clone(),
+            link: None,
         }
     }
 }

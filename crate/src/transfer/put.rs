@@ -138,8 +138,11 @@ pub async fn put<S: ShardSink>(
             store_manifest(sink, &nodes, &finished.manifest_blob, &tally).await?;
             (early.on_link)(&finished.link);
             report(Stage::Storing, 0);
-            placer.place_from(early.stash, &finished.manifest).await?;
+            // Placed or failed, the stash is emptied: a failed put's link
+            // is withdrawn, and nothing is left to grow the stash.
+            let placed = placer.place_from(early.stash, &finished.manifest).await;
             unstash(early.stash, &finished.manifest).await;
+            placed?;
             finished
         }
     };
@@ -278,8 +281,8 @@ impl<S: ShardSink, R: Fn(Stage, u64)> Placer<'_, S, R> {
     }
 }
 
-/// Removes a placed file's shards from `stash`. Best effort: what stays
-/// is this peer's own data, served and never evicted; it is logged.
+/// Removes a put's shards from `stash`. Best effort: what stays is this
+/// peer's own data, served and never evicted; it is logged.
 async fn unstash(stash: &Store, manifest: &format::Manifest) {
     for hash in manifest.shards.iter().flatten() {
         if let Err(e) = stash.delete(*hash).await {

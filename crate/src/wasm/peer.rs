@@ -2,6 +2,9 @@
 //! conversions live here: option objects in, plain objects, streams and
 //! coded errors out.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use futures::StreamExt as _;
 use js_sys::{Array, Function, Object, Reflect, Uint8Array};
 use serde::Deserialize;
@@ -9,6 +12,7 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use wasm_bindgen::prelude::*;
 
 use super::{from_js, invalid, to_js};
+use crate::format::Link;
 use crate::hash::Hash;
 use crate::peer::{self, MAX_HASHES, MAX_PROBE_BYTES};
 use crate::transfer::{self, Progress};
@@ -24,6 +28,9 @@ struct PutOptions {
     name: Option<String>,
     #[serde(rename = "type")]
     mime: Option<String>,
+    /// Give the link out once the file is encoded (`progress.link`).
+    #[serde(rename = "linkFirst")]
+    link_first: bool,
 }
 
 /// `get`'s range: `start` and `end` (negative or non-finite ignored).
@@ -83,12 +90,24 @@ impl JsPeer {
     }
 
     /// Stores a `File`, a `Blob` or a `ReadableStream` of bytes on the
-    /// network; resolves to its link (`<origin>/#1.<hash>.<key>`).
-    /// `options.onProgress({stage, done, total, peers})` follows the upload
-    /// (`total` is 0 for a stream); `options.name` and `options.type` name
-    /// a stream's file (a `File` has its own).
+    /// network; resolves to its link (`<origin>/#1.<hash>.<key>`) once
+    /// every piece is placed (safe to close). `options.onProgress({stage,
+    /// done, total, peers, link})` follows the upload (`total` is 0 for a
+    /// stream); `options.name` and `options.type` name a stream's file (a
+    /// `File` has its own). With `options.linkFirst`, the file is first
+    /// encoded into this browser (stage `encoding`), and from then on every
+    /// progress report carries `link`, which already works: this peer
+    /// serves the pieces until they are placed (stage `storing`).
     pub async fn put(&self, input: JsValue, options: JsValue) -> Result<String, JsValue> {
-        let progress = progress_callback(&options);
+        let link_out: Rc<RefCell<Option<String>>> = Rc::default();
+        let report = progress_callback(&options);
+        let progress = {
+            let link_out = link_out.clone();
+            move |mut p: Progress| {
+                p.link = link_out.borrow().clone();
+                report(p)
+            }
+        };
         let named: PutOptions = from_js(options, "put options").unwrap_or_default();
         let (stream, input) = if let Some(blob) = input.dyn_ref::<web_sys::Blob>() {
             let name = Reflect::get(&input, &JsValue::from_str("name"))
@@ -111,7 +130,9 @@ impl JsPeer {
             ));
         };
         let reader = crate::format::read_stream(stream);
-        let link = self.0.put(reader, &input, &progress).await?;
+        let on_link = |link: &Link| *link_out.borrow_mut() = Some(link.to_url(&origin()));
+        let on_link = named.link_first.then_some(&on_link as &dyn Fn(&Link));
+        let link = self.0.put(reader, &input, &progress, on_link).await?;
         Ok(link.to_url(&origin()))
     }
 

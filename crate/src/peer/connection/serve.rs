@@ -1,5 +1,7 @@
 //! The driver's side of contributing: answering other peers' block requests
-//! from the contributed store (bounded concurrency, paced by the policy).
+//! from the contributed store (bounded concurrency, paced by the policy),
+//! and from the uploads this peer is still placing ([`stash`]), which
+//! anyone may read, outside the policy but within the same bounds.
 
 use futures::channel::mpsc;
 use futures::SinkExt;
@@ -10,10 +12,10 @@ use super::announce::Announce;
 use super::node_link::NodeLink;
 use super::placers::Placers;
 use crate::net::block::{self, BlockRequest, BlockResponse, ErrorCode};
-use crate::peer::contribute;
 use crate::peer::gate::{pace, SharedGate};
 use crate::peer::swarm::Behaviour;
-use crate::store::Class;
+use crate::peer::{contribute, stash};
+use crate::store::{Class, Store};
 
 /// Most block requests served at once; more are refused as busy.
 pub const MAX_SERVING: usize = 8;
@@ -33,6 +35,7 @@ pub type Served = (
 /// progress (each in its own task, answering over a channel).
 pub struct Serve {
     contribution: contribute::Shared,
+    stash: stash::Shared,
     gate: SharedGate,
     /// Requests being served; at most [`MAX_SERVING`].
     serving: usize,
@@ -43,10 +46,11 @@ pub struct Serve {
 }
 
 impl Serve {
-    pub fn new(contribution: contribute::Shared, gate: SharedGate) -> Self {
+    pub fn new(contribution: contribute::Shared, stash: stash::Shared, gate: SharedGate) -> Self {
         let (served_tx, served_rx) = mpsc::channel(MAX_SERVING);
         Self {
             contribution,
+            stash,
             gate,
             serving: 0,
             placers: Placers::default(),
@@ -72,6 +76,11 @@ impl Serve {
         channel: ResponseChannel<BlockResponse>,
     ) {
         let refuse = |why: &str| BlockResponse::error(ErrorCode::Refused, why);
+        let stashed = self.stash.borrow().clone();
+        if let Some(stash) = stashed.filter(|s| stash::answers(s, &request)) {
+            self.serve_stashed(swarm, peer, stash, request, channel);
+            return;
+        }
         let store = self.contribution.borrow().clone();
         let Some(store) = store else {
             respond(swarm, channel, refuse("not storing for others"));
@@ -99,30 +108,94 @@ impl Serve {
             respond(swarm, channel, response);
             return;
         }
+        let is_put = matches!(request, BlockRequest::Put(_));
+        let serving = Serving {
+            store,
+            class: Class::Contributed,
+            paced: true,
+            is_put,
+        };
+        self.spawn(swarm, peer, serving, request, channel);
+    }
+
+    /// Answers a request about shards of an upload still being placed: HAS
+    /// at once (with what is contributed, when contributing), the rest
+    /// like any served shard but not paced by the policy.
+    fn serve_stashed(
+        &mut self,
+        swarm: &mut Swarm<Behaviour>,
+        peer: PeerId,
+        stash: Store,
+        request: BlockRequest,
+        channel: ResponseChannel<BlockResponse>,
+    ) {
+        if let BlockRequest::Has(hashes) = &request {
+            let contributed = self.contribution.borrow().clone();
+            let flags = [Some(&stash), contributed.as_ref()]
+                .into_iter()
+                .flatten()
+                .filter_map(|store| store.has(hashes).ok())
+                .reduce(|a, b| a.into_iter().zip(b).map(|(a, b)| a || b).collect());
+            let response = match flags {
+                Some(flags) => BlockResponse::Have(flags),
+                None => BlockResponse::error(ErrorCode::BadRequest, "too many hashes"),
+            };
+            respond(swarm, channel, response);
+            return;
+        }
+        let serving = Serving {
+            store: stash,
+            class: Class::Own,
+            paced: false,
+            is_put: false,
+        };
+        self.spawn(swarm, peer, serving, request, channel);
+    }
+
+    /// Serves `request` in a task of its own, within [`MAX_SERVING`] and the
+    /// peer's byte allowance.
+    fn spawn(
+        &mut self,
+        swarm: &mut Swarm<Behaviour>,
+        peer: PeerId,
+        serving: Serving,
+        request: BlockRequest,
+        channel: ResponseChannel<BlockResponse>,
+    ) {
+        const OVER_SHARE: &str =
+            "this peer has been served its share from this holder for now; try another holder";
+        let refuse = |why: &str| BlockResponse::error(ErrorCode::Refused, why);
         if self.serving >= MAX_SERVING {
             respond(swarm, channel, refuse("busy; try another holder"));
             return;
         }
         // Shard bytes count against the peer's allowance: a reservation
         // of one block's worth, trued up once the answer's size is known.
+        let gate = self.gate.clone();
         let reserved = gate.borrow_mut().reserve(peer, block::MAX_BLOCK as u64);
         if reserved == 0 {
-            let why =
-                "this peer has been served its share from this holder for now; try another holder";
-            respond(swarm, channel, refuse(why));
+            respond(swarm, channel, refuse(OVER_SHARE));
             return;
         }
         self.serving += 1;
         let mut done = self.served_tx.clone();
-        let is_put = matches!(request, BlockRequest::Put(_));
         crate::platform::spawn(async move {
-            let mut response = block::serve(&store, Class::Contributed, request).await;
-            // Shard bytes leave at the policy's bandwidth cap.
+            let Serving {
+                store,
+                class,
+                paced,
+                is_put,
+            } = serving;
+            let mut response = block::serve(&store, class, request).await;
+            // Contributed shard bytes leave at the policy's bandwidth cap.
             let mut sent = 0;
             if let BlockResponse::Block(bytes) = &response {
                 if bytes.len() as u64 > reserved {
-                    response = refuse("this peer has been served its share from this holder for now; try another holder");
-                } else if let Err(why) = pace(&gate, bytes.len(), PACE_LIMIT_MS).await {
+                    response = refuse(OVER_SHARE);
+                } else if let Err(why) = match paced {
+                    true => pace(&gate, bytes.len(), PACE_LIMIT_MS).await,
+                    false => Ok(()),
+                } {
                     response = BlockResponse::error(ErrorCode::Refused, why);
                 } else {
                     sent = bytes.len() as u64;
@@ -143,6 +216,16 @@ impl Serve {
         }
         respond(swarm, channel, response);
     }
+}
+
+/// Where a request is served from, and how.
+struct Serving {
+    store: Store,
+    class: Class,
+    /// Paced by the policy's bandwidth cap (contributed shards).
+    paced: bool,
+    /// A PUT: its peer becomes a placer once it is stored.
+    is_put: bool,
 }
 
 fn respond(

@@ -1,0 +1,89 @@
+// A link in about a second: the Share card shows the link as soon as the
+// file is encrypted, before its pieces are placed, and the link already
+// works: a fetcher reads the pieces from the uploader's tab meanwhile.
+//
+// To make that certain, the node is frozen (SIGSTOP) once the fetcher has
+// opened the file: from then on no piece can be placed on it or fetched
+// from it, so every byte the fetcher still reads comes from the uploader,
+// and the upload cannot finish until the node is let run again.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { startNode } from './lib/node.mjs';
+import { launchChromium, openApp, waitForStatus, screenshot } from './lib/browser.mjs';
+import { dialRetrying, webrtcAddr } from './lib/webrtc.mjs';
+
+const connected = (s) => s.node.state === 'connected';
+const cleanups = [];
+after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
+
+const SIZE = 8 << 20;
+
+/** Shards left in the tab's stash (its uploads still being placed). */
+function stashed(page) {
+  return page.evaluate(() => new Promise((resolve, reject) => {
+    const open = indexedDB.open('meganet-identity-uploads');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      if (!db.objectStoreNames.contains('shards')) { db.close(); resolve(0); return; }
+      const count = db.transaction('shards', 'readonly').objectStore('shards').count();
+      count.onsuccess = () => { db.close(); resolve(count.result); };
+      count.onerror = () => { db.close(); reject(count.error); };
+    };
+  }));
+}
+
+test('chromium: the link shows before the pieces are placed, and a fetcher reads them from the uploader meanwhile', async () => {
+  const node = await startNode();
+  cleanups.push(async () => { node.thaw(); await node.stop(); });
+  const data = randomBytes(SIZE);
+  const digest = createHash('sha256').update(data).digest('hex');
+
+  const uploaderBrowser = await launchChromium();
+  cleanups.push(() => uploaderBrowser.close());
+  const up = await openApp(uploaderBrowser, node.url);
+  await waitForStatus(up.page, connected);
+  const uploaderId = await up.page.evaluate(() => window.meganet.id);
+  const fetcherBrowser = await launchChromium();
+  cleanups.push(() => fetcherBrowser.close());
+  const fetcher = await openApp(fetcherBrowser, node.url);
+  await waitForStatus(fetcher.page, connected);
+  // A direct connection, which needs the node only to be set up.
+  await dialRetrying(fetcher.page, await webrtcAddr(up.page));
+
+  await up.page.setInputFiles('#file', { name: 'early.bin', mimeType: 'application/octet-stream', buffer: data });
+  await up.page.waitForSelector('#put-result[data-state=placing]', { timeout: 60_000 });
+  const link = await up.page.inputValue('#put-link');
+  assert.match(link, new RegExp(`^${node.url}#2\\.[A-Za-z0-9_-]{43}\\.[A-Za-z0-9_-]{43}$`));
+  await fetcher.page.evaluate(async (l) => {
+    window.fetched = { peers: {} };
+    window.fetched.file = await window.meganet.get(l, { onProgress: (p) => { window.fetched.peers = p.peers; } });
+  }, link);
+  node.freeze();
+  const detail = await up.page.textContent('#put-detail');
+  assert.match(detail, /^The link works now\. Placing the pieces on the network: \d+%.*\. Safe to close this tab when this reaches 100%\.$/);
+  assert.ok(await stashed(up.page) > 0, 'the pieces not yet placed wait in the stash');
+  await screenshot(up.page, 'link-first-placing-chromium');
+
+  const got = await fetcher.page.evaluate(async () => {
+    const buf = await new Response(window.fetched.file.stream).arrayBuffer();
+    const digest = await crypto.subtle.digest('SHA-256', buf);
+    const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+    return { hex, size: buf.byteLength, peers: window.fetched.peers };
+  });
+  assert.equal(got.size, SIZE);
+  assert.equal(got.hex, digest, 'the fetched bytes are the file');
+  assert.ok((got.peers[uploaderId] ?? 0) > 0, `the uploader served pieces: ${JSON.stringify(got.peers)}`);
+  assert.equal(await up.page.getAttribute('#put-result', 'data-state'), 'placing', 'nothing could finish placing on a frozen node');
+
+  // The node runs again: placing finishes, the stash is emptied, and the
+  // card says the tab may close.
+  node.thaw();
+  await up.page.waitForSelector('#put-result[data-state=stored]', { timeout: 120_000 });
+  assert.match(await up.page.textContent('#put-detail'), /early\.bin \(8\.4 MB\) is stored: safe to close this tab\./);
+  assert.equal(await stashed(up.page), 0, 'placed pieces leave the stash');
+  await uploaderBrowser.close();
+  const status = await node.status();
+  assert.equal(status.storedBlocks, (SIZE >> 20) * 8 + 1, 'every piece and the manifest are on the node');
+});
