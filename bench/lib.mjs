@@ -1,11 +1,55 @@
 // What the browser benchmarks share: a result line, peers in fresh
 // browser processes, and timed put, get and save in a page.
+import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { backgroundTab, launch, openApp, waitForStatus } from '../tests/lib/browser.mjs';
 
 export const MiB = 1 << 20;
 export const emit = (name, value, unit) => console.log(JSON.stringify({ name, value: Math.round(value * 10) / 10, unit }));
 /** Every browser `peer` launched, to close at the end. */
 export const browsers = [];
+
+const TICKS_PER_SEC = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+
+/**
+ * CPU time (user + system, ms) of every Chromium process running now, as
+ * the kernel counts it (/proc/PID/stat). Sampled before and after a
+ * transfer, the difference is what every Chromium taking part spent on it
+ * (the measured transfers run between Chromium processes only). A process that exits
+ * in between loses its share: renderers of the pages measured stay open.
+ */
+export function browserCpuMs() {
+  let ticks = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    let stat;
+    try { stat = readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { continue; }
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    if (!/chrom|headless_shell/i.test(comm)) continue;
+    // Fields after the name: state is the first; utime and stime the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks * 1000) / TICKS_PER_SEC;
+}
+
+/** Starts recording the page's long tasks (Chromium's Long Tasks API). */
+export function watchLongTasks(page) {
+  return page.evaluate(() => {
+    window.longTasks = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.longTasks.push(e.duration);
+    }).observe({ type: 'longtask' });
+  });
+}
+
+/** The long tasks recorded since `watchLongTasks`, and clears them: {total, max} ms. */
+export function takeLongTasks(page) {
+  return page.evaluate(() => {
+    const tasks = window.longTasks.splice(0);
+    return { total: tasks.reduce((a, b) => a + b, 0), max: Math.max(0, ...tasks) };
+  });
+}
 
 /** A page of `node`'s web app in a fresh `kind` browser, connected. */
 export async function peer(kind, node, { hidden = false } = {}) {

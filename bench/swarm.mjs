@@ -11,6 +11,13 @@
 //                         Debian's WebKitGTK: contributors over the relay)
 //   get.first_byte_ms     link handed to a running peer until the first
 //                         plaintext bytes are ready
+//   get.cpu_ms_per_MB     CPU time of every Chromium process (fetcher,
+//                         contributors, uploader), read from /proc, per MB
+//                         of the 64 MiB Chromium get
+//   get.longtask_ms       the fetcher page's long tasks (over 50 ms), in all,
+//                         during that get
+//   serve.longtask_max_ms the longest task in a contributor's page while it
+//                         serves that get (background tabs, at the policy's cap)
 //   put.MBps.256MiB       256 MiB put, streamed from the page (never whole in
 //                         memory), each segment placed as it is encoded
 //   get.MBps.256MiB       256 MiB get by a fresh Chromium peer
@@ -21,13 +28,17 @@
 import { rmSync } from 'node:fs';
 import { startNode } from '../tests/lib/node.mjs';
 import { connectToContributors } from '../tests/lib/webrtc.mjs';
-import { MiB, browsers, emit, peer, timedGet, timedPut, timedSave } from './lib.mjs';
+import {
+  MiB, browserCpuMs, browsers, emit, peer, takeLongTasks, timedGet, timedPut, timedSave, watchLongTasks,
+} from './lib.mjs';
 
 const node = await startNode();
 try {
+  const contributors = [];
   for (let i = 0; i < 3; i++) {
     const page = await peer('chromium', node, { hidden: true });
     await page.evaluate(() => window.meganet.contribute({ enabled: true, quotaBytes: 1 << 30 }));
+    contributors.push(page);
   }
   const uploader = await peer('chromium', node);
   await connectToContributors(uploader, 3);
@@ -41,10 +52,20 @@ try {
     emit(`put.MBps${suffix}`, size / 1e6 / (put.ms / 1000), 'MB/s');
     for (const kind of suffix ? ['chromium'] : ['chromium', 'firefox', 'webkit']) {
       const fetcher = await peer(kind, node);
+      const measured = kind === 'chromium' && !suffix;
+      if (measured) await Promise.all([fetcher, ...contributors].map(watchLongTasks));
+      const cpuBefore = browserCpuMs();
       const got = await timedGet(fetcher, put.link);
+      const cpuMs = browserCpuMs() - cpuBefore;
       if (got.size !== size) throw new Error(`got ${got.size} bytes of ${size}`);
       emit(kind === 'chromium' ? `get.MBps${suffix}` : `get.MBps.${kind}`, size / 1e6 / (got.ms / 1000), 'MB/s');
-      if (kind === 'chromium' && !suffix) emit('get.first_byte_ms', got.first, 'ms');
+      if (measured) {
+        emit('get.first_byte_ms', got.first, 'ms');
+        emit('get.cpu_ms_per_MB', cpuMs / (size / 1e6), 'ms/MB');
+        emit('get.longtask_ms', (await takeLongTasks(fetcher)).total, 'ms');
+        const served = await Promise.all(contributors.map(takeLongTasks));
+        emit('serve.longtask_max_ms', Math.max(...served.map((t) => t.max)), 'ms');
+      }
     }
     if (!suffix) {
       // The same file saved through the service worker, by another fresh peer.

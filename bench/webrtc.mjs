@@ -6,10 +6,14 @@
 //                        the same two processes, signaled by this script,
 //                        16 KiB messages (the libp2p framing limit) and the
 //                        same 1 MiB send-buffer high-water mark.
+//   webrtc.ceiling.cpu_ms_per_MB  CPU time of both Chromium processes, read
+//                        from /proc, per MB over that raw channel
+//   webrtc.stream.cpu_ms_per_MB   the same through the libp2p stream
 // Prints one JSON line per result.
 import { startNode } from '../tests/lib/node.mjs';
 import { launchChromium, openApp, serveProbes, waitForStatus } from '../tests/lib/browser.mjs';
 import { webrtcAddr } from '../tests/lib/webrtc.mjs';
+import { browserCpuMs } from './lib.mjs';
 
 const BYTES = 64 << 20;
 const ROUNDS = 3;
@@ -78,6 +82,7 @@ try {
     return performance.now() - start;
   }, [bAddr, bId]);
   const streamTimes = [];
+  const streamCpu = browserCpuMs();
   for (let i = 0; i < ROUNDS; i++) {
     streamTimes.push(await a.page.evaluate(async ([peer, total]) => {
       const start = performance.now();
@@ -86,12 +91,18 @@ try {
       return performance.now() - start;
     }, [bId, BYTES]));
   }
+  const streamCpuMs = browserCpuMs() - streamCpu;
+  const rawCpu = browserCpuMs();
   const ceiling = await rawChannelMBps(a.page, b.page);
+  const rawCpuMs = browserCpuMs() - rawCpu;
+  const movedMB = (ROUNDS * BYTES) / 1e6;
   const stream = BYTES / 1e6 / (median(streamTimes) / 1000);
   emit('webrtc.connect_ms', connectMs, 'ms');
   emit('webrtc.stream.MBps', stream, 'MB/s');
   emit('webrtc.ceiling.MBps', ceiling, 'MB/s');
   emit('webrtc.stream.ratio', stream / ceiling, 'ratio');
+  emit('webrtc.stream.cpu_ms_per_MB', streamCpuMs / movedMB, 'ms/MB');
+  emit('webrtc.ceiling.cpu_ms_per_MB', rawCpuMs / movedMB, 'ms/MB');
 } finally {
   for (const br of browsers) await br.close().catch(() => {});
   await node.stop();

@@ -24,6 +24,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
+use std::future::Future;
 
 use futures::channel::mpsc;
 use futures::io::AsyncRead;
@@ -35,6 +36,9 @@ use super::progress::{OnProgress, Stage, Tally};
 use super::source::ShardSink;
 use crate::format::{self, EncodedSegment, Encoder, FileKey, Finished, Link, Params, Shard};
 use crate::store::{self, Class, Store};
+
+/// Segments being written to the stash at once while the encoder reads on.
+const STASH_WRITES_IN_FLIGHT: usize = 2;
 
 /// Segments being placed at once while the encoder reads on: enough to
 /// keep every holder's link busy, few enough that memory stays bounded
@@ -172,32 +176,20 @@ struct Placer<'a, S: ShardSink, R> {
 }
 
 impl<S: ShardSink, R: Fn(Stage, u64)> Placer<'_, S, R> {
-    /// Places every segment the encoder makes while it reads on: the
-    /// network is waited on in parallel, and memory stays bounded by the
-    /// channel between them.
+    /// Places every segment the encoder makes while it reads on.
     async fn place_while_encoding(
         &self,
         reader: impl AsyncRead + Unpin,
         encoder: Encoder,
     ) -> Result<Finished> {
-        let (segments, queue) = mpsc::channel::<EncodedSegment>(SEGMENTS_IN_FLIGHT);
-        // The closure owns the sender, so the queue ends once the encoder
-        // has returned.
-        let encode = format::encode_reader(reader, encoder, move |segment| {
-            let mut segments = segments.clone();
-            async move {
-                // The placer dropped its end: it failed, and its error wins.
-                segments
-                    .send(segment)
-                    .await
-                    .map_err(|_| TransferError::Stopped)
-            }
-        });
-        let (finished, ()) = futures::try_join!(encode, self.place(queue.map(Ok)))?;
-        Ok(finished)
+        encode_overlapped(reader, encoder, SEGMENTS_IN_FLIGHT, |queue| {
+            self.place(queue.map(Ok))
+        })
+        .await
     }
 
-    /// Encodes everything into `stash`, reporting stage `Encoding`.
+    /// Encodes everything into `stash`, reporting stage `Encoding`; the
+    /// store writes while the encoder reads on.
     async fn stash_while_encoding(
         &self,
         stash: &Store,
@@ -205,18 +197,19 @@ impl<S: ShardSink, R: Fn(Stage, u64)> Placer<'_, S, R> {
         encoder: Encoder,
     ) -> Result<Finished> {
         let encoded = Cell::new(0u64);
-        format::encode_reader(reader, encoder, |segment| {
-            let encoded = &encoded;
-            async move {
-                let shards = segment
-                    .shards
-                    .into_iter()
-                    .map(|s| store::Shard::new(s.bytes));
-                stash.put_many(shards.collect(), Class::Own).await?;
-                encoded.set(encoded.get() + 1);
-                (self.report)(Stage::Encoding, self.done(encoded.get()));
-                Ok::<(), TransferError>(())
-            }
+        let encoded = &encoded;
+        encode_overlapped(reader, encoder, STASH_WRITES_IN_FLIGHT, |queue| {
+            queue.map(Ok::<_, TransferError>).try_for_each_concurrent(
+                STASH_WRITES_IN_FLIGHT,
+                |segment| async move {
+                    let shards = segment.shards.into_iter();
+                    let shards = shards.map(|s| store::Shard::new(s.bytes)).collect();
+                    stash.put_many(shards, Class::Own).await?;
+                    encoded.set(encoded.get() + 1);
+                    (self.report)(Stage::Encoding, self.done(encoded.get()));
+                    Ok(())
+                },
+            )
         })
         .await
     }
@@ -279,6 +272,36 @@ impl<S: ShardSink, R: Fn(Stage, u64)> Placer<'_, S, R> {
             total => read.min(total),
         }
     }
+}
+
+/// Encodes what `reader` yields and hands the segments, through a channel
+/// of `in_flight`, to `consume`, which works on them while the encoder
+/// reads on; memory stays bounded by the channel and what `consume` holds.
+async fn encode_overlapped<C, F>(
+    reader: impl AsyncRead + Unpin,
+    encoder: Encoder,
+    in_flight: usize,
+    consume: C,
+) -> Result<Finished>
+where
+    C: FnOnce(mpsc::Receiver<EncodedSegment>) -> F,
+    F: Future<Output = Result<()>>,
+{
+    let (segments, queue) = mpsc::channel::<EncodedSegment>(in_flight);
+    // The closure owns the sender, so the queue ends once the encoder has
+    // returned.
+    let encode = format::encode_reader(reader, encoder, move |segment| {
+        let mut segments = segments.clone();
+        async move {
+            // The consumer dropped its end: it failed, and its error wins.
+            segments
+                .send(segment)
+                .await
+                .map_err(|_| TransferError::Stopped)
+        }
+    });
+    let (finished, ()) = futures::try_join!(encode, consume(queue))?;
+    Ok(finished)
 }
 
 /// Removes a put's shards from `stash`. Best effort: what stays is this
