@@ -52,6 +52,13 @@ bench_webrtc() {
   bash scripts/netns.sh node bench/webrtc.mjs 2>/dev/null | grep '^{"name"' || true
 }
 
+# The js-libp2p anchor: bench/libp2p.mjs (anchor.libp2p.connect_ms, two
+# js-libp2p nodes with @libp2p/webrtc through the same node's relay, beside
+# bench_webrtc's webrtc.connect_ms). Needs the build of bench_webrtc.
+bench_libp2p() {
+  bash scripts/netns.sh node bench/libp2p.mjs 2>/dev/null | grep '^{"name"' || true
+}
+
 # Put and get between browsers: bench/swarm.mjs (put.MBps, get.MBps,
 # get.MBps.firefox, get.first_byte_ms). Run after bench_webrtc, whose
 # webrtc.ceiling.MBps is the reference.
@@ -106,6 +113,7 @@ STEPS=(
   bench_store_browser
   bench_node_load
   bench_webrtc
+  bench_libp2p
   bench_swarm
   bench_multinode
   bench_repair

@@ -11,12 +11,9 @@
 // debug log; both pages' consoles go to test-artifacts/interop-*.log.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import webpack from 'webpack';
-import config, { OUTPUT, BUNDLE } from './interop/webpack.config.mjs';
+import { bundleJsPeer, openJsPeer, serveJsPeer } from './interop/harness.mjs';
 import { startNode } from './lib/node.mjs';
 import { ARTIFACTS, launchChromium, openApp, serveProbes, waitForStatus } from './lib/browser.mjs';
 import { iceReport, recordPeerConnections, webrtcAddr } from './lib/webrtc.mjs';
@@ -33,39 +30,6 @@ let node;
 let js;
 let jsId;
 let meganetBrowser;
-
-/** Builds the js-libp2p bundle; fails on any webpack error or warning. */
-function bundle() {
-  const compiler = webpack(config);
-  return new Promise((resolve, reject) => {
-    compiler.run((err, stats) => {
-      compiler.close((closeErr) => {
-        if (err || closeErr) return reject(err || closeErr);
-        const { errors, warnings } = stats.toJson({ all: false, errors: true, warnings: true });
-        if (errors.length || warnings.length) {
-          return reject(new Error(`webpack: ${[...errors, ...warnings].map((e) => e.message).join('\n')}`));
-        }
-        resolve();
-      });
-    });
-  });
-}
-
-/** Serves the js peer's page and bundle on a free loopback port. */
-async function serveJsPeer() {
-  const files = {
-    '/': { type: 'text/html', body: await readFile(new URL('./interop/index.html', import.meta.url)) },
-    [`/${BUNDLE}`]: { type: 'text/javascript', body: await readFile(path.join(OUTPUT, BUNDLE)) },
-  };
-  const server = http.createServer((req, res) => {
-    const file = files[new URL(req.url, 'http://x').pathname];
-    res.writeHead(file ? 200 : 404, { 'content-type': file?.type ?? 'text/plain' });
-    res.end(file?.body ?? 'not found');
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise((resolve) => server.close(resolve)));
-  return `http://127.0.0.1:${server.address().port}/`;
-}
 
 function record(page, into, who) {
   page.on('console', (m) => into.push(`[${who}] ${m.type()}: ${m.text()}`));
@@ -132,31 +96,25 @@ function meganetEcho(page, peer, n) {
   }, [peer, n]);
 }
 
-/** Opens the js peer's page in `browser` and starts its node; returns {page, id, addrs}. */
+/** The js peer, its page's console recorded with the others. */
 async function jsPeer(browser, url, bootstrap) {
-  const context = await browser.newContext();
-  // Camera and microphone permission makes Chromium offer loopback ICE
-  // candidates (docs: ENVIRONMENT.md).
-  await context.grantPermissions(['camera', 'microphone'], { origin: new URL(url).origin });
-  const page = await context.newPage();
-  await page.addInitScript(recordPeerConnections);
-  const debug = process.env.INTEROP_DEBUG;
-  if (debug) await page.addInitScript((pattern) => { localStorage.debug = pattern; }, debug);
-  record(page, logs.js, 'js');
-  await page.goto(url);
-  await page.waitForFunction(() => window.jsPeer !== undefined, null, { timeout: 30_000 });
-  const { id, addrs } = await page.evaluate((b) => window.jsPeer.start(b), { bootstrap, keepOnPingFailure });
-  return { context, page, id, addrs };
+  return openJsPeer(browser, url, bootstrap, {
+    keepOnPingFailure,
+    debug: process.env.INTEROP_DEBUG,
+    onPage: (page) => record(page, logs.js, 'js'),
+  });
 }
 
 before(async () => {
   let started = Date.now();
-  await bundle();
+  await bundleJsPeer();
   const bundleMs = Date.now() - started;
   started = Date.now();
   node = await startNode();
   cleanups.push(() => node.stop());
-  const jsUrl = await serveJsPeer();
+  const server = await serveJsPeer();
+  cleanups.push(server.close);
+  const jsUrl = server.url;
   const bootstrap = await (await fetch(new URL('/bootstrap.json', node.url))).json();
   meganetBrowser = await launchChromium();
   cleanups.push(() => meganetBrowser.close());
