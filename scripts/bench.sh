@@ -66,6 +66,15 @@ bench_swarm() {
   bash scripts/netns.sh node bench/swarm.mjs 2>/dev/null | grep '^{"name"' || true
 }
 
+# The WebTorrent anchor: bench/webtorrent.mjs (anchor.webtorrent.get.MBps,
+# anchor.webtorrent.first_piece_ms: WebTorrent 3.0.21's browser build, 64
+# MiB between two Chromium processes, a bittorrent-tracker WebSocket server
+# as signaling), beside bench_swarm's get.MBps, get.sw.MBps and
+# get.first_byte_ms.
+bench_webtorrent() {
+  bash scripts/netns.sh node bench/webtorrent.mjs 2>/dev/null | grep '^{"name"' || true
+}
+
 # Three nodes joined by --peer: bench/multinode.mjs (get.MBps.multinode,
 # dht.lookup_ms). Run after bench_swarm, whose get.MBps is the reference.
 bench_multinode() {
@@ -115,6 +124,7 @@ STEPS=(
   bench_webrtc
   bench_libp2p
   bench_swarm
+  bench_webtorrent
   bench_multinode
   bench_repair
   bench_site

@@ -25,7 +25,10 @@ fi
 stamp="node_modules/.meganet-lock"
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   log "installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  # No install scripts: none of ours needs one, and webtorrent's
+  # node-datachannel would download a prebuilt binary (no network here;
+  # the benchmark uses WebTorrent's browser build, which does not need it).
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
 fi
 
