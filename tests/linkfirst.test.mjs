@@ -10,7 +10,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { startNode } from './lib/node.mjs';
-import { launchChromium, openApp, waitForStatus, screenshot } from './lib/browser.mjs';
+import { launch, openApp, waitForStatus, screenshot } from './lib/browser.mjs';
 import { dialRetrying, webrtcAddr } from './lib/webrtc.mjs';
 
 const connected = (s) => s.node.state === 'connected';
@@ -34,18 +34,22 @@ function stashed(page) {
   }));
 }
 
-test('chromium: the link shows before the pieces are placed, and a fetcher reads them from the uploader meanwhile', async () => {
+// Chromium only: in Firefox the fetcher's requests to the uploader sometimes
+// still take the relayed circuit after the direct connection is up, and
+// with the node frozen they hang until the request timeout (2 of 4 runs).
+for (const kind of ['chromium']) {
+test(`${kind}: the link shows before the pieces are placed, and a fetcher reads them from the uploader meanwhile`, async () => {
   const node = await startNode();
   cleanups.push(async () => { node.thaw(); await node.stop(); });
   const data = randomBytes(SIZE);
   const digest = createHash('sha256').update(data).digest('hex');
 
-  const uploaderBrowser = await launchChromium();
+  const uploaderBrowser = await launch(kind);
   cleanups.push(() => uploaderBrowser.close());
   const up = await openApp(uploaderBrowser, node.url);
   await waitForStatus(up.page, connected);
   const uploaderId = await up.page.evaluate(() => window.meganet.id);
-  const fetcherBrowser = await launchChromium();
+  const fetcherBrowser = await launch(kind);
   cleanups.push(() => fetcherBrowser.close());
   const fetcher = await openApp(fetcherBrowser, node.url);
   await waitForStatus(fetcher.page, connected);
@@ -64,7 +68,7 @@ test('chromium: the link shows before the pieces are placed, and a fetcher reads
   const detail = await up.page.textContent('#put-detail');
   assert.match(detail, /^The link works now\. Placing the pieces on the network: \d+%.*\. Safe to close this tab when this reaches 100%\.$/);
   assert.ok(await stashed(up.page) > 0, 'the pieces not yet placed wait in the stash');
-  await screenshot(up.page, 'link-first-placing-chromium');
+  await screenshot(up.page, `link-first-placing-${kind}`);
 
   const got = await fetcher.page.evaluate(async () => {
     const buf = await new Response(window.fetched.file.stream).arrayBuffer();
@@ -87,3 +91,4 @@ test('chromium: the link shows before the pieces are placed, and a fetcher reads
   const status = await node.status();
   assert.equal(status.storedBlocks, (SIZE >> 20) * 8 + 1, 'every piece and the manifest are on the node');
 });
+}
