@@ -1,8 +1,8 @@
 //! The putter: bytes in (any reader: a native file, a browser
 //! `ReadableStream` through the same path), a link out. Each segment is
 //! sealed and erasure-coded as it is read; its shards go to a node each
-//! and a copy to a contributor ([`super::place`]), a few segments at a
-//! time, so memory stays bounded.
+//! and a copy to a contributor ([`super::place`]) while the next segment
+//! is read and encoded, so memory stays bounded.
 //!
 //! Two orders, one placing pipeline ([`Placer`]):
 //! - **Streaming** (the command line): each segment is placed as soon as
@@ -40,11 +40,12 @@ use crate::store::{self, Class, Store};
 /// Segments being written to the stash at once while the encoder reads on.
 const STASH_WRITES_IN_FLIGHT: usize = 2;
 
-/// Segments being placed at once while the encoder reads on: enough to
-/// keep every holder's link busy, few enough that memory stays bounded
-/// (each is `n` shards, 2 MiB with the default parameters), and within
-/// a connection's limit of concurrent block requests (3 × 8 of 32).
-const SEGMENTS_IN_FLIGHT: usize = 3;
+/// Segments being placed at once while the encoder reads the next: one.
+/// Three put 24 shards at once on a lone contributor, which serves 8 at
+/// a time and refuses the rest as busy (a copy is not tried again after a
+/// refusal), and made the put no faster: the uploader's page is the limit
+/// (docs/DESIGN.md, section 9.5).
+const SEGMENTS_IN_FLIGHT: usize = 1;
 
 /// What a put is told about its input.
 #[derive(Debug, Clone, Default)]
