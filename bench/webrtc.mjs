@@ -1,7 +1,6 @@
 // Browser-to-browser WebRTC benchmark, run by scripts/bench.sh inside a
 // private network namespace. Two Chromium processes and a real node:
 //   webrtc.connect_ms    dial start to the first echoed byte on a new stream
-//                        (median of first dials to 3 peers in the other process)
 //   webrtc.stream.MBps   64 MiB through one libp2p stream (/meganet/sink)
 //   webrtc.ceiling.MBps  the same 64 MiB over a raw RTCDataChannel between
 //                        the same two processes, signaled by this script,
@@ -71,28 +70,17 @@ async function rawChannelMBps(a, b) {
 const node = await startNode();
 const browsers = [await launchChromium(), await launchChromium()];
 try {
-  // Three peers in the second process (a context each): the connect time
-  // is the median of three first dials, one to each.
-  const a = await openApp(browsers[0], node.url);
-  const targets = [];
-  for (let i = 0; i < ROUNDS; i++) targets.push(await openApp(browsers[1], node.url));
-  const pages = [a, ...targets].map((p) => p.page);
-  await Promise.all(pages.map((p) => waitForStatus(p, (s) => s.node.state === 'connected')));
-  await Promise.all(pages.map(serveProbes));
-  const connects = [];
-  for (const t of targets) {
-    const addr = await webrtcAddr(t.page);
-    const id = await t.page.evaluate(() => window.meganet.id);
-    connects.push(await a.page.evaluate(async ([to, peer]) => {
-      const start = performance.now();
-      await window.meganet.dial(to);
-      await window.meganet.echo(peer, new Uint8Array([7]));
-      return performance.now() - start;
-    }, [addr, id]));
-  }
-  const connectMs = median(connects);
-  const b = targets[0];
+  const [a, b] = await Promise.all(browsers.map((br) => openApp(br, node.url)));
+  await Promise.all([a, b].map((p) => waitForStatus(p.page, (s) => s.node.state === 'connected')));
+  await Promise.all([a, b].map((p) => serveProbes(p.page)));
+  const bAddr = await webrtcAddr(b.page);
   const bId = await b.page.evaluate(() => window.meganet.id);
+  const connectMs = await a.page.evaluate(async ([addr, peer]) => {
+    const start = performance.now();
+    await window.meganet.dial(addr);
+    await window.meganet.echo(peer, new Uint8Array([7]));
+    return performance.now() - start;
+  }, [bAddr, bId]);
   const streamTimes = [];
   const streamCpu = browserCpuMs();
   for (let i = 0; i < ROUNDS; i++) {
