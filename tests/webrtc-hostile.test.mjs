@@ -25,14 +25,15 @@ import { fileURLToPath } from 'node:url';
 import webpack from 'webpack';
 import base, { OUTPUT } from './interop/webpack.config.mjs';
 import { startNode } from './lib/node.mjs';
-import { ARTIFACTS, launchChromium, openApp, serveProbes, waitForStatus } from './lib/browser.mjs';
+import { ARTIFACTS, backgroundTab, launchChromium, openApp, serveProbes, waitForStatus } from './lib/browser.mjs';
 import { recordPeerConnections, webrtcAddr } from './lib/webrtc.mjs';
 
 const BUNDLE = 'hostile.bundle.js';
 const MiB = 1 << 20;
 const cleanups = [];
-const logs = { victim: [], attacker: [] };
+const logs = { victim: [], attacker: [], keeper: [] };
 let node;
+let victimBrowser;
 let victim; // {page, id, errors}
 let attacker; // {page, id}
 let circuit; // <relay>/p2p-circuit/p2p/<victim>
@@ -78,7 +79,8 @@ before(async () => {
   cleanups.push(() => node.stop());
   const url = await serveAttacker();
   const bootstrap = await (await fetch(new URL('/bootstrap.json', node.url))).json();
-  const [victimBrowser, attackerBrowser] = await Promise.all([launchChromium(), launchChromium()]);
+  let attackerBrowser;
+  [victimBrowser, attackerBrowser] = await Promise.all([launchChromium(), launchChromium()]);
   cleanups.push(() => victimBrowser.close(), () => attackerBrowser.close());
 
   const app = await openApp(victimBrowser, node.url, {}, { initScript: recordPeerConnections });
@@ -317,4 +319,37 @@ test('a PROVIDE flood from a peer that placed nothing: every request refused by 
   const echo = await hostile(() => window.hostile.echo(10_000));
   assert.ok(echo.ok, `the connection still echoes: ${JSON.stringify(echo)}`);
   await assertUnharmed(pcsFrom);
+});
+
+test('PUTs without a placement ticket: a small allowance, then each refused by name; tickets no node signed are refused; the contributor unharmed', async () => {
+  // A contributor that takes new shards (a background tab), so only the
+  // ticket rule stands between the attacker and its store.
+  const keeper = await openApp(victimBrowser, node.url, {}, { initScript: backgroundTab });
+  record(keeper.page, logs.keeper, 'keeper');
+  await waitForStatus(keeper.page, (s) => s.node.state === 'connected');
+  await serveProbes(keeper.page);
+  const keeperCircuit = (await webrtcAddr(keeper.page)).replace('/p2p-circuit/webrtc/', '/p2p-circuit/');
+  const dial = await hostile((a) => window.hostile.dial(a), keeperCircuit);
+  assert.equal(dial.state, 'connected', JSON.stringify(dial));
+
+  // 2 MiB an hour without tickets: four shards of 512 KiB, then refusals.
+  const free = await hostile(([n, size]) => window.hostile.put(n, size), [6, 512 * 1024]);
+  assert.deepEqual({ stored: free.stored, refused: free.refused, other: free.other }, { stored: 4, refused: 2, other: 0 }, JSON.stringify(free));
+  assert.match(free.message, /a placement ticket from a node is needed/);
+  const cases = {
+    stranger: /not signed by a node of this network/,
+    forged: /signature does not verify/,
+    otherShard: /for another shard/,
+  };
+  for (const [kind, re] of Object.entries(cases)) {
+    const r = await hostile(([n, size, k]) => window.hostile.put(n, size, k), [3, 1000, kind]);
+    assert.deepEqual({ stored: r.stored, refused: r.refused, other: r.other }, { stored: 0, refused: 3, other: 0 }, `${kind}: ${JSON.stringify(r)}`);
+    assert.match(r.message, re, kind);
+  }
+  const usage = await keeper.page.evaluate(() => window.meganet.usage());
+  assert.equal(usage.entries, 4, `only the allowance's shards are kept: ${JSON.stringify(usage)}`);
+  const echo = await hostile(() => window.hostile.echo(10_000));
+  assert.ok(echo.ok, `the connection still echoes: ${JSON.stringify(echo)}`);
+  const bad = logs.keeper.filter((l) => /panicked|pageerror|RuntimeError|unreachable/i.test(l));
+  assert.deepEqual([...bad, ...keeper.errors], [], 'the contributor neither panicked nor threw');
 });

@@ -30,6 +30,15 @@ const oneWebrtcTo = (peerId) => (s) => s.connections.filter((c) => c.peerId === 
   && s.connections.some((c) => c.peerId === peerId && c.transport === 'webrtc');
 const links = (status, peerId) => status.connections.filter((c) => c.peerId === peerId);
 
+/** Waits for one WebRTC connection from `a` to `b`; a timeout shows both peers' warnings. */
+async function linked(a, b) {
+  try {
+    return await waitForStatus(a.page, oneWebrtcTo(b.id));
+  } catch (e) {
+    throw new Error(`${e.message}\n${[a, b].map((p) => `${p.id}: ${p.warnings.join('\n')}`).join('\n')}`);
+  }
+}
+
 // A step that hangs fails after `ms`, naming itself and showing the peers'
 // warnings (a page call cannot be cancelled, so the test would otherwise
 // wait for its whole timeout and say nothing).
@@ -55,8 +64,8 @@ for (const kind of BROWSERS) {
     await within('A dials B', [a, b], a.page.evaluate((addr) => window.meganet.dial(addr), bAddr));
     const connectMs = Date.now() - started;
     // Both ends hold one direct /webrtc connection; the circuit is retired.
-    const sa = await waitForStatus(a.page, oneWebrtcTo(b.id));
-    const sb = await waitForStatus(b.page, oneWebrtcTo(a.id));
+    const sa = await linked(a, b);
+    const sb = await linked(b, a);
     assert.deepEqual(links(sa, b.id).map((c) => [c.transport, c.path]), [['webrtc', 'direct']]);
     assert.equal(links(sa, b.id)[0].addr, bAddr, 'the remote address is the /webrtc address');
     assert.deepEqual(links(sb, a.id).map((c) => [c.transport, c.path]), [['webrtc', 'direct']]);
@@ -113,7 +122,7 @@ for (const kind of BROWSERS) {
     await b.page.evaluate(() => window.__pcs.filter((pc) => pc.connectionState === 'connected').forEach((pc) => pc.close()));
     await waitForStatus(a.page, (s) => !s.connections.some((c) => c.peerId === b.id && c.transport === 'webrtc'), 4_000);
     await within('A dials B again', [a, b], a.page.evaluate((addr) => window.meganet.dial(addr), bAddr));
-    await waitForStatus(a.page, oneWebrtcTo(b.id));
+    await linked(a, b);
     assert.equal(await within('sink on the new connection', [a, b], a.page.evaluate((peer) => window.meganet.sink(peer, 1_000_000), b.id)), 1_000_000, 'a new connection after a one-sided close');
 
     // A peer that vanishes is noticed and its connection cleaned up.
@@ -133,8 +142,8 @@ for (const kind of BROWSERS) {
     const retried = await Promise.all([dialRetrying(a.page, bAddr), dialRetrying(b.page, aAddr)])
       .catch((e) => { throw new Error(`${e.message}\nA ${a.id}: ${a.warnings.join('\n')}\nB ${b.id}: ${b.warnings.join('\n')}`); });
     if (retried.flat().length) console.log(JSON.stringify({ case: 'simultaneous dials retried', errors: retried, warnings: [a.warnings, b.warnings] }));
-    await waitForStatus(a.page, oneWebrtcTo(b.id));
-    await waitForStatus(b.page, oneWebrtcTo(a.id));
+    await linked(a, b);
+    await linked(b, a);
     await new Promise((r) => setTimeout(r, 1000));
     const again = await a.page.evaluate(() => window.meganet.status());
     assert.equal(links(again, b.id).length, 1, `one connection A-B: ${JSON.stringify(links(again, b.id))}`);
@@ -173,7 +182,7 @@ if (BROWSERS.includes('chromium')) {
     const a = await peerIn('chromium', node);
     const b = await peerIn('chromium', node);
     await a.page.evaluate((addr) => window.meganet.dial(addr), await webrtcAddr(b.page));
-    const s = await waitForStatus(a.page, oneWebrtcTo(b.id));
+    const s = await linked(a, b);
     assert.deepEqual(links(s, b.id).map((c) => c.path), ['direct']);
     const urls = await a.page.evaluate(() => window.__pcs.flatMap((pc) => pc.getConfiguration().iceServers.flatMap((i) => [i.urls].flat())));
     assert.ok(urls.includes(stun.url), `the peer connection uses ${stun.url}: ${JSON.stringify(urls)}`);
@@ -218,7 +227,7 @@ if (BROWSERS.includes('chromium') && BROWSERS.includes('firefox')) {
     // Firefox dials Chromium, then Chromium dials the other Firefox.
     for (const [from, to] of [[firefoxes[0], chromium], [chromium, firefoxes[1]]]) {
       await from.page.evaluate((addr) => window.meganet.dial(addr), await webrtcAddr(to.page));
-      const s = await waitForStatus(from.page, oneWebrtcTo(to.id));
+      const s = await linked(from, to);
       assert.deepEqual(links(s, to.id).map((c) => [c.transport, c.path]), [['webrtc', 'direct']]);
       const pairs = await iceReport(from.page);
       assert.ok(pairs.length > 0 && pairs.every((p) => p.local.type !== 'relay' && p.remote.type !== 'relay'), JSON.stringify(pairs));

@@ -35,6 +35,7 @@ use crate::format;
 use crate::hash::Hash;
 use crate::net::block::{self, BlockCodec, BlockRequest, BlockResponse};
 use crate::net::contributors;
+use crate::net::ticket::Ticket;
 use crate::transfer::{self, Reach, ShardSink, ShardSource, TransferError};
 
 /// Most browsers one get asks besides the nodes.
@@ -547,6 +548,45 @@ impl<'a> Remote<'a> {
 }
 
 impl Remote<'_> {
+    /// One PUT of `bytes` (hash `hash`) to `holder`, with `ticket` if any.
+    async fn put(
+        &self,
+        holder: PeerId,
+        hash: Hash,
+        bytes: &[u8],
+        ticket: Option<Ticket>,
+    ) -> transfer::Result<()> {
+        let put = BlockRequest::Put {
+            block: bytes.to_vec(),
+            ticket,
+        };
+        let answer = self.exchange(holder, vec![put]).await?;
+        match answer.into_iter().next() {
+            Some(BlockResponse::Stored(h)) if h == hash => Ok(()),
+            Some(other) => Err(TransferError::unexpected(&holder, "PUT", other)),
+            None => Err(TransferError::unexpected(
+                &holder,
+                "PUT",
+                BlockResponse::NotFound(hash),
+            )),
+        }
+    }
+
+    /// `node`'s placement ticket for the shard `hash` of `len` bytes.
+    async fn ticket(&self, node: PeerId, hash: Hash, len: usize) -> transfer::Result<Ticket> {
+        let size = u32::try_from(len).unwrap_or(u32::MAX);
+        let ask = BlockRequest::Ticket { shard: hash, size };
+        match self.exchange(node, vec![ask]).await?.into_iter().next() {
+            Some(BlockResponse::Ticket(ticket)) => Ok(ticket),
+            Some(other) => Err(TransferError::unexpected(&node, "TICKET", other)),
+            None => Err(TransferError::unexpected(
+                &node,
+                "TICKET",
+                BlockResponse::NotFound(hash),
+            )),
+        }
+    }
+
     /// One HAS or RENEW to `holder`: a flag for each of its `n` hashes.
     async fn flags(
         &self,
@@ -681,18 +721,18 @@ impl ShardSink for Remote<'_> {
     }
 
     async fn store(&self, holder: PeerId, hash: Hash, bytes: &[u8]) -> transfer::Result<()> {
-        let answer = self
-            .exchange(holder, vec![BlockRequest::Put(bytes.to_vec())])
-            .await?;
-        match answer.into_iter().next() {
-            Some(BlockResponse::Stored(h)) if h == hash => Ok(()),
-            Some(other) => Err(TransferError::unexpected(&holder, "PUT", other)),
-            None => Err(TransferError::unexpected(
-                &holder,
-                "PUT",
-                BlockResponse::NotFound(hash),
-            )),
-        }
+        self.put(holder, hash, bytes, None).await
+    }
+
+    /// With a placement ticket from the first node.
+    async fn store_copy(&self, holder: PeerId, hash: Hash, bytes: &[u8]) -> transfer::Result<()> {
+        let Some(node) = Remote::nodes(self).await.first().copied() else {
+            return Err(TransferError::NotConnected(
+                "no node to sign a placement ticket".into(),
+            ));
+        };
+        let ticket = self.ticket(node, hash, bytes.len()).await?;
+        self.put(holder, hash, bytes, Some(ticket)).await
     }
 
     async fn announce(&self, holders: &[PeerId], key: Hash) {

@@ -28,6 +28,7 @@ pub mod net;
 #[cfg(not(feature = "net"))]
 pub mod net {
     pub mod block;
+    pub mod ticket;
 }
 #[cfg(all(feature = "net", not(wasm_browser)))]
 pub mod node;

@@ -5,6 +5,7 @@
 pub mod block;
 pub mod contributors;
 pub mod relays;
+pub mod ticket;
 
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, StreamProtocol};

@@ -15,6 +15,7 @@ mod records;
 mod repair;
 mod storage;
 mod swarm;
+mod tickets;
 
 pub use config::Config;
 pub use repair::{RepairConfig, DEFAULT_REPAIR_THRESHOLD};

@@ -59,6 +59,7 @@
 //!
 //! [`TokenBucket`] enforces the cap on the serving side.
 
+mod allowance;
 mod bucket;
 mod decide;
 mod reason;
@@ -66,6 +67,7 @@ mod signals;
 #[cfg(test)]
 mod tests;
 
+pub use allowance::Allowance;
 pub use bucket::{TokenBucket, WaitMs};
 pub use decide::{decide, Decision};
 pub use reason::Reason;

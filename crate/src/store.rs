@@ -427,12 +427,30 @@ impl Store {
     /// Removes `hash`; returns whether it was there. Own data goes only
     /// this way.
     pub async fn delete(&self, hash: Hash) -> Result<bool, StoreError> {
-        let Some(meta) = self.state().index.get(&hash) else {
-            return Ok(false);
+        Ok(self.delete_many(&[hash]).await? == 1)
+    }
+
+    /// Removes `hashes` (at most [`MAX_BATCH`]) in one backend transaction;
+    /// returns how many were there.
+    pub async fn delete_many(&self, hashes: &[Hash]) -> Result<usize, StoreError> {
+        check_count(hashes.len(), MAX_BATCH)?;
+        let present: Vec<(Hash, Meta)> = {
+            let state = self.state();
+            let known = hashes
+                .iter()
+                .filter_map(|h| Some((*h, state.index.get(h)?)));
+            known.collect()
         };
-        self.inner.backend.delete_batch(vec![(hash, meta)]).await?;
-        self.state().index.remove(&hash);
-        Ok(true)
+        if present.is_empty() {
+            return Ok(0);
+        }
+        let hashes: Vec<Hash> = present.iter().map(|(h, _)| *h).collect();
+        self.inner.backend.delete_batch(present).await?;
+        let mut state = self.state();
+        for hash in &hashes {
+            state.index.remove(hash);
+        }
+        Ok(hashes.len())
     }
 
     /// Up to `limit` (at most [`MAX_QUERY`]) entries in hash order, starting

@@ -364,7 +364,7 @@ async fn stream_puts(
             let bytes = block.bytes();
             let hash = Hash::of(&bytes);
             sent.insert(hash, *block);
-            waiting.insert(client.send(BlockRequest::Put(bytes)), hash);
+            waiting.insert(client.send(BlockRequest::put(bytes)), hash);
         }
         assert!(
             !waiting.is_empty(),

@@ -16,6 +16,7 @@ use meganet::audit::{self, ChunkRange};
 use meganet::format::{Encoder, FileKey, LayoutKey, Params, RepairCap};
 use meganet::hash::Hash;
 use meganet::net::block::{BlockRequest, BlockResponse, ErrorCode};
+use meganet::net::ticket::Ticket;
 use meganet::webrtc::signal::{self, Kind, Message};
 use meganet::webrtc::stream::message::{encode, Flag, MAX_DATA_LEN};
 
@@ -41,8 +42,30 @@ fn block(dir: &Path) {
         manifest: Hash([8; 32]),
         key: LayoutKey([9; 32]),
     };
+    // A ticket's codec does not check the signature: any bytes will do.
+    let ticket = Ticket {
+        shard: Hash::of(&shard[..64]),
+        size: 64,
+        expires_s: 1_800_000_000,
+        signer: vec![0, 36, 8, 1, 18, 32],
+        signature: vec![5; 64],
+    };
     let requests = [
-        ("put", BlockRequest::Put(shard[..64].to_vec())),
+        ("put", BlockRequest::put(shard[..64].to_vec())),
+        (
+            "put-ticketed",
+            BlockRequest::Put {
+                block: shard[..64].to_vec(),
+                ticket: Some(ticket.clone()),
+            },
+        ),
+        (
+            "ticket",
+            BlockRequest::Ticket {
+                shard: hash,
+                size: 64,
+            },
+        ),
         ("get", BlockRequest::Get(hash)),
         (
             "has",
@@ -61,6 +84,7 @@ fn block(dir: &Path) {
         ("block", BlockResponse::Block(shard[..64].to_vec())),
         ("have", BlockResponse::Have(flags)),
         ("not-found", BlockResponse::NotFound(hash)),
+        ("ticket", BlockResponse::Ticket(ticket)),
         (
             "proof",
             BlockResponse::Proof(audit::prove(&shard, range).unwrap()),

@@ -15,6 +15,7 @@ import { lpStream } from '@libp2p/utils';
 import { webSockets } from '@libp2p/websockets';
 import { yamux } from '@libp2p/yamux';
 import { multiaddr } from '@multiformats/multiaddr';
+import { blake3 } from '@noble/hashes/blake3.js';
 import { createLibp2p } from 'libp2p';
 
 const SIGNALING = '/webrtc-signaling/0.0.1';
@@ -344,8 +345,65 @@ async function provide(count) {
   return out;
 }
 
+/**
+ * A placement ticket (crate/src/net/ticket.rs) for `block` that no node
+ * signed: `kind` 'stranger' (signed, as it claims, by this peer, not a
+ * node), 'forged' (names the node as signer; the signature is noise) or
+ * 'otherShard' (the node as signer, for another shard's hash).
+ */
+function badTicket(block, kind) {
+  const direct = node.getConnections().find((c) => !c.remoteAddr.toString().includes('/p2p-circuit'));
+  const nodeId = direct.remotePeer.toMultihash().bytes;
+  const signer = kind === 'stranger' ? node.peerId.toMultihash().bytes : nodeId;
+  const hash = kind === 'otherShard' ? crypto.getRandomValues(new Uint8Array(32)) : blake3(block);
+  const fixed = new Uint8Array(12);
+  const view = new DataView(fixed.buffer);
+  view.setUint32(0, block.length, true);
+  view.setBigUint64(4, BigInt(Math.floor(Date.now() / 1000) + 300), true);
+  const signature = crypto.getRandomValues(new Uint8Array(64));
+  return concat(hash, fixed, Uint8Array.of(signer.length), signer, Uint8Array.of(64), signature);
+}
+
+/**
+ * Sends `count` PUTs of `size` random bytes (tag 1, or tag 8 with a bad
+ * ticket of `ticket` kind, see badTicket), each on its own stream, in
+ * 16 KB messages. Returns how many were stored, refused (and the first
+ * refusal's text) or answered otherwise.
+ */
+async function put(count, size, ticket = null) {
+  const out = { stored: 0, refused: 0, other: 0, message: '' };
+  for (let i = 0; i < count; i++) {
+    const block = new Uint8Array(size);
+    for (let at = 0; at < size; at += 65536) crypto.getRandomValues(block.subarray(at, at + 65536));
+    let body;
+    if (ticket) {
+      const t = badTicket(block, ticket);
+      const len = new Uint8Array(2);
+      new DataView(len.buffer).setUint16(0, t.length, true);
+      body = concat(Uint8Array.of(8), len, t, block);
+    } else body = concat(Uint8Array.of(1), block);
+    const s = await openStream(BLOCK);
+    await negotiated(s, BLOCK);
+    const len = new Uint8Array(4);
+    new DataView(len.buffer).setUint32(0, body.length, true);
+    const message = concat(len, body);
+    for (let at = 0; at < message.length; at += 16000) s.send(null, message.subarray(at, at + 16000));
+    s.send(FIN);
+    const answered = () => s.payload.length >= 4 && s.payload.length >= 4 + new DataView(s.payload.buffer, s.payload.byteOffset).getUint32(0, true);
+    await s.until(() => answered() || s.flags.includes(RESET), 10_000, 'the answer to PUT');
+    const tag = answered() ? s.payload[4] : null;
+    if (tag === 1) out.stored += 1;
+    else if (tag === 5) {
+      out.refused += 1;
+      out.message ||= dec.decode(s.payload.subarray(7));
+    } else out.other += 1;
+    s.channel.close();
+  }
+  return out;
+}
+
 window.hostile = {
-  start, addrs, garbage, dial, answerNext, answered: () => answering, echo, oversized, flood, provide,
+  start, addrs, garbage, dial, answerNext, answered: () => answering, echo, oversized, flood, provide, put,
   state: () => current?.pc.connectionState ?? null,
   hangUp: () => { current?.pc.close(); current = null; },
   maxMessageSize: () => current?.pc.sctp?.maxMessageSize ?? null,

@@ -9,10 +9,13 @@
 //! `5 || hash || u32 first chunk || u8 chunks` (AUDIT: prove you hold that
 //! range of the shard, [`crate::audit`]), `6 || manifest hash || layout
 //! key` (KEEP: a node keeps the file's repair capability and repairs it,
-//! [`crate::format::RepairCap`]; anyone else refuses).
+//! [`crate::format::RepairCap`]; anyone else refuses), `7 || u16 count ||
+//! hashes` (RENEW), `8 || u16 n || ticket(n) || block` (PUT with a
+//! placement ticket, [`super::ticket`]), `9 || hash || u32 size` (TICKET:
+//! a node signs a placement ticket for that shard).
 //! Response bodies: `1 || hash` (stored), `2 || block`, `3 || u16 count ||
 //! bitmap` (have), `4 || hash` (not found), `5 || u16 code || message`
-//! (error), `6 || proof` (at most [`MAX_PROOF`] bytes). A frame over the limit, or one that does not parse, is not
+//! (error), `6 || proof` (at most [`MAX_PROOF`] bytes), `7 || ticket`. A frame over the limit, or one that does not parse, is not
 //! read further: it becomes [`BlockRequest::Invalid`] and is answered with
 //! an error, never a panic.
 //!
@@ -28,6 +31,7 @@ use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 #[cfg(feature = "net")]
 use libp2p::StreamProtocol;
 
+use super::ticket::{Ticket, MAX_TICKET};
 use crate::audit::{ChunkRange, MAX_PROOF};
 use crate::format::{LayoutKey, RepairCap};
 use crate::hash::Hash;
@@ -38,8 +42,8 @@ use crate::store::{Class, Shard, Store, StoreError};
 pub const BLOCK_PROTOCOL: StreamProtocol = StreamProtocol::new("/meganet/block/1.0.0");
 /// Largest block carried (the store's shard limit).
 pub const MAX_BLOCK: usize = 4 << 20;
-/// Largest frame: a block plus its tag.
-pub const MAX_FRAME: usize = MAX_BLOCK + 1;
+/// Largest frame: a block plus its tag and a placement ticket.
+pub const MAX_FRAME: usize = MAX_BLOCK + 3 + MAX_TICKET;
 /// Most hashes in one HAS.
 pub const MAX_HAS: usize = 1024;
 /// Longest error message.
@@ -48,8 +52,12 @@ pub const MAX_ERROR_LEN: usize = 1024;
 /// A request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlockRequest {
-    /// Store this block (its address is its BLAKE3 hash).
-    Put(Vec<u8>),
+    /// Store this block (its address is its BLAKE3 hash). A contributing
+    /// browser wants a node's ticket for it; nodes need none.
+    Put {
+        block: Vec<u8>,
+        ticket: Option<Ticket>,
+    },
     /// Send the block with this hash.
     Get(Hash),
     /// Which of these blocks do you hold?
@@ -65,6 +73,9 @@ pub enum BlockRequest {
     /// after its last renewal); answered with `Have`, one flag per hash:
     /// held (and renewed) or not. Peers that lease nothing just answer.
     Renew(Vec<Hash>),
+    /// Sign a placement ticket for this shard (nodes only; answered with
+    /// `Ticket`, charged to the asker's budget).
+    Ticket { shard: Hash, size: u32 },
     /// A request that could not be read; answered with an error.
     Invalid(String),
 }
@@ -111,6 +122,8 @@ pub enum BlockResponse {
     NotFound(Hash),
     /// An audit's proof.
     Proof(Vec<u8>),
+    /// A placement ticket.
+    Ticket(Ticket),
     /// The request failed.
     Error { code: ErrorCode, message: String },
 }
@@ -124,6 +137,7 @@ impl BlockResponse {
             Self::Have(_) => "a HAS answer",
             Self::NotFound(_) => "not found",
             Self::Proof(_) => "an audit proof",
+            Self::Ticket(_) => "a placement ticket",
             Self::Error { .. } => "an error",
         }
     }
@@ -169,6 +183,24 @@ fn hashes(body: &[u8]) -> Result<Vec<Hash>, String> {
         .collect())
 }
 
+/// A ticketed PUT's body after its tag: `u16 n || ticket(n) || block`.
+fn ticketed_put(body: &[u8]) -> Result<BlockRequest, String> {
+    let (len, rest) = body
+        .split_at_checked(2)
+        .ok_or("a ticketed PUT without its ticket")?;
+    let len = usize::from(u16::from_le_bytes(len.try_into().expect("2 bytes")));
+    let (ticket, block) = rest
+        .split_at_checked(len)
+        .ok_or("a ticketed PUT shorter than its ticket")?;
+    if block.len() > MAX_BLOCK {
+        return Err("block too large".into());
+    }
+    Ok(BlockRequest::Put {
+        block: block.to_vec(),
+        ticket: Some(Ticket::decode(ticket).map_err(|e| e.to_string())?),
+    })
+}
+
 /// A tag, a `u16` count and the hashes (HAS and RENEW).
 fn encode_hashes(tag: u8, list: &[Hash]) -> Vec<u8> {
     let mut out = vec![tag];
@@ -178,10 +210,29 @@ fn encode_hashes(tag: u8, list: &[Hash]) -> Vec<u8> {
 }
 
 impl BlockRequest {
+    /// A PUT without a ticket (to a node).
+    pub fn put(block: Vec<u8>) -> Self {
+        Self::Put {
+            block,
+            ticket: None,
+        }
+    }
+
     /// Serializes the body.
     pub fn encode(&self) -> Vec<u8> {
         match self {
-            Self::Put(block) => [&[1u8][..], block].concat(),
+            Self::Put {
+                block,
+                ticket: None,
+            } => [&[1u8][..], block].concat(),
+            Self::Put {
+                block,
+                ticket: Some(ticket),
+            } => {
+                let ticket = ticket.encode();
+                let len = (ticket.len() as u16).to_le_bytes();
+                [&[8u8][..], &len, &ticket, block].concat()
+            }
             Self::Get(hash) => [&[2u8][..], &hash.0].concat(),
             Self::Has(list) => encode_hashes(3, list),
             Self::Provide(key) => [&[4u8][..], &key.0].concat(),
@@ -194,6 +245,7 @@ impl BlockRequest {
             }
             Self::Keep(cap) => [&[6u8][..], &cap.manifest.0, &cap.key.0].concat(),
             Self::Renew(list) => encode_hashes(7, list),
+            Self::Ticket { shard, size } => [&[9u8][..], &shard.0, &size.to_le_bytes()].concat(),
             Self::Invalid(_) => vec![0],
         }
     }
@@ -202,8 +254,12 @@ impl BlockRequest {
     pub fn decode(body: &[u8]) -> Self {
         let invalid = |r: &str| Self::Invalid(r.to_owned());
         match body.split_first() {
-            Some((1, block)) if block.len() <= MAX_BLOCK => Self::Put(block.to_vec()),
+            Some((1, block)) if block.len() <= MAX_BLOCK => Self::Put {
+                block: block.to_vec(),
+                ticket: None,
+            },
             Some((1, _)) => invalid("block too large"),
+            Some((8, rest)) => ticketed_put(rest).unwrap_or_else(Self::Invalid),
             Some((2, rest)) if rest.len() == 32 => Self::Get(hash_at(rest).expect("32 bytes")),
             Some((2, _)) => invalid("GET carries exactly one 32-byte hash"),
             Some((3, rest)) => hashes(rest).map_or_else(Self::Invalid, Self::Has),
@@ -223,6 +279,17 @@ impl BlockRequest {
             }),
             Some((6, _)) => invalid("KEEP carries a manifest hash and a layout key (64 bytes)"),
             Some((7, rest)) => hashes(rest).map_or_else(Self::Invalid, Self::Renew),
+            Some((9, rest)) if rest.len() == 36 => {
+                let size = u32::from_le_bytes(rest[32..].try_into().expect("4 bytes"));
+                match size as usize <= MAX_BLOCK {
+                    true => Self::Ticket {
+                        shard: hash_at(rest).expect("32 bytes"),
+                        size,
+                    },
+                    false => invalid("TICKET for a shard over the block limit"),
+                }
+            }
+            Some((9, _)) => invalid("TICKET carries a hash and a size (36 bytes)"),
             Some((tag, _)) => Self::Invalid(format!("unknown request type {tag}")),
             None => invalid("empty request"),
         }
@@ -247,6 +314,7 @@ impl BlockResponse {
             }
             Self::NotFound(hash) => [&[4u8][..], &hash.0].concat(),
             Self::Proof(proof) => [&[6u8][..], proof].concat(),
+            Self::Ticket(ticket) => [&[7u8][..], &ticket.encode()].concat(),
             Self::Error { code, message } => {
                 let mut out = vec![5u8];
                 out.extend_from_slice(&(*code as u16).to_le_bytes());
@@ -290,6 +358,9 @@ impl BlockResponse {
                 ))
             }
             Some((6, proof)) if proof.len() <= MAX_PROOF => Ok(Self::Proof(proof.to_vec())),
+            Some((7, ticket)) => Ticket::decode(ticket)
+                .map(Self::Ticket)
+                .map_err(|e| bad(&e.to_string())),
             _ => Err(bad("unknown type or wrong length")),
         }
     }
@@ -414,8 +485,8 @@ pub fn fail(e: StoreError) -> BlockResponse {
 /// Answers one request from `store`; blocks that others PUT are kept as `class`.
 pub async fn serve(store: &Store, class: Class, request: BlockRequest) -> BlockResponse {
     match request {
-        BlockRequest::Put(bytes) => {
-            let shard = Shard::new(bytes);
+        BlockRequest::Put { block, .. } => {
+            let shard = Shard::new(block);
             let hash = shard.hash();
             match store.put(shard, class).await {
                 Ok(()) => BlockResponse::Stored(hash),
@@ -449,6 +520,10 @@ pub async fn serve(store: &Store, class: Class, request: BlockRequest) -> BlockR
         BlockRequest::Keep(_) => {
             BlockResponse::error(ErrorCode::Refused, "only nodes keep repair capabilities")
         }
+        // Nodes sign tickets themselves (node::swarm); anyone else refuses.
+        BlockRequest::Ticket { .. } => {
+            BlockResponse::error(ErrorCode::Refused, "only nodes sign placement tickets")
+        }
         BlockRequest::Invalid(reason) => BlockResponse::error(ErrorCode::BadRequest, reason),
     }
 }
@@ -460,8 +535,16 @@ mod tests {
     #[test]
     fn requests_round_trip() {
         for req in [
-            BlockRequest::Put(vec![1, 2, 3]),
-            BlockRequest::Put(vec![]),
+            BlockRequest::put(vec![1, 2, 3]),
+            BlockRequest::put(vec![]),
+            BlockRequest::Put {
+                block: vec![4; 100],
+                ticket: Some(sample_ticket()),
+            },
+            BlockRequest::Ticket {
+                shard: Hash([2; 32]),
+                size: 0x0003_0201,
+            },
             BlockRequest::Provide(Hash([7; 32])),
             BlockRequest::Keep(RepairCap {
                 manifest: Hash([8; 32]),
@@ -493,15 +576,43 @@ mod tests {
             ]),
             BlockResponse::NotFound(Hash([4; 32])),
             BlockResponse::Proof(vec![8; MAX_PROOF]),
+            BlockResponse::Ticket(sample_ticket()),
             BlockResponse::error(ErrorCode::Full, "quota"),
         ] {
             assert_eq!(BlockResponse::decode(&res.encode()).unwrap(), res);
         }
     }
 
+    fn sample_ticket() -> Ticket {
+        Ticket {
+            shard: Hash([1; 32]),
+            size: 100,
+            expires_s: 1_000_000,
+            signer: vec![3; 38],
+            signature: vec![4; 64],
+        }
+    }
+
     #[test]
     fn malformed_requests_become_invalid() {
-        for body in [&[][..], &[9], &[2, 1, 2], &[3, 5, 0, 1], &[4, 1], &[5; 37]] {
+        let ticket = sample_ticket().encode();
+        let len = (ticket.len() as u16).to_le_bytes();
+        let short_ticket = [&[8u8][..], &len, &ticket[..10]].concat();
+        let bad_ticket = [&[8u8][..], &[3, 0], &[1, 2, 3]].concat();
+        let huge = [&[8u8][..], &len, &ticket, &vec![0; MAX_BLOCK + 1]].concat();
+        for body in [
+            &[][..],
+            &[9],
+            &[2, 1, 2],
+            &[3, 5, 0, 1],
+            &[4, 1],
+            &[5; 37],
+            &[8, 1],
+            &[[9u8].as_slice(), &[0; 32], &u32::MAX.to_le_bytes()].concat(),
+            &short_ticket,
+            &bad_ticket,
+            &huge,
+        ] {
             assert!(
                 matches!(BlockRequest::decode(body), BlockRequest::Invalid(_)),
                 "{body:?}"
@@ -522,7 +633,7 @@ mod tests {
             let store = Store::memory(Config { quota: 1 << 30 }, None);
             let bytes: Vec<u8> = (0..9000u32).map(|i| i as u8).collect();
             let hash = Hash::of(&bytes);
-            let put = serve(&store, Class::Contributed, BlockRequest::Put(bytes)).await;
+            let put = serve(&store, Class::Contributed, BlockRequest::put(bytes)).await;
             assert_eq!(put, BlockResponse::Stored(hash));
             let range = ChunkRange { first: 7, count: 2 };
             let audit = |hash, range| BlockRequest::Audit { hash, range };

@@ -115,7 +115,7 @@ impl std::fmt::Display for Refusal {
 }
 
 /// Bytes for people: "1.5 GiB".
-fn human(bytes: u64) -> String {
+pub(super) fn human(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;

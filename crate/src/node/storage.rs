@@ -103,7 +103,7 @@ impl Storage {
         let response = block::serve(
             &self.store,
             Class::Contributed,
-            block::BlockRequest::Put(shard.into_parts().1),
+            block::BlockRequest::put(shard.into_parts().1),
         )
         .await;
         if matches!(response, BlockResponse::Stored(_)) {

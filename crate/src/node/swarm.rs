@@ -23,6 +23,7 @@ use super::names;
 use super::records::{DiskStore, Limits};
 use super::storage::Storage;
 use super::Config;
+use crate::hash::Hash;
 
 use crate::net::block::{self, BlockCodec};
 use crate::net::{NodeStatus, PeerConnection, TransportKind, PROTOCOL_VERSION};
@@ -55,6 +56,8 @@ pub struct Node {
     uploaders: HashSet<PeerId>,
     started: std::time::Instant,
     ticks: u64,
+    /// Signs placement tickets (TICKET) within uploaders' budgets.
+    tickets: super::tickets::Tickets,
     /// The repair capabilities this node keeps (KEEP).
     caps: super::repair::SharedCaps,
     /// Where accepted name records are kept (`names::save`).
@@ -88,6 +91,7 @@ impl Node {
             certificate,
         } = secrets;
         let relay_config = config.relay.to_relay_config();
+        let tickets = super::tickets::Tickets::new(keypair.clone(), config.budget.terms());
         let dht = config.data.join("dht");
         let local = keypair.public().to_peer_id();
         let records = DiskStore::open(local, &dht, Limits::default())
@@ -183,6 +187,7 @@ impl Node {
             uploaders: HashSet::new(),
             started: std::time::Instant::now(),
             ticks: 0,
+            tickets,
             caps,
             names_dir,
         };
@@ -449,9 +454,9 @@ impl Node {
     ) -> block::BlockResponse {
         let now_ms = super::repair::now_ms();
         match request {
-            block::BlockRequest::Put(bytes) => {
+            block::BlockRequest::Put { block, .. } => {
                 let charge = self.charge(peer, connection);
-                let response = self.storage.put(bytes, charge, now_ms).await;
+                let response = self.storage.put(block, charge, now_ms).await;
                 match &response {
                     block::BlockResponse::Stored(_) => {
                         self.uploaders.insert(peer);
@@ -466,10 +471,29 @@ impl Node {
                 response
             }
             block::BlockRequest::Renew(hashes) => self.storage.renew(&hashes, now_ms),
+            block::BlockRequest::Ticket { shard, size } => {
+                let charge = self.charge(peer, connection);
+                match self.tickets.issue(charge, shard, size, now_ms) {
+                    Ok(ticket) => block::BlockResponse::Ticket(ticket),
+                    Err(why) => block::BlockResponse::error(block::ErrorCode::OverBudget, why),
+                }
+            }
             block::BlockRequest::Provide(_) if !self.uploaders.contains(&peer) => {
                 block::BlockResponse::error(
                     block::ErrorCode::Refused,
                     "store a block here before asking the node to announce a file",
+                )
+            }
+            // From an uploader, a capability is kept only for a file whose
+            // manifest is here, stored within its budget: a flood of
+            // made-up capabilities cannot fill the table and crowd out
+            // real ones. Member nodes hand theirs on (repair) freely.
+            block::BlockRequest::Keep(cap)
+                if self.charge(peer, connection).is_some() && !self.holds(&cap.manifest) =>
+            {
+                block::BlockResponse::error(
+                    block::ErrorCode::Refused,
+                    "store the file's manifest here before asking the node to keep its repair capability",
                 )
             }
             block::BlockRequest::Keep(cap) => {
@@ -494,6 +518,11 @@ impl Node {
             }
             request => block::serve(self.storage.store(), Class::Contributed, request).await,
         }
+    }
+
+    /// Whether the store holds `hash`.
+    fn holds(&self, hash: &Hash) -> bool {
+        matches!(self.storage.store().has(&[*hash]).as_deref(), Ok([true]))
     }
 
     /// Who pays for a PUT from `peer` over `connection`: no one when it

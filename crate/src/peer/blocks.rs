@@ -17,6 +17,7 @@ use super::status::Status;
 use crate::format::MAX_HINTS;
 use crate::hash::Hash;
 use crate::net::block::{BlockRequest, BlockResponse};
+use crate::net::ticket::Ticket;
 use crate::net::{contributors, MAX_NODES};
 use crate::transfer::TransferError;
 
@@ -147,10 +148,35 @@ impl Blocks {
 
     /// Stores a block on `to`; checks it names the block correctly.
     pub async fn put(&self, to: Holder, bytes: Vec<u8>) -> Result<Hash, TransferError> {
-        let expected = Hash::of(&bytes);
-        match self.request(to, BlockRequest::Put(bytes)).await? {
+        self.put_with(to, bytes, None).await
+    }
+
+    /// Stores a block on `to` with a placement ticket (a contributor's
+    /// condition) or without (a node's).
+    pub async fn put_with(
+        &self,
+        to: Holder,
+        block: Vec<u8>,
+        ticket: Option<Ticket>,
+    ) -> Result<Hash, TransferError> {
+        let expected = Hash::of(&block);
+        match self
+            .request(to, BlockRequest::Put { block, ticket })
+            .await?
+        {
             BlockResponse::Stored(hash) if hash == expected => Ok(hash),
             other => Err(TransferError::unexpected(&to, "PUT", other)),
+        }
+    }
+
+    /// The node's placement ticket for shard `hash` of `len` bytes, which
+    /// a contributor wants before it stores the shard.
+    pub async fn ticket(&self, hash: Hash, len: usize) -> Result<Ticket, TransferError> {
+        let size = u32::try_from(len).unwrap_or(u32::MAX);
+        let ask = BlockRequest::Ticket { shard: hash, size };
+        match self.request(Holder::Node, ask).await? {
+            BlockResponse::Ticket(ticket) => Ok(ticket),
+            other => Err(TransferError::unexpected(&Holder::Node, "TICKET", other)),
         }
     }
 

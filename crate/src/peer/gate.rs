@@ -8,16 +8,24 @@
 //!
 //! Until the page has reported signals (a peer without the web app, such
 //! as a test harness) there is no decision and nothing is limited but the
-//! per-peer caps ([`per_peer`]), which hold always.
-
-mod per_peer;
+//! per-peer caps ([`SERVED_PER_WINDOW`] a minute), which hold always.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use libp2p::PeerId;
 
-use crate::policy::{decide, Decision, Signals, TokenBucket, WaitMs};
+use crate::policy::{decide, Allowance, Decision, Signals, TokenBucket, WaitMs};
+
+/// Bytes one peer may be served in one [`WINDOW_MS`], shard and probe
+/// bytes alike, however many streams it opens: a quarter of a 1 GiB file
+/// a minute, far more than one holder's share of a get. A fetcher that
+/// meets the cap goes on to the file's other holders.
+pub const SERVED_PER_WINDOW: u64 = 256 * 1024 * 1024;
+/// The window the per-peer caps are counted over.
+pub const WINDOW_MS: f64 = 60_000.0;
+/// Most peers counted at once.
+const MAX_PEERS: usize = 1024;
 
 /// The most bytes served at once after a quiet spell: one shard of a
 /// 1 MiB segment with room to spare.
@@ -30,7 +38,7 @@ pub struct Gate {
     signals: Option<Signals>,
     decision: Option<Decision>,
     bucket: TokenBucket,
-    per_peer: per_peer::PerPeer,
+    per_peer: Allowance<PeerId>,
 }
 
 /// What the peer itself knows about its contribution.
@@ -50,7 +58,7 @@ impl Default for Gate {
             signals: None,
             decision: None,
             bucket: TokenBucket::new(0, BURST_BYTES, now_ms()),
-            per_peer: per_peer::PerPeer::default(),
+            per_peer: Allowance::new(SERVED_PER_WINDOW, WINDOW_MS, MAX_PEERS),
         }
     }
 }
@@ -149,7 +157,8 @@ fn why(decision: &Decision, fallback: &str) -> String {
         .unwrap_or_else(|| fallback.to_owned())
 }
 
-fn now_ms() -> f64 {
+/// Unix time in ms, as allowances count it.
+pub fn now_ms() -> f64 {
     web_time::SystemTime::now()
         .duration_since(web_time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64() * 1000.0)

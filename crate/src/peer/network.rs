@@ -27,6 +27,7 @@ use libp2p::PeerId;
 use super::blocks::{Blocks, Holder, Search};
 use crate::format::{Link, Manifest};
 use crate::hash::Hash;
+use crate::net::ticket::Ticket;
 use crate::transfer::{self, Answers, Reach, ShardSink, ShardSource, TransferError};
 pub use get::{open, Opened};
 pub use health::{health, Health};
@@ -181,6 +182,10 @@ impl ShardSink for Network {
         self.uploads().store(holder, hash, bytes).await
     }
 
+    async fn store_copy(&self, holder: Holder, hash: Hash, bytes: &[u8]) -> transfer::Result<()> {
+        self.uploads().store_copy(holder, hash, bytes).await
+    }
+
     fn hint(&self, holder: Holder) -> Option<Vec<u8>> {
         self.uploads().hint(holder)
     }
@@ -207,6 +212,36 @@ pub struct Uploads {
     pub blocks: Blocks,
 }
 
+impl Uploads {
+    /// One PUT, with `ticket` if any; checks the holder names the block.
+    async fn put(
+        &self,
+        holder: Holder,
+        hash: Hash,
+        bytes: &[u8],
+        ticket: Option<Ticket>,
+    ) -> transfer::Result<()> {
+        let stored = match self.blocks.put_with(holder, bytes.to_vec(), ticket).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                // A contributor whose connection dropped is dialed again in
+                // the background, so the putter's next try can reach it.
+                if let (TransferError::Unreachable { .. }, Holder::Peer(peer)) = (&e, holder) {
+                    self.blocks.reconnect(peer);
+                }
+                return Err(e);
+            }
+        };
+        match stored == hash {
+            true => Ok(()),
+            false => Err(TransferError::Protocol {
+                holder: holder.to_string(),
+                message: format!("stored {hash} as {stored}"),
+            }),
+        }
+    }
+}
+
 impl ShardSink for Uploads {
     type Holder = Holder;
 
@@ -227,26 +262,14 @@ impl ShardSink for Uploads {
     }
 
     async fn store(&self, holder: Holder, hash: Hash, bytes: &[u8]) -> transfer::Result<()> {
-        let stored = match self.blocks.put(holder, bytes.to_vec()).await {
-            Ok(stored) => stored,
-            Err(e) => {
-                // A contributor whose connection dropped is dialed again in
-                // the background, so the putter's next try can reach it.
-                if let (TransferError::Unreachable { .. }, Holder::Peer(peer)) = (&e, holder) {
-                    self.blocks.reconnect(peer);
-                }
-                return Err(e);
-            }
-        };
-        match stored == hash {
-            true => Ok(()),
-            false => Err(TransferError::Protocol {
-                holder: holder.to_string(),
-                message: format!("stored {hash} as {stored}"),
-            }),
-        }
+        self.put(holder, hash, bytes, None).await
     }
 
+    /// With the node's placement ticket.
+    async fn store_copy(&self, holder: Holder, hash: Hash, bytes: &[u8]) -> transfer::Result<()> {
+        let ticket = self.blocks.ticket(hash, bytes.len()).await?;
+        self.put(holder, hash, bytes, Some(ticket)).await
+    }
     fn hint(&self, holder: Holder) -> Option<Vec<u8>> {
         match holder {
             Holder::Peer(peer) => Some(peer.to_bytes()),

@@ -138,6 +138,13 @@ pub async fn delete_and_list(store: Store) {
     assert_eq!(all.len(), 4);
     assert!(all.iter().all(|e| e.hash != gone && e.class == Class::Own));
     assert_eq!(store.usage().own, 100 + 101 + 103 + 104);
+    // A batch: the ones there go in one transaction, the rest are counted out.
+    let batch = [shards[0].hash(), gone, shards[4].hash()];
+    assert_eq!(store.delete_many(&batch).await.unwrap(), 2);
+    assert_eq!(store.usage().own, 101 + 103);
+    assert_eq!(store.list(None, 10).len(), 2);
+    let too_many = vec![gone; crate::store::MAX_BATCH + 1];
+    assert!(store.delete_many(&too_many).await.is_err());
     store.close();
 }
 

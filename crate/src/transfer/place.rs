@@ -67,7 +67,7 @@ pub(super) async fn place_shards<S: ShardSink>(
             else {
                 return;
             };
-            match store_with_retries(sink, peer, shard.hash, &shard.bytes, COPY_ATTEMPTS).await {
+            match store_with_retries(sink, peer, shard.hash, &shard.bytes, Role::Copy).await {
                 Ok(()) => {
                     places.tally.borrow_mut().add(&peer, shard.bytes.len());
                     places.confirmed.borrow_mut().insert(peer);
@@ -98,7 +98,7 @@ async fn store_on_a_node<S: ShardSink>(
     let mut last = None;
     for step in 0..ranked.len() {
         let node = ranked[(start + step) % ranked.len()];
-        match store_with_retries(sink, node, hash, bytes, REQUIRED_ATTEMPTS).await {
+        match store_with_retries(sink, node, hash, bytes, Role::Required).await {
             Ok(()) => return Ok(node),
             Err(e) => {
                 tracing::warn!(%node, error = %e, "a node did not take a shard; trying the next");
@@ -126,7 +126,7 @@ pub(super) async fn store_manifest<S: ShardSink>(
         if stored == wanted {
             break;
         }
-        match store_with_retries(sink, node, hash, manifest, REQUIRED_ATTEMPTS).await {
+        match store_with_retries(sink, node, hash, manifest, Role::Required).await {
             Ok(()) => {
                 stored += 1;
                 tally.borrow_mut().add(&node, manifest.len());
@@ -146,16 +146,32 @@ pub(super) async fn store_manifest<S: ShardSink>(
 
 /// Stores one block on `holder` in up to `attempts` tries; only a
 /// transient failure (timeout, lost connection) is tried again.
+/// What a store is for: a node's required copy, or a contributor's
+/// best-effort one (with a placement ticket, [`ShardSink::store_copy`]).
+#[derive(Clone, Copy)]
+enum Role {
+    Required,
+    Copy,
+}
+
 async fn store_with_retries<S: ShardSink>(
     sink: &S,
     holder: S::Holder,
     hash: Hash,
     bytes: &[u8],
-    attempts: u32,
+    role: Role,
 ) -> Result<()> {
+    let attempts = match role {
+        Role::Required => REQUIRED_ATTEMPTS,
+        Role::Copy => COPY_ATTEMPTS,
+    };
     let mut attempt = 1;
     loop {
-        match sink.store(holder, hash, bytes).await {
+        let stored = match role {
+            Role::Required => sink.store(holder, hash, bytes).await,
+            Role::Copy => sink.store_copy(holder, hash, bytes).await,
+        };
+        match stored {
             Ok(()) => return Ok(()),
             Err(e) if e.is_transient() && attempt < attempts => {
                 tracing::debug!(%holder, error = %e, attempt, "retrying a shard");

@@ -35,6 +35,7 @@ use super::place::{place_shards, store_manifest, Places};
 use super::progress::{OnProgress, Stage, Tally};
 use super::source::ShardSink;
 use crate::format::{self, EncodedSegment, Encoder, FileKey, Finished, Link, Params, Shard};
+use crate::hash::Hash;
 use crate::store::{self, Class, Store};
 
 /// Segments being written to the stash at once while the encoder reads on.
@@ -133,22 +134,26 @@ pub async fn put<S: ShardSink>(
             finished
         }
         Some(early) => {
-            let finished = placer
-                .stash_while_encoding(early.stash, reader, encoder)
-                .await?;
-            let hints = std::iter::once(early.hint)
-                .chain(contributors.iter().filter_map(|h| sink.hint(*h)))
-                .collect();
-            let finished = finished.with_hints(hints)?;
-            store_manifest(sink, &nodes, &finished.manifest_blob, &tally).await?;
-            (early.on_link)(&finished.link);
-            report(Stage::Storing, 0);
-            // Placed or failed, the stash is emptied: a failed put's link
-            // is withdrawn, and nothing is left to grow the stash.
-            let placed = placer.place_from(early.stash, &finished.manifest).await;
-            unstash(early.stash, &finished.manifest).await;
-            placed?;
-            finished
+            let stashed = RefCell::new(Vec::new());
+            let put = async {
+                let finished = placer
+                    .stash_while_encoding(early.stash, &stashed, reader, encoder)
+                    .await?;
+                let hints = std::iter::once(early.hint)
+                    .chain(contributors.iter().filter_map(|h| sink.hint(*h)))
+                    .collect();
+                let finished = finished.with_hints(hints)?;
+                store_manifest(sink, &nodes, &finished.manifest_blob, &tally).await?;
+                (early.on_link)(&finished.link);
+                report(Stage::Storing, 0);
+                placer.place_from(early.stash, &finished.manifest).await?;
+                Ok::<_, TransferError>(finished)
+            }
+            .await;
+            // Placed or failed at any step, the stash is emptied: a failed
+            // put's link is withdrawn, and nothing is left to grow it.
+            unstash(early.stash, &stashed.into_inner()).await;
+            put?
         }
     };
     let confirmed: Vec<S::Holder> = confirmed.into_inner().into_iter().collect();
@@ -191,9 +196,11 @@ impl<S: ShardSink, R: Fn(Stage, u64)> Placer<'_, S, R> {
 
     /// Encodes everything into `stash`, reporting stage `Encoding`; the
     /// store writes while the encoder reads on.
+    /// Every shard written goes into `stashed`, for [`unstash`].
     async fn stash_while_encoding(
         &self,
         stash: &Store,
+        stashed: &RefCell<Vec<Hash>>,
         reader: impl AsyncRead + Unpin,
         encoder: Encoder,
     ) -> Result<Finished> {
@@ -203,6 +210,8 @@ impl<S: ShardSink, R: Fn(Stage, u64)> Placer<'_, S, R> {
             queue.map(Ok::<_, TransferError>).try_for_each_concurrent(
                 STASH_WRITES_IN_FLIGHT,
                 |segment| async move {
+                    let hashes = segment.shards.iter().map(|s| s.hash);
+                    stashed.borrow_mut().extend(hashes);
                     let shards = segment.shards.into_iter();
                     let shards = shards.map(|s| store::Shard::new(s.bytes)).collect();
                     stash.put_many(shards, Class::Own).await?;
@@ -221,11 +230,7 @@ impl<S: ShardSink, R: Fn(Stage, u64)> Placer<'_, S, R> {
         let segments = futures::stream::iter(manifest.shards.iter().enumerate()).then(
             |(index, hashes)| async move {
                 let reads = hashes.iter().enumerate().map(|(i, hash)| async move {
-                    let bytes = stash.get(*hash).await.map_err(|e| {
-                        TransferError::Internal(format!(
-                            "shard {hash}, kept here until placed, cannot be read: {e}"
-                        ))
-                    })?;
+                    let bytes = stash.get(*hash).await?;
                     Ok::<_, TransferError>(Shard {
                         index: i,
                         hash: *hash,
@@ -305,12 +310,14 @@ where
     Ok(finished)
 }
 
-/// Removes a put's shards from `stash`. Best effort: what stays is this
-/// peer's own data, served and never evicted; it is logged.
-async fn unstash(stash: &Store, manifest: &format::Manifest) {
-    for hash in manifest.shards.iter().flatten() {
-        if let Err(e) = stash.delete(*hash).await {
-            tracing::warn!(%hash, error = %e, "a placed shard stays in this peer's store");
+/// Removes a put's shards from `stash`, a batch at a time. Best effort:
+/// what stays is this peer's own data, served and never evicted; it is
+/// logged.
+async fn unstash(stash: &Store, hashes: &[Hash]) {
+    for batch in hashes.chunks(store::MAX_BATCH) {
+        if let Err(e) = stash.delete_many(batch).await {
+            let count = batch.len();
+            tracing::warn!(count, error = %e, "placed shards stay in this peer's store");
         }
     }
 }

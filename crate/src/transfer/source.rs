@@ -115,6 +115,18 @@ pub trait ShardSink {
         bytes: &[u8],
     ) -> impl Future<Output = Result<()>>;
 
+    /// Stores a best-effort copy on `holder`, a contributor: contributing
+    /// browsers want a node's placement ticket with each shard
+    /// ([`crate::net::ticket`]), which the sink gets first.
+    fn store_copy(
+        &self,
+        holder: Self::Holder,
+        hash: Hash,
+        bytes: &[u8],
+    ) -> impl Future<Output = Result<()>> {
+        self.store(holder, hash, bytes)
+    }
+
     /// How the manifest names `holder` as a placement hint (a peer id's
     /// bytes), or `None` for holders fetchers find anyway.
     fn hint(&self, _holder: Self::Holder) -> Option<Vec<u8>> {

@@ -155,6 +155,7 @@ impl libp2p::core::Transport for Transport {
         {
             // Answered while the last listener went away: drop it.
             let Some((listener_id, local_addr)) = self.listeners.first().cloned() else {
+                tracing::warn!(%peer, "dropping an answered WebRTC connection: no listener left");
                 continue;
             };
             // Where ICE found the remote; `/webrtc` alone if the stats

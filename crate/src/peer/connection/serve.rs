@@ -2,6 +2,12 @@
 //! from the contributed store (bounded concurrency, paced by the policy),
 //! and from the uploads this peer is still placing ([`stash`]), which
 //! anyone may read, outside the policy but within the same bounds.
+//!
+//! A shard is stored for another peer only with a placement ticket signed
+//! by a node of this network ([`crate::net::ticket`]), or within a small
+//! allowance per peer ([`UNTICKETED_PER_WINDOW`] an hour): what a browser
+//! keeps for others is what the network placed, counted against its
+//! uploader's budget on the node that signed.
 
 use futures::channel::mpsc;
 use futures::SinkExt;
@@ -11,14 +17,25 @@ use libp2p::{PeerId, Swarm};
 use super::announce::Announce;
 use super::node_link::NodeLink;
 use super::placers::Placers;
+use crate::hash::Hash;
 use crate::net::block::{self, BlockRequest, BlockResponse, ErrorCode};
-use crate::peer::gate::{pace, SharedGate};
+use crate::net::ticket::Ticket;
+use crate::peer::gate::{now_ms, pace, SharedGate};
 use crate::peer::swarm::Behaviour;
 use crate::peer::{contribute, stash};
+use crate::policy::Allowance;
 use crate::store::{Class, Store};
 
 /// Most block requests served at once; more are refused as busy.
 pub const MAX_SERVING: usize = 8;
+/// Bytes a peer may store here without placement tickets, per
+/// [`UNTICKETED_WINDOW_MS`]: a few small shards, for a peer whose node is
+/// briefly out of reach; a fresh identity gets no more than that.
+pub const UNTICKETED_PER_WINDOW: u64 = 2 * 1024 * 1024;
+/// The window the allowance without tickets is counted over.
+const UNTICKETED_WINDOW_MS: f64 = 3_600_000.0;
+/// Most peers counted for it at once.
+const UNTICKETED_PEERS: usize = 1024;
 /// Longest a shard waits for the bandwidth cap before the request is
 /// answered as busy (the fetcher then tries another holder).
 const PACE_LIMIT_MS: u64 = 10_000;
@@ -41,6 +58,8 @@ pub struct Serve {
     serving: usize,
     /// Who placed shards here, and so may ask for announcements.
     placers: Placers,
+    /// Bytes stored per peer without a ticket.
+    unticketed: Allowance<PeerId>,
     served_tx: mpsc::Sender<Served>,
     served_rx: mpsc::Receiver<Served>,
 }
@@ -54,6 +73,11 @@ impl Serve {
             gate,
             serving: 0,
             placers: Placers::default(),
+            unticketed: Allowance::new(
+                UNTICKETED_PER_WINDOW,
+                UNTICKETED_WINDOW_MS,
+                UNTICKETED_PEERS,
+            ),
             served_tx,
             served_rx,
         }
@@ -87,8 +111,11 @@ impl Serve {
             return;
         };
         let gate = self.gate.clone();
-        let admitted = gate.borrow().admit_request().and_then(|()| match request {
-            BlockRequest::Put(_) => gate.borrow().admit_new_shard(),
+        let admitted = gate.borrow().admit_request().and_then(|()| match &request {
+            BlockRequest::Put { block, ticket } => gate
+                .borrow()
+                .admit_new_shard()
+                .and_then(|()| self.admit_put(node, peer, block, ticket.as_ref())),
             _ => Ok(()),
         });
         if let Err(why) = admitted {
@@ -108,7 +135,7 @@ impl Serve {
             respond(swarm, channel, response);
             return;
         }
-        let is_put = matches!(request, BlockRequest::Put(_));
+        let is_put = matches!(request, BlockRequest::Put { .. });
         let serving = Serving {
             store,
             class: Class::Contributed,
@@ -116,6 +143,32 @@ impl Serve {
             is_put,
         };
         self.spawn(swarm, peer, serving, request, channel);
+    }
+
+    /// Whether `block` from `peer` may be stored: with a ticket a node of
+    /// this network signed for it, or within the peer's allowance.
+    fn admit_put(
+        &mut self,
+        node: &NodeLink,
+        peer: PeerId,
+        block: &[u8],
+        ticket: Option<&Ticket>,
+    ) -> Result<(), String> {
+        let now = now_ms();
+        let Some(ticket) = ticket else {
+            let cost = (block.len() as u64).max(1);
+            if self.unticketed.take(peer, cost, now) {
+                return Ok(());
+            }
+            return Err(format!(
+                "a placement ticket from a node is needed: a peer may store {} MiB an hour here without one",
+                UNTICKETED_PER_WINDOW >> 20
+            ));
+        };
+        ticket
+            .covers(&Hash::of(block), block.len(), (now / 1000.0) as u64)
+            .and_then(|()| ticket.verify(|p| node.is(p) || node.is_other_node(p)))
+            .map_err(|e| e.to_string())
     }
 
     /// Answers a request about shards of an upload still being placed: HAS
