@@ -1,7 +1,7 @@
 // Browser-to-browser libp2p `/webrtc`: two separate browser processes meet
 // through the node's relay, signal over it, and end up on a direct
 // RTCPeerConnection that carries libp2p streams.
-import { test, after } from 'node:test';
+import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { runMeganet, startNode } from './lib/node.mjs';
@@ -10,7 +10,9 @@ import { dialRetrying, noDirectPath, recordPeerConnections, webrtcAddr, iceRepor
 
 const connected = (s) => s.node.state === 'connected';
 const cleanups = [];
-after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
+// Each test's browsers and node go when it ends: left running, they load
+// the machine for the tests after it.
+afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c().catch(() => {}); });
 
 async function peerIn(kind, node, initScript = recordPeerConnections) {
   const browser = await launch(kind);

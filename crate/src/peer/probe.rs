@@ -103,18 +103,44 @@ pub async fn echo(control: &Control, peer: PeerId, data: &[u8]) -> Result<Vec<u8
     if data.len() as u64 > MAX_PROBE_BYTES {
         return Err(format!("at most {MAX_PROBE_BYTES} bytes per echo"));
     }
-    let (mut reader, mut writer) = open(control, peer, ECHO).await?.split();
+    let stream = within(open(control, peer, ECHO), "echo: the stream to open").await??;
+    let (mut reader, mut writer) = stream.split();
+    let sent = std::cell::Cell::new(false);
     let send = async {
         writer.write_all(data).await?;
+        sent.set(true);
         writer.close().await
     };
     let mut back = Vec::with_capacity(data.len());
     let mut limited = (&mut reader).take(data.len() as u64 + 1);
     let receive = limited.read_to_end(&mut back);
-    let (sent, received) = futures::join!(send, receive);
-    sent.map_err(|e| format!("echo send failed: {e}"))?;
+    let exchange = futures::future::join(send, receive);
+    let Ok((sent_result, received)) = within(exchange, "echo: the answer").await else {
+        return Err(format!(
+            "echo to {peer}: no answer within {} s (data {}, {} bytes back)",
+            PROBE_LIMIT.as_secs(),
+            if sent.get() { "sent" } else { "not all sent" },
+            back.len()
+        ));
+    };
+    sent_result.map_err(|e| format!("echo send failed: {e}"))?;
     received.map_err(|e| format!("echo receive failed: {e}"))?;
     Ok(back)
+}
+
+/// Longest an echo's stream may take to open, and its answer to come: a
+/// probe that hangs is a bug to be named, not waited out.
+const PROBE_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `step` within [`PROBE_LIMIT`], or an error naming `what`.
+async fn within<T>(step: impl std::future::Future<Output = T>, what: &str) -> Result<T, String> {
+    use futures::FutureExt;
+    futures::select! {
+        out = step.fuse() => Ok(out),
+        () = crate::platform::sleep(PROBE_LIMIT).fuse() => {
+            Err(format!("{what} did not come within {} s", PROBE_LIMIT.as_secs()))
+        }
+    }
 }
 
 /// Streams `total` bytes to the remote sink; returns the count it confirms.
