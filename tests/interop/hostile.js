@@ -325,24 +325,36 @@ const BLOCK = '/meganet/block/1.0.0';
 async function provide(count) {
   const out = { stored: 0, refused: 0, other: 0, message: '' };
   for (let i = 0; i < count; i++) {
-    const s = await openStream(BLOCK);
-    await negotiated(s, BLOCK);
-    const body = concat(new Uint8Array([4]), crypto.getRandomValues(new Uint8Array(32)));
-    const len = new Uint8Array(4);
-    new DataView(len.buffer).setUint32(0, body.length, true);
-    s.send(null, concat(len, body));
-    s.send(FIN);
-    const answered = () => s.payload.length >= 4 && s.payload.length >= 4 + new DataView(s.payload.buffer, s.payload.byteOffset).getUint32(0, true);
-    await s.until(() => answered() || s.flags.includes(RESET), 10_000, 'the answer to PROVIDE');
-    const tag = answered() ? s.payload[4] : null;
-    if (tag === 1) out.stored += 1;
-    else if (tag === 5) {
-      out.refused += 1;
-      out.message ||= dec.decode(s.payload.subarray(7));
-    } else out.other += 1;
-    s.channel.close();
+    tally(out, await blockRequest(concat(new Uint8Array([4]), crypto.getRandomValues(new Uint8Array(32))), 'PROVIDE'));
   }
   return out;
+}
+
+/**
+ * Sends one block-protocol request `body` on its own stream, in 16 KB
+ * messages; resolves to the answer's tag (null for none) and its bytes.
+ */
+async function blockRequest(body, what) {
+  const s = await openStream(BLOCK);
+  await negotiated(s, BLOCK);
+  const len = new Uint8Array(4);
+  new DataView(len.buffer).setUint32(0, body.length, true);
+  const message = concat(len, body);
+  for (let at = 0; at < message.length; at += 16000) s.send(null, message.subarray(at, at + 16000));
+  s.send(FIN);
+  const answered = () => s.payload.length >= 4 && s.payload.length >= 4 + new DataView(s.payload.buffer, s.payload.byteOffset).getUint32(0, true);
+  await s.until(() => answered() || s.flags.includes(RESET), 10_000, `the answer to ${what}`);
+  s.channel.close();
+  return answered() ? { tag: s.payload[4], payload: s.payload } : { tag: null };
+}
+
+/** Counts an answer: stored (tag 1), refused (an error, tag 5, keeping the first text) or other. */
+function tally(out, { tag, payload }) {
+  if (tag === 1) out.stored += 1;
+  else if (tag === 5) {
+    out.refused += 1;
+    out.message ||= dec.decode(payload.subarray(7));
+  } else out.other += 1;
 }
 
 /**
@@ -382,22 +394,7 @@ async function put(count, size, ticket = null) {
       new DataView(len.buffer).setUint16(0, t.length, true);
       body = concat(Uint8Array.of(8), len, t, block);
     } else body = concat(Uint8Array.of(1), block);
-    const s = await openStream(BLOCK);
-    await negotiated(s, BLOCK);
-    const len = new Uint8Array(4);
-    new DataView(len.buffer).setUint32(0, body.length, true);
-    const message = concat(len, body);
-    for (let at = 0; at < message.length; at += 16000) s.send(null, message.subarray(at, at + 16000));
-    s.send(FIN);
-    const answered = () => s.payload.length >= 4 && s.payload.length >= 4 + new DataView(s.payload.buffer, s.payload.byteOffset).getUint32(0, true);
-    await s.until(() => answered() || s.flags.includes(RESET), 10_000, 'the answer to PUT');
-    const tag = answered() ? s.payload[4] : null;
-    if (tag === 1) out.stored += 1;
-    else if (tag === 5) {
-      out.refused += 1;
-      out.message ||= dec.decode(s.payload.subarray(7));
-    } else out.other += 1;
-    s.channel.close();
+    tally(out, await blockRequest(body, 'PUT'));
   }
   return out;
 }
