@@ -10,6 +10,7 @@ mod common;
 use libfuzzer_sys::fuzz_target;
 use meganet::audit::MAX_PROOF;
 use meganet::net::block::{BlockRequest, BlockResponse, MAX_BLOCK, MAX_ERROR_LEN, MAX_HAS};
+use meganet::net::ticket::MAX_TICKET;
 
 fuzz_target!(|data: &[u8]| {
     let ((request, response), largest) = common::largest_allocation(|| {
@@ -39,7 +40,10 @@ fuzz_target!(|data: &[u8]| {
         valid => assert_eq!(valid.encode(), data, "one encoding per request"),
     }
     match request {
-        BlockRequest::Put(block) => assert!(block.len() <= MAX_BLOCK),
+        BlockRequest::Put { block, ticket } => {
+            assert!(block.len() <= MAX_BLOCK);
+            assert!(ticket.is_none_or(|t| t.encode().len() <= MAX_TICKET));
+        }
         BlockRequest::Has(hashes) => assert!(hashes.len() <= MAX_HAS),
         _ => {}
     }
