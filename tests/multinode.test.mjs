@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startNode, runMeganet, tempDir, tcpAddr, waitForMesh } from './lib/node.mjs';
 import { waitForStatus } from './lib/browser.mjs';
-import { waitForContributors } from './lib/webrtc.mjs';
+import { dialRetrying, waitForContributors } from './lib/webrtc.mjs';
 import { peers } from './lib/peers.mjs';
 
 const cleanups = [];
@@ -117,7 +117,16 @@ test('a browser holds a second reservation on another node, and stays reachable 
   await uploader.browser.close();
 
   await b.stop();
+  // Reachable: a fresh browser on A dials the holder's /webrtc address
+  // through A's relay. It meets the holder before the get, as a peer open
+  // a while has: A alone holds k of every segment (each of two nodes takes
+  // n/2), so a get whose first WebRTC setup failed under load could be
+  // done from A before the retry (CI saw it once).
   const fetcher = await peerIn('chromium', a);
+  const viaA = (await holder.page.evaluate(() => window.meganet.status().listenAddrs))
+    .find((addr) => addr.includes(`/ws/p2p/${a.peerId}/p2p-circuit/webrtc`));
+  assert.ok(viaA, 'the holder listens through A');
+  await dialRetrying(fetcher.page, `${viaA}/p2p/${holder.id}`);
   const got = await getAndHash(fetcher.page, put.link);
   assert.equal(got.digest, put.digest);
   if (!(got.progress.peers[holder.id] > 0)) {

@@ -83,6 +83,58 @@ test('chromium: a put spreads shards over contributing browsers; a fresh browser
   assert.ok(again.progress.peers.node > 0, 'its shards came from the node');
 });
 
+test('chromium: a holder that says it has shards and then finds none is asked last, in that get and the next', async () => {
+  const node = await startNode();
+  cleanups.push(() => node.stop());
+  const holder = await contributor('chromium', node);
+  const uploader = await peerIn('chromium', node);
+  await connectToContributors(uploader.page, 1);
+  const puts = [await putRandom(uploader.page, 4 * MiB), await putRandom(uploader.page, 4 * MiB)];
+  for (const put of puts) assert.ok(put.progress.peers[holder.id] > 0, `the holder took copies: ${JSON.stringify(put.progress.peers)}`);
+  await uploader.browser.close();
+
+  // The browser drops the holder's shards (storage cleared, or evicted
+  // under pressure) while its peer runs: its index still answers HAS yes,
+  // and each GET finds nothing.
+  const cleared = await holder.page.evaluate(() => new Promise((resolve, reject) => {
+    const open = indexedDB.open('meganet-contributed');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const tx = open.result.transaction('shards', 'readwrite');
+      const shards = tx.objectStore('shards');
+      const count = shards.count();
+      shards.clear();
+      tx.oncomplete = () => { open.result.close(); resolve(count.result); };
+      tx.onerror = () => reject(tx.error);
+    };
+  }));
+  assert.ok(cleared >= 2 * 4 * 8, `cleared ${cleared} shards`);
+  // Each GET for a shard it no longer has logs one line in the holder. A
+  // round trip to its page first: its earlier console lines have arrived.
+  const misses = async () => {
+    await holder.page.evaluate(() => 0);
+    return holder.warnings.filter((w) => w.includes('indexed shard missing from the backend')).length;
+  };
+
+  const fetcher = await peerIn('chromium', node);
+  const demotions = [];
+  fetcher.page.on('console', (m) => { if (m.text().includes('asking a holder last')) demotions.push(m.text()); });
+  await connectToContributors(fetcher.page, 1);
+  const first = await getAndHash(fetcher.page, puts[0].link);
+  assert.equal(first.digest, puts[0].digest, 'the node served what the holder could not');
+  assert.ok(!(first.progress.peers[holder.id] > 0), JSON.stringify(first.progress.peers));
+  const missed = await misses();
+  assert.ok(missed >= 1, `the holder was asked and found nothing: ${holder.warnings.join('\n')}`);
+  assert.ok(demotions.some((d) => d.includes(holder.id)), `the fetcher asks it last: ${demotions.join('\n')}\n${fetcher.warnings.join('\n')}`);
+  // The holder still answers HAS yes for the second file's shards, which
+  // it never had to look for; the next get asks the node first and never
+  // needs the holder.
+  const second = await getAndHash(fetcher.page, puts[1].link);
+  assert.equal(second.digest, puts[1].digest);
+  assert.equal(await misses(), missed, `the holder was not asked for a shard again: ${JSON.stringify(second.progress.peers)}`);
+  assert.ok(second.progress.peers.node >= 4 * MiB, JSON.stringify(second.progress.peers));
+});
+
 test('Firefox and Chromium in one network: each fetches what the other put, from shards both kinds hold', async () => {
   const node = await startNode();
   cleanups.push(() => node.stop());

@@ -14,6 +14,7 @@ mod provided;
 mod stash;
 mod status;
 mod swarm;
+mod websocket;
 
 /// The IndexedDB store a contributing peer keeps shards in, which the
 /// service worker's gateway reads too.

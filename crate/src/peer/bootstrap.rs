@@ -47,15 +47,44 @@ pub fn pick_address(bootstrap: &Bootstrap) -> Option<Multiaddr> {
     websocket(&bootstrap.addrs)
 }
 
-/// The first WebSocket address among `addrs` (a relayed one never).
+/// The first address among `addrs` the WebSocket transport dials
+/// ([`super::websocket::url_of`]: `/ws`, `/wss` or `/tls/ws`, never a
+/// relayed one); on a page served over HTTPS only a secure one, since the
+/// browser blocks `ws://` there.
 fn websocket(addrs: &[String]) -> Option<Multiaddr> {
+    let secure_only = page_is_secure();
     addrs
         .iter()
         .filter_map(|a| a.parse::<Multiaddr>().ok())
         .find(|a| {
-            a.iter().any(|p| matches!(p, Protocol::Ws(_)))
-                && !a.iter().any(|p| matches!(p, Protocol::P2pCircuit))
+            super::websocket::url_of(a).is_some_and(|url| !secure_only || url.starts_with("wss:"))
         })
+}
+
+/// Why [`pick_address`] found nothing, in words that say what to fix.
+pub fn no_address(bootstrap: &Bootstrap) -> String {
+    let insecure = bootstrap
+        .addrs
+        .iter()
+        .filter_map(|a| a.parse::<Multiaddr>().ok())
+        .any(|a| super::websocket::url_of(&a).is_some());
+    if insecure {
+        "this page is served over HTTPS, and the node offers only ws:// addresses, which the \
+         browser blocks here: put the node behind a TLS proxy and advertise the proxy's address \
+         with --external-address /dns4/<host>/tcp/443/wss"
+            .to_owned()
+    } else {
+        "the node offers no WebSocket address".to_owned()
+    }
+}
+
+/// Whether the page (or worker) was loaded over HTTPS.
+fn page_is_secure() -> bool {
+    js_sys::Reflect::get(&js_sys::global(), &"location".into())
+        .and_then(|location| js_sys::Reflect::get(&location, &"protocol".into()))
+        .ok()
+        .and_then(|protocol| protocol.as_string())
+        .is_some_and(|protocol| protocol == "https:")
 }
 
 /// The other nodes of the network the document lists, each with the

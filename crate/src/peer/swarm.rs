@@ -1,4 +1,5 @@
-//! The browser peer's behaviours and transports: WebSocket to nodes,
+//! The browser peer's behaviours and transports: WebSocket to nodes
+//! ([`super::websocket`]),
 //! relayed circuits through them, and direct browser-to-browser WebRTC
 //! (`crate::webrtc`) whose signaling runs over those circuits.
 
@@ -59,7 +60,7 @@ pub fn build(
         .authenticate(noise()?)
         .multiplex(yamux::Config::default())
         .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)));
-    let websocket = libp2p::websocket_websys::Transport::default()
+    let websocket = super::websocket::Transport
         .upgrade(Version::V1Lazy)
         .authenticate(noise()?)
         .multiplex(yamux::Config::default())

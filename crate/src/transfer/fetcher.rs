@@ -222,7 +222,7 @@ impl<S: ShardSource> Fetcher<S> {
 
     fn demote(&mut self, holder: S::Holder, why: &str) {
         if self.demoted.insert(holder) {
-            tracing::info!(%holder, why, "asking a holder last from now on");
+            tracing::warn!(%holder, why, "asking a holder last from now on");
         }
         demoted::note(&holder);
     }

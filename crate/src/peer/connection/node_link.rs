@@ -255,8 +255,7 @@ impl NodeLink {
     /// Dials the node `doc` names, and takes its STUN servers.
     pub fn dial(&mut self, swarm: &mut Swarm<Behaviour>, doc: &Bootstrap) -> Result<(), String> {
         self.ice_servers.set(bootstrap::stun_servers(doc));
-        let addr = bootstrap::pick_address(doc)
-            .ok_or_else(|| "the node offers no WebSocket address".to_owned())?;
+        let addr = bootstrap::pick_address(doc).ok_or_else(|| bootstrap::no_address(doc))?;
         let peer: PeerId = doc
             .peer_id
             .parse()
