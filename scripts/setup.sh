@@ -2,7 +2,7 @@
 # Installs what meganet needs on a fresh machine and skips what is present:
 # the wasm target, wasm-bindgen-cli at the Cargo.lock version, npm packages,
 # and (for tests) Debian's chromium, chromium-driver, firefox-esr,
-# webkit2gtk-driver and xvfb, and cargo-fuzz.
+# webkit2gtk-driver, xvfb, nginx and libnss3-tools (certutil), and cargo-fuzz.
 #   scripts/setup.sh          build tools only
 #   scripts/setup.sh --test   also the browsers the tests drive
 set -euo pipefail
@@ -44,6 +44,10 @@ if [ "${1:-}" = "--test" ]; then
   # WebKit: WebKitGTK's WebDriver and the MiniBrowser it drives, on Xvfb.
   [ -x /usr/bin/WebKitWebDriver ] || missing+=(webkit2gtk-driver)
   [ -x /usr/bin/Xvfb ] || missing+=(xvfb)
+  # tests/proxy.test.mjs: nginx in front of a node, and certutil to make
+  # the browsers trust the test's certificate authority.
+  [ -x /usr/sbin/nginx ] || missing+=(nginx)
+  [ -x /usr/bin/certutil ] || missing+=(libnss3-tools)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]} from Debian"
     sudo_=""; [ "$(id -u)" = 0 ] || sudo_=sudo

@@ -74,6 +74,15 @@ pub struct Config {
     #[arg(long = "external-address", value_name = "MULTIADDR", value_parser = parse_external)]
     pub external: Vec<Multiaddr>,
 
+    /// The URL browsers open the app at when a reverse proxy in front of
+    /// this node terminates TLS (https://host[:port]): browsers are sent
+    /// the proxy's secure WebSocket address (/dns4/host/tcp/port/tls/ws)
+    /// first, the only kind a page served over HTTPS may dial. The proxy
+    /// passes WebSocket upgrades to --ws and the rest to --http
+    /// (docs/DEPLOY.md).
+    #[arg(long = "public-url", value_name = "URL", value_parser = parse_public_url)]
+    pub public_url: Option<Multiaddr>,
+
     /// Bytes of blocks this node stores for others before refusing more.
     #[arg(long, default_value_t = 10 << 30, value_name = "BYTES")]
     pub quota: u64,
@@ -207,6 +216,70 @@ fn parse_external(addr: &str) -> Result<Multiaddr, String> {
     Ok(addr)
 }
 
+/// `https://host[:port]` (or `http://` for a plain proxy) as the
+/// WebSocket address a browser dials through that proxy.
+fn parse_public_url(url: &str) -> Result<Multiaddr, String> {
+    let bad = |why: &str| format!("--public-url {url:?}: {why}, like https://meganet.example");
+    let (rest, secure, default_port) = if let Some(rest) = url.strip_prefix("https://") {
+        (rest, true, 443)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (rest, false, 80)
+    } else {
+        return Err(bad("it must start with https:// (or http://)"));
+    };
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.contains(['/', '?', '#', '@']) {
+        return Err(bad("only a host and a port, no path, query or user"));
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => {
+            let port = port.parse::<u16>().ok().filter(|p| *p != 0);
+            (
+                host,
+                port.ok_or_else(|| bad("the port must be 1 to 65535"))?,
+            )
+        }
+        _ => (authority, default_port),
+    };
+    let host = if let Some(ip) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        let ip = ip
+            .parse::<std::net::Ipv6Addr>()
+            .map_err(|_| bad("not an IPv6 address"))?;
+        libp2p::multiaddr::Protocol::Ip6(ip)
+    } else if let Ok(ip) = host.parse::<std::net::Ipv4Addr>() {
+        libp2p::multiaddr::Protocol::Ip4(ip)
+    } else {
+        let name_ok = !host.is_empty()
+            && host.len() <= 253
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        if !name_ok {
+            return Err(bad("the host must be a DNS name or an IP address"));
+        }
+        libp2p::multiaddr::Protocol::Dns(host.to_owned().into())
+    };
+    let mut addr = Multiaddr::empty()
+        .with(host)
+        .with(libp2p::multiaddr::Protocol::Tcp(port));
+    if secure {
+        addr.push(libp2p::multiaddr::Protocol::Tls);
+    }
+    Ok(addr.with(libp2p::multiaddr::Protocol::Ws("/".into())))
+}
+
+impl Config {
+    /// The addresses announced beyond the listen addresses: the public
+    /// URL's first, then `--external-address`.
+    pub fn advertised(&self) -> Vec<Multiaddr> {
+        self.public_url
+            .iter()
+            .chain(&self.external)
+            .cloned()
+            .collect()
+    }
+}
+
 fn parse_stun(url: &str) -> Result<String, String> {
     crate::net::check_stun_url(url).map(|()| url.to_owned())
 }
@@ -258,6 +331,42 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         relay: RelayLimits,
+    }
+
+    #[test]
+    fn a_public_url_becomes_the_websocket_address_browsers_dial() {
+        let ok = |url: &str| parse_public_url(url).map(|a| a.to_string());
+        assert_eq!(
+            ok("https://meganet.example").unwrap(),
+            "/dns/meganet.example/tcp/443/tls/ws"
+        );
+        assert_eq!(
+            ok("https://meganet.example:8443/").unwrap(),
+            "/dns/meganet.example/tcp/8443/tls/ws"
+        );
+        assert_eq!(
+            ok("https://127.0.0.1:4443").unwrap(),
+            "/ip4/127.0.0.1/tcp/4443/tls/ws"
+        );
+        assert_eq!(
+            ok("https://[::1]:4443").unwrap(),
+            "/ip6/::1/tcp/4443/tls/ws"
+        );
+        assert_eq!(ok("http://10.0.0.2").unwrap(), "/ip4/10.0.0.2/tcp/80/ws");
+        for (url, why) in [
+            ("meganet.example", "must start with https://"),
+            ("wss://meganet.example", "must start with https://"),
+            ("https://meganet.example/app", "no path"),
+            ("https://user@meganet.example", "no path, query or user"),
+            ("https://meganet.example:0", "port must be 1 to 65535"),
+            ("https://meganet.example:99999", "port must be 1 to 65535"),
+            ("https://", "DNS name or an IP address"),
+            ("https://bad_host!", "DNS name or an IP address"),
+            ("https://[zz]:1", "not an IPv6 address"),
+        ] {
+            let e = parse_public_url(url).unwrap_err();
+            assert!(e.contains(why) && e.contains(url), "{url}: {e}");
+        }
     }
 
     #[test]

@@ -160,11 +160,11 @@ impl Node {
                 .listen_on(addr)
                 .with_context(|| format!("cannot listen for {name} on {socket}"))?;
         }
-        for addr in &config.external {
+        let advertised = config.advertised();
+        for addr in &advertised {
             swarm.add_external_address(addr.clone());
         }
-        status.write().await.external_addrs =
-            config.external.iter().map(|a| a.to_string()).collect();
+        status.write().await.external_addrs = advertised.iter().map(|a| a.to_string()).collect();
         let membership = Membership::join(&mut swarm, &config.peers);
         let names_dir = dht.join(names::DIR);
         let kept = names::load(&names_dir, now_ms());

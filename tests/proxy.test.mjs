@@ -1,0 +1,178 @@
+// Behind a real reverse proxy (issue 21): Debian's nginx terminates TLS
+// with a certificate from a certificate authority made at test time, which
+// Chromium and Firefox are made to trust through their NSS databases (no
+// "ignore certificate errors"). The node, started with --public-url, sends
+// browsers the proxy's secure WebSocket address; over it a Chromium and a
+// Firefox put and get, Chromium finds the app installable, and a page
+// served over HTTPS by a node that offers only ws:// says what to fix.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import net from 'node:net';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { startNode, tempDir } from './lib/node.mjs';
+import { BROWSERS, FLAGS, openApp, screenshot, waitForStatus } from './lib/browser.mjs';
+import { launchFirefox } from './lib/firefox.mjs';
+import { peers } from './lib/peers.mjs';
+
+const cleanups = [];
+after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
+const { putRandom, getAndHash } = peers(cleanups);
+
+const openssl = (dir, ...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+
+/** A throwaway CA and a certificate it signed for 127.0.0.1 and localhost. */
+function certificates() {
+  const dir = tempDir('meganet-ca-');
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  openssl(dir, 'req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2',
+    '-subj', '/CN=meganet test CA', '-addext', 'basicConstraints=critical,CA:TRUE',
+    '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  openssl(dir, 'req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+  writeFileSync(path.join(dir, 'server.ext'), [
+    'subjectAltName=IP:127.0.0.1,DNS:localhost', 'extendedKeyUsage=serverAuth', 'basicConstraints=CA:FALSE', '',
+  ].join('\n'));
+  openssl(dir, 'x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+    '-out', 'server.pem', '-days', '2', '-extfile', 'server.ext');
+  return { ca: path.join(dir, 'ca.pem'), cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server.key') };
+}
+
+/** An NSS database in `dir` that trusts `ca` for TLS servers (what both browsers read). */
+function trust(dir, ca) {
+  mkdirSync(dir, { recursive: true });
+  execFileSync('certutil', ['-N', '-d', `sql:${dir}`, '--empty-password']);
+  execFileSync('certutil', ['-A', '-d', `sql:${dir}`, '-n', 'meganet test CA', '-t', 'C,,', '-i', ca]);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => { const { port } = server.address(); server.close(() => resolve(port)); });
+  });
+}
+
+/**
+ * nginx on 127.0.0.1:`port`, terminating TLS: WebSocket upgrades go to
+ * the node's --ws listener, everything else to its --http one. The same
+ * configuration as docs/DEPLOY.md, with test paths.
+ */
+async function nginx({ port, cert, key, http, ws }) {
+  const dir = tempDir('meganet-nginx-');
+  const conf = `
+${process.getuid?.() === 0 ? 'user root;' : ''}
+worker_processes 1;
+pid ${dir}/nginx.pid;
+events { worker_connections 512; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+${readFileSync(new URL('../docs/nginx-meganet.conf', import.meta.url), 'utf8')
+    .replaceAll('127.0.0.1:8080', `127.0.0.1:${http}`)
+    .replaceAll('127.0.0.1:4001', `127.0.0.1:${ws}`)
+    .replaceAll('listen 443 ssl;', `listen 127.0.0.1:${port} ssl;`)
+    .replaceAll('/etc/ssl/meganet/fullchain.pem', cert)
+    .replaceAll('/etc/ssl/meganet/privkey.pem', key)}
+}`;
+  writeFileSync(path.join(dir, 'nginx.conf'), conf);
+  const child = spawn('nginx', ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  cleanups.push(() => new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGQUIT'); }));
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const up = await new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true); });
+      socket.on('error', () => resolve(false));
+    });
+    if (up) return;
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`nginx did not start: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A browser of `kind` that trusts `ca`: Chromium reads $HOME/.pki/nssdb, Firefox its profile. */
+async function trustingBrowser(kind, ca) {
+  if (kind === 'firefox') {
+    const profile = tempDir('meganet-firefox-');
+    trust(profile, ca);
+    const browser = await launchFirefox({ userDataDir: profile });
+    cleanups.push(() => browser.close());
+    return browser;
+  }
+  const home = tempDir('meganet-home-');
+  trust(path.join(home, '.pki', 'nssdb'), ca);
+  // A persistent profile: an app is not installable from an incognito-like one.
+  const context = await chromium.launchPersistentContext(path.join(home, 'profile'), {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: FLAGS, env: { ...process.env, HOME: home },
+  });
+  cleanups.push(() => context.close());
+  return { newContext: async () => context, close: () => context.close() };
+}
+
+const listenPort = (status, pattern) => Number(status.listenAddrs.find((a) => pattern.test(a))?.match(/\/tcp\/(\d+)\//)?.[1]);
+
+test('behind nginx terminating TLS: the node sends its --public-url as a wss address; Chromium and Firefox put and get over it, and the app is installable', async () => {
+  const { ca, cert, key } = certificates();
+  const port = await freePort();
+  const publicUrl = `https://127.0.0.1:${port}`;
+  const node = await startNode({ args: ['--public-url', publicUrl] });
+  cleanups.push(() => node.stop());
+  const status = await node.status();
+  const http = Number(new URL(node.url).port);
+  const ws = listenPort(status, /\/tcp\/\d+\/ws$/);
+  await nginx({ port, cert, key, http, ws });
+
+  // The bootstrap document, fetched through the proxy, names the proxy's
+  // secure address first.
+  const bootstrap = await new Promise((resolve, reject) => {
+    https.get(`${publicUrl}/bootstrap.json`, { ca: readFileSync(ca) }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+  assert.equal(JSON.parse(bootstrap).addrs[0], `/ip4/127.0.0.1/tcp/${port}/tls/ws/p2p/${node.peerId}`);
+
+  const kinds = BROWSERS.includes('firefox') ? ['chromium', 'firefox'] : ['chromium', 'chromium'];
+  const pages = [];
+  for (const kind of kinds) {
+    const app = await openApp(await trustingBrowser(kind, ca), `${publicUrl}/`);
+    const s = await waitForStatus(app.page, (st) => st.node.state === 'connected');
+    assert.match(s.node.addr ?? '', new RegExp(`/tcp/${port}/tls/ws/`), `${kind} reached the node through the proxy: ${JSON.stringify(s.node)}`);
+    assert.deepEqual(app.errors, []);
+    pages.push(app.page);
+  }
+
+  const put = await putRandom(pages[0], 3 << 20);
+  const got = await getAndHash(pages[1], put.link);
+  assert.equal(got.digest, put.digest);
+  assert.ok(put.link.startsWith(`${publicUrl}/`), `the link names the public URL: ${put.link}`);
+  await screenshot(pages[0], 'proxy-https');
+
+  // Installable: Chromium's own check, over HTTPS from the proxy.
+  const chromiumPage = pages[0];
+  await chromiumPage.evaluate(() => navigator.serviceWorker.ready);
+  const cdp = await chromiumPage.context().newCDPSession(chromiumPage);
+  const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
+  assert.deepEqual(installabilityErrors, []);
+});
+
+test('a page served over HTTPS by a node that offers only ws:// says what to fix', async () => {
+  const { ca, cert, key } = certificates();
+  const port = await freePort();
+  const node = await startNode();
+  cleanups.push(() => node.stop());
+  const status = await node.status();
+  await nginx({ port, cert, key, http: Number(new URL(node.url).port), ws: listenPort(status, /\/tcp\/\d+\/ws$/) });
+  const app = await openApp(await trustingBrowser('chromium', ca), `https://127.0.0.1:${port}/`);
+  const s = await waitForStatus(app.page, (st) => /only ws:\/\/ addresses/.test(st.node.error ?? ''));
+  assert.match(s.node.error, /--external-address \/dns4\/<host>\/tcp\/443\/wss/);
+});
