@@ -34,13 +34,32 @@ async function waitForRole(page, want, timeout = 30_000) {
   await page.waitForFunction((r) => window.meganetTab && window.meganetTab.role === r, want, { timeout, polling: 100 });
 }
 
-/** SHA-256 of what the fetch card's Save link holds. */
-function savedDigest(page) {
-  return page.evaluate(async () => {
-    const buf = await (await fetch(document.getElementById('fetch-save').href)).arrayBuffer();
-    const digest = await crypto.subtle.digest('SHA-256', buf);
-    return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+/** Warnings and errors the pages' consoles print, kept to explain a failure. */
+const consoleLines = [];
+function keepConsole(page, who) {
+  page.on('console', (m) => { if (/warn|error/.test(m.type())) consoleLines.push(`${who}: ${m.text().slice(0, 400)}`); });
+}
+
+/** SHA-256 of what the fetch card's Save link holds; a failure says which step failed and what the consoles said. */
+async function savedDigest(page) {
+  const result = await page.evaluate(async () => {
+    const href = document.getElementById('fetch-save').href;
+    let res;
+    try {
+      res = await fetch(href);
+    } catch (e) {
+      return { error: `fetching ${href}: ${e.message}` };
+    }
+    if (!res.ok) return { error: `${href} answered ${res.status}: ${(await res.text()).slice(0, 300)}` };
+    try {
+      const digest = await crypto.subtle.digest('SHA-256', await res.arrayBuffer());
+      return { digest: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('') };
+    } catch (e) {
+      return { error: `reading ${href}: ${e.message}` };
+    }
   });
+  if (result.error) throw new Error(`${result.error}\n${consoleLines.slice(-30).join('\n')}`);
+  return result.digest;
 }
 
 /** Opens `link` in a fresh profile of `browser`; resolves to the saved file's digest. */
@@ -67,12 +86,14 @@ test(`${kind}: two tabs run one peer; the second puts through the first and take
 
   // The first tab runs the peer.
   const first = await openApp(browser, node.url);
+  keepConsole(first.page, `${kind} host tab`);
   await waitForRole(first.page, 'host');
   const hostStatus = await waitForStatus(first.page, connected);
   const id = hostStatus.peerId;
 
   // The second tab of the same profile starts none: it shows the host's status.
   const second = await openTab(first.context, node.url);
+  keepConsole(second.page, `${kind} second tab`);
   assert.equal(await role(second.page), 'client');
   const clientStatus = await waitForStatus(second.page, connected);
   assert.equal(clientStatus.peerId, id, 'the second tab shows the host\'s peer');

@@ -21,7 +21,7 @@ pub mod stream;
 mod varint;
 
 #[cfg(wasm_browser)]
-mod channel;
+pub(crate) mod channel;
 #[cfg(wasm_browser)]
 pub mod connection;
 #[cfg(wasm_browser)]

@@ -165,18 +165,21 @@ mod signed {
     impl Ticket {
         /// A ticket for `shard` of `size` bytes, good for
         /// [`LIFETIME_SECS`] from `now_s`, signed with `key`.
-        pub fn issue(key: &Keypair, shard: Hash, size: u32, now_s: u64) -> Self {
+        pub fn issue(
+            key: &Keypair,
+            shard: Hash,
+            size: u32,
+            now_s: u64,
+        ) -> Result<Self, libp2p::identity::SigningError> {
             let expires_s = now_s + LIFETIME_SECS;
-            let signature = key
-                .sign(&signed_bytes(&shard, size, expires_s))
-                .unwrap_or_default();
-            Self {
+            let signature = key.sign(&signed_bytes(&shard, size, expires_s))?;
+            Ok(Self {
                 shard,
                 size,
                 expires_s,
                 signer: key.public().to_peer_id().to_bytes(),
                 signature,
-            }
+            })
         }
 
         /// Checks that `is_node` knows the signer and that its signature
@@ -277,10 +280,10 @@ mod tests {
         let node = Keypair::generate_ed25519();
         let node_id = node.public().to_peer_id();
         let stranger = Keypair::generate_ed25519();
-        let ticket = Ticket::issue(&node, Hash::of(b"shard"), 5, 1_000_000);
+        let ticket = Ticket::issue(&node, Hash::of(b"shard"), 5, 1_000_000).unwrap();
         assert_eq!(ticket.verify(|p| *p == node_id), Ok(()));
         assert_eq!(ticket.verify(|_| false), Err(TicketError::UnknownSigner));
-        let forged = Ticket::issue(&stranger, Hash::of(b"shard"), 5, 1_000_000);
+        let forged = Ticket::issue(&stranger, Hash::of(b"shard"), 5, 1_000_000).unwrap();
         assert_eq!(
             forged.verify(|p| *p == node_id),
             Err(TicketError::UnknownSigner),

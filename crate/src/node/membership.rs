@@ -9,6 +9,11 @@
 //! disconnects, is dialed again after a pause of 1 s, doubling to 60 s;
 //! the node runs meanwhile and serves its own browsers.
 //!
+//! After a node joins, this one looks for nodes again (a DHT lookup of
+//! its own id) 2 s later, then at doubling pauses up to 5 minutes: a
+//! node that joined a peer before that peer had met the others still
+//! finds them.
+//!
 //! The nodes connected now form the directory that `/bootstrap.json`
 //! hands to browsers and the CLI, so they can reach holders on any node.
 
@@ -31,6 +36,14 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// Most dial-backs to unverified peers in flight.
 const MAX_VERIFYING: usize = 64;
+/// First pause before this node looks for nodes again (a DHT lookup of
+/// its own id) after a node joined; doubles up to [`MAX_LOOKUP_PAUSE`].
+/// Kademlia's own lookup runs once, half a second after a join: a node
+/// that joins a peer which has not yet met the others finds nobody, and
+/// would wait for Kademlia's next one, 5 minutes on.
+const FIRST_LOOKUP_PAUSE: Duration = Duration::from_secs(2);
+/// Longest pause between two such lookups.
+const MAX_LOOKUP_PAUSE: Duration = Duration::from_secs(300);
 
 /// A node given with `--peer`.
 struct Configured {
@@ -51,6 +64,31 @@ pub struct Membership {
     dialed: HashSet<ConnectionId>,
     /// Dial-backs to peers that claim to be servers.
     verifying: HashMap<ConnectionId, PeerId>,
+    lookups: Lookups,
+}
+
+/// When this node looks for nodes next (none before a node joined), and
+/// the pause after that.
+#[derive(Default)]
+struct Lookups(Option<(Instant, Duration)>);
+
+impl Lookups {
+    /// A node joined: look again soon.
+    fn joined(&mut self, now: Instant) {
+        self.0 = Some((now + FIRST_LOOKUP_PAUSE, FIRST_LOOKUP_PAUSE));
+    }
+
+    /// Whether a lookup is due now; if so, the next one is set.
+    fn take_due(&mut self, now: Instant) -> bool {
+        match self.0 {
+            Some((due, pause)) if due <= now => {
+                let pause = (pause * 2).min(MAX_LOOKUP_PAUSE);
+                self.0 = Some((now + pause, pause));
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 impl Membership {
@@ -76,8 +114,13 @@ impl Membership {
         membership
     }
 
-    /// Dials the configured nodes whose pause is over.
+    /// Dials the configured nodes whose pause is over, and looks for
+    /// nodes when that is due.
     pub fn tick(&mut self, swarm: &mut Swarm<Behaviour>, now: Instant) {
+        if self.lookups.take_due(now) {
+            // With no known peer there is nothing to ask, and nothing lost.
+            let _ = swarm.behaviour_mut().kad.bootstrap();
+        }
         for c in &mut self.configured {
             if c.due.is_none_or(|due| due > now) {
                 continue;
@@ -208,6 +251,10 @@ impl Membership {
         for addr in &addrs {
             kad.add_address(&peer, addr.clone());
         }
+        if !self.nodes.contains_key(&peer) {
+            // The network changed: what the others know changes too.
+            self.lookups.joined(Instant::now());
+        }
         let entry = self.nodes.entry(peer).or_default();
         for addr in addrs {
             if !entry.contains(&addr) && entry.len() < MAX_NODE_ADDRS {
@@ -283,6 +330,23 @@ mod tests {
         assert!(!is_plain_tcp(
             &"/ip4/127.0.0.1/udp/4002/webrtc-direct".parse().unwrap()
         ));
+    }
+
+    #[test]
+    fn lookups_follow_a_join_at_doubling_pauses() {
+        let start = Instant::now();
+        let at = |secs: u64| start + Duration::from_secs(secs);
+        let mut lookups = Lookups::default();
+        assert!(!lookups.take_due(at(1000)), "none before a node joined");
+        lookups.joined(start);
+        let fired: Vec<u64> = (0..=2000).filter(|&s| lookups.take_due(at(s))).collect();
+        assert_eq!(fired[..8], [2, 6, 14, 30, 62, 126, 254, 510]);
+        assert!(fired.windows(2).all(|w| w[1] - w[0] <= 300));
+        lookups.joined(at(2000));
+        assert!(
+            lookups.take_due(at(2002)),
+            "a new node brings the pause back to 2 s"
+        );
     }
 
     #[test]

@@ -51,10 +51,13 @@ impl Tickets {
         size: u32,
         now_ms: u64,
     ) -> Result<Ticket, String> {
+        // Signed before it is charged: a failure costs the uploader nothing.
+        let ticket = Ticket::issue(&self.key, shard, size, now_ms / 1000)
+            .map_err(|e| format!("this node cannot sign placement tickets: {e}"))?;
         if let Some(charge) = charge {
             self.charge(charge, u64::from(size).max(MIN_CHARGE), now_ms as f64)?;
         }
-        Ok(Ticket::issue(&self.key, shard, size, now_ms / 1000))
+        Ok(ticket)
     }
 
     fn charge(&mut self, charge: Charge, cost: u64, now_ms: f64) -> Result<(), String> {

@@ -177,7 +177,7 @@ impl Connection {
                     ));
                     return;
                 }
-                shared.received.extend(data.to_vec());
+                crate::webrtc::channel::append(&mut shared.received, &data);
                 if let Some(waker) = shared.read_waker.take() {
                     waker.wake();
                 }
@@ -264,11 +264,7 @@ impl AsyncRead for Connection {
     ) -> Poll<io::Result<usize>> {
         let mut shared = self.inner.shared.borrow_mut();
         if !shared.received.is_empty() {
-            let n = buf.len().min(shared.received.len());
-            for (slot, byte) in buf.iter_mut().zip(shared.received.drain(..n)) {
-                *slot = byte;
-            }
-            return Poll::Ready(Ok(n));
+            return Poll::Ready(Ok(crate::webrtc::channel::take(&mut shared.received, buf)));
         }
         match shared.ended.as_deref() {
             // Everything received has been read: the end of the stream.

@@ -186,11 +186,7 @@ impl DataChannel {
                     tracing::warn!("data channel receive buffer full; failing the stream");
                     s.overflowed = true;
                 } else {
-                    let start = s.received.len();
-                    s.received.resize(start + len, 0);
-                    let (a, b) = s.received.as_mut_slices();
-                    // Copy straight into the ring buffer's free tail.
-                    copy_into(&data, a, b, start);
+                    append(&mut s.received, &data);
                 }
                 s.wake_all();
             }
@@ -257,6 +253,28 @@ impl WakerSlot {
     }
 }
 
+/// Appends a received message to `received`, copied straight from the
+/// JavaScript array into the ring buffer's free tail (shared with the
+/// WebSocket transport, `peer/websocket.rs`).
+pub(crate) fn append(received: &mut VecDeque<u8>, data: &js_sys::Uint8Array) {
+    let start = received.len();
+    received.resize(start + data.length() as usize, 0);
+    let (a, b) = received.as_mut_slices();
+    copy_into(data, a, b, start);
+}
+
+/// Moves the oldest received bytes into `buf`, as many as fit; returns
+/// how many.
+pub(crate) fn take(received: &mut VecDeque<u8>, buf: &mut [u8]) -> usize {
+    let n = buf.len().min(received.len());
+    let (a, b) = received.as_slices();
+    let from_a = n.min(a.len());
+    buf[..from_a].copy_from_slice(&a[..from_a]);
+    buf[from_a..n].copy_from_slice(&b[..n - from_a]);
+    received.drain(..n);
+    n
+}
+
 /// Copies `data` into the two halves of a ring buffer starting at `start`.
 fn copy_into(data: &js_sys::Uint8Array, a: &mut [u8], b: &mut [u8], start: usize) {
     let len = data.length() as usize;
@@ -283,11 +301,7 @@ impl AsyncRead for DataChannel {
             // Data that arrived before a close is still delivered.
             let mut s = self.inner.shared.borrow_mut();
             if !s.received.is_empty() && !s.overflowed {
-                let n = buf.len().min(s.received.len());
-                for (dst, src) in buf.iter_mut().zip(s.received.drain(..n)) {
-                    *dst = src;
-                }
-                return Poll::Ready(Ok(n));
+                return Poll::Ready(Ok(take(&mut s.received, buf)));
             }
         }
         match self.poll_open(cx, WakerSlot::Read) {
@@ -338,5 +352,38 @@ impl AsyncWrite for DataChannel {
                 Poll::Pending
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    fn bytes_come_out_in_order_across_the_ring_buffers_wrap() {
+        let mut received: VecDeque<u8> = VecDeque::with_capacity(8);
+        append(
+            &mut received,
+            &js_sys::Uint8Array::from(&[0u8, 1, 2, 3, 4, 5][..]),
+        );
+        let mut buf = [0u8; 4];
+        assert_eq!(take(&mut received, &mut buf), 4);
+        assert_eq!(buf, [0, 1, 2, 3]);
+        // The next message wraps around the end of the ring buffer.
+        append(
+            &mut received,
+            &js_sys::Uint8Array::from(&[6u8, 7, 8, 9, 10][..]),
+        );
+        let mut out = Vec::new();
+        let mut buf = [0u8; 3];
+        loop {
+            let n = take(&mut received, &mut buf);
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(out, [4, 5, 6, 7, 8, 9, 10]);
     }
 }
