@@ -248,7 +248,11 @@ impl Drop for Inner {
         self.socket.set_onopen(None);
         self.socket.set_onclose(None);
         self.socket.set_onerror(None);
-        if self.shared.borrow().ended.is_none() {
+        // Still open, also after an overflow ended it on this side.
+        if matches!(
+            self.socket.ready_state(),
+            WebSocket::CONNECTING | WebSocket::OPEN
+        ) {
             let _ = self
                 .socket
                 .close_with_code_and_reason(1000, "closed by the peer");
