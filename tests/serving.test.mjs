@@ -15,9 +15,14 @@ async function peer(node) {
   const browser = await launchChromium();
   cleanups.push(() => browser.close());
   const app = await openApp(browser, node.url);
+  // Warnings (a lost connection and its cause) explain a failed probe.
+  const warnings = [];
+  app.page.on('console', (m) => { if (/WARN|ERROR/.test(m.text())) warnings.push(m.text().slice(0, 400)); });
   await waitForStatus(app.page, (s) => s.node.state === 'connected');
-  return { ...app, id: await app.page.evaluate(() => window.meganet.id) };
+  return { ...app, warnings, id: await app.page.evaluate(() => window.meganet.id) };
 }
+
+const consoles = (...peers) => peers.map((p) => `${p.id}:\n${p.warnings.join('\n')}`).join('\n');
 
 /** Echoes `n` bytes from `page` through `to`: 'ok', or the error's message. */
 const echo = (page, to, n) => page.evaluate(async ([peer, bytes]) => {
@@ -43,7 +48,7 @@ test('chromium: probes to a peer that does not contribute are refused; they are 
   assert.notEqual(sink, '1000000', 'a non-contributor swallowed a sink');
 
   await serveProbes(b.page);
-  assert.equal(await echo(a.page, b.id, 100_000), 'ok');
+  assert.equal(await echo(a.page, b.id, 100_000), 'ok', consoles(a, b));
 
   await b.page.evaluate(() => window.meganet.contribute({ enabled: false }));
   assert.notEqual(await echo(a.page, b.id, 100_000), 'ok', 'echoed after it stopped contributing');
