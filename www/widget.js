@@ -1,6 +1,8 @@
 // <meganet-widget>: the embeddable consent card. A site adds
 //   <script src="https://<node>/widget.js" async></script>
 //   <meganet-widget></meganet-widget>
+// (or, bundled from npm: `import 'meganet/widget'` and
+// <meta name="meganet-node" content="https://<node>/"> in the page's head)
 // and its visitors may join: only then does the card open a small frame of
 // the meganet origin (widget.html, widget-frame.js) that runs the peer,
 // once the visitor confirms with the frame's own button (this script
@@ -16,8 +18,12 @@
 import { parseStatus } from './widget-protocol.js';
 
 const script = document.currentScript;
-// Where the frame lives: next to this script, on its origin.
-const FRAME_URL = new URL('widget.html', script?.src || location.href);
+// Where the frame lives: on the node the page names in <meta
+// name="meganet-node" content="https://node.example/"> (needed when this
+// script is bundled, as from npm `meganet/widget`: then currentScript is
+// the page's bundle, or none), else next to this script, on its origin.
+const NODE = document.querySelector('meta[name="meganet-node"]')?.content;
+const FRAME_URL = new URL('widget.html', NODE || script?.src || location.href);
 const ORIGIN = FRAME_URL.origin;
 const JOINED_KEY = 'meganet-widget:joined'; // host-page localStorage: reopen the frame next visit
 const LATER_KEY = 'meganet-widget:not-now'; // host-page sessionStorage

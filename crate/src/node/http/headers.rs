@@ -12,6 +12,10 @@
 //! `/widget.html`, which the sites `--widget-frame-ancestors` names may
 //! embed (default any: the widget is meant for other sites; consent is a
 //! click inside the frame, which the host page cannot fake).
+//!
+//! `/bootstrap.json` alone may be read from any origin
+//! (`Access-Control-Allow-Origin: *`): it is public, and an app that uses
+//! the `meganet` npm package on its own site starts its peer from it.
 
 use axum::http::{HeaderMap, HeaderValue};
 
@@ -32,6 +36,9 @@ pub struct Policy {
 
 /// The widget's frame: the one page other sites may embed.
 pub const WIDGET_PAGE: &str = "/widget.html";
+
+/// The bootstrap document: the one resource other origins may read.
+pub const BOOTSTRAP: &str = "/bootstrap.json";
 
 /// The CSP for a response to `path`: `frame-ancestors` is `'none'` but
 /// for the widget's frame, which gets `widget_ancestors`.
@@ -58,6 +65,9 @@ pub fn apply(headers: &mut HeaderMap, path: &str, p: &Policy) {
         HeaderValue::from_static("nosniff"),
     );
     headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    if path == BOOTSTRAP {
+        headers.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    }
 }
 
 /// Checks a `--widget-frame-ancestors` value: `*`, `'self'`, `'none'`, or
@@ -126,6 +136,19 @@ mod tests {
         assert!(policy("/", &any).contains("script-src 'self' 'wasm-unsafe-eval';"));
         assert!(!policy("/", &any).contains("'unsafe-eval'"));
         assert!(!policy("/", &any).contains("'unsafe-inline'"));
+    }
+
+    #[test]
+    fn only_the_bootstrap_document_is_readable_from_other_origins() {
+        let cors = |path| {
+            let mut headers = HeaderMap::new();
+            apply(&mut headers, path, &Policy::default());
+            headers.get("access-control-allow-origin").cloned()
+        };
+        assert_eq!(cors(BOOTSTRAP).unwrap(), "*");
+        for path in ["/", "/status.json", WIDGET_PAGE, "/meganet_bg.wasm"] {
+            assert!(cors(path).is_none(), "{path} readable cross-origin");
+        }
     }
 
     #[test]
