@@ -7,53 +7,18 @@
 // served over HTTPS by a node that offers only ws:// says what to fix.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
-import { startNode, tempDir } from './lib/node.mjs';
-import { BROWSERS, FLAGS, openApp, screenshot, waitForStatus } from './lib/browser.mjs';
-import { launchFirefox } from './lib/firefox.mjs';
+import { getText, startNode, tempDir } from './lib/node.mjs';
+import { BROWSERS, openApp, screenshot, waitForStatus } from './lib/browser.mjs';
 import { peers } from './lib/peers.mjs';
+import { certificates, freePort, trustingBrowser } from './lib/tls.mjs';
 
 const cleanups = [];
 after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
 const { putRandom, getAndHash } = peers(cleanups);
-
-const openssl = (dir, ...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-
-/** A throwaway CA and a certificate it signed for 127.0.0.1 and localhost. */
-function certificates() {
-  const dir = tempDir('meganet-ca-');
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  openssl(dir, 'req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2',
-    '-subj', '/CN=meganet test CA', '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-  openssl(dir, 'req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
-  writeFileSync(path.join(dir, 'server.ext'), [
-    'subjectAltName=IP:127.0.0.1,DNS:localhost', 'extendedKeyUsage=serverAuth', 'basicConstraints=CA:FALSE', '',
-  ].join('\n'));
-  openssl(dir, 'x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
-    '-out', 'server.pem', '-days', '2', '-extfile', 'server.ext');
-  return { ca: path.join(dir, 'ca.pem'), cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server.key') };
-}
-
-/** An NSS database in `dir` that trusts `ca` for TLS servers (what both browsers read). */
-function trust(dir, ca) {
-  mkdirSync(dir, { recursive: true });
-  execFileSync('certutil', ['-N', '-d', `sql:${dir}`, '--empty-password']);
-  execFileSync('certutil', ['-A', '-d', `sql:${dir}`, '-n', 'meganet test CA', '-t', 'C,,', '-i', ca]);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => { const { port } = server.address(); server.close(() => resolve(port)); });
-  });
-}
 
 /**
  * nginx on 127.0.0.1:`port`, terminating TLS: WebSocket upgrades go to
@@ -98,25 +63,6 @@ ${readFileSync(new URL('../docs/nginx-meganet.conf', import.meta.url), 'utf8')
   }
 }
 
-/** A browser of `kind` that trusts `ca`: Chromium reads $HOME/.pki/nssdb, Firefox its profile. */
-async function trustingBrowser(kind, ca) {
-  if (kind === 'firefox') {
-    const profile = tempDir('meganet-firefox-');
-    trust(profile, ca);
-    const browser = await launchFirefox({ userDataDir: profile });
-    cleanups.push(() => browser.close());
-    return browser;
-  }
-  const home = tempDir('meganet-home-');
-  trust(path.join(home, '.pki', 'nssdb'), ca);
-  // A persistent profile: an app is not installable from an incognito-like one.
-  const context = await chromium.launchPersistentContext(path.join(home, 'profile'), {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: FLAGS, env: { ...process.env, HOME: home },
-  });
-  cleanups.push(() => context.close());
-  return { newContext: async () => context, close: () => context.close() };
-}
-
 const listenPort = (status, pattern) => Number(status.listenAddrs.find((a) => pattern.test(a))?.match(/\/tcp\/(\d+)\//)?.[1]);
 
 test('behind nginx terminating TLS: the node sends its --public-url as a wss address; Chromium and Firefox put and get over it, and the app is installable', async () => {
@@ -132,19 +78,13 @@ test('behind nginx terminating TLS: the node sends its --public-url as a wss add
 
   // The bootstrap document, fetched through the proxy, names the proxy's
   // secure address first.
-  const bootstrap = await new Promise((resolve, reject) => {
-    https.get(`${publicUrl}/bootstrap.json`, { ca: readFileSync(ca) }, (res) => {
-      let body = '';
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve(body));
-    }).on('error', reject);
-  });
+  const bootstrap = await getText(`${publicUrl}/bootstrap.json`, ca);
   assert.equal(JSON.parse(bootstrap).addrs[0], `/ip4/127.0.0.1/tcp/${port}/tls/ws/p2p/${node.peerId}`);
 
   const kinds = BROWSERS.includes('firefox') ? ['chromium', 'firefox'] : ['chromium', 'chromium'];
   const pages = [];
   for (const kind of kinds) {
-    const app = await openApp(await trustingBrowser(kind, ca), `${publicUrl}/`);
+    const app = await openApp(await trustingBrowser(kind, ca, cleanups), `${publicUrl}/`);
     const s = await waitForStatus(app.page, (st) => st.node.state === 'connected');
     assert.match(s.node.addr ?? '', new RegExp(`/tcp/${port}/tls/ws/`), `${kind} reached the node through the proxy: ${JSON.stringify(s.node)}`);
     assert.deepEqual(app.errors, []);
@@ -172,7 +112,7 @@ test('a page served over HTTPS by a node that offers only ws:// says what to fix
   cleanups.push(() => node.stop());
   const status = await node.status();
   await nginx({ port, cert, key, http: Number(new URL(node.url).port), ws: listenPort(status, /\/tcp\/\d+\/ws$/) });
-  const app = await openApp(await trustingBrowser('chromium', ca), `https://127.0.0.1:${port}/`);
+  const app = await openApp(await trustingBrowser('chromium', ca, cleanups), `https://127.0.0.1:${port}/`);
   const s = await waitForStatus(app.page, (st) => /only ws:\/\/ addresses/.test(st.node.error ?? ''));
   assert.match(s.node.error, /--external-address \/dns4\/<host>\/tcp\/443\/wss/);
 });

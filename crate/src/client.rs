@@ -78,7 +78,15 @@ impl Client {
         node_url: &str,
         keypair: libp2p::identity::Keypair,
     ) -> anyhow::Result<Self> {
-        let doc = bootstrap::fetch(node_url).await?;
+        Self::from_document(&bootstrap::fetch(node_url).await?, keypair).await
+    }
+
+    /// [`Client::connect_as`] with the node's bootstrap document in hand
+    /// (the node's own repair duty reads it from the node's status).
+    pub async fn from_document(
+        doc: &crate::net::Bootstrap,
+        keypair: libp2p::identity::Keypair,
+    ) -> anyhow::Result<Self> {
         let node: PeerId = doc
             .peer_id
             .parse()

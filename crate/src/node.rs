@@ -16,6 +16,7 @@ mod repair;
 mod storage;
 mod swarm;
 mod tickets;
+mod tls;
 
 pub use config::Config;
 pub use repair::{RepairConfig, DEFAULT_REPAIR_THRESHOLD};
@@ -36,6 +37,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             crate::net::MAX_ICE_SERVERS
         );
     }
+    let certs = config
+        .tls_files()
+        .map(tls::Certs::load)
+        .transpose()
+        .context("cannot use the TLS certificate")?;
     let secrets = identity::Secrets::load(&config.data)?;
     let peer_id = secrets.keypair.public().to_peer_id();
     let status = Arc::new(RwLock::new(NodeStatus {
@@ -53,6 +59,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let sites_listener = tokio::net::TcpListener::bind(config.sites)
         .await
         .with_context(|| format!("cannot listen for the sites' origin on {}", config.sites))?;
+    let http_addr = listener.local_addr()?;
+    let sites_addr = sites_listener.local_addr()?;
+    let (listeners, secure) = match &certs {
+        None => (Listeners::Plain(listener, sites_listener), None),
+        Some(certs) => {
+            let (listeners, secure) =
+                secure_listeners(certs, listener, sites_listener, config.wss).await?;
+            (listeners, Some(secure))
+        }
+    };
     let blocks = config.data.join("blocks");
     let store = crate::store::Store::open_disk(
         &blocks,
@@ -84,20 +100,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         storage,
         caps.clone(),
         duty_peer,
+        secure,
     )
     .await?;
-    let http_addr = listener.local_addr()?;
-    let loopback = std::net::SocketAddr::new(
-        match http_addr.ip() {
-            ip if ip.is_unspecified() && ip.is_ipv6() => std::net::Ipv6Addr::LOCALHOST.into(),
-            ip if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
-            ip => ip,
-        },
-        http_addr.port(),
-    );
     // The engine's futures stay on one thread: the duty gets its own.
     let (repair_config, duty_status) = (config.repair.clone(), status.clone());
-    let url = format!("http://{loopback}/");
     std::thread::Builder::new()
         .name("repair".into())
         .spawn(move || {
@@ -110,7 +117,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     caps,
                     ledger,
                     peer_id,
-                    url,
                     duty_status,
                     duty_identity,
                 )),
@@ -118,36 +124,29 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             }
         })
         .context("cannot start the repair duty")?;
-    let sites_addr = sites_listener.local_addr()?;
     let (stop_http, http_stopped) = tokio::sync::watch::channel(false);
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-    };
     let options = http::Options {
         www: config.www.clone(),
         widget_ancestors: config.widget_frame_ancestors.clone(),
         details: config.status_details,
         sites_port: Some(sites_addr.port()),
     };
-    let app_origins = http::sites::app_origins(http_addr);
-    let http = tokio::spawn(http::serve(
-        listener,
-        options,
-        status.clone(),
-        stopped(http_stopped.clone()),
-    ));
-    let sites = tokio::spawn(http::sites::serve(
-        sites_listener,
-        config.www.clone(),
-        app_origins,
-        stopped(http_stopped),
-    ));
+    let scheme = if certs.is_some() { "https" } else { "http" };
+    let app_origins = http::sites::app_origins(http_addr, scheme);
+    let (http, sites) = match listeners {
+        Listeners::Plain(app, sites) => {
+            serve(app, sites, options, app_origins, &status, http_stopped)
+        }
+        Listeners::Tls(app, sites) => {
+            serve(app, sites, options, app_origins, &status, http_stopped)
+        }
+    };
 
     tracing::info!(%peer_id, "node started");
     println!("meganet node {peer_id}");
     // "web app:" last: scripts and tests wait for it, and may stop reading.
-    println!("sites: http://{sites_addr}/");
-    println!("web app: http://{http_addr}/");
+    println!("sites: {scheme}://{sites_addr}/");
+    println!("web app: {scheme}://{http_addr}/");
 
     tokio::select! {
         result = node.run() => result?,
@@ -159,6 +158,92 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = sites.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The app's and the sites' HTTP listeners: plain, or behind the node's
+/// own TLS.
+enum Listeners {
+    Plain(tokio::net::TcpListener, tokio::net::TcpListener),
+    Tls(tls::accept::HttpListener, tls::accept::HttpListener),
+}
+
+/// Starts the TLS accept loops: the app's port (which also takes the
+/// secure WebSocket, unless `wss` gives it a port of its own) and the
+/// sites' port. Returns the HTTP servers' listeners, and where libp2p
+/// listens for the secure WebSocket with the connections it gets.
+async fn secure_listeners(
+    certs: &Arc<tls::Certs>,
+    app: tokio::net::TcpListener,
+    sites: tokio::net::TcpListener,
+    wss: Option<std::net::SocketAddr>,
+) -> anyhow::Result<(Listeners, (std::net::SocketAddr, tls::transport::Inbound))> {
+    use tls::accept::{queue, spawn, HttpListener, Routes};
+    let server = certs.server_config()?;
+    let (app_addr, sites_addr) = (app.local_addr()?, sites.local_addr()?);
+    let (to_libp2p, websockets) = queue();
+    let (to_app, app_queue) = queue();
+    let (to_sites, sites_queue) = queue();
+    let wss_addr = match wss {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for secure WebSocket on {addr}"))?;
+            let bound = listener.local_addr()?;
+            let routes = Routes {
+                http: None,
+                websocket: Some(to_libp2p.clone()),
+            };
+            spawn(listener, server.clone(), routes);
+            bound
+        }
+        None => app_addr,
+    };
+    let routes = Routes {
+        http: Some(to_app),
+        websocket: wss.is_none().then_some(to_libp2p),
+    };
+    spawn(app, server.clone(), routes);
+    let routes = Routes {
+        http: Some(to_sites),
+        websocket: None,
+    };
+    spawn(sites, server, routes);
+    certs.clone().watch(tls::RELOAD_EVERY);
+    let listeners = Listeners::Tls(
+        HttpListener::new(app_queue, app_addr),
+        HttpListener::new(sites_queue, sites_addr),
+    );
+    Ok((
+        listeners,
+        (wss_addr, tls::transport::Inbound::new(wss_addr, websockets)),
+    ))
+}
+
+/// Spawns the app's and the sites' HTTP servers, until `stop` says true.
+fn serve<A, S>(
+    app: A,
+    sites: S,
+    options: http::Options,
+    app_origins: String,
+    status: &Arc<RwLock<NodeStatus>>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> (tokio::task::JoinHandle<()>, tokio::task::JoinHandle<()>)
+where
+    A: axum::serve::Listener<Addr = std::net::SocketAddr>,
+    S: axum::serve::Listener<Addr = std::net::SocketAddr>,
+{
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let www = options.www.clone();
+    let http = tokio::spawn(http::serve(
+        app,
+        options,
+        status.clone(),
+        stopped(stop.clone()),
+    ));
+    let sites = tokio::spawn(http::sites::serve(sites, www, app_origins, stopped(stop)));
+    (http, sites)
 }
 
 async fn shutdown_signal() {

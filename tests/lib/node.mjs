@@ -1,8 +1,9 @@
 // Starts and stops real `meganet node` processes for tests.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import https from 'node:https';
 
 export const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
 export const BIN = path.join(ROOT, 'build/bin/meganet');
@@ -26,9 +27,9 @@ export function writeTempFiles(files) {
 }
 
 /** Runs `meganet` to completion; resolves to {code, stdout, stderr}. */
-export function runMeganet(args, { timeoutMs = 30_000 } = {}) {
+export function runMeganet(args, { timeoutMs = 30_000, env = {} } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
@@ -46,10 +47,11 @@ export function runMeganet(args, { timeoutMs = 30_000 } = {}) {
 
 /**
  * Starts a node with every listener on a free port (unless given) and waits
- * for it to print its web app URL.
+ * for it to print its web app URL. `ca`: the PEM file of the authority
+ * that signed the node's `--tls-cert`, for `status()` over HTTPS.
  */
 export async function startNode({
-  data = tempDir(), http = '127.0.0.1:0', www = path.join(ROOT, 'dist'), args = [],
+  data = tempDir(), http = '127.0.0.1:0', www = path.join(ROOT, 'dist'), args = [], ca,
 } = {}) {
   // A listener named in `args` replaces its default.
   const listeners = ['--ws', '--webrtc', '--tcp', '--sites']
@@ -65,7 +67,7 @@ export async function startNode({
     const timer = setTimeout(() => reject(new Error(`node did not start:\n${stderr}`)), 30_000);
     child.stdout.on('data', (d) => {
       stdout += d;
-      const m = stdout.match(/web app: (http:\/\/\S+)/);
+      const m = stdout.match(/web app: (https?:\/\/\S+)/);
       if (m && /sites: http/.test(stdout)) { clearTimeout(timer); resolve(m[1]); }
     });
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`node exited with ${code}:\n${stderr}`)); });
@@ -74,13 +76,15 @@ export async function startNode({
   return {
     url,
     /** The sites' origin (`--sites`), where published sites open. */
-    sites: stdout.match(/sites: (http:\/\/\S+)/)[1],
+    sites: stdout.match(/sites: (https?:\/\/\S+)/)[1],
     peerId,
     data,
     http: new URL(url).host,
     logs: () => stderr,
     async status() {
-      const res = await fetch(new URL('/status.json', url));
+      const at = new URL('/status.json', url);
+      if (ca) return JSON.parse(await getText(at, ca));
+      const res = await fetch(at);
       return res.json();
     },
     /** Freezes the node (SIGSTOP): its sockets stay open, nothing answers. */
@@ -118,4 +122,15 @@ export async function waitForMesh(nodes, timeoutMs = 30_000) {
     }
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** GETs `url` over HTTPS trusting only `ca`: the body, or an error if the status is not 200. */
+export function getText(url, ca) {
+  return new Promise((resolve, reject) => {
+    https.get(url, { ca: readFileSync(ca) }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`${url}: ${res.statusCode} ${body}`))));
+    }).on('error', reject);
+  });
 }

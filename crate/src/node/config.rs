@@ -83,6 +83,24 @@ pub struct Config {
     #[arg(long = "public-url", value_name = "URL", value_parser = parse_public_url)]
     pub public_url: Option<Multiaddr>,
 
+    /// A PEM certificate chain for the node's own TLS: the app is served
+    /// over HTTPS on --http, the sites' origin on --sites, and libp2p over
+    /// secure WebSocket (/tls/ws) on --http's port or on --wss. The files
+    /// are read again when they change (certificates renew). Needs
+    /// --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// With --tls-cert: a port of its own for libp2p's secure WebSocket.
+    /// Without it, the WebSocket shares --http's port (upgrades go to
+    /// libp2p, everything else to the app).
+    #[arg(long, value_name = "ADDR", requires = "tls_cert")]
+    pub wss: Option<SocketAddr>,
+
     /// Bytes of blocks this node stores for others before refusing more.
     #[arg(long, default_value_t = 10 << 30, value_name = "BYTES")]
     pub quota: u64,
@@ -277,6 +295,14 @@ impl Config {
             .chain(&self.external)
             .cloned()
             .collect()
+    }
+
+    /// The certificate files, when the node does its own TLS.
+    pub fn tls_files(&self) -> Option<super::tls::Files> {
+        Some(super::tls::Files {
+            cert: self.tls_cert.clone()?,
+            key: self.tls_key.clone()?,
+        })
     }
 }
 

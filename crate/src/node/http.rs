@@ -46,8 +46,8 @@ pub struct Options {
 }
 
 /// Serves HTTP on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+pub async fn serve<L: axum::serve::Listener<Addr = std::net::SocketAddr>>(
+    listener: L,
     options: Options,
     status: Shared,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -73,7 +73,7 @@ pub async fn serve(
 fn router(www: PathBuf, policy: headers::Policy, api_state: Api) -> Router {
     let index = www.join("index.html");
     let api = Router::new()
-        .route("/bootstrap.json", get(bootstrap))
+        .route(headers::BOOTSTRAP, get(bootstrap))
         .route("/status.json", get(node_status))
         .with_state(api_state);
     let app = if index.exists() {
@@ -109,20 +109,27 @@ async fn secure(
 }
 
 async fn bootstrap(State(api): State<Api>) -> impl IntoResponse {
-    let status = api.status.read().await;
+    Json(bootstrap_document(
+        &*api.status.read().await,
+        api.sites_port,
+    ))
+}
+
+/// What `/bootstrap.json` says, from the node's status.
+pub fn bootstrap_document(status: &NodeStatus, sites_port: Option<u16>) -> Bootstrap {
     let addrs = status
         .public_addrs()
         .map(|a| format!("{a}/p2p/{}", status.peer_id))
         .collect();
-    Json(Bootstrap {
+    Bootstrap {
         peer_id: status.peer_id.clone(),
         addrs,
         ice_servers: status.ice_servers.clone(),
         nodes: status.nodes.clone(),
         repair_threshold: Some(status.repair.threshold).filter(|t| *t > 0),
         lease_secs: Some(status.storage.lease_secs).filter(|s| *s > 0),
-        sites_port: api.sites_port,
-    })
+        sites_port,
+    }
 }
 
 async fn node_status(State(api): State<Api>) -> impl IntoResponse {

@@ -85,7 +85,6 @@ pub async fn run(
     caps: SharedCaps,
     mut ledger: Ledger,
     own: PeerId,
-    url: String,
     status: Arc<RwLock<NodeStatus>>,
     identity: libp2p::identity::Keypair,
 ) {
@@ -103,7 +102,7 @@ pub async fn run(
             &caps,
             &mut ledger,
             own,
-            &url,
+            &status,
             &identity,
             &mut totals,
         )
@@ -140,7 +139,7 @@ async fn pass_once(
     caps: &SharedCaps,
     ledger: &mut Ledger,
     own: PeerId,
-    url: &str,
+    status: &RwLock<NodeStatus>,
     identity: &libp2p::identity::Keypair,
     totals: &mut RepairStatus,
 ) -> anyhow::Result<()> {
@@ -149,7 +148,11 @@ async fn pass_once(
         return Ok(());
     };
     totals.unrepairable_segments = 0;
-    let mut client = crate::client::Client::connect_as(url, identity.clone()).await?;
+    // The node's own document, as `/bootstrap.json` would give it: the
+    // duty needs no HTTP (the node's may be TLS with a certificate for
+    // its public name).
+    let doc = super::http::bootstrap_document(&*status.read().await, None);
+    let mut client = crate::client::Client::from_document(&doc, identity.clone()).await?;
     let policy = transfer::Policy {
         threshold: config.repair_threshold,
         lost_after: Duration::from_secs(config.repair_lost_after_secs),

@@ -13,7 +13,9 @@ use libp2p::kad::store::RecordStore as _;
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
-use libp2p::{identify, kad, noise, ping, relay, tcp, yamux, Multiaddr, PeerId, Swarm};
+use libp2p::{
+    identify, kad, noise, ping, relay, tcp, yamux, Multiaddr, PeerId, Swarm, Transport as _,
+};
 use tokio::sync::RwLock;
 
 use super::identity::Secrets;
@@ -22,6 +24,7 @@ use super::membership::Membership;
 use super::names;
 use super::records::{DiskStore, Limits};
 use super::storage::Storage;
+use super::tls::transport::{Inbound, Relabel};
 use super::Config;
 use crate::hash::Hash;
 
@@ -85,6 +88,7 @@ impl Node {
         storage: Storage,
         caps: super::repair::SharedCaps,
         duty: PeerId,
+        secure: Option<(SocketAddr, Inbound)>,
     ) -> anyhow::Result<Self> {
         let Secrets {
             keypair,
@@ -102,6 +106,11 @@ impl Node {
             "DHT records loaded"
         );
         status.write().await.dht_provider_records = records.provider_records();
+        let (secure_addr, inbound) = match secure {
+            Some((addr, inbound)) => (Some(addr), inbound),
+            None => (None, Inbound::none()),
+        };
+        let secure_noise = noise::Config::new(&keypair)?;
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
             .with_tcp(
@@ -111,6 +120,12 @@ impl Node {
             )?
             .with_other_transport(|key| {
                 libp2p_webrtc::tokio::Transport::new(key.clone(), certificate)
+            })?
+            .with_other_transport(|_| {
+                Relabel(libp2p::websocket::Config::new(inbound))
+                    .upgrade(libp2p::core::upgrade::Version::V1)
+                    .authenticate(secure_noise)
+                    .multiplex(yamux::Config::default())
             })?
             .with_dns()?
             .with_websocket(noise::Config::new, yamux::Config::default)
@@ -155,7 +170,14 @@ impl Node {
                 config.webrtc,
             ),
         ];
-        for (addr, name, socket) in listeners {
+        let secure_listener = secure_addr.map(|socket| {
+            let addr = socket_multiaddr(socket, Protocol::Tcp)
+                .with(Protocol::Tls)
+                .with(Protocol::Ws("/".into()));
+            (addr, "secure WebSocket", socket)
+        });
+        let count = listeners.len() + usize::from(secure_listener.is_some());
+        for (addr, name, socket) in listeners.into_iter().chain(secure_listener) {
             swarm
                 .listen_on(addr)
                 .with_context(|| format!("cannot listen for {name} on {socket}"))?;
@@ -192,7 +214,7 @@ impl Node {
             names_dir,
         };
         node.publish_leases(false).await;
-        node.await_listeners(3).await?;
+        node.await_listeners(count).await?;
         Ok(node)
     }
 
@@ -599,7 +621,10 @@ fn source_of(addr: &Multiaddr) -> Source {
         .unwrap_or(Source::Relayed)
 }
 
-fn socket_multiaddr(socket: SocketAddr, transport: fn(u16) -> Protocol<'static>) -> Multiaddr {
+pub(super) fn socket_multiaddr(
+    socket: SocketAddr,
+    transport: fn(u16) -> Protocol<'static>,
+) -> Multiaddr {
     let ip = match socket.ip() {
         std::net::IpAddr::V4(ip) => Protocol::Ip4(ip),
         std::net::IpAddr::V6(ip) => Protocol::Ip6(ip),

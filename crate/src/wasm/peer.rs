@@ -90,7 +90,7 @@ impl JsPeer {
     }
 
     /// Stores a `File`, a `Blob` or a `ReadableStream` of bytes on the
-    /// network; resolves to its link (`<origin>/#1.<hash>.<key>`) once
+    /// network; resolves to its link (`<origin>/#2.<hash>.<key>`) once
     /// every piece is placed (safe to close). `options.onProgress({stage,
     /// done, total, peers, link})` follows the upload (`total` is 0 for a
     /// stream); `options.name` and `options.type` name a stream's file (a

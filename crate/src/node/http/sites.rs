@@ -44,8 +44,9 @@ connect-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'";
 /// loopback one. A server listening on every address may be reached by
 /// any name, so then any `http:` or `https:` page (the bridge only
 /// relays to the origin the framing app names, and the app only answers
-/// for sites it opened).
-pub fn app_origins(http: SocketAddr) -> String {
+/// for sites it opened). `scheme` is `https` when the node does its own
+/// TLS.
+pub fn app_origins(http: SocketAddr, scheme: &str) -> String {
     let port = http.port();
     match http.ip() {
         ip if ip.is_unspecified() => "http: https:".into(),
@@ -54,16 +55,16 @@ pub fn app_origins(http: SocketAddr) -> String {
                 std::net::IpAddr::V6(_) => format!("[{ip}]"),
                 std::net::IpAddr::V4(_) => ip.to_string(),
             };
-            format!("http://{host}:{port} http://localhost:{port}")
+            format!("{scheme}://{host}:{port} {scheme}://localhost:{port}")
         }
-        std::net::IpAddr::V6(ip) => format!("http://[{ip}]:{port}"),
-        ip => format!("http://{ip}:{port}"),
+        std::net::IpAddr::V6(ip) => format!("{scheme}://[{ip}]:{port}"),
+        ip => format!("{scheme}://{ip}:{port}"),
     }
 }
 
 /// Serves the sites' origin on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+pub async fn serve<L: axum::serve::Listener<Addr = std::net::SocketAddr>>(
+    listener: L,
     www: PathBuf,
     app_origins: String,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -124,7 +125,7 @@ mod tests {
 
     #[test]
     fn the_bridge_may_be_framed_by_the_app_only() {
-        let at = |s: &str| app_origins(s.parse().unwrap());
+        let at = |s: &str| app_origins(s.parse().unwrap(), "http");
         assert_eq!(
             at("127.0.0.1:8080"),
             "http://127.0.0.1:8080 http://localhost:8080"
@@ -132,5 +133,9 @@ mod tests {
         assert_eq!(at("[::1]:80"), "http://[::1]:80 http://localhost:80");
         assert_eq!(at("192.0.2.7:9000"), "http://192.0.2.7:9000");
         assert_eq!(at("0.0.0.0:8080"), "http: https:");
+        assert_eq!(
+            app_origins("127.0.0.1:8443".parse().unwrap(), "https"),
+            "https://127.0.0.1:8443 https://localhost:8443"
+        );
     }
 }
