@@ -25,7 +25,7 @@ const { putRandom, getAndHash } = peers(cleanups);
  * the node's --ws listener, everything else to its --http one. The same
  * configuration as docs/DEPLOY.md, with test paths.
  */
-async function nginx({ port, cert, key, http, ws }) {
+async function nginx({ port, cert, key, http, ws, edit = (conf) => conf }) {
   const dir = tempDir('meganet-nginx-');
   const conf = `
 ${process.getuid?.() === 0 ? 'user root;' : ''}
@@ -39,7 +39,7 @@ http {
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
-${readFileSync(new URL('../docs/nginx-meganet.conf', import.meta.url), 'utf8')
+${edit(readFileSync(new URL('../docs/nginx-meganet.conf', import.meta.url), 'utf8'))
     .replaceAll('127.0.0.1:8080', `127.0.0.1:${http}`)
     .replaceAll('127.0.0.1:4001', `127.0.0.1:${ws}`)
     .replaceAll('listen 443 ssl;', `listen 127.0.0.1:${port} ssl;`)
@@ -115,4 +115,24 @@ test('a page served over HTTPS by a node that offers only ws:// says what to fix
   const app = await openApp(await trustingBrowser('chromium', ca, cleanups), `https://127.0.0.1:${port}/`);
   const s = await waitForStatus(app.page, (st) => /only ws:\/\/ addresses/.test(st.node.error ?? ''));
   assert.match(s.node.error, /--external-address \/dns4\/<host>\/tcp\/443\/wss/);
+});
+
+test('a proxy that drops the WebSocket upgrade is named in the node log, with what to pass', async () => {
+  const { ca, cert, key } = certificates();
+  const port = await freePort();
+  const node = await startNode({ args: ['--public-url', `https://127.0.0.1:${port}`] });
+  cleanups.push(() => node.stop());
+  const status = await node.status();
+  // The common mistake: one backend, and nginx's default of not passing
+  // the hop-by-hop Upgrade and Connection headers.
+  const naive = (conf) => conf
+    .replace(/"~\*\^websocket\$" [^;]*;/, '')
+    .replace(/\n\s*proxy_set_header (Upgrade|Connection) [^;]*;/g, '');
+  await nginx({ port, cert, key, http: Number(new URL(node.url).port), ws: listenPort(status, /\/tcp\/\d+\/ws$/), edit: naive });
+  const app = await openApp(await trustingBrowser('chromium', ca, cleanups), `https://127.0.0.1:${port}/`);
+  const deadline = Date.now() + 20_000;
+  while (!/without its Upgrade header/.test(node.logs()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  assert.match(node.logs(), /a WebSocket handshake reached the HTTP server without its Upgrade header: the proxy in front of the node drops it. Pass Upgrade and Connection/);
+  const s = await app.page.evaluate(() => window.meganet?.status().node ?? null);
+  assert.notEqual(s?.state, 'connected', 'the page cannot have reached the node through this proxy');
 });

@@ -10,9 +10,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { assertAccessible } from './lib/a11y.mjs';
-import { devices } from 'playwright-core';
+import { chromium, devices } from 'playwright-core';
 import { startNode } from './lib/node.mjs';
-import { BROWSERS, launch, launchChromium, openApp, phoneLayout, waitForStatus, screenshot } from './lib/browser.mjs';
+import { BROWSERS, FLAGS, launch, launchChromium, openApp, phoneLayout, waitForStatus, screenshot } from './lib/browser.mjs';
 
 const JSQR = createRequire(import.meta.url).resolve('jsqr/dist/jsQR.js');
 const connected = (s) => s.node.state === 'connected';
@@ -203,6 +203,27 @@ test(`chromium: phone layout (${device}): no sideways scrolling, touch targets o
   await screenshot(page, `webapp-shared-card-${slug}`, '#put');
 });
 }
+
+test('chromium: a page opened over plain HTTP by a name says to open it over HTTPS, and still connects', async () => {
+  const node = await startNode();
+  cleanups.push(() => node.stop());
+  // A name other than localhost: not a secure context.
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
+    args: [...FLAGS, '--host-resolver-rules=MAP meganet.test 127.0.0.1'],
+  });
+  cleanups.push(() => browser.close());
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`http://meganet.test:${new URL(node.url).port}/`);
+  assert.equal(await page.evaluate(() => window.isSecureContext), false);
+  await page.waitForSelector('#notice:not([hidden])', { timeout: 30_000 });
+  assert.match(await page.textContent('#notice'), /opened over plain HTTP.*open it over HTTPS.*--tls-cert/);
+  await waitForStatus(page, connected);
+  assert.deepEqual(errors, []);
+  await screenshot(page, 'webapp-plain-http', '#notice');
+});
 
 test('chromium: without a service worker the page says so, and sharing still works', async () => {
   const node = await startNode();

@@ -65,7 +65,17 @@ function waitForNode(peer) {
 // browsers, plain http on a LAN address), but cannot start offline: say so.
 const NO_OFFLINE = 'This browser does not allow offline use here (private mode?). Uploads and links still work.';
 
+// Over plain HTTP (not localhost) the browser gives a page no service
+// worker and no install: say what to do about it.
+const INSECURE = 'This page was opened over plain HTTP, so the browser allows no offline use, '
+  + 'no streaming Save and no install here: open it over HTTPS (a node serves HTTPS with --tls-cert, '
+  + 'or behind a TLS proxy). Uploads and links still work.';
+
 function registerServiceWorker() {
+  if (window.isSecureContext === false) {
+    showNotice(INSECURE);
+    return;
+  }
   if (!('serviceWorker' in navigator) || !navigator.serviceWorker) {
     showNotice(NO_OFFLINE);
     return;

@@ -103,9 +103,36 @@ async fn secure(
     next: Next,
 ) -> Response {
     let path = request.uri().path().to_owned();
-    let mut response = next.run(request).await;
+    let mut response = match lost_upgrade(&request) {
+        Some(refusal) => refusal.into_response(),
+        None => next.run(request).await,
+    };
     headers::apply(response.headers_mut(), &path, &policy);
     response
+}
+
+/// What the node says when a browser's WebSocket handshake reaches the
+/// HTTP server without its `Upgrade` header: a proxy in front dropped it
+/// (nginx does, unless told to pass `Upgrade` and `Connection`).
+const LOST_UPGRADE: &str = "a WebSocket handshake reached the HTTP server without its Upgrade \
+header: the proxy in front of the node drops it. Pass Upgrade and Connection, and send \
+upgrades to --ws (docs/DEPLOY.md, docs/nginx-meganet.conf)";
+
+/// A WebSocket handshake (it has `Sec-WebSocket-Key`) without `Upgrade`:
+/// refused with the reason, which is also logged (at most once a minute).
+fn lost_upgrade(request: &Request) -> Option<(axum::http::StatusCode, &'static str)> {
+    let headers = request.headers();
+    if !headers.contains_key(header::SEC_WEBSOCKET_KEY) || headers.contains_key(header::UPGRADE) {
+        return None;
+    }
+    static LAST_WARNED: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+    if let Ok(mut last) = LAST_WARNED.lock() {
+        if last.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(60)) {
+            *last = Some(std::time::Instant::now());
+            tracing::warn!("{LOST_UPGRADE}");
+        }
+    }
+    Some((axum::http::StatusCode::BAD_REQUEST, LOST_UPGRADE))
 }
 
 async fn bootstrap(State(api): State<Api>) -> impl IntoResponse {
