@@ -12,13 +12,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { getText, startNode, tempDir } from './lib/node.mjs';
-import { BROWSERS, openApp, screenshot, waitForStatus } from './lib/browser.mjs';
-import { peers } from './lib/peers.mjs';
-import { certificates, freePort, trustingBrowser } from './lib/tls.mjs';
+import { openApp, waitForStatus } from './lib/browser.mjs';
+import { certificates, freePort, httpsRoundTrip, trustingBrowser } from './lib/tls.mjs';
 
 const cleanups = [];
 after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
-const { putRandom, getAndHash } = peers(cleanups);
 
 /**
  * nginx on 127.0.0.1:`port`, terminating TLS: WebSocket upgrades go to
@@ -81,28 +79,7 @@ test('behind nginx terminating TLS: the node sends its --public-url as a wss add
   const bootstrap = await getText(`${publicUrl}/bootstrap.json`, ca);
   assert.equal(JSON.parse(bootstrap).addrs[0], `/ip4/127.0.0.1/tcp/${port}/tls/ws/p2p/${node.peerId}`);
 
-  const kinds = BROWSERS.includes('firefox') ? ['chromium', 'firefox'] : ['chromium', 'chromium'];
-  const pages = [];
-  for (const kind of kinds) {
-    const app = await openApp(await trustingBrowser(kind, ca, cleanups), `${publicUrl}/`);
-    const s = await waitForStatus(app.page, (st) => st.node.state === 'connected');
-    assert.match(s.node.addr ?? '', new RegExp(`/tcp/${port}/tls/ws/`), `${kind} reached the node through the proxy: ${JSON.stringify(s.node)}`);
-    assert.deepEqual(app.errors, []);
-    pages.push(app.page);
-  }
-
-  const put = await putRandom(pages[0], 3 << 20);
-  const got = await getAndHash(pages[1], put.link);
-  assert.equal(got.digest, put.digest);
-  assert.ok(put.link.startsWith(`${publicUrl}/`), `the link names the public URL: ${put.link}`);
-  await screenshot(pages[0], 'proxy-https');
-
-  // Installable: Chromium's own check, over HTTPS from the proxy.
-  const chromiumPage = pages[0];
-  await chromiumPage.evaluate(() => navigator.serviceWorker.ready);
-  const cdp = await chromiumPage.context().newCDPSession(chromiumPage);
-  const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
-  assert.deepEqual(installabilityErrors, []);
+  await httpsRoundTrip({ url: `${publicUrl}/`, ca, port, shot: 'proxy-https', cleanups });
 });
 
 test('a page served over HTTPS by a node that offers only ws:// says what to fix', async () => {

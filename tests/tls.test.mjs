@@ -10,13 +10,13 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import { getText, runMeganet, startNode, tempDir, writeTempFiles } from './lib/node.mjs';
-import { BROWSERS, openApp, screenshot, waitForStatus } from './lib/browser.mjs';
+import { openApp, waitForStatus } from './lib/browser.mjs';
 import { peers } from './lib/peers.mjs';
-import { certificates, serverCertificate, trustingBrowser } from './lib/tls.mjs';
+import { certificates, httpsRoundTrip, serverCertificate, trustingBrowser } from './lib/tls.mjs';
 
 const cleanups = [];
 after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
-const { putRandom, getAndHash } = peers(cleanups);
+const { getAndHash } = peers(cleanups);
 
 /** The certificate the server at `url` presents (its fingerprint), trusting only `ca`. */
 function servedFingerprint(url, ca) {
@@ -47,26 +47,7 @@ test('the node serves the app over HTTPS and libp2p over wss on the same port; C
   assert.ok(bootstrap.addrs.some((a) => a === `/ip4/127.0.0.1/tcp/${port}/tls/ws/p2p/${node.peerId}`),
     `the secure WebSocket shares the app's port: ${bootstrap.addrs.join(' ')}`);
 
-  const kinds = BROWSERS.includes('firefox') ? ['chromium', 'firefox'] : ['chromium', 'chromium'];
-  const pages = [];
-  for (const kind of kinds) {
-    const app = await openApp(await trustingBrowser(kind, ca, cleanups), node.url);
-    const s = await waitForStatus(app.page, (st) => st.node.state === 'connected');
-    assert.match(s.node.addr ?? '', new RegExp(`/tcp/${port}/tls/ws/`), `${kind} reached the node over wss: ${JSON.stringify(s.node)}`);
-    assert.deepEqual(app.errors, []);
-    pages.push(app.page);
-  }
-  const put = await putRandom(pages[0], 3 << 20);
-  assert.ok(put.link.startsWith(node.url), `the link names the HTTPS origin: ${put.link}`);
-  const got = await getAndHash(pages[1], put.link);
-  assert.equal(got.digest, put.digest);
-  await screenshot(pages[0], 'tls-node');
-
-  const chromiumPage = pages[0];
-  await chromiumPage.evaluate(() => navigator.serviceWorker.ready);
-  const cdp = await chromiumPage.context().newCDPSession(chromiumPage);
-  const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
-  assert.deepEqual(installabilityErrors, []);
+  const { put } = await httpsRoundTrip({ url: node.url, ca, port, shot: 'tls-node', cleanups });
 
   // The certificate renews: new files in place, served within the reload period.
   const before = await servedFingerprint(node.url, ca);

@@ -6,9 +6,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
 import { tempDir } from './node.mjs';
-import { FLAGS } from './browser.mjs';
+import { BROWSERS, FLAGS, openApp, screenshot, waitForStatus } from './browser.mjs';
 import { launchFirefox } from './firefox.mjs';
+import { peers } from './peers.mjs';
 
 const openssl = (dir, ...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
 
@@ -73,3 +75,35 @@ export async function trustingBrowser(kind, ca, cleanups) {
   return { newContext: async () => context, close: () => context.close() };
 }
 
+
+/**
+ * The HTTPS round trip both TLS paths must pass: a Chromium and a Firefox
+ * (two Chromiums without Firefox) that trust `ca` open `url`, each reaches
+ * the node over `/tls/ws` on `port`; the first puts 3 MiB, the second gets
+ * the same bytes; the link names `url`'s origin; Chromium finds the app
+ * installable. Screenshot `shot`. Returns the pages.
+ */
+export async function httpsRoundTrip({ url, ca, port, shot, cleanups }) {
+  const { putRandom, getAndHash } = peers(cleanups);
+  const kinds = BROWSERS.includes('firefox') ? ['chromium', 'firefox'] : ['chromium', 'chromium'];
+  const pages = [];
+  for (const kind of kinds) {
+    const app = await openApp(await trustingBrowser(kind, ca, cleanups), url);
+    const s = await waitForStatus(app.page, (st) => st.node.state === 'connected');
+    assert.match(s.node.addr ?? '', new RegExp(`/tcp/${port}/tls/ws/`), `${kind} reached the node over wss: ${JSON.stringify(s.node)}`);
+    assert.deepEqual(app.errors, []);
+    pages.push(app.page);
+  }
+  const put = await putRandom(pages[0], 3 << 20);
+  assert.ok(put.link.startsWith(new URL(url).origin), `the link names ${url}: ${put.link}`);
+  const got = await getAndHash(pages[1], put.link);
+  assert.equal(got.digest, put.digest);
+  await screenshot(pages[0], shot);
+
+  // Installable: Chromium's own check.
+  await pages[0].evaluate(() => navigator.serviceWorker.ready);
+  const cdp = await pages[0].context().newCDPSession(pages[0]);
+  const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
+  assert.deepEqual(installabilityErrors, []);
+  return { pages, put };
+}

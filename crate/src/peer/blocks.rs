@@ -291,6 +291,17 @@ impl Blocks {
         self.connect_all(addrs).await
     }
 
+    /// The network's other nodes as the node last listed them, reached or
+    /// not (an audit counts one that does not answer as away).
+    pub async fn listed_nodes(&self) -> Vec<PeerId> {
+        self.command(|reply| Command::Nodes { reply })
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter_map(crate::net::addr_peer)
+            .collect()
+    }
+
     /// Finds peers that store for others, searching the contributor
     /// buckets from `anchor` (a file's provider key), and connects to
     /// them directly; returns the ones reached.

@@ -47,6 +47,9 @@ pub struct Network {
     node_reach: Reach,
     /// The file's provider key, looked up once the nodes are reached.
     provider_key: Hash,
+    /// Every listed node is a holder, also one that cannot be reached: an
+    /// audit then counts its pieces as away, not lost.
+    every_node: bool,
 }
 
 impl Network {
@@ -61,7 +64,15 @@ impl Network {
             provider_key: link.provider_key(),
             peers: Vec::new(),
             node_reach: Reach::Full,
+            every_node: false,
         }
+    }
+
+    /// [`Network::new`] for an audit: the nodes that do not answer are
+    /// holders too, so a stopped node's pieces show as away.
+    pub fn with_every_node(mut self) -> Self {
+        self.every_node = true;
+        self
     }
 
     /// One more holder; true when it is new.
@@ -86,6 +97,11 @@ impl ShardSource for Network {
             self.node_reach = Reach::Partial;
             for node in self.blocks.nodes().await {
                 self.found(node);
+            }
+            if self.every_node {
+                for node in self.blocks.listed_nodes().await {
+                    self.found(node);
+                }
             }
         }
         self.lookups.push(self.search.providers(self.provider_key));

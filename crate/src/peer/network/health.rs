@@ -82,8 +82,9 @@ pub async fn health(
     threshold: usize,
 ) -> Result<Health, TransferError> {
     let link: format::Link = link.parse()?;
-    let nodes = blocks.nodes().await;
-    let source = Network::new(blocks, &link);
+    let nodes = blocks.listed_nodes().await;
+    // A node that stopped is asked too: its pieces are away, not lost.
+    let source = Network::new(blocks, &link).with_every_node();
     let mut random = crate::audit::os_random;
     let timeout = transfer::check::AUDIT_TIMEOUT;
     let access = format::Access::Read(link.clone());
