@@ -125,6 +125,8 @@ export interface HolderReport {
   /** `node`, or a peer id. */
   readonly id: string;
   readonly kind: 'node' | 'browser';
+  /** `evictable`: a browser whose storage was not made persistent, which the browser may clear (it takes half the copies). */
+  readonly storage: 'durable' | 'evictable';
   /** It answered (one that did not may only be away). */
   readonly reached: boolean;
   readonly claimed: number;
@@ -161,7 +163,7 @@ export interface Health {
   readonly failedAudits: number;
   /** Holders asked that did not answer. */
   readonly unreached: number;
-  /** One string per segment (the first 256), one character per shard: `n` on a node, `b` on browsers only, `-` nowhere proven. */
+  /** One string per segment (the first 256), one character per shard: `n` on a node, `b` on browsers only, `e` only on browsers that may clear it, `-` nowhere proven. */
   readonly pieces: readonly string[];
 }
 

@@ -110,7 +110,7 @@ test('chromium: the decision follows visibility, battery, connection and the quo
   await enforced(page, false, 2 ** 20);
   assert.equal(await page.textContent('#contribute-serving'), 'Serving up to 1 MiB/s. Repair: nodes rebuild lost pieces; this browser answers their audits.');
   // Headless Chromium refuses persistent storage without the permission.
-  assert.match(await page.textContent('#contribute-persist'), /may clear contributed data under pressure/);
+  assert.match(await page.textContent('#contribute-persist'), /may clear contributed data under pressure .*so uploaders give this browser half the copies of a persistent one\./);
   assert.deepEqual(await page.evaluate(() => window.__contributeCalls.at(-1)), { enabled: true, quotaBytes: GIB });
 
   // The tab goes to the background: new data is welcome.

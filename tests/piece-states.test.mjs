@@ -35,3 +35,10 @@ test('the sentence names away and repaired pieces only when there are some', () 
   assert.equal(pictureSentence(['nnnn', 'nnb-'], shape), '2 parts of 4 pieces: 6 on nodes, 1 on browsers only, 1 not found. A part needs 2; nodes rebuild a part below 3.');
   assert.equal(pictureSentence(['nnaa', 'nnr-'], { ...shape, segments: 3 }), '3 parts of 4 pieces (the first 2 parts drawn): 4 on nodes, 0 on browsers only, 2 away (their holders may come back), 1 being repaired, 1 not found. A part needs 2; nodes rebuild a part below 3.');
 });
+
+test('pieces only on browsers that may clear them are live, and named apart', () => {
+  const shape = { segments: 1, n: 4, k: 2, threshold: 3 };
+  assert.equal(pictureSentence(['nbe-'], shape), '1 part of 4 pieces: 1 on nodes, 1 on browsers only, 1 only on browsers that may clear them, 1 not found. A part needs 2; nodes rebuild a part below 3.');
+  assert.deepEqual(remember(undefined, ['e-'], 7), [7, 0]);
+  assert.deepEqual(pieceStates(['ee--'], 4, 3, undefined, 0, { repairing: true }), ['eerr']);
+});

@@ -7,7 +7,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import { startNode, tempDir } from './lib/node.mjs';
-import { waitForStatus } from './lib/browser.mjs';
+import { backgroundTab, launchChromiumProfile, waitForStatus } from './lib/browser.mjs';
 import { connectToContributors } from './lib/webrtc.mjs';
 import { peers as peersOf } from './lib/peers.mjs';
 
@@ -133,6 +133,44 @@ test('chromium: a holder that says it has shards and then finds none is asked la
   assert.equal(second.digest, puts[1].digest);
   assert.equal(await misses(), missed, `the holder was not asked for a shard again: ${JSON.stringify(second.progress.peers)}`);
   assert.ok(second.progress.peers.node >= 4 * MiB, JSON.stringify(second.progress.peers));
+});
+
+test('chromium: a contributor whose browser may clear its storage takes half the copies of a persistent one, and health tells them apart', async (t) => {
+  const node = await startNode();
+  cleanups.push(() => node.stop());
+  // The browser keeps one contributor's storage: Chromium grants
+  // navigator.storage.persist() with the durable-storage permission, in a
+  // profile of its own (never in an incognito-like context).
+  const context = await launchChromiumProfile();
+  cleanups.push(() => context.close());
+  const cdp = await context.newCDPSession(context.pages()[0] || await context.newPage());
+  await cdp.send('Browser.grantPermissions', { origin: new URL(node.url).origin, permissions: ['durableStorage'] });
+  const durablePage = context.pages()[0];
+  await durablePage.addInitScript(backgroundTab);
+  await durablePage.goto(node.url);
+  await waitForStatus(durablePage, (st) => st.node.state === 'connected');
+  const durable = { page: durablePage, id: await durablePage.evaluate(() => window.meganet.id) };
+  const kept = await durable.page.evaluate(() => window.meganet.contribute({ enabled: true, quotaBytes: 512 * 1024 * 1024 }));
+  assert.equal(kept.persisted, true, 'the granted browser keeps contributed data');
+  const evictable = await contributor('chromium', node);
+  const cleared = await evictable.page.evaluate(() => window.meganet.contribute({ enabled: true, quotaBytes: 512 * 1024 * 1024 }));
+  assert.equal(cleared.persisted, false, 'the other may clear it');
+
+  const uploader = await peerIn('chromium', node);
+  await connectToContributors(uploader.page, 2);
+  const put = await putRandom(uploader.page, 12 * MiB);
+  const copies = { durable: put.progress.peers[durable.id] ?? 0, evictable: put.progress.peers[evictable.id] ?? 0 };
+  assert.ok(copies.evictable > 0, `both took copies: ${JSON.stringify(put.progress.peers)}\n${uploader.warnings.join('\n')}`);
+  const ratio = copies.durable / copies.evictable;
+  t.diagnostic(`bytes placed: ${JSON.stringify(copies)}`);
+  assert.ok(ratio > 1.6 && ratio < 2.5, `the persistent one took about twice the bytes: ${JSON.stringify(copies)}`);
+
+  const health = await uploader.page.evaluate((l) => window.meganet.health(l), put.link);
+  const listed = Object.fromEntries(health.holderList.map((h) => [h.id, h]));
+  assert.equal(listed[durable.id]?.storage, 'durable', JSON.stringify(health.holderList));
+  assert.equal(listed[evictable.id]?.storage, 'evictable', JSON.stringify(health.holderList));
+  assert.ok(health.holderList.filter((h) => h.kind === 'node').every((h) => h.storage === 'durable'), 'nodes keep what they hold');
+  assert.ok(listed[evictable.id].counted > 0 && listed[durable.id].counted > listed[evictable.id].counted, JSON.stringify(health.holderList));
 });
 
 test('Firefox and Chromium in one network: each fetches what the other put, from shards both kinds hold', async () => {

@@ -80,7 +80,7 @@ export async function isPersisted() {
 export function persistenceText(persisted) {
   if (persisted === 'asking') return 'Asking the browser to keep contributed data; until it agrees, it may clear it under pressure.';
   if (persisted === true) return 'Storage is persistent: the browser keeps contributed data until you remove it.';
-  if (persisted === false) return 'The browser may clear contributed data under pressure (it did not make storage persistent).';
+  if (persisted === false) return 'The browser may clear contributed data under pressure (it did not make storage persistent), so uploaders give this browser half the copies of a persistent one.';
   return 'This browser cannot promise to keep storage: it may clear contributed data under pressure.';
 }
 

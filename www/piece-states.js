@@ -1,18 +1,19 @@
 // The state of each piece in an upload's picture, from the latest audit
 // and what this tab remembers of earlier ones:
 //   n  live on a node
-//   b  live on browsers only
+//   b  live on browsers only (one that keeps it: persistent storage)
+//   e  live only on browsers that may clear it (storage not persistent)
 //   a  away: not proven now, but live within AWAY_MS while some holder
 //      does not answer; it may come back, and repair waits for it
 //   r  being repaired: this tab is rebuilding the part it belongs to
 //   -  lost: on no holder that proved it
 // Pure functions over the strings `peer.health()` returns (`pieces`: one
-// string per part, one character per piece: n, b or -).
+// string per part, one character per piece: n, b, e or -).
 
 /** How long a piece stays away before it counts as lost: the nodes' default `--repair-lost-after-secs`. */
 export const AWAY_MS = 60 * 60 * 1000;
 
-const isLive = (c) => c === 'n' || c === 'b';
+const isLive = (c) => c === 'n' || c === 'b' || c === 'e';
 
 /**
  * When each piece was last live, one number (ms) per piece in part order:
@@ -50,6 +51,7 @@ export function pictureSentence(rows, { segments, n, k, threshold }) {
   const plural = (x, one) => `${x} ${one}${x === 1 ? '' : 's'}`;
   const drawn = rows.length < segments ? ` (the first ${rows.length} parts drawn)` : '';
   const states = [`${count('n')} on nodes`, `${count('b')} on browsers only`];
+  if (count('e')) states.push(`${count('e')} only on browsers that may clear them`);
   if (count('a')) states.push(`${count('a')} away (their holders may come back)`);
   if (count('r')) states.push(`${count('r')} being repaired`);
   states.push(`${count('-')} not found`);

@@ -141,7 +141,10 @@ function holdersText(h) {
   const live = (h.holderList || []).filter((x) => x.counted > 0);
   const nodes = live.filter((x) => x.kind === 'node').length;
   const browsers = live.length - nodes;
-  return [nodes && plural(nodes, 'node'), browsers && plural(browsers, 'browser')].filter(Boolean).join(' and ') || 'no holder';
+  const evictable = live.filter((x) => x.kind === 'browser' && x.storage === 'evictable').length;
+  const mayClear = evictable && ` (${evictable === browsers ? (browsers === 1 ? 'it' : 'all') : evictable} may clear them)`;
+  const browserText = browsers && `${plural(browsers, 'browser')}${mayClear || ''}`;
+  return [nodes && plural(nodes, 'node'), browserText].filter(Boolean).join(' and ') || 'no holder';
 }
 
 function auditText(h) {
@@ -178,12 +181,12 @@ function showHealth(link) {
   }
 }
 
-const CELL = { n: 'node', b: 'browser', a: 'away', r: 'repairing', '-': 'missing' };
+const CELL = { n: 'node', b: 'browser', e: 'evictable', a: 'away', r: 'repairing', '-': 'missing' };
 
 /**
  * The picture of where an upload lives: each part (segment) a column of
  * its pieces, each piece coloured by its holder's kind and state (on a
- * node, on browsers only, away, being repaired, or found on no holder
+ * node, on browsers only, on browsers that may clear it, away, being repaired, or found on no holder
  * that proved it; piece-states.js), redrawn with each audit; screen
  * readers get the counts as one sentence.
  */

@@ -36,6 +36,7 @@ use crate::hash::Hash;
 use crate::net::block::{self, BlockCodec, BlockRequest, BlockResponse};
 use crate::net::contributors;
 use crate::net::ticket::Ticket;
+use crate::store::Storage;
 use crate::transfer::{self, Reach, ShardSink, ShardSource, TransferError};
 
 /// Most browsers one get asks besides the nodes.
@@ -602,15 +603,17 @@ impl Remote<'_> {
         request: BlockRequest,
         n: usize,
         what: &str,
-    ) -> transfer::Result<Vec<bool>> {
+    ) -> transfer::Result<(Vec<bool>, Storage)> {
         let answer = self.exchange(holder, vec![request]).await?;
         match answer.into_iter().next() {
-            Some(BlockResponse::Have(flags)) if flags.len() == n => Ok(flags),
+            Some(BlockResponse::Have { flags, storage }) if flags.len() == n => {
+                Ok((flags, storage))
+            }
             Some(other) => Err(TransferError::unexpected(&holder, what, other)),
             None => Err(TransferError::unexpected(
                 &holder,
                 what,
-                BlockResponse::Have(vec![]),
+                BlockResponse::have(vec![]),
             )),
         }
     }
@@ -643,13 +646,13 @@ impl ShardSource for Remote<'_> {
     }
 
     async fn has(&self, holder: PeerId, hashes: &[Hash]) -> transfer::Result<Vec<bool>> {
-        self.flags(
+        let asked = self.flags(
             holder,
             BlockRequest::Has(hashes.to_vec()),
             hashes.len(),
             "HAS",
-        )
-        .await
+        );
+        Ok(asked.await?.0)
     }
 
     async fn fetch(&self, holder: PeerId, hashes: &[Hash]) -> transfer::Answers {
@@ -682,13 +685,13 @@ impl transfer::Auditor for Remote<'_> {
         }
     }
     async fn renew(&self, holder: PeerId, hashes: &[Hash]) -> transfer::Result<Vec<bool>> {
-        self.flags(
+        let asked = self.flags(
             holder,
             BlockRequest::Renew(hashes.to_vec()),
             hashes.len(),
             "RENEW",
-        )
-        .await
+        );
+        Ok(asked.await?.0)
     }
 }
 
@@ -712,7 +715,7 @@ impl ShardSink for Remote<'_> {
         Remote::nodes(self).await
     }
 
-    async fn contributors(&mut self, anchor: Hash) -> Vec<PeerId> {
+    async fn contributors(&mut self, anchor: Hash) -> Vec<(PeerId, Storage)> {
         let client = &self.client;
         let found = contributors::search(&anchor, |key| async move {
             let mut client = client.lock().await;
@@ -720,7 +723,17 @@ impl ShardSink for Remote<'_> {
         })
         .await;
         let nodes = Remote::nodes(self).await;
-        found.into_iter().filter(|p| !nodes.contains(p)).collect()
+        let this = &*self;
+        let asks = found
+            .into_iter()
+            .filter(|p| !nodes.contains(p))
+            .map(|peer| async move {
+                // An empty HAS says how it keeps what it holds.
+                let asked = this.flags(peer, BlockRequest::Has(vec![]), 0, "HAS");
+                let storage = asked.await.map_or(Storage::Evictable, |(_, s)| s);
+                (peer, storage)
+            });
+        futures::future::join_all(asks).await
     }
 
     /// Browsers are named in the manifest (put.rs leaves the nodes out).

@@ -69,6 +69,22 @@ pub enum Class {
     Contributed,
 }
 
+/// Whether a store keeps what it holds until told otherwise: told to
+/// other peers in HAS answers ([`crate::net::block::BlockResponse::Have`]),
+/// so placement gives a holder that may lose its data fewer copies
+/// ([`crate::transfer::rotation::weighted`]) and a health check tells its
+/// pieces apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Storage {
+    /// Kept until deleted: files on disk (nodes), or a browser's storage
+    /// that the browser made persistent.
+    #[default]
+    Durable,
+    /// The browser may clear it under storage pressure (not persistent),
+    /// or it lives in memory.
+    Evictable,
+}
+
 /// One stored shard, as listed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {
@@ -216,6 +232,9 @@ struct State {
     capacity: Option<u64>,
     /// Bytes of contributed writes in flight, reserved against the quota.
     reserved: u64,
+    /// How the backend keeps the data, as last learnt
+    /// ([`Store::request_persistence`]).
+    storage: Storage,
 }
 
 impl std::fmt::Debug for Store {
@@ -280,6 +299,7 @@ impl Store {
             quota: config.quota,
             capacity: headroom.map(|room| held.saturating_add(room)),
             reserved: 0,
+            storage: backend.storage(),
         };
         Self {
             inner: Shared::new(Inner {
@@ -532,7 +552,17 @@ impl Store {
     /// (`navigator.storage.persist()` in browsers) and returns the answer.
     /// Files on disk are always persistent.
     pub async fn request_persistence(&self) -> Result<bool, StoreError> {
-        self.inner.backend.request_persistence().await
+        let persistent = self.inner.backend.request_persistence().await?;
+        if persistent {
+            self.state().storage = Storage::Durable;
+        }
+        Ok(persistent)
+    }
+
+    /// How this store keeps its data: durable on disk, or in a browser once
+    /// it agreed to persist it; evictable otherwise.
+    pub fn storage(&self) -> Storage {
+        self.state().storage
     }
 
     /// Closes the backend (the IndexedDB connection). Later calls fail.

@@ -14,7 +14,8 @@
 //! placement ticket, [`super::ticket`]), `9 || hash || u32 size` (TICKET:
 //! a node signs a placement ticket for that shard).
 //! Response bodies: `1 || hash` (stored), `2 || block`, `3 || u16 count ||
-//! bitmap` (have), `4 || hash` (not found), `5 || u16 code || message`
+//! bitmap || [1]` (have; the trailing `1` when the holder's storage may be
+//! evicted, [`Storage::Evictable`], absent when it is durable), `4 || hash` (not found), `5 || u16 code || message`
 //! (error), `6 || proof` (at most [`MAX_PROOF`] bytes), `7 || ticket`. A frame over the limit, or one that does not parse, is not
 //! read further: it becomes [`BlockRequest::Invalid`] and is answered with
 //! an error, never a panic.
@@ -35,7 +36,7 @@ use super::ticket::{Ticket, MAX_TICKET};
 use crate::audit::{ChunkRange, MAX_PROOF};
 use crate::format::{LayoutKey, RepairCap};
 use crate::hash::Hash;
-use crate::store::{Class, Shard, Store, StoreError};
+use crate::store::{Class, Shard, Storage, Store, StoreError};
 
 /// The protocol name.
 #[cfg(feature = "net")]
@@ -116,8 +117,8 @@ pub enum BlockResponse {
     Stored(Hash),
     /// The requested block.
     Block(Vec<u8>),
-    /// One flag per asked hash, in order.
-    Have(Vec<bool>),
+    /// One flag per asked hash, in order, and how the holder keeps them.
+    Have { flags: Vec<bool>, storage: Storage },
     /// Not held here.
     NotFound(Hash),
     /// An audit's proof.
@@ -134,11 +135,19 @@ impl BlockResponse {
         match self {
             Self::Stored(_) => "a PUT answer",
             Self::Block(_) => "a block",
-            Self::Have(_) => "a HAS answer",
+            Self::Have { .. } => "a HAS answer",
             Self::NotFound(_) => "not found",
             Self::Proof(_) => "an audit proof",
             Self::Ticket(_) => "a placement ticket",
             Self::Error { .. } => "an error",
+        }
+    }
+
+    /// A HAS (or RENEW) answer from a holder whose storage is durable.
+    pub fn have(flags: Vec<bool>) -> Self {
+        Self::Have {
+            flags,
+            storage: Storage::Durable,
         }
     }
 
@@ -302,7 +311,7 @@ impl BlockResponse {
         match self {
             Self::Stored(hash) => [&[1u8][..], &hash.0].concat(),
             Self::Block(block) => [&[2u8][..], block].concat(),
-            Self::Have(flags) => {
+            Self::Have { flags, storage } => {
                 let mut out = vec![3u8];
                 out.extend_from_slice(&(flags.len() as u16).to_le_bytes());
                 let mut bits = vec![0u8; flags.len().div_ceil(8)];
@@ -310,6 +319,9 @@ impl BlockResponse {
                     bits[i / 8] |= 1 << (i % 8);
                 }
                 out.extend(bits);
+                if *storage == Storage::Evictable {
+                    out.push(1);
+                }
                 out
             }
             Self::NotFound(hash) => [&[4u8][..], &hash.0].concat(),
@@ -338,14 +350,18 @@ impl BlockResponse {
             Some((3, rest)) if rest.len() >= 2 => {
                 let count = usize::from(u16::from_le_bytes([rest[0], rest[1]]));
                 let bits = &rest[2..];
-                if count > MAX_HAS || bits.len() != count.div_ceil(8) {
+                let storage = match bits.get(count.div_ceil(8)..) {
+                    Some([]) => Storage::Durable,
+                    Some([1]) => Storage::Evictable,
+                    _ => return Err(bad("bitmap length")),
+                };
+                if count > MAX_HAS {
                     return Err(bad("bitmap length"));
                 }
-                Ok(Self::Have(
-                    (0..count)
-                        .map(|i| bits[i / 8] & (1 << (i % 8)) != 0)
-                        .collect(),
-                ))
+                let flags = (0..count)
+                    .map(|i| bits[i / 8] & (1 << (i % 8)) != 0)
+                    .collect();
+                Ok(Self::Have { flags, storage })
             }
             Some((4, rest)) if rest.len() == 32 => Ok(Self::NotFound(hash_at(rest).expect("32"))),
             // Invalid UTF-8 becomes U+FFFD, three bytes for one: `error`
@@ -501,7 +517,10 @@ pub async fn serve(store: &Store, class: Class, request: BlockRequest) -> BlockR
             Err(e) => fail(e),
         },
         BlockRequest::Has(list) | BlockRequest::Renew(list) => match store.has(&list) {
-            Ok(flags) => BlockResponse::Have(flags),
+            Ok(flags) => BlockResponse::Have {
+                flags,
+                storage: store.storage(),
+            },
             Err(e) => fail(e),
         },
         BlockRequest::Audit { hash, range } => match store.get(hash).await {
@@ -571,9 +590,17 @@ mod tests {
         for res in [
             BlockResponse::Stored(Hash([3; 32])),
             BlockResponse::Block(vec![9; 100]),
-            BlockResponse::Have(vec![
+            BlockResponse::have(vec![
                 true, false, true, true, false, false, false, false, true,
             ]),
+            BlockResponse::Have {
+                flags: vec![false; 8],
+                storage: Storage::Evictable,
+            },
+            BlockResponse::Have {
+                flags: vec![],
+                storage: Storage::Evictable,
+            },
             BlockResponse::NotFound(Hash([4; 32])),
             BlockResponse::Proof(vec![8; MAX_PROOF]),
             BlockResponse::Ticket(sample_ticket()),
@@ -675,6 +702,26 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(BlockResponse::decode(&res.encode()).unwrap(), res);
+    }
+
+    #[test]
+    fn a_have_answer_says_its_storage_in_one_canonical_way() {
+        let decode = |body: &[u8]| BlockResponse::decode(body).ok();
+        let have = |storage| BlockResponse::Have {
+            flags: vec![true, false, true],
+            storage,
+        };
+        assert_eq!(decode(&[3, 3, 0, 0b101]), Some(have(Storage::Durable)));
+        assert_eq!(decode(&[3, 3, 0, 0b101, 1]), Some(have(Storage::Evictable)));
+        // Anything else after the bitmap, or a short bitmap, is refused.
+        for bad in [
+            &[3, 3, 0, 0b101, 0][..],
+            &[3, 3, 0, 0b101, 2],
+            &[3, 3, 0, 0b101, 1, 1],
+            &[3, 9, 0, 1],
+        ] {
+            assert_eq!(decode(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -114,7 +114,7 @@ impl Storage {
 
     /// Renews the leases of `hashes` held here; answers which are held.
     pub fn renew(&mut self, hashes: &[Hash], now_ms: u64) -> BlockResponse {
-        BlockResponse::Have(
+        BlockResponse::have(
             hashes
                 .iter()
                 .map(|h| self.leases.renew(h, now_ms))

@@ -3,7 +3,7 @@
 //! others.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ use crate::hash::Hash;
 use crate::net::block::{BlockRequest, BlockResponse};
 use crate::net::ticket::Ticket;
 use crate::net::{contributors, MAX_NODES};
+use crate::store::Storage;
 use crate::transfer::TransferError;
 
 /// Tries per contributor.
@@ -37,6 +38,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
 const CONNECT_WAIT: Duration = Duration::from_secs(30);
 /// How often [`Blocks::ready`] looks at the node link's state.
 const READY_POLL: Duration = Duration::from_millis(100);
+/// Peers remembered as keeping their data where it may be evicted.
+const MAX_EVICTABLE: usize = 1024;
 
 /// Where a block request goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -63,6 +66,9 @@ pub struct Blocks {
     status: Rc<RefCell<Status>>,
     /// Peers being dialed again by [`Blocks::reconnect`].
     redialing: Rc<RefCell<HashSet<PeerId>>>,
+    /// Peers whose last HAS answer said their storage may be evicted,
+    /// oldest first (at most [`MAX_EVICTABLE`]).
+    evictable: Rc<RefCell<VecDeque<PeerId>>>,
 }
 
 impl Blocks {
@@ -71,6 +77,7 @@ impl Blocks {
             tx,
             status,
             redialing: Rc::default(),
+            evictable: Rc::default(),
         }
     }
 
@@ -254,8 +261,42 @@ impl Blocks {
         what: &str,
     ) -> Result<Vec<bool>, TransferError> {
         match self.request(at, request).await? {
-            BlockResponse::Have(flags) if flags.len() == n => Ok(flags),
+            BlockResponse::Have { flags, storage } if flags.len() == n => {
+                if let Holder::Peer(peer) = at {
+                    self.remember_storage(peer, storage);
+                }
+                Ok(flags)
+            }
             other => Err(TransferError::unexpected(&at, what, other)),
+        }
+    }
+
+    fn remember_storage(&self, peer: PeerId, storage: Storage) {
+        let mut evictable = self.evictable.borrow_mut();
+        evictable.retain(|p| *p != peer);
+        if storage == Storage::Evictable {
+            if evictable.len() >= MAX_EVICTABLE {
+                evictable.pop_front();
+            }
+            evictable.push_back(peer);
+        }
+    }
+
+    /// How `peer` keeps what it holds, as its last HAS answer said
+    /// (durable when it never answered one).
+    pub fn storage_of(&self, peer: PeerId) -> Storage {
+        match self.evictable.borrow().contains(&peer) {
+            true => Storage::Evictable,
+            false => Storage::Durable,
+        }
+    }
+
+    /// Asks `peer` how it keeps what it holds (an empty HAS); evictable
+    /// when it does not say.
+    pub async fn ask_storage(&self, peer: PeerId) -> Storage {
+        match self.has(Holder::Peer(peer), Vec::new()).await {
+            Ok(_) => self.storage_of(peer),
+            Err(_) => Storage::Evictable,
         }
     }
 
@@ -304,10 +345,16 @@ impl Blocks {
 
     /// Finds peers that store for others, searching the contributor
     /// buckets from `anchor` (a file's provider key), and connects to
-    /// them directly; returns the ones reached.
-    pub async fn contributors(&self, anchor: Hash) -> Vec<PeerId> {
+    /// them directly; returns the ones reached, each with how it keeps
+    /// what it holds.
+    pub async fn contributors(&self, anchor: Hash) -> Vec<(PeerId, Storage)> {
         let addrs = self.contributor_addrs(anchor).await;
-        self.connect_all(addrs).await
+        let peers = self.connect_all(addrs).await;
+        let asks = peers.into_iter().map(|peer| async move {
+            let storage = self.ask_storage(peer).await;
+            (peer, storage)
+        });
+        futures::future::join_all(asks).await
     }
 
     /// The `/webrtc` addresses of up to [`contributors::WANTED`] peers

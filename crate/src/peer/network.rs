@@ -28,6 +28,7 @@ use super::blocks::{Blocks, Holder, Search};
 use crate::format::{Link, Manifest};
 use crate::hash::Hash;
 use crate::net::ticket::Ticket;
+use crate::store::Storage;
 use crate::transfer::{self, Answers, Reach, ShardSink, ShardSource, TransferError};
 pub use get::{open, Opened};
 pub use health::{health, Health};
@@ -190,7 +191,7 @@ impl ShardSink for Network {
         ShardSink::nodes(&mut self.uploads()).await
     }
 
-    async fn contributors(&mut self, anchor: Hash) -> Vec<Holder> {
+    async fn contributors(&mut self, anchor: Hash) -> Vec<(Holder, Storage)> {
         self.uploads().contributors(anchor).await
     }
 
@@ -272,9 +273,12 @@ impl ShardSink for Uploads {
             .collect()
     }
 
-    async fn contributors(&mut self, anchor: Hash) -> Vec<Holder> {
+    async fn contributors(&mut self, anchor: Hash) -> Vec<(Holder, Storage)> {
         let peers = self.blocks.contributors(anchor).await;
-        peers.into_iter().map(Holder::Peer).collect()
+        peers
+            .into_iter()
+            .map(|(peer, storage)| (Holder::Peer(peer), storage))
+            .collect()
     }
 
     async fn store(&self, holder: Holder, hash: Hash, bytes: &[u8]) -> transfer::Result<()> {

@@ -85,6 +85,15 @@ impl Backend {
         }
     }
 
+    /// How the data is kept before anyone asked for persistence.
+    pub fn storage(&self) -> super::Storage {
+        match self {
+            #[cfg(not(wasm_browser))]
+            Self::Disk(_) => super::Storage::Durable,
+            _ => super::Storage::Evictable,
+        }
+    }
+
     pub async fn request_persistence(&self) -> Result<bool, StoreError> {
         match self {
             Self::Memory(_) => Ok(false),

@@ -33,6 +33,7 @@ use futures::{SinkExt as _, Stream, StreamExt as _, TryStreamExt as _};
 use super::error::{Result, TransferError};
 use super::place::{place_shards, store_manifest, Places};
 use super::progress::{OnProgress, Stage, Tally};
+use super::rotation;
 use super::source::ShardSink;
 use crate::format::{self, EncodedSegment, Encoder, FileKey, Finished, Link, Params, Shard};
 use crate::hash::Hash;
@@ -104,11 +105,13 @@ pub async fn put<S: ShardSink>(
     if nodes.is_empty() {
         return Err(TransferError::NotConnected("no node to store on".into()));
     }
-    let contributors = sink.contributors(provider_key).await;
+    let found = sink.contributors(provider_key).await;
+    let contributors: Vec<S::Holder> = found.iter().map(|(holder, _)| *holder).collect();
+    let rotation = rotation::weighted(&found);
     let confirmed = RefCell::new(BTreeSet::new());
     let places = Places {
         nodes: &nodes,
-        contributors: &contributors,
+        contributors: &rotation,
         tally: &tally,
         confirmed: &confirmed,
     };
@@ -329,7 +332,7 @@ async fn hand_over<S: ShardSink>(sink: &S, nodes: &[S::Holder], link: &Link) {
     let Ok(cap) = link.repair_cap() else {
         return;
     };
-    for node in super::rotation::rank_nodes(&cap.manifest, nodes) {
+    for node in rotation::rank_nodes(&cap.manifest, nodes) {
         match sink.keep(node, &cap).await {
             Ok(()) => return,
             Err(e) => {

@@ -21,6 +21,7 @@ use std::time::Duration;
 use super::check::{inspect, Auditor, Health};
 use super::error::{Result, TransferError};
 use super::place::{place_shards, Places};
+use super::rotation;
 use super::source::{ShardSink, ShardSource};
 use crate::audit::Reputation;
 use crate::format::{Access, FormatError, Manifest, RepairCap, Shard};
@@ -223,7 +224,8 @@ where
     if nodes.is_empty() {
         return Err(TransferError::NotConnected("no node to place on".into()));
     }
-    let mut contributors = source.contributors(cap.provider_key()).await;
+    let found = source.contributors(cap.provider_key()).await;
+    let mut contributors = rotation::weighted(&found);
     contributors.retain(|c| !failed.contains(c));
     let tally = RefCell::new(Default::default());
     let confirmed = RefCell::new(BTreeSet::new());
@@ -594,7 +596,10 @@ mod tests {
                 vec![0, 1, 2]
             }
 
-            async fn contributors(&mut self, _anchor: crate::hash::Hash) -> Vec<u8> {
+            async fn contributors(
+                &mut self,
+                _anchor: crate::hash::Hash,
+            ) -> Vec<(u8, crate::store::Storage)> {
                 vec![]
             }
 

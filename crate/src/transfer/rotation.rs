@@ -60,6 +60,27 @@ pub fn contributor_for<H: Copy>(
     contributors.get(at as usize).copied()
 }
 
+/// The list [`contributor_for`] deals copies over: every durable
+/// contributor, then those whose storage the browser may evict, then the
+/// durable ones again. So one that may evict takes half the copies of one
+/// that keeps them (an evicted copy is a repair), while a network of
+/// browsers that may all evict still spreads over all of them; the shards
+/// of a segment walk consecutive places, which stay distinct holders while
+/// there are at least `n` contributors.
+pub fn weighted<H: Copy>(contributors: &[(H, crate::store::Storage)]) -> Vec<H> {
+    use crate::store::Storage;
+    let of = |kind: Storage| {
+        contributors
+            .iter()
+            .filter(move |(_, storage)| *storage == kind)
+            .map(|(holder, _)| *holder)
+    };
+    of(Storage::Durable)
+        .chain(of(Storage::Evictable))
+        .chain(of(Storage::Durable))
+        .collect()
+}
+
 /// The `keep` contributors most likely to be online, best first:
 /// `contributors` with each one's observed availability (time online over
 /// time known); ties keep their order. Copies on them stay live with
@@ -73,6 +94,39 @@ pub fn most_available<H: Copy>(contributors: &[(H, f64)], keep: usize) -> Vec<H>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_contributor_that_may_evict_takes_half_the_copies() {
+        use crate::store::Storage::{Durable, Evictable};
+        let list = weighted(&[('d', Durable), ('e', Evictable), ('f', Durable)]);
+        assert_eq!(list, ['d', 'f', 'e', 'd', 'f']);
+        let mut copies = std::collections::BTreeMap::new();
+        for segment in 0..list.len() as u64 {
+            for shard in 0..8 {
+                let holder = contributor_for(segment, shard, 8, &list).unwrap();
+                *copies.entry(holder).or_insert(0) += 1;
+            }
+        }
+        assert_eq!(copies[&'d'], 2 * copies[&'e'], "{copies:?}");
+        assert_eq!(copies[&'f'], 2 * copies[&'e'], "{copies:?}");
+        // Alike, they share alike.
+        assert_eq!(weighted(&[('e', Evictable), ('x', Evictable)]), ['e', 'x']);
+        assert_eq!(weighted(&[('d', Durable)]), ['d', 'd']);
+        assert!(weighted::<char>(&[]).is_empty());
+        // Eight or more durable contributors: a segment's copies land on
+        // distinct ones wherever it starts.
+        let many: Vec<_> = (0..9u8)
+            .map(|i| (i, Durable))
+            .chain([(99, Evictable)])
+            .collect();
+        let list = weighted(&many);
+        for segment in 0..50 {
+            let holders: std::collections::BTreeSet<_> = (0..8)
+                .map(|i| contributor_for(segment, i, 8, &list).unwrap())
+                .collect();
+            assert_eq!(holders.len(), 8, "segment {segment}");
+        }
+    }
 
     #[test]
     fn locals_first_full_holders_last_while_searching() {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::error::Result;
 use crate::format::RepairCap;
 use crate::hash::Hash;
+use crate::store::Storage;
 
 /// One answer per hash asked: the bytes (unverified), `None` when not
 /// held, or why asking failed.
@@ -104,8 +105,10 @@ pub trait ShardSink {
     /// Holders that take a best-effort copy (contributing browsers), found
     /// once per put, from `anchor` (the file's provider key) on: different
     /// files find different contributors
-    /// ([`crate::net::contributors::search`]).
-    fn contributors(&mut self, anchor: Hash) -> impl Future<Output = Vec<Self::Holder>>;
+    /// ([`crate::net::contributors::search`]). Each comes with how it keeps
+    /// what it holds: one that may evict it takes fewer copies
+    /// ([`super::rotation::weighted`]).
+    fn contributors(&mut self, anchor: Hash) -> impl Future<Output = Vec<(Self::Holder, Storage)>>;
 
     /// Stores `bytes` (whose BLAKE3 hash is `hash`) on `holder`.
     fn store(

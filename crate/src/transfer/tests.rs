@@ -13,6 +13,7 @@ use super::*;
 use crate::code::ErrorCode;
 use crate::format::{Encoder, FileKey, Link, Params};
 use crate::hash::Hash;
+use crate::store::Storage;
 
 /// A holder's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -484,8 +485,8 @@ impl ShardSink for Sink {
         self.nodes.clone()
     }
 
-    async fn contributors(&mut self, _anchor: Hash) -> Vec<H> {
-        vec![H(1), H(2), H(3)]
+    async fn contributors(&mut self, _anchor: Hash) -> Vec<(H, Storage)> {
+        [H(1), H(2), H(3)].map(|h| (h, Storage::Evictable)).to_vec()
     }
 
     async fn store(&self, holder: H, hash: Hash, bytes: &[u8]) -> Result<()> {

@@ -189,8 +189,11 @@ impl Serve {
                 .flatten()
                 .filter_map(|store| store.has(hashes).ok())
                 .reduce(|a, b| a.into_iter().zip(b).map(|(a, b)| a || b).collect());
+            // What it keeps is the contributed store's; an upload's stash
+            // is left once placed.
+            let storage = contributed.as_ref().unwrap_or(&stash).storage();
             let response = match flags {
-                Some(flags) => BlockResponse::Have(flags),
+                Some(flags) => BlockResponse::Have { flags, storage },
                 None => BlockResponse::error(ErrorCode::BadRequest, "too many hashes"),
             };
             respond(swarm, channel, response);

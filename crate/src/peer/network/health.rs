@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::Network;
 use crate::format;
 use crate::peer::blocks::{Blocks, Holder};
+use crate::store::Storage;
 use crate::transfer::{self, TransferError};
 
 /// What `peer.health(link)` resolves to.
@@ -48,7 +49,8 @@ pub struct Health {
     pub unreached: usize,
     /// Where each piece lives, one string per segment (the first
     /// [`MAX_MAP_SEGMENTS`]), one character per shard: `n` on a node, `b`
-    /// on browsers only, `-` on no holder that proved it.
+    /// on browsers only (one keeping it durably), `e` only on browsers
+    /// that may evict it, `-` on no holder that proved it.
     pub pieces: Vec<String>,
 }
 
@@ -63,6 +65,9 @@ pub struct HolderReport {
     pub id: String,
     /// `node` or `browser`.
     pub kind: &'static str,
+    /// `durable`, or `evictable` for a browser whose storage the browser
+    /// may clear (it was not made persistent), as its HAS answer said.
+    pub storage: &'static str,
     /// It answered (one that did not may only be away).
     pub reached: bool,
     pub claimed: usize,
@@ -97,6 +102,10 @@ pub async fn health(
             kind: match h.holder {
                 Holder::Peer(p) if !nodes.contains(&p) => "browser",
                 _ => "node",
+            },
+            storage: match h.holder {
+                Holder::Peer(p) if !nodes.contains(&p) => storage_name(blocks.storage_of(p)),
+                _ => storage_name(Storage::Durable),
             },
             reached: h.reached,
             claimed: h.claimed,
@@ -140,15 +149,28 @@ pub async fn health(
     })
 }
 
-/// [`Health::pieces`]: a node's copy wins over a browser's.
+fn storage_name(storage: Storage) -> &'static str {
+    match storage {
+        Storage::Durable => "durable",
+        Storage::Evictable => "evictable",
+    }
+}
+
+/// [`Health::pieces`]: a node's copy wins over a browser's, a durable
+/// browser's over one that may evict it.
 fn piece_map(report: &transfer::Health<Holder>, holders: &[HolderReport]) -> Vec<String> {
     let segments = report.live.len().min(MAX_MAP_SEGMENTS);
     let mut cells = vec![b'-'; segments * report.n];
+    let rank = |c: u8| b"-ebn".iter().position(|x| *x == c);
     for (health, listed) in report.holders.iter().zip(holders) {
-        let mark = if listed.kind == "node" { b'n' } else { b'b' };
+        let mark = match (listed.kind, listed.storage) {
+            ("node", _) => b'n',
+            (_, "durable") => b'b',
+            _ => b'e',
+        };
         for &i in health.counted_shards() {
             if let Some(cell) = cells.get_mut(i) {
-                if *cell != b'n' {
+                if rank(mark) > rank(*cell) {
                     *cell = mark;
                 }
             }
