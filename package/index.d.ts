@@ -242,6 +242,17 @@ export interface ResolvedName {
   readonly signedAt: number;
 }
 
+/** What `publishName` resolves to. */
+export interface PublishedName {
+  /** The name link's bare fragment `n1.<publisher>.<read key>`: always opens the newest version. */
+  readonly nameLink: string;
+  /** The name's key, as `meganet publish --name` keeps it in a file: whoever holds it publishes versions. */
+  readonly key: string;
+  readonly version: number;
+  /** Unix milliseconds. */
+  readonly signedAt: number;
+}
+
 /** The link to the bootstrap node ([`NodeLink`]). */
 export interface NodeStatus {
   readonly state: 'connecting' | 'connected' | 'unreachable';
@@ -320,6 +331,8 @@ export declare class Peer {
   dial(addr: string): Promise<void>;
   /** Resolves a name link (`#n1.…`) to its newest version. */
   resolveName(link: string): Promise<ResolvedName>;
+  /** Publishes a site link (`2.…`) under a name: a new name without `key`, the next version of the name with the `key` text a first call returned (keep it secret). */
+  publishName(siteLink: string, key?: string): Promise<PublishedName>;
   /** Frees the peer's wasm memory; the object is unusable afterwards. */
   free(): void;
 }

@@ -313,3 +313,60 @@ test('a name link opens the newest version: republished under its name, a reload
     await firefox?.close();
   }
 });
+
+test('a folder published from the page under a name: publishing it again is version 2, which a fresh Firefox opens; bad input is refused', { timeout: 240_000 }, async () => {
+  const work = tempDir('meganet-page-named-');
+  const dir = path.join(work, 'journal');
+  mkdirSync(dir);
+  const page1 = (title) => writeFileSync(path.join(dir, 'index.html'), `<!doctype html><meta charset="utf-8"><title>${title}</title><h1 id="title">${title}</h1>`);
+  const title = (page) => inSite(page, () => document.getElementById('title')?.textContent, null, 'the named site');
+  const chromium = await launch('chromium');
+  const firefox = BROWSERS.includes('firefox') ? await launch('firefox') : null;
+  try {
+    const { page, errors } = await openApp(chromium, node.url);
+    await waitForStatus(page, (s) => s.node.state === 'connected');
+    const publish = async () => {
+      await page.evaluate(() => { document.getElementById('put-result').hidden = true; });
+      await page.setInputFiles('#folder', dir);
+      await page.waitForFunction(() => /is published/.test(document.getElementById('put-detail').textContent)
+        || !document.getElementById('put-error').hidden, null, { timeout: 120_000 });
+      assert.equal(await page.evaluate(() => document.getElementById('put-error').hidden), true, await page.textContent('#put-error'));
+      return { link: await page.inputValue('#put-link'), detail: await page.textContent('#put-detail') };
+    };
+    assert.equal(await page.isChecked('#publish-named'), true, 'a folder is published under a name by default');
+    page1('First');
+    const first = await publish();
+    assert.match(first.link, /#n1\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/);
+    assert.match(first.detail, /is published as version 1 of its name: the link always opens the newest version, and publishing journal here again updates it\.$/);
+    page1('Second');
+    const second = await publish();
+    assert.equal(second.link, first.link, 'the same name link');
+    assert.match(second.detail, /as version 2 of its name/);
+    await screenshot(page, 'site-named-chromium');
+    const kept = await page.evaluate(() => JSON.parse(localStorage.getItem('meganet-names')));
+    assert.equal(kept.length, 1);
+    assert.equal(kept[0].version, 2);
+
+    // Bad input: a site link that is not one, and a key that is not one.
+    const refusals = await page.evaluate(async (site) => {
+      const code = (p) => p.then(() => 'resolved', (e) => `${e.code}: ${e.message}`);
+      return [
+        await code(window.meganet.publishName('not a link')),
+        await code(window.meganet.publishName(site, 'meganet name key 1\nsecret short\nread short\n')),
+      ];
+    }, (await page.evaluate(() => JSON.parse(localStorage.getItem('meganet-uploads'))[0].link)).split('#')[1]);
+    assert.match(refusals[0], /^link-malformed: /);
+    assert.match(refusals[1], /^invalid-argument: .*the secret is not 43 base64url characters/);
+    assert.deepEqual(errors, []);
+
+    const reader = firefox || chromium;
+    const other = await openApp(reader, node.url);
+    await waitForStatus(other.page, (s) => s.node.state === 'connected');
+    await other.page.goto(first.link);
+    assert.equal(await title(other.page), 'Second');
+    assert.match(await other.page.evaluate(() => document.getElementById('fetch-name').textContent), /· version 2, signed /);
+  } finally {
+    await chromium.close();
+    await firefox?.close();
+  }
+});

@@ -6,6 +6,13 @@
 // then each file is stored with `peer.put`, and last the directory
 // document listing them, whose link is the site's. Names starting with a
 // dot (.git, .env) are left out, as the CLI leaves them out.
+//
+// Under a name (`publishNamed`), the site's link is signed into a name
+// record by `peer.publishName`: the name's key is made on the first
+// publish of a folder and kept in this origin's localStorage by the
+// folder's name, so publishing the same folder again here is its next
+// version (as `meganet publish --name KEYFILE` keeps it in a file). Sites
+// run on another origin and never see it.
 
 import { guessType, siteDocument, siteType } from '../build/pkg/meganet.js';
 import { codedError, INVALID_ARGUMENT } from './errors.js';
@@ -48,6 +55,37 @@ function keepVisible(items, folder) {
   const hidden = (path) => path.split('/').some((segment) => segment.startsWith('.'));
   const kept = items.filter((i) => !hidden(i.path)).sort((a, b) => (a.path < b.path ? -1 : 1));
   return { folder, items: kept, left: items.length - kept.length };
+}
+
+const NAMES_KEY = 'meganet-names';
+/** Most names remembered (the oldest is forgotten first). */
+const MAX_NAMES = 64;
+
+function loadNames() {
+  try {
+    const list = JSON.parse(localStorage.getItem(NAMES_KEY) || '[]');
+    return Array.isArray(list) ? list.filter((n) => typeof n?.folder === 'string' && typeof n.key === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Points the name kept for `folder` (a new one the first time) at the site
+ * `link`; resolves to `{nameLink, version, signedAt}`. Errors carry a `code`.
+ */
+export async function publishNamed(peer, folder, link) {
+  const known = loadNames().find((n) => n.folder === folder);
+  const site = link.slice(link.indexOf('#') + 1);
+  const published = await peer.publishName(site, known?.key);
+  const entry = { folder, key: published.key, nameLink: published.nameLink, version: published.version };
+  const rest = loadNames().filter((n) => n.folder !== folder);
+  try {
+    localStorage.setItem(NAMES_KEY, JSON.stringify([entry, ...rest].slice(0, MAX_NAMES)));
+  } catch {
+    throw codedError('storage-full', 'the name was published, but this browser would not keep its key: the next version cannot be published from here');
+  }
+  return { nameLink: published.nameLink, version: published.version, signedAt: published.signedAt };
 }
 
 /**

@@ -6,7 +6,7 @@ import { rememberUpload, renderUploads } from './uploads.js';
 import { wireCopyButton } from './clipboard.js';
 import { qrSvg } from './qr.js';
 import { codeOf, errorMessage } from './errors.js';
-import { fromDroppedFolder, fromPicker, publishSite } from './publish.js';
+import { fromDroppedFolder, fromPicker, publishNamed, publishSite } from './publish.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -171,22 +171,33 @@ export function setUpUpload(peer) {
         },
       });
       const size = items.reduce((n, i) => n + i.file.size, 0);
-      rememberUpload({ name: `${folder}/ (website)`, size, link, at: Date.now(), parts });
+      let named = null;
+      if (namedInput.checked) {
+        if (current()) $('put-detail').textContent = `Publishing ${folder} under its name…`;
+        named = await publishNamed(peer, folder, link);
+      }
+      const version = named ? `, version ${named.version}` : '';
+      rememberUpload({ name: `${folder}/ (website${version})`, size, link, at: Date.now(), parts });
       renderUploads(undefined, formatBytes);
       if (!current()) return;
       bar.hidden = true;
-      $('put-link').value = link;
-      $('put-qr').replaceChildren(qrSvg(link, `QR code of the link to the website ${folder}`));
+      const shared = named ? `${location.origin}${location.pathname}#${named.nameLink}` : link;
+      $('put-link').value = shared;
+      $('put-qr').replaceChildren(qrSvg(shared, `QR code of the link to the website ${folder}`));
       $('put-result').dataset.state = 'stored';
       $('put-result').hidden = false;
       const skipped = left ? ` (${left} hidden ${left === 1 ? 'file' : 'files'} left out)` : '';
-      $('put-detail').textContent = `The website ${folder} (${items.length} files, ${formatBytes(size)}) is published${skipped}.`;
+      const follows = named
+        ? ` as version ${named.version} of its name: the link always opens the newest version, and publishing ${folder} here again updates it`
+        : '';
+      $('put-detail').textContent = `The website ${folder} (${items.length} ${items.length === 1 ? 'file' : 'files'}, ${formatBytes(size)}) is published${skipped}${follows}.`;
     } catch (e) {
       if (!current()) return;
       bar.hidden = true;
       showUploadError($('put-error'), { name: `the folder ${folder}` }, e);
     }
   };
+  const namedInput = $('publish-named');
   const folderInput = $('folder');
   folderInput.addEventListener('change', () => {
     const files = [...folderInput.files];

@@ -325,7 +325,24 @@ impl Peer {
     /// read key.
     pub async fn resolve_name(&self, link: &str) -> transfer::Result<ResolvedName> {
         let name: crate::format::NameLink = link.parse()?;
-        let key = libp2p::kad::RecordKey::new(&name.publisher.dht_key().0);
+        let record = self
+            .name_record(&name.publisher)
+            .await?
+            .ok_or(TransferError::NotFound)?;
+        let link = record.open(&name.read)?;
+        Ok(ResolvedName {
+            link,
+            version: record.sequence,
+            signed_at_ms: record.signed_at_ms,
+        })
+    }
+
+    /// The newest valid record of the name `publisher` the nodes hold.
+    async fn name_record(
+        &self,
+        publisher: &crate::format::PublisherKey,
+    ) -> transfer::Result<Option<crate::format::NameRecord>> {
+        let key = libp2p::kad::RecordKey::new(&publisher.dht_key().0);
         let (reply, answer) = oneshot::channel();
         self.send(connection::Command::Values { key, reply })
             .await?;
@@ -333,20 +350,58 @@ impl Peer {
             .await
             .map_err(|_| TransferError::Stopped)?
             .ok_or_else(|| TransferError::NotConnected("no node to ask about the name".into()))?;
-        let now_ms = web_time::SystemTime::now()
-            .duration_since(web_time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let (newest, refused) = crate::format::NameRecord::newest(&name.publisher, &values, now_ms);
+        let (newest, refused) = crate::format::NameRecord::newest(publisher, &values, unix_ms());
         if refused > 0 {
             tracing::warn!(refused, "name records that do not verify were ignored");
         }
-        let (record, _) = newest.ok_or(TransferError::NotFound)?;
-        let link = record.open(&name.read)?;
-        Ok(ResolvedName {
-            link,
-            version: record.sequence,
-            signed_at_ms: record.signed_at_ms,
+        Ok(newest.map(|(record, _)| record))
+    }
+
+    /// Points the name `key` at the site `site`: a record one version
+    /// above the newest the nodes hold (or 1), signed here, put on every
+    /// node of the directory, then read back; the key never leaves this
+    /// peer.
+    pub async fn publish_name(
+        &self,
+        key: &crate::format::NameKey,
+        site: &str,
+    ) -> transfer::Result<ResolvedName> {
+        let site: Link = site.parse()?;
+        let publisher = key.publisher();
+        let newest = self.name_record(&publisher).await?;
+        let version = newest.map_or(1, |r| r.sequence + 1);
+        let signed_at_ms = unix_ms();
+        let value = key.sign(version, signed_at_ms, &site);
+        let (reply, answer) = oneshot::channel();
+        let dht_key = libp2p::kad::RecordKey::new(&publisher.dht_key().0);
+        self.send(connection::Command::PutValue {
+            key: dht_key,
+            value,
+            reply,
         })
+        .await?;
+        let refused = |message: String| TransferError::Refused {
+            holder: "node".into(),
+            message,
+        };
+        answer
+            .await
+            .map_err(|_| TransferError::Stopped)?
+            .map_err(|e| refused(format!("no node took the name record: {e}")))?;
+        match self.name_record(&publisher).await? {
+            Some(held) if held.sequence >= version => Ok(ResolvedName {
+                link: site,
+                version,
+                signed_at_ms,
+            }),
+            Some(held) => Err(refused(format!(
+                "the nodes did not keep version {version} of the name (they hold version {}); their logs say why",
+                held.sequence
+            ))),
+            None => Err(refused(
+                "no node kept the name's record; their logs say why".into(),
+            )),
+        }
     }
 
     async fn providers_of(&self, key: libp2p::kad::RecordKey) -> transfer::Result<Vec<Multiaddr>> {
@@ -398,6 +453,13 @@ pub struct ResolvedName {
     pub version: u64,
     /// When the publisher signed it (unix milliseconds).
     pub signed_at_ms: u64,
+}
+
+/// Now, in unix milliseconds (name records are signed and checked by it).
+fn unix_ms() -> u64 {
+    web_time::SystemTime::now()
+        .duration_since(web_time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn probe_error(peer: PeerId, message: String) -> TransferError {

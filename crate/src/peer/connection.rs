@@ -75,6 +75,13 @@ pub enum Command {
         key: RecordKey,
         reply: oneshot::Sender<Option<Vec<Vec<u8>>>>,
     },
+    /// Puts `value` under `key` on the network's nodes (a name record);
+    /// answered once one took it, or with why none did.
+    PutValue {
+        key: RecordKey,
+        value: Vec<u8>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
     /// The network's other nodes, at the addresses a browser dials.
     Nodes {
         reply: oneshot::Sender<Vec<Multiaddr>>,
@@ -198,6 +205,10 @@ impl Driver {
             }
             Command::Values { key, reply } => {
                 self.announce.find_values(swarm, &self.node, key, reply);
+            }
+            Command::PutValue { key, value, reply } => {
+                self.announce
+                    .put_value(swarm, &self.node, key, value, reply);
             }
             Command::Nodes { reply } => {
                 let _ = reply.send(self.node.other_nodes());

@@ -305,6 +305,38 @@ impl JsPeer {
         Ok(out.into())
     }
 
+    /// Publishes the site `siteLink` under a name: `key` is the text of
+    /// the name's key (as `meganet publish --name` writes it; a new name
+    /// when absent). Signs a record one version above the newest the
+    /// nodes hold, puts it on every node, reads it back, and resolves to
+    /// `{nameLink, key, version, signedAt}` (`nameLink` the bare fragment
+    /// `n1.<publisher>.<read key>`; keep `key` to publish the next
+    /// version: it never leaves this page). Rejects with
+    /// `link-malformed` (a bad site link), `invalid-argument` (a bad key
+    /// text), `not-connected`, or `refused` (no node kept the record, with
+    /// why).
+    #[wasm_bindgen(js_name = publishName)]
+    pub async fn publish_name(
+        &self,
+        site_link: String,
+        key: Option<String>,
+    ) -> Result<JsValue, JsValue> {
+        let key = match key {
+            Some(text) => {
+                crate::format::NameKey::from_text(&text).map_err(transfer::TransferError::from)?
+            }
+            None => crate::format::NameKey::random(),
+        };
+        let published = self.0.publish_name(&key, &site_link).await?;
+        let out = Object::new();
+        let set = |k: &str, v: JsValue| Reflect::set(&out, &JsValue::from_str(k), &v);
+        set("nameLink", JsValue::from_str(&key.link().fragment()))?;
+        set("key", JsValue::from_str(&key.to_text()))?;
+        set("version", JsValue::from_f64(published.version as f64))?;
+        set("signedAt", JsValue::from_f64(published.signed_at_ms as f64))?;
+        Ok(out.into())
+    }
+
     /// Sends `data` to `peer`'s echo service; resolves to what came back.
     pub async fn echo(&self, peer: String, data: Vec<u8>) -> Result<Vec<u8>, JsValue> {
         let peer = parse_peer(&peer)?;

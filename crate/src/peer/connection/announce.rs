@@ -2,7 +2,8 @@
 //! (under its bucket's key, [`contributors::key_of`]) and
 //! as a holder of the files it stores shards of (one provider record per
 //! file, under the file's provider key), looking up the providers of a
-//! key, and the values under a key (name records, GET_VALUE).
+//! key, the values under a key (name records, GET_VALUE), and putting a
+//! value on the network's nodes (a name record published from the page).
 //!
 //! Kademlia has no "remove provider" message: a withdrawn record lives on
 //! the node until its TTL runs out (the node keeps provider records for an
@@ -41,6 +42,10 @@ struct ValueLookup {
     reply: oneshot::Sender<Option<Vec<Vec<u8>>>>,
 }
 
+/// A value put in flight: answered once some node took it (whether it
+/// kept it is its own rule), or with why none did.
+type ValuePut = oneshot::Sender<Result<(), String>>;
+
 /// What this peer announces, and the lookups in flight.
 pub struct Announce {
     /// The contributed store, while contributing.
@@ -49,6 +54,7 @@ pub struct Announce {
     provided: Provided,
     lookups: HashMap<QueryId, Lookup>,
     values: HashMap<QueryId, ValueLookup>,
+    puts: HashMap<QueryId, ValuePut>,
     /// The relays each found holder's record names ([`relays::relays`]),
     /// until a dial takes them.
     relays: HashMap<PeerId, Vec<Multiaddr>>,
@@ -62,6 +68,7 @@ impl Announce {
             provided: Provided::load(),
             lookups: HashMap::new(),
             values: HashMap::new(),
+            puts: HashMap::new(),
             relays: HashMap::new(),
         }
     }
@@ -179,6 +186,38 @@ impl Announce {
         );
     }
 
+    /// Puts `value` under `key` on our node and every other node of the
+    /// directory (PUT_VALUE): each node checks it by its own rules (a name
+    /// record: signature, size, sequence) and keeps it or not; the caller
+    /// reads it back to know.
+    pub fn put_value(
+        &mut self,
+        swarm: &mut Swarm<Behaviour>,
+        node: &NodeLink,
+        key: RecordKey,
+        value: Vec<u8>,
+        reply: ValuePut,
+    ) {
+        let Some(ours) = node.peer().filter(|_| node.is_connected(swarm)) else {
+            let _ = reply.send(Err("no node is connected".into()));
+            return;
+        };
+        let others = node.other_nodes();
+        let mut nodes: Vec<PeerId> = others.iter().filter_map(crate::net::addr_peer).collect();
+        nodes.insert(0, ours);
+        nodes.dedup();
+        let record = kad::Record {
+            key,
+            value,
+            publisher: None,
+            // Each node keeps it as its own rules say.
+            expires: None,
+        };
+        let kad = &mut swarm.behaviour_mut().kad;
+        let id = kad.put_record_to(record, nodes.into_iter(), kad::Quorum::One);
+        self.puts.insert(id, reply);
+    }
+
     /// Kademlia progress: provider and value lookups are waited for.
     pub fn on_kad(&mut self, swarm: &mut Swarm<Behaviour>, node: &NodeLink, event: kad::Event) {
         if let kad::Event::OutboundQueryProgressed {
@@ -200,6 +239,15 @@ impl Announce {
         let result = match result {
             QueryResult::GetProviders(result) => result,
             QueryResult::GetRecord(result) => return self.on_values(swarm, id, result, last),
+            QueryResult::PutRecord(result) => {
+                if let Some(reply) = self.puts.remove(&id) {
+                    let _ = reply.send(match result {
+                        Ok(_) => Ok(()),
+                        Err(e) => Err(e.to_string()),
+                    });
+                }
+                return;
+            }
             _ => return,
         };
         // The first server that knows providers answers the lookup: a get
