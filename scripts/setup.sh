@@ -44,6 +44,10 @@ if [ "${1:-}" = "--test" ]; then
   # WebKit: WebKitGTK's WebDriver and the MiniBrowser it drives, on Xvfb.
   [ -x /usr/bin/WebKitWebDriver ] || missing+=(webkit2gtk-driver)
   [ -x /usr/bin/Xvfb ] || missing+=(xvfb)
+  # And a WebKitGTK page with a persistent profile (tests/store-crash.test.mjs),
+  # driven from Debian's Python (tests/lib/webkit_persistent.py).
+  /usr/bin/python3 -c "import gi; gi.require_version('WebKit2', '4.1')" 2>/dev/null \
+    || missing+=(python3-gi gir1.2-webkit2-4.1)
   # tests/proxy.test.mjs: nginx in front of a node, and certutil to make
   # the browsers trust the test's certificate authority.
   [ -x /usr/sbin/nginx ] || missing+=(nginx)

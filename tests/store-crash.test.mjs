@@ -1,39 +1,61 @@
 // The IndexedDB chunk store survives a browser killed in the middle of a
 // batch: after reopening, every entry verifies, usage matches what is
-// there, and no batch is half visible. In Chromium and in Firefox (whose
-// IndexedDB lives in the parent process, the one killed).
+// there, and no batch is half visible. In Chromium, in Firefox (whose
+// IndexedDB lives in the parent process, the one killed) and in WebKit
+// (a WebKitGTK page with a persistent profile: IndexedDB lives in its
+// network process, killed with the rest).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { startNode, tempDir } from './lib/node.mjs';
-import { BROWSERS, FLAGS } from './lib/browser.mjs';
+import { ENGINES, FLAGS } from './lib/browser.mjs';
 import { launchFirefoxProfile } from './lib/firefox.mjs';
+import { launchWebKitProfile } from './lib/webkit-persistent.mjs';
 
 const cleanups = [];
 after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
 
+/**
+ * Opens the app in a `kind` browser with its profile in `dir`: `kill()`
+ * SIGKILLs every process of that browser (no unload, no clean close),
+ * `close()` quits it.
+ */
 async function openProfile(kind, dir, url) {
-  let context;
-  let page;
-  if (kind === 'firefox') {
-    ({ context, page } = await launchFirefoxProfile(dir));
+  let opened;
+  if (kind === 'webkit') {
+    opened = await launchWebKitProfile(dir, url);
   } else {
-    context = await chromium.launchPersistentContext(dir, {
-      executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: FLAGS,
-    });
-    page = context.pages()[0] || await context.newPage();
+    let context;
+    let page;
+    if (kind === 'firefox') {
+      ({ context, page } = await launchFirefoxProfile(dir));
+    } else {
+      context = await chromium.launchPersistentContext(dir, {
+        executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: FLAGS,
+      });
+      page = context.pages()[0] || await context.newPage();
+    }
+    await page.goto(url);
+    opened = {
+      page,
+      kill: async () => {
+        execFileSync('pkill', ['-9', '-f', dir]);
+        await context.close().catch(() => {});
+      },
+      close: () => context.close(),
+    };
   }
-  await page.goto(url);
-  await page.waitForFunction(() => window.meganetApi !== undefined, null, { timeout: 30_000 });
-  return { context, page };
+  await opened.page.waitForFunction(() => window.meganetApi !== undefined, null, { timeout: 30_000 });
+  return opened;
 }
 
-for (const kind of BROWSERS) test(`killing ${kind} during a batch leaves the store consistent`, async () => {
+for (const kind of ENGINES) test(`killing ${kind} during a batch leaves the store consistent`, async () => {
   const node = await startNode();
   cleanups.push(() => node.stop());
   const profile = tempDir('meganet-profile-');
   const first = await openProfile(kind, profile, node.url);
+  cleanups.push(() => first.close());
   await first.page.evaluate(async () => {
     const store = await window.meganetApi.LocalStore.open('crash-test', 8e9);
     window.batches = 0;
@@ -51,12 +73,10 @@ for (const kind of BROWSERS) test(`killing ${kind} during a batch leaves the sto
     })();
   });
   await first.page.waitForFunction(() => window.batches >= 3, null, { timeout: 60_000 });
-  // SIGKILL every process of this profile: no unload, no clean close.
-  execFileSync('pkill', ['-9', '-f', profile]);
-  await first.context.close().catch(() => {});
+  await first.kill();
 
   const second = await openProfile(kind, profile, node.url);
-  cleanups.push(() => second.context.close());
+  cleanups.push(() => second.close());
   const result = await second.page.evaluate(async () => {
     const store = await window.meganetApi.LocalStore.open('crash-test', 8e9);
     return { check: await store.check(), usage: store.usage() };

@@ -33,7 +33,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** One Xvfb display for every WebKit session of this test process. */
 let display = null;
-async function xDisplay() {
+export async function xDisplay() {
   if (display) return display;
   display = new Promise((resolve, reject) => {
     // -displayfd: Xvfb picks a free display number and writes it to fd 3.
