@@ -119,6 +119,11 @@ impl Blocks {
         }
     }
 
+    /// Whether a connection to `peer` is open now.
+    pub fn is_connected(&self, peer: &PeerId) -> bool {
+        self.status.borrow().connected_to(&peer.to_string())
+    }
+
     /// How many other nodes the network has, as the node last said.
     pub fn other_nodes(&self) -> usize {
         self.status.borrow().node().other_nodes

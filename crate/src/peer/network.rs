@@ -51,6 +51,8 @@ pub struct Network {
     /// Every listed node is a holder, also one that cannot be reached: an
     /// audit then counts its pieces as away, not lost.
     every_node: bool,
+    /// The browsers the manifest names (its placement hints).
+    hinted: Vec<PeerId>,
 }
 
 impl Network {
@@ -66,6 +68,7 @@ impl Network {
             peers: Vec::new(),
             node_reach: Reach::Full,
             every_node: false,
+            hinted: Vec::new(),
         }
     }
 
@@ -158,8 +161,14 @@ impl ShardSource for Network {
     }
 
     fn manifest_opened(&mut self, manifest: &Manifest) {
-        self.lookups
-            .push(self.search.hints(crate::net::hinted_peers(manifest)));
+        self.hinted = crate::net::hinted_peers(manifest);
+        self.lookups.push(self.search.hints(self.hinted.clone()));
+    }
+
+    /// A hinted browser this tab is connected to is listed within
+    /// milliseconds; one it must dial first takes a WebRTC setup.
+    fn holder_at_hand(&self) -> bool {
+        self.hinted.iter().any(|p| self.blocks.is_connected(p))
     }
 }
 

@@ -92,6 +92,14 @@ impl Status {
         self.current.clone()
     }
 
+    /// Whether a connection to `peer` is open.
+    pub fn connected_to(&self, peer: &str) -> bool {
+        self.current
+            .connections
+            .iter()
+            .any(|c| c.connection.peer_id == peer)
+    }
+
     /// The node link alone.
     pub fn node(&self) -> &NodeLink {
         &self.current.node

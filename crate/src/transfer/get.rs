@@ -34,7 +34,10 @@ pub struct Config {
     /// Longest one request to one holder may take.
     pub request_timeout: Duration,
     /// How long the first window waits for a partial holder (a browser) to
-    /// be reached, so a get draws on browsers from the start.
+    /// be reached, so a get draws on browsers from the start; only while
+    /// one is at hand ([`ShardSource::holder_at_hand`]): a holder that
+    /// must be dialed first would take longer than the node's first
+    /// segment.
     pub lookup_grace: Duration,
     /// Rounds a shard whose holders failed is asked again.
     pub retries: u32,
@@ -169,8 +172,9 @@ impl<S: ShardSource> Getter<S> {
         // The first window waits a moment for browsers: a peer already
         // connected to them has them at once, and draws from them rather
         // than the node from the start.
-        if self.done == 0 && !self.fetcher.has_partial_holders() && self.fetcher.source.searching()
-        {
+        let source = &self.fetcher.source;
+        let waits = source.searching() && source.holder_at_hand();
+        if self.done == 0 && !self.fetcher.has_partial_holders() && waits {
             let grace = self.config.lookup_grace;
             self.fetcher.source.wait_for_holder(Some(grace)).await;
         }

@@ -63,6 +63,13 @@ pub trait ShardSource {
         async { false }
     }
 
+    /// Whether a partial holder may come at once (one is connected
+    /// already): the first window waits a moment for it only then, and
+    /// asks the full holders straight away otherwise. Default: yes.
+    fn holder_at_hand(&self) -> bool {
+        true
+    }
+
     /// Which of `hashes` the partial holder `holder` says it has, one flag
     /// per hash. Default (sources without partial holders): all of them.
     fn has(
