@@ -325,7 +325,7 @@ impl Peer {
     /// read key.
     pub async fn resolve_name(&self, link: &str) -> transfer::Result<ResolvedName> {
         let name: crate::format::NameLink = link.parse()?;
-        let record = self
+        let (record, _) = self
             .name_record(&name.publisher)
             .await?
             .ok_or(TransferError::NotFound)?;
@@ -337,11 +337,12 @@ impl Peer {
         })
     }
 
-    /// The newest valid record of the name `publisher` the nodes hold.
+    /// The newest valid record of the name `publisher` the nodes hold,
+    /// with its bytes.
     async fn name_record(
         &self,
         publisher: &crate::format::PublisherKey,
-    ) -> transfer::Result<Option<crate::format::NameRecord>> {
+    ) -> transfer::Result<Option<(crate::format::NameRecord, Vec<u8>)>> {
         let key = libp2p::kad::RecordKey::new(&publisher.dht_key().0);
         let (reply, answer) = oneshot::channel();
         self.send(connection::Command::Values { key, reply })
@@ -354,7 +355,7 @@ impl Peer {
         if refused > 0 {
             tracing::warn!(refused, "name records that do not verify were ignored");
         }
-        Ok(newest.map(|(record, _)| record))
+        Ok(newest)
     }
 
     /// Points the name `key` at the site `site`: a record one version
@@ -369,14 +370,14 @@ impl Peer {
         let site: Link = site.parse()?;
         let publisher = key.publisher();
         let newest = self.name_record(&publisher).await?;
-        let version = newest.map_or(1, |r| r.sequence + 1);
+        let version = newest.map_or(1, |(r, _)| r.sequence + 1);
         let signed_at_ms = unix_ms();
         let value = key.sign(version, signed_at_ms, &site);
         let (reply, answer) = oneshot::channel();
         let dht_key = libp2p::kad::RecordKey::new(&publisher.dht_key().0);
         self.send(connection::Command::PutValue {
             key: dht_key,
-            value,
+            value: value.clone(),
             reply,
         })
         .await?;
@@ -388,20 +389,14 @@ impl Peer {
             .await
             .map_err(|_| TransferError::Stopped)?
             .map_err(|e| refused(format!("no node took the name record: {e}")))?;
-        match self.name_record(&publisher).await? {
-            Some(held) if held.sequence >= version => Ok(ResolvedName {
-                link: site,
-                version,
-                signed_at_ms,
-            }),
-            Some(held) => Err(refused(format!(
-                "the nodes did not keep version {version} of the name (they hold version {}); their logs say why",
-                held.sequence
-            ))),
-            None => Err(refused(
-                "no node kept the name's record; their logs say why".into(),
-            )),
-        }
+        let held = self.name_record(&publisher).await?;
+        crate::format::NameRecord::check_published(held.as_ref(), &value, version)
+            .map_err(refused)?;
+        Ok(ResolvedName {
+            link: site,
+            version,
+            signed_at_ms,
+        })
     }
 
     async fn providers_of(&self, key: libp2p::kad::RecordKey) -> transfer::Result<Vec<Multiaddr>> {

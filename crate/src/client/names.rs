@@ -113,14 +113,11 @@ impl Client {
         let found = self.name_record(&publisher).await?;
         let sequence = found.map_or(1, |(record, _)| record.sequence + 1);
         let record = key.sign(sequence, now_ms(), site);
-        self.put_value(&publisher, record).await?;
-        match self.name_record(&publisher).await? {
-            Some((held, _)) if held.sequence >= sequence => Ok(sequence),
-            Some((held, _)) => bail!(
-                "the nodes did not keep version {sequence} of the name (they hold version {}); their logs say why",
-                held.sequence
-            ),
-            None => bail!("no node kept the name's record; their logs say why"),
+        self.put_value(&publisher, record.clone()).await?;
+        let held = self.name_record(&publisher).await?;
+        match NameRecord::check_published(held.as_ref(), &record, sequence) {
+            Ok(()) => Ok(sequence),
+            Err(why) => bail!("{why}"),
         }
     }
 

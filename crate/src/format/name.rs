@@ -503,4 +503,28 @@ impl NameRecord {
     pub fn dht_key(&self) -> Hash {
         dht_key(&self.publisher)
     }
+
+    /// Whether `held`, the newest record the nodes hold after a publish,
+    /// is `ours` (version `version`, just put): the reason for the
+    /// publisher when it is not. Another publish with the same key may
+    /// have taken that version first, which a bare sequence check would
+    /// count as ours.
+    pub fn check_published(
+        held: Option<&(NameRecord, Vec<u8>)>,
+        ours: &[u8],
+        version: u64,
+    ) -> Result<(), String> {
+        match held {
+            Some((_, bytes)) if bytes == ours => Ok(()),
+            Some((record, _)) if record.sequence >= version => Err(format!(
+                "version {} of the name was published meanwhile with the same key; publish again to go above it",
+                record.sequence
+            )),
+            Some((record, _)) => Err(format!(
+                "the nodes did not keep version {version} of the name (they hold version {}); their logs say why",
+                record.sequence
+            )),
+            None => Err("no node kept the name's record; their logs say why".into()),
+        }
+    }
 }

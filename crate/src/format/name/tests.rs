@@ -292,3 +292,34 @@ mod proptests {
         }
     }
 }
+
+#[test]
+fn a_publish_is_confirmed_only_by_its_own_record() {
+    let k = key(7);
+    let ours = k.sign(3, NOW, &site(1));
+    let theirs = k.sign(3, NOW, &site(2));
+    let held = |bytes: &[u8]| {
+        NameRecord::verify(bytes, NOW)
+            .map(|r| (r, bytes.to_vec()))
+            .ok()
+    };
+    assert_eq!(
+        NameRecord::check_published(held(&ours).as_ref(), &ours, 3),
+        Ok(())
+    );
+    // Another publish with the same key took version 3 first.
+    let raced = NameRecord::check_published(held(&theirs).as_ref(), &ours, 3).unwrap_err();
+    assert!(
+        raced.contains("version 3 of the name was published meanwhile"),
+        "{raced}"
+    );
+    // The nodes kept an older version.
+    let older = k.sign(2, NOW, &site(1));
+    let kept = NameRecord::check_published(held(&older).as_ref(), &ours, 3).unwrap_err();
+    assert!(
+        kept.contains("did not keep version 3") && kept.contains("version 2"),
+        "{kept}"
+    );
+    let none = NameRecord::check_published(None, &ours, 3).unwrap_err();
+    assert!(none.contains("no node kept"), "{none}");
+}
