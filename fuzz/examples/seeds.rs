@@ -82,7 +82,14 @@ fn block(dir: &Path) {
     let responses = [
         ("stored", BlockResponse::Stored(hash)),
         ("block", BlockResponse::Block(shard[..64].to_vec())),
-        ("have", BlockResponse::Have(flags)),
+        ("have", BlockResponse::have(flags.clone())),
+        (
+            "have-evictable",
+            BlockResponse::Have {
+                flags,
+                storage: meganet::store::Storage::Evictable,
+            },
+        ),
         ("not-found", BlockResponse::NotFound(hash)),
         ("ticket", BlockResponse::Ticket(ticket)),
         (

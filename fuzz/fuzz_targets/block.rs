@@ -49,7 +49,7 @@ fuzz_target!(|data: &[u8]| {
     }
     match response {
         Ok(BlockResponse::Block(block)) => assert!(block.len() <= MAX_BLOCK),
-        Ok(BlockResponse::Have(flags)) => assert!(flags.len() <= MAX_HAS),
+        Ok(BlockResponse::Have { flags, .. }) => assert!(flags.len() <= MAX_HAS),
         Ok(BlockResponse::Proof(proof)) => assert!(proof.len() <= MAX_PROOF),
         Ok(BlockResponse::Error { message, .. }) => assert!(message.len() <= MAX_ERROR_LEN),
         _ => {}
