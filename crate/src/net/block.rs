@@ -96,6 +96,8 @@ pub enum ErrorCode {
     /// The uploader, or its network address, has used its storage budget
     /// on this holder.
     OverBudget = 5,
+    /// Over a rate limit: the same request may be sent again shortly.
+    Busy = 6,
 }
 
 impl ErrorCode {
@@ -105,6 +107,7 @@ impl ErrorCode {
             2 => Self::Full,
             3 => Self::Refused,
             5 => Self::OverBudget,
+            6 => Self::Busy,
             _ => Self::Internal,
         }
     }

@@ -381,7 +381,7 @@ impl Node {
                 let now_ms = self.started.elapsed().as_secs_f64() * 1000.0;
                 let response = match self.limits.admit(peer, now_ms) {
                     Ok(()) => self.serve(peer, connection_id, request).await,
-                    Err(why) => block::BlockResponse::error(block::ErrorCode::Refused, why),
+                    Err(why) => block::BlockResponse::error(block::ErrorCode::Busy, why),
                 };
                 match &response {
                     block::BlockResponse::Error { message, .. } => {

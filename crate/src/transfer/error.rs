@@ -39,9 +39,13 @@ pub enum TransferError {
     /// used its storage budget there.
     #[error("{holder} refused the upload: {message}")]
     OverBudget { holder: String, message: String },
-    /// A holder refused (rate limit, not accepting new data).
+    /// A holder refused (not accepting new data).
     #[error("{holder} refused: {message}")]
     Refused { holder: String, message: String },
+    /// A holder is over a rate limit: the request may be sent again
+    /// shortly (a fast command-line put can outrun a node's limit).
+    #[error("{holder} is busy: {message}")]
+    Busy { holder: String, message: String },
     /// A holder answered something the protocol does not allow.
     #[error("{holder} broke the protocol: {message}")]
     Protocol { holder: String, message: String },
@@ -74,7 +78,7 @@ impl TransferError {
             Self::Timeout { .. } => ErrorCode::Timeout,
             Self::Full { .. } => ErrorCode::StorageFull,
             Self::OverBudget { .. } => ErrorCode::OverBudget,
-            Self::Refused { .. } => ErrorCode::Refused,
+            Self::Refused { .. } | Self::Busy { .. } => ErrorCode::Refused,
             Self::Protocol { .. } => ErrorCode::Protocol,
             Self::InvalidArgument(_) => ErrorCode::InvalidArgument,
             Self::Store(e) => e.code(),
@@ -93,6 +97,7 @@ impl TransferError {
             BlockResponse::Error { code, message } => match code {
                 WireCode::Full => Self::Full { holder, message },
                 WireCode::Refused => Self::Refused { holder, message },
+                WireCode::Busy => Self::Busy { holder, message },
                 WireCode::OverBudget => Self::OverBudget { holder, message },
                 WireCode::BadRequest => Self::Protocol {
                     holder,
@@ -114,7 +119,10 @@ impl TransferError {
     /// answer is final for that holder.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::NotConnected(_) | Self::Unreachable { .. } | Self::Timeout { .. } => true,
+            Self::NotConnected(_)
+            | Self::Unreachable { .. }
+            | Self::Timeout { .. }
+            | Self::Busy { .. } => true,
             Self::Relayed { code, .. } => {
                 matches!(code, ErrorCode::NotConnected | ErrorCode::Timeout)
             }
@@ -125,3 +133,21 @@ impl TransferError {
 
 /// Shorthand for results of this module.
 pub type Result<T, E = TransferError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_limited_holder_is_asked_again_a_refusal_is_final() {
+        let answer = |code| BlockResponse::error(code, "why");
+        let busy = TransferError::unexpected(&"node", "PUT", answer(WireCode::Busy));
+        assert!(busy.is_transient(), "{busy:?}");
+        assert_eq!(busy.code(), ErrorCode::Refused);
+        let refused = TransferError::unexpected(&"node", "PUT", answer(WireCode::Refused));
+        assert!(!refused.is_transient(), "{refused:?}");
+        // Through the wire: the code survives encoding.
+        let decoded = BlockResponse::decode(&answer(WireCode::Busy).encode()).unwrap();
+        assert_eq!(decoded, answer(WireCode::Busy));
+    }
+}

@@ -26,6 +26,10 @@ const REQUIRED_ATTEMPTS: u32 = 3;
 /// sink does that; the pauses, 3 s in all, let a WebRTC setup finish),
 /// and one lost shard costs a holder of the segment.
 const COPY_ATTEMPTS: u32 = 5;
+/// Tries per shard while a holder says it is over its rate limit: a
+/// put that outruns a node's limit waits for it (about 10 s in all), it
+/// does not fail.
+const BUSY_ATTEMPTS: u32 = 8;
 /// Pause before the next try, times the attempt number.
 const RETRY_PAUSE: Duration = Duration::from_millis(300);
 /// Nodes the manifest goes to (fewer when the network has fewer); all
@@ -154,6 +158,14 @@ enum Role {
     Copy,
 }
 
+/// How many tries `error` allows, of `attempts` otherwise.
+fn limit(error: &TransferError, attempts: u32) -> u32 {
+    match error {
+        TransferError::Busy { .. } => attempts.max(BUSY_ATTEMPTS),
+        _ => attempts,
+    }
+}
+
 async fn store_with_retries<S: ShardSink>(
     sink: &S,
     holder: S::Holder,
@@ -173,7 +185,7 @@ async fn store_with_retries<S: ShardSink>(
         };
         match stored {
             Ok(()) => return Ok(()),
-            Err(e) if e.is_transient() && attempt < attempts => {
+            Err(e) if e.is_transient() && attempt < limit(&e, attempts) => {
                 tracing::debug!(%holder, error = %e, attempt, "retrying a shard");
                 sink.pause(RETRY_PAUSE * attempt).await;
                 attempt += 1;
