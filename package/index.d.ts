@@ -240,6 +240,18 @@ export interface ResolvedName {
   readonly version: number;
   /** Unix milliseconds. */
   readonly signedAt: number;
+  /** The signed record (at most 1 KiB; opens only with the link's read key): keep it and hand it to `republishName` so the name outlives nodes that lose it. */
+  readonly record: Uint8Array;
+}
+
+/** What `republishName` resolves to: the newest record, ours or the nodes'. */
+export interface RepublishedName {
+  readonly record: Uint8Array;
+  readonly version: number;
+  /** Unix milliseconds. */
+  readonly signedAt: number;
+  /** True when the nodes held none or an older record and took this one. */
+  readonly put: boolean;
 }
 
 /** What `publishName` resolves to. */
@@ -251,6 +263,8 @@ export interface PublishedName {
   readonly version: number;
   /** Unix milliseconds. */
   readonly signedAt: number;
+  /** The signed record, as in [`ResolvedName`]. */
+  readonly record: Uint8Array;
 }
 
 /** The link to the bootstrap node ([`NodeLink`]). */
@@ -333,6 +347,8 @@ export declare class Peer {
   resolveName(link: string): Promise<ResolvedName>;
   /** Publishes a site link (`2.…`) under a name: a new name without `key`, the next version of the name with the `key` text a first call returned (keep it secret). */
   publishName(siteLink: string, key?: string): Promise<PublishedName>;
+  /** Puts a kept name record back on the nodes unless they hold a newer one; keep the record it resolves to. */
+  republishName(record: Uint8Array): Promise<RepublishedName>;
   /** Frees the peer's wasm memory; the object is unusable afterwards. */
   free(): void;
 }

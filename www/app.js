@@ -6,6 +6,7 @@ import { render, renderRole, showError, showNotice } from './render.js';
 import { startPeerOnce } from './peer-host.js';
 import { setUpUpload } from './transfer.js';
 import { watchUploadHealth } from './uploads.js';
+import { keepNamesAlive } from './kept-names.js';
 import { fetchFromLocation } from './fetch-card.js';
 import { serveDownloads, recentRequests } from './downloads.js';
 import { setUpOpenLink } from './open-link.js';
@@ -38,6 +39,7 @@ async function main() {
   serveDownloads(peer);
   await waitForNode(peer);
   watchUploadHealth(peer);
+  keepNamesAlive(peer);
   fetchFromLocation(peer);
   window.addEventListener('hashchange', () => fetchFromLocation(peer));
 }

@@ -11,6 +11,7 @@ import { forgetDownloads, registerDownload, whenStreaming } from './downloads.js
 import { closeSite, openSite } from './site-view.js';
 import { siteType } from '../build/pkg/meganet.js';
 import { helpFor } from './fetch-help.js';
+import { keepName } from './kept-names.js';
 import {
   NO_STREAMING, codeOf, codedError, errorMessage,
 } from './errors.js';
@@ -52,6 +53,7 @@ export async function fetchFromLocation(peer) {
     if (/^n\d+\./.test(fragment)) {
       $('fetch-detail').textContent = 'Looking up the newest version of this name…';
       version = await peer.resolveName(location.href);
+      keepName(fragment, version);
       if (!current()) return;
       link = `${location.origin}/#${version.link}`;
     }

@@ -16,6 +16,7 @@
 
 import { guessType, siteDocument, siteType } from '../build/pkg/meganet.js';
 import { codedError, INVALID_ARGUMENT } from './errors.js';
+import { keepName } from './kept-names.js';
 
 export const INDEX = 'index.html';
 const PLACEHOLDER = `2.${'A'.repeat(43)}.${'A'.repeat(43)}`;
@@ -78,6 +79,7 @@ export async function publishNamed(peer, folder, link) {
   const known = loadNames().find((n) => n.folder === folder);
   const site = link.slice(link.indexOf('#') + 1);
   const published = await peer.publishName(site, known?.key);
+  keepName(published.nameLink, published);
   const entry = { folder, key: published.key, nameLink: published.nameLink, version: published.version };
   const rest = loadNames().filter((n) => n.folder !== folder);
   try {

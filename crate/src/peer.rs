@@ -325,7 +325,7 @@ impl Peer {
     /// read key.
     pub async fn resolve_name(&self, link: &str) -> transfer::Result<ResolvedName> {
         let name: crate::format::NameLink = link.parse()?;
-        let (record, _) = self
+        let (record, bytes) = self
             .name_record(&name.publisher)
             .await?
             .ok_or(TransferError::NotFound)?;
@@ -334,6 +334,7 @@ impl Peer {
             link,
             version: record.sequence,
             signed_at_ms: record.signed_at_ms,
+            record: bytes,
         })
     }
 
@@ -373,11 +374,58 @@ impl Peer {
         let version = newest.map_or(1, |(r, _)| r.sequence + 1);
         let signed_at_ms = unix_ms();
         let value = key.sign(version, signed_at_ms, &site);
+        self.put_name_record(&publisher, &value, version).await?;
+        Ok(ResolvedName {
+            link: site,
+            version,
+            signed_at_ms,
+            record: value,
+        })
+    }
+
+    /// Keeps the name record `record` (the bytes [`Self::resolve_name`] and
+    /// [`Self::publish_name`] hand out) on the nodes: a browser that opened
+    /// or published a name holds its record and puts it back on nodes that
+    /// lost it, so a name outlives the nodes that first kept it. Anyone may
+    /// do this: the record is signed, and it opens only with the name
+    /// link's read key, which is not needed here. Reads the newest record
+    /// the nodes hold; puts `record` when they hold none or an older one.
+    /// Returns the newer of the two.
+    pub async fn republish_name(&self, record: &[u8]) -> transfer::Result<Republished> {
+        let ours = crate::format::NameRecord::verify(record, unix_ms())?;
+        let held = self.name_record(&ours.publisher).await?;
+        if let Some((theirs, bytes)) = held.filter(|(r, _)| r.sequence >= ours.sequence) {
+            return Ok(Republished {
+                record: bytes,
+                version: theirs.sequence,
+                signed_at_ms: theirs.signed_at_ms,
+                put: false,
+            });
+        }
+        self.put_name_record(&ours.publisher, record, ours.sequence)
+            .await?;
+        Ok(Republished {
+            record: record.to_vec(),
+            version: ours.sequence,
+            signed_at_ms: ours.signed_at_ms,
+            put: true,
+        })
+    }
+
+    /// Puts `value`, a record of `publisher` at `version`, on our node and
+    /// every node of the directory, then reads it back: done only when the
+    /// newest record the nodes hold is this one.
+    async fn put_name_record(
+        &self,
+        publisher: &crate::format::PublisherKey,
+        value: &[u8],
+        version: u64,
+    ) -> transfer::Result<()> {
         let (reply, answer) = oneshot::channel();
         let dht_key = libp2p::kad::RecordKey::new(&publisher.dht_key().0);
         self.send(connection::Command::PutValue {
             key: dht_key,
-            value: value.clone(),
+            value: value.to_vec(),
             reply,
         })
         .await?;
@@ -389,14 +437,8 @@ impl Peer {
             .await
             .map_err(|_| TransferError::Stopped)?
             .map_err(|e| refused(format!("no node took the name record: {e}")))?;
-        let held = self.name_record(&publisher).await?;
-        crate::format::NameRecord::check_published(held.as_ref(), &value, version)
-            .map_err(refused)?;
-        Ok(ResolvedName {
-            link: site,
-            version,
-            signed_at_ms,
-        })
+        let held = self.name_record(publisher).await?;
+        crate::format::NameRecord::check_published(held.as_ref(), value, version).map_err(refused)
     }
 
     async fn providers_of(&self, key: libp2p::kad::RecordKey) -> transfer::Result<Vec<Multiaddr>> {
@@ -448,6 +490,22 @@ pub struct ResolvedName {
     pub version: u64,
     /// When the publisher signed it (unix milliseconds).
     pub signed_at_ms: u64,
+    /// The signed record: kept by the browser, put back on nodes that lost
+    /// it ([`Peer::republish_name`]).
+    pub record: Vec<u8>,
+}
+
+/// A name record kept on the nodes ([`Peer::republish_name`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Republished {
+    /// The newest record: the one given, or a newer one the nodes held.
+    pub record: Vec<u8>,
+    /// Its sequence number.
+    pub version: u64,
+    /// When its publisher signed it (unix milliseconds).
+    pub signed_at_ms: u64,
+    /// True when the nodes held none or an older one, and took this one.
+    pub put: bool,
 }
 
 /// Now, in unix milliseconds (name records are signed and checked by it).

@@ -302,6 +302,7 @@ impl JsPeer {
         set("link", JsValue::from_str(&resolved.link.fragment()))?;
         set("version", JsValue::from_f64(resolved.version as f64))?;
         set("signedAt", JsValue::from_f64(resolved.signed_at_ms as f64))?;
+        set("record", Uint8Array::from(&resolved.record[..]).into())?;
         Ok(out.into())
     }
 
@@ -334,6 +335,28 @@ impl JsPeer {
         set("key", JsValue::from_str(&key.to_text()))?;
         set("version", JsValue::from_f64(published.version as f64))?;
         set("signedAt", JsValue::from_f64(published.signed_at_ms as f64))?;
+        set("record", Uint8Array::from(&published.record[..]).into())?;
+        Ok(out.into())
+    }
+
+    /// Keeps a name record on the nodes: `record` is the `record` field of
+    /// what `resolveName` or `publishName` gave (kept by the page, without
+    /// the name's read key). The nodes' newest record is read; `record` is
+    /// put on them when they hold none or an older one. Resolves to the
+    /// newer of the two, `{record, version, signedAt, put}`, `put` true
+    /// when the nodes took this one: keep the returned record. Rejects
+    /// with `manifest-malformed` (not a name record: size, encoding,
+    /// signed in the future), `manifest-tampered` (its signature fails),
+    /// `not-connected`, or `refused`.
+    #[wasm_bindgen(js_name = republishName)]
+    pub async fn republish_name(&self, record: Vec<u8>) -> Result<JsValue, JsValue> {
+        let kept = self.0.republish_name(&record).await?;
+        let out = Object::new();
+        let set = |k: &str, v: JsValue| Reflect::set(&out, &JsValue::from_str(k), &v);
+        set("record", Uint8Array::from(&kept.record[..]).into())?;
+        set("version", JsValue::from_f64(kept.version as f64))?;
+        set("signedAt", JsValue::from_f64(kept.signed_at_ms as f64))?;
+        set("put", JsValue::from_bool(kept.put))?;
         Ok(out.into())
     }
 
