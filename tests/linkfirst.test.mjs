@@ -70,7 +70,21 @@ test(`${kind}: the link shows before the pieces are placed, and a fetcher reads 
   // The fetcher reads on.
   await fetcher.page.evaluate(() => {
     window.fetched.done = (async () => {
-      const buf = await new Response(window.fetched.file.stream).arrayBuffer();
+      // Read here, not through `new Response(stream)`: Chromium turns a
+      // stream's error into a bare "Failed to fetch" there.
+      const reader = window.fetched.file.stream.getReader();
+      const chunks = [];
+      for (;;) {
+        let next;
+        try {
+          next = await reader.read();
+        } catch (e) {
+          throw new Error(`the get failed: ${e?.message || e} (${e?.code})`);
+        }
+        if (next.done) break;
+        chunks.push(next.value);
+      }
+      const buf = await new Blob(chunks).arrayBuffer();
       const digest = await crypto.subtle.digest('SHA-256', buf);
       const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
       return { hex, size: buf.byteLength };

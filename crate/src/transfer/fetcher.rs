@@ -1,13 +1,24 @@
 //! Fetching a list of shards from a file's holders: who has what (one HAS
-//! per partial holder), who is asked first (see [`super::rotation`]), one
-//! request per holder at a time, each bounded by a timeout, and what each
-//! answer means. Every answer goes through the caller's check before it
-//! counts; a holder that sends bad bytes is never asked again for this
-//! file; one that fails is asked again in a later round; one that said it
-//! had a shard and then did not, or did not answer in time, is asked last
-//! from then on, and for a while after ([`super::demoted`]).
+//! per partial holder), who is asked (below), one request per holder at a
+//! time, each bounded by a timeout, and what each answer means. Every
+//! answer goes through the caller's check before it counts; a holder that
+//! sends bad bytes is never asked again for this file; one that fails is
+//! asked again in a later round; one that said it had a shard and then did
+//! not, or did not answer in time, is asked last from then on, and for a
+//! while after ([`super::demoted`]).
+//!
+//! Who is asked for a shard: among the holders that have it and were not
+//! yet asked for it, those of the best rank ([`rank`]: this device, then
+//! browsers and nodes alike, nodes last while the search for browsers
+//! runs, demoted holders last of all), the one expected to finish first:
+//! fewest shards given this round for the speed it served at so far
+//! ([`Speeds`]). A browser serving at its policy's cap (4 MiB/s hidden)
+//! beside a node five times faster so gets a fifth of the node's share,
+//! and a round, which waits for its slowest holder, ends when they all do.
+//! Ties keep [`super::rotation::order`]'s rotation, so holders of equal
+//! speed (or not yet timed) share alike.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use futures::future::{self, Either};
@@ -49,6 +60,7 @@ pub struct Fetcher<S: ShardSource> {
     demoted: HashSet<S::Holder>,
     timeout: Duration,
     turn: usize,
+    speeds: Speeds<S::Holder>,
     pub(super) tally: Tally,
     /// The last failure and the last bad data, for the error if it ends.
     last_failure: Option<TransferError>,
@@ -64,6 +76,7 @@ impl<S: ShardSource> Fetcher<S> {
             demoted: HashSet::new(),
             timeout,
             turn: 0,
+            speeds: Speeds::default(),
             tally: Tally::default(),
             last_failure: None,
             tampered: None,
@@ -140,23 +153,10 @@ impl<S: ShardSource> Fetcher<S> {
     ) -> Result<Vec<Fetched>> {
         self.refresh();
         let candidates = self.candidates(hashes, reaches).await;
-        let mut next = vec![0usize; hashes.len()];
+        let mut asked: Vec<HashSet<S::Holder>> = vec![HashSet::new(); hashes.len()];
         let mut out = vec![Fetched::Missing; hashes.len()];
         loop {
-            // Each unfinished shard's next holder, grouped per holder.
-            let mut asks: BTreeMap<S::Holder, Vec<usize>> = BTreeMap::new();
-            for (i, list) in candidates.iter().enumerate() {
-                if out[i] == Fetched::Kept {
-                    continue;
-                }
-                while let Some(holder) = list.get(next[i]) {
-                    next[i] += 1;
-                    if !self.distrusted.contains(holder) {
-                        asks.entry(*holder).or_default().push(i);
-                        break;
-                    }
-                }
-            }
+            let asks = self.assign(&candidates, &mut asked, &out);
             if asks.is_empty() {
                 return Ok(out);
             }
@@ -165,15 +165,26 @@ impl<S: ShardSource> Fetcher<S> {
                 let source = &self.source;
                 let timeout = self.timeout;
                 async move {
+                    let started = source.now();
                     let answers = source.fetch(*holder, &wanted);
-                    match bounded(source, timeout, *holder, async { Ok(answers.await) }).await {
+                    let answers = match bounded(source, timeout, *holder, async {
+                        Ok(answers.await)
+                    })
+                    .await
+                    {
                         Ok(answers) => answers,
                         Err(e) => vec![Err(e); wanted.len()],
-                    }
+                    };
+                    (answers, source.now().saturating_sub(started))
                 }
             });
             let replies = future::join_all(requests).await;
-            for ((holder, which), answers) in asks.into_iter().zip(replies) {
+            for ((holder, which), (answers, took)) in asks.into_iter().zip(replies) {
+                let bytes = answers
+                    .iter()
+                    .map(|a| a.as_ref().map_or(0, |b| b.as_ref().map_or(0, Vec::len)))
+                    .sum();
+                self.speeds.note(holder, bytes, took);
                 if answers.len() != which.len() {
                     let why = format!("{} answers to {} asks", answers.len(), which.len());
                     self.distrust(holder, why);
@@ -211,6 +222,41 @@ impl<S: ShardSource> Fetcher<S> {
                 }
             }
         }
+    }
+
+    /// Each unfinished shard's next holder (see the module's doc), grouped
+    /// per holder; marks each as asked.
+    fn assign(
+        &self,
+        candidates: &[Vec<S::Holder>],
+        asked: &mut [HashSet<S::Holder>],
+        out: &[Fetched],
+    ) -> BTreeMap<S::Holder, Vec<usize>> {
+        let searching = self.source.searching();
+        let rank_of = |h: &S::Holder| rank(self.reach(h), self.is_demoted(h), searching);
+        let mut asks: BTreeMap<S::Holder, Vec<usize>> = BTreeMap::new();
+        for (i, list) in candidates.iter().enumerate() {
+            if out[i] == Fetched::Kept {
+                continue;
+            }
+            let open = || {
+                list.iter()
+                    .filter(|h| !asked[i].contains(*h) && !self.distrusted.contains(*h))
+            };
+            let Some(best) = open().map(rank_of).min() else {
+                continue;
+            };
+            let given = |h: &S::Holder| asks.get(h).map_or(0, Vec::len);
+            let Some(&holder) = open().filter(|h| rank_of(h) == best).min_by(|a, b| {
+                let finish = |h| self.speeds.finish(h, given(h) + 1);
+                finish(a).total_cmp(&finish(b))
+            }) else {
+                continue;
+            };
+            asked[i].insert(holder);
+            asks.entry(holder).or_default().push(i);
+        }
+        asks
     }
 
     fn reach(&self, holder: &S::Holder) -> Option<Reach> {
@@ -287,6 +333,54 @@ impl<S: ShardSource> Fetcher<S> {
                 order
             })
             .collect()
+    }
+}
+
+/// Where a holder stands among those that have a shard: lower is asked
+/// first. This device first (free); then browsers and nodes alike, except
+/// that nodes wait while the search for browsers runs (so the browsers
+/// found so far serve what they have); a demoted holder last.
+fn rank(reach: Option<Reach>, demoted: bool, searching: bool) -> u8 {
+    match (demoted, reach) {
+        (true, _) => 3,
+        (false, Some(Reach::Local)) => 0,
+        (false, Some(Reach::Full)) if searching => 2,
+        (false, _) => 1,
+    }
+}
+
+/// How fast each holder served this file so far: bytes per second, an
+/// average that halves the weight of older answers with each new one.
+struct Speeds<H>(HashMap<H, f64>);
+
+impl<H> Default for Speeds<H> {
+    fn default() -> Self {
+        Self(HashMap::new())
+    }
+}
+
+impl<H: Eq + std::hash::Hash> Speeds<H> {
+    /// `holder` sent `bytes` in `took`; an answer without bytes says
+    /// nothing of its speed.
+    fn note(&mut self, holder: H, bytes: usize, took: Duration) {
+        if bytes == 0 {
+            return;
+        }
+        let rate = bytes as f64 / took.as_secs_f64().max(1e-3);
+        let speed = self.0.entry(holder).or_insert(rate);
+        *speed = (*speed + rate) / 2.0;
+    }
+
+    /// When `holder` would be done with `shards` shards, in units of one
+    /// shard at the mean speed: a holder not yet timed is taken to be as
+    /// fast as the mean of those that were.
+    fn finish(&self, holder: &H, shards: usize) -> f64 {
+        let mean = match self.0.len() {
+            0 => 1.0,
+            known => self.0.values().sum::<f64>() / known as f64,
+        };
+        let speed = self.0.get(holder).copied().unwrap_or(mean);
+        shards as f64 * mean / speed.max(f64::MIN_POSITIVE)
     }
 }
 

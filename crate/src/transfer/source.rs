@@ -94,6 +94,15 @@ pub trait ShardSource {
     fn pause(&self, duration: Duration) -> impl Future<Output = ()> {
         crate::platform::sleep(duration)
     }
+
+    /// Time on a monotonic clock, to time holders' answers (tests may pass
+    /// time faster, as with [`Self::pause`]).
+    fn now(&self) -> Duration {
+        thread_local! {
+            static START: web_time::Instant = web_time::Instant::now();
+        }
+        START.with(|start| start.elapsed())
+    }
 }
 
 /// Where a put's shards go.

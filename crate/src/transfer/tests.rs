@@ -36,6 +36,10 @@ struct Holder {
     tampers: bool,
     /// Answers after this long.
     delay: Option<Duration>,
+    /// And this long more per shard asked (its bandwidth).
+    per_shard: Duration,
+    /// Shards asked for, in all.
+    shards_asked: Cell<usize>,
     /// Fails this many fetches (connection lost) before answering.
     drops: Cell<u32>,
     /// Fetch requests received.
@@ -56,6 +60,8 @@ struct Memory {
     holders: BTreeMap<H, Holder>,
     revealed: usize,
     searching: bool,
+    /// Tokio's clock, which paused tests pass faster.
+    start: tokio::time::Instant,
 }
 
 impl Memory {
@@ -65,6 +71,7 @@ impl Memory {
             holders: holders.into_iter().collect(),
             revealed,
             searching: false,
+            start: tokio::time::Instant::now(),
         }
     }
 
@@ -92,6 +99,10 @@ impl ShardSource for Memory {
         self.searching
     }
 
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
     async fn wait_for_holder(&mut self, _limit: Option<Duration>) -> bool {
         if self.revealed < self.holders.len() {
             self.revealed += 1;
@@ -112,9 +123,11 @@ impl ShardSource for Memory {
     async fn fetch(&self, holder: H, hashes: &[Hash]) -> Answers {
         let h = self.holder(holder);
         h.asked.set(h.asked.get() + 1);
+        h.shards_asked.set(h.shards_asked.get() + hashes.len());
         if let Some(delay) = h.delay {
             tokio::time::sleep(delay).await;
         }
+        tokio::time::sleep(h.per_shard * hashes.len() as u32).await;
         if h.drops.get() > 0 {
             h.drops.set(h.drops.get() - 1);
             let lost = TransferError::Unreachable {
@@ -328,6 +341,31 @@ async fn a_holder_that_says_it_has_and_then_does_not_is_asked_last_from_then_on(
         assert_eq!(got.unwrap(), f.data);
         assert_eq!(source.holder(H(1)).asked.get(), asked);
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_faster_holder_is_given_more_shards() {
+    // 64 segments, each held whole by a node and a browser; the browser
+    // serves a shard in 6 ms, the node in 1 ms (neither near the 200 ms
+    // timeout). Dealt alike, the browser would take half the shards and
+    // the get 64 * 4 / 2 * 6 ms = 768 ms; by speed, it takes about a
+    // sixth of them, and the get about a third of that time.
+    let f = file(64 * SEGMENT as usize);
+    let mut browser = f.holder(Reach::Partial, |_, _| true);
+    browser.per_shard = Duration::from_millis(6);
+    let mut node = f.holder(Reach::Full, |_, _| true);
+    node.per_shard = Duration::from_millis(1);
+    let started = tokio::time::Instant::now();
+    let (got, source) = get(Memory::new(vec![(H(0), node), (H(1), browser)]), &f.link).await;
+    assert_eq!(got.unwrap(), f.data);
+    let took = started.elapsed();
+    let (node, browser) = (
+        source.holder(H(0)).shards_asked.get(),
+        source.holder(H(1)).shards_asked.get(),
+    );
+    assert!(browser > 0, "the browser still serves");
+    assert!(browser * 3 < node, "browser {browser}, node {node}");
+    assert!(took < Duration::from_millis(450), "{took:?}");
 }
 
 #[tokio::test]
