@@ -91,13 +91,17 @@ for (const kind of BROWSERS) {
         notList: await why(window.meganet.shards(link, 'abc')),
         badHash: await why(window.meganet.shards(link, ['xyz'])),
         tooMany: await why(window.meganet.shards(link, Array(600).fill(hash))),
+        badAhead: await why(window.meganet.shards(link, [hash], ['xyz'])),
+        tooManyAhead: await why(window.meganet.shards(link, [hash], Array(600).fill(hash))),
         badLink: await why(window.meganet.shards('not a link', [hash])),
         unknown: await window.meganet.shards(link, [hash]).then((r) => r.shards),
       };
     }, put.link);
     assert.match(refusals.notList, /hashes must be a list/);
-    assert.match(refusals.badHash, /invalid shard hash/);
+    assert.match(refusals.badHash, /invalid hash in hashes/);
     assert.match(refusals.tooMany, /too many shards asked for at once: 513, at most 512/);
+    assert.match(refusals.badAhead, /invalid hash in ahead/);
+    assert.match(refusals.tooManyAhead, /too many shards to read ahead asked for at once: 513, at most 512/);
     assert.match(refusals.badLink, /malformed link/);
     assert.deepEqual(refusals.unknown, [null], 'a shard nobody holds is null');
 

@@ -151,7 +151,8 @@ function tabConnection(port) {
   };
   port.start();
   return {
-    shards(hashes) {
+    /** Shards by hash; `ahead`: the ones the next window will want. */
+    shards(hashes, ahead) {
       return new Promise((resolve, reject) => {
         const id = next++;
         const timer = setTimeout(() => {
@@ -159,7 +160,7 @@ function tabConnection(port) {
           reject(codedError(TIMEOUT, 'the tab running the peer stopped answering'));
         }, SHARDS_MS);
         calls.set(id, { resolve, reject, timer });
-        port.postMessage({ call: id, hashes });
+        port.postMessage({ call: id, hashes, ahead });
       });
     },
     progress(progress) {

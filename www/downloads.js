@@ -136,7 +136,8 @@ export function answerFile(peer, file, range, port) {
     if (!data) return;
     if (Array.isArray(data.hashes)) {
       try {
-        const found = await peer.shards(file.link, data.hashes);
+        const ahead = Array.isArray(data.ahead) ? data.ahead : [];
+        const found = await peer.shards(file.link, data.hashes, ahead);
         peers = found.peers || peers;
         const buffers = [...new Set(found.shards.filter(Boolean).map((s) => s.buffer))];
         port.postMessage({ call: data.call, shards: found.shards }, buffers);

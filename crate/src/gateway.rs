@@ -8,22 +8,27 @@
 //! `RTCPeerConnection`). Every shard is checked, decoded and decrypted
 //! here; the tab only carries sealed shards, and what reaches the response
 //! is plaintext verified in this worker. Window, ranges and retries are
-//! the engine's.
+//! the engine's. With each request the worker names the shards its next
+//! window will want ([`crate::transfer::ahead`]), which the tab fetches
+//! while the worker decodes.
 
 use std::time::Duration;
 
 use futures::future::LocalBoxFuture;
 
-use crate::format::Link;
+use crate::format::{Link, Manifest};
 use crate::hash::Hash;
 use crate::peer::CONTRIBUTED_STORE;
 use crate::store::{Reader, MAX_SHARD};
+use crate::transfer::ahead::Layout;
 use crate::transfer::{self, Answers, Getter, Reach, ShardSource};
 
-/// Asks the tab running the peer for shards by hash: one answer per hash,
-/// the bytes or `None`; an error fails the request (with the tab's code).
-pub type AskTab =
-    Box<dyn Fn(Vec<Hash>) -> LocalBoxFuture<'static, transfer::Result<Vec<Option<Vec<u8>>>>>>;
+/// Asks the tab running the peer for shards by hash (the first list): one
+/// answer per hash, the bytes or `None`; an error fails the request (with
+/// the tab's code). The second list is to be read ahead.
+pub type AskTab = Box<
+    dyn Fn(Vec<Hash>, Vec<Hash>) -> LocalBoxFuture<'static, transfer::Result<Vec<Option<Vec<u8>>>>>,
+>;
 
 /// Where the gateway's shards come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -47,6 +52,11 @@ impl std::fmt::Display for Place {
 pub struct Places {
     local: Option<Reader>,
     tab: AskTab,
+    /// The range asked for, until the manifest says where it ends.
+    range: Option<(u64, Option<u64>)>,
+    /// The file's layout and the segment the range ends before, once the
+    /// manifest is open: what to read ahead.
+    layout: Option<(Layout, usize)>,
 }
 
 impl ShardSource for Places {
@@ -71,7 +81,7 @@ impl ShardSource for Places {
                 }
             },
             (Place::Local, None) => vec![Ok(None); hashes.len()],
-            (Place::Tab, _) => match (self.tab)(hashes.to_vec()).await {
+            (Place::Tab, _) => match (self.tab)(hashes.to_vec(), self.ahead(hashes)).await {
                 Ok(mut answer) => {
                     answer.resize(hashes.len(), None);
                     let fits = |b: &Vec<u8>| b.len() <= MAX_SHARD;
@@ -84,6 +94,23 @@ impl ShardSource for Places {
 
     async fn pause(&self, duration: Duration) {
         crate::platform::sleep(duration).await;
+    }
+
+    fn manifest_opened(&mut self, manifest: &Manifest) {
+        let params = &manifest.params;
+        let end = self.range.and_then(|(_, end)| end).unwrap_or(manifest.size);
+        let end = params.segment_count(end.min(manifest.size)) as usize;
+        self.layout = Some((Layout::new(manifest), end));
+    }
+}
+
+impl Places {
+    /// What the window after `asked` will want, within the range.
+    fn ahead(&self, asked: &[Hash]) -> Vec<Hash> {
+        self.layout
+            .as_ref()
+            .map(|(layout, end)| layout.next_window(asked, *end))
+            .unwrap_or_default()
     }
 }
 
@@ -111,7 +138,12 @@ pub async fn open(
         },
     };
     let link: Link = link.parse()?;
-    let places = Places { local, tab };
+    let places = Places {
+        local,
+        tab,
+        range,
+        layout: None,
+    };
     Getter::open(places, &link, range, transfer::Config::default(), None).await
 }
 

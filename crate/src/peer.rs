@@ -192,11 +192,13 @@ impl Peer {
 
     /// Shards of the file `link` names, by hash, for the service worker's
     /// gateway, each checked against its hash (`None`: no holder had it);
-    /// and the bytes each holder has sent for this file.
+    /// and the bytes each holder has sent for this file. `ahead` (the
+    /// worker's next window) is then fetched in the background.
     pub async fn shards(
         &self,
         link: &str,
         hashes: &[Hash],
+        ahead: &[Hash],
     ) -> transfer::Result<(Vec<Option<Vec<u8>>>, Progress)> {
         network::shards(
             &self.blocks,
@@ -204,6 +206,7 @@ impl Peer {
             &self.gateway_files,
             link,
             hashes,
+            ahead,
         )
         .await
     }

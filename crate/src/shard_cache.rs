@@ -29,6 +29,11 @@ impl ShardCache {
         self.0.borrow().shards.get(hash).cloned()
     }
 
+    /// Whether the shard `hash` is held.
+    pub fn contains(&self, hash: &Hash) -> bool {
+        self.0.borrow().shards.contains_key(hash)
+    }
+
     /// Keeps a shard that has been verified against `hash`.
     pub fn insert(&self, hash: Hash, bytes: Vec<u8>) {
         let mut inner = self.0.borrow_mut();

@@ -9,6 +9,7 @@
 //! below `peer`, `gateway`, `client` and `node`. Compiles natively and for
 //! wasm32; its only platform need is a timer (`crate::platform::sleep`).
 
+pub mod ahead;
 pub mod check;
 mod demoted;
 mod error;

@@ -18,8 +18,9 @@ const TAB: &str = "the tab running the peer";
 /// manifest is read and checked, to `{name, size, type, start, end,
 /// stream}`, `stream` being a `ReadableStream` of the plaintext bytes
 /// `start..end`, verified and decrypted in this worker. `options`:
-/// `shards(hashes)` (required: the tab's `peer.shards`, answering with an
-/// array of `Uint8Array` or `null`), `start`/`end`, and `onProgress({done,
+/// `shards(hashes, ahead)` (required: the tab's `peer.shards`, answering
+/// with an array of `Uint8Array` or `null`; `ahead`, the shards to read
+/// ahead), `start`/`end`, and `onProgress({done,
 /// total, localBytes, remoteBytes})`, and `local` (default true; false
 /// never opens this origin's store: the sites' origin). Errors carry a
 /// `code`.
@@ -56,21 +57,23 @@ pub async fn gateway_open(link: String, options: JsValue) -> Result<JsValue, JsV
     Ok(out.into())
 }
 
-/// The tab's `shards(hashes)` as the gateway's [`AskTab`].
+/// The tab's `shards(hashes, ahead)` as the gateway's [`AskTab`].
 fn ask_tab(shards: Function) -> AskTab {
-    Box::new(move |hashes: Vec<Hash>| {
+    Box::new(move |hashes: Vec<Hash>, ahead: Vec<Hash>| {
         let shards = shards.clone();
         Box::pin(async move {
-            let names: Array = hashes
-                .iter()
-                .map(|h| JsValue::from_str(&h.to_hex()))
-                .collect();
+            let hex = |list: &[Hash]| -> Array {
+                list.iter()
+                    .map(|h| JsValue::from_str(&h.to_hex()))
+                    .collect()
+            };
+            let (names, ahead) = (hex(&hashes), hex(&ahead));
             let broken = |message: &str| TransferError::Protocol {
                 holder: TAB.into(),
                 message: message.into(),
             };
             let promise = shards
-                .call1(&JsValue::NULL, &names)
+                .call2(&JsValue::NULL, &names, &ahead)
                 .map_err(from_tab)?
                 .dyn_into::<Promise>()
                 .map_err(|_| broken("its shard source did not return a promise"))?;

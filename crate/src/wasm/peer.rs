@@ -163,21 +163,20 @@ impl JsPeer {
     /// resolves to `{shards, peers}`, `shards` holding a `Uint8Array` (each
     /// checked against its hash) or `null` (no holder had it) per hash, in
     /// order, and `peers` the bytes each holder has sent for this file.
-    pub async fn shards(&self, link: String, hashes: JsValue) -> Result<JsValue, JsValue> {
-        let hashes = hashes
-            .dyn_into::<Array>()
-            .map_err(|_| invalid("shards: hashes must be a list of hex strings"))?;
-        // One past the limit is enough for the peer to refuse.
-        let hashes = hashes
-            .iter()
-            .take(MAX_HASHES + 1)
-            .map(|h| {
-                h.as_string()
-                    .and_then(|h| h.parse::<Hash>().ok())
-                    .ok_or_else(|| invalid("shards: invalid shard hash (64 hex digits)"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let (shards, progress) = self.0.shards(&link, &hashes).await?;
+    /// `ahead` (optional, hashes as well): shards the worker will ask for
+    /// next, fetched in the background once this answer is out.
+    pub async fn shards(
+        &self,
+        link: String,
+        hashes: JsValue,
+        ahead: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let hashes = hash_list(hashes, "hashes")?;
+        let ahead = match ahead.is_undefined() || ahead.is_null() {
+            true => Vec::new(),
+            false => hash_list(ahead, "ahead")?,
+        };
+        let (shards, progress) = self.0.shards(&link, &hashes, &ahead).await?;
         let list = Array::new();
         for shard in shards {
             list.push(&match shard {
@@ -418,6 +417,22 @@ pub(super) fn byte_stream(
     wasm_streams::ReadableStream::from_stream(chunks)
         .into_raw()
         .into()
+}
+
+/// `shards`' list `name` of hex hashes; one past [`MAX_HASHES`] is kept,
+/// enough for the peer to refuse the list.
+fn hash_list(list: JsValue, name: &str) -> Result<Vec<Hash>, JsValue> {
+    let list = list
+        .dyn_into::<Array>()
+        .map_err(|_| invalid(&format!("shards: {name} must be a list of hex strings")))?;
+    list.iter()
+        .take(MAX_HASHES + 1)
+        .map(|h| {
+            h.as_string()
+                .and_then(|h| h.parse::<Hash>().ok())
+                .ok_or_else(|| invalid(&format!("shards: invalid hash in {name} (64 hex digits)")))
+        })
+        .collect()
 }
 
 fn parse_peer(peer: &str) -> Result<libp2p::PeerId, JsValue> {
