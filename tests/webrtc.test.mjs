@@ -23,7 +23,7 @@ async function peerIn(kind, node, initScript = recordPeerConnections) {
   await waitForStatus(app.page, connected);
   await serveProbes(app.page);
   const id = await app.page.evaluate(() => window.meganet.id);
-  return { browser, ...app, id, warnings };
+  return { browser, ...app, id, warnings, kind };
 }
 
 // A status predicate (as source: it runs in the page): exactly one
@@ -228,7 +228,9 @@ if (BROWSERS.includes('chromium') && BROWSERS.includes('firefox')) {
     const firefoxes = [await peerIn('firefox', node), await peerIn('firefox', node)];
     // Firefox dials Chromium, then Chromium dials the other Firefox.
     for (const [from, to] of [[firefoxes[0], chromium], [chromium, firefoxes[1]]]) {
-      await from.page.evaluate((addr) => window.meganet.dial(addr), await webrtcAddr(to.page));
+      const addr = await webrtcAddr(to.page);
+      await within(`${from.kind} dials ${to.kind}`, [from, to], from.page.evaluate((a) => window.meganet.dial(a), addr)
+        .catch((e) => { throw new Error(`${e.message}\nfrom: ${from.warnings.join('\n')}\nto: ${to.warnings.join('\n')}`); }));
       const s = await linked(from, to);
       assert.deepEqual(links(s, to.id).map((c) => [c.transport, c.path]), [['webrtc', 'direct']]);
       const pairs = await iceReport(from.page);

@@ -106,6 +106,10 @@ pub enum DialFailure {
     NoDirectPath,
     /// The remote dialed us at the same moment; its connection is kept.
     Simultaneous,
+    /// The signaling stream failed before the offer and answer were
+    /// exchanged (the relayed connection was lost, or the remote reset
+    /// the stream): worth one more try over a fresh circuit.
+    Signaling,
     /// Anything else (a certificate that does not match its fingerprint,
     /// a protocol error): reported as it is.
     Other,
@@ -198,6 +202,10 @@ impl Error {
         match self {
             Self::NoDirectPath(_) => DialFailure::NoDirectPath,
             Self::Simultaneous => DialFailure::Simultaneous,
+            Self::Failed {
+                stage: Stage::OpenSignaling | Stage::Signaling,
+                ..
+            } => DialFailure::Signaling,
             _ => DialFailure::Other,
         }
     }
@@ -259,6 +267,23 @@ mod tests {
         );
         let dtls = Error::at(Stage::Ice, "DTLS failed: certificate mismatch");
         assert_eq!(dtls.dial_failure(), DialFailure::Other);
+        let lost = Error::at(
+            Stage::Signaling,
+            "signaling stream failed: connection is closed",
+        );
+        assert_eq!(lost.dial_failure(), DialFailure::Signaling);
+        assert_eq!(
+            Error::at(
+                Stage::OpenSignaling,
+                "no relayed connection answered in time"
+            )
+            .dial_failure(),
+            DialFailure::Signaling
+        );
+        assert_eq!(
+            Error::at(Stage::Setup, "offer without SDP").dial_failure(),
+            DialFailure::Other
+        );
         assert_eq!(
             Error::Simultaneous.dial_failure(),
             DialFailure::Simultaneous

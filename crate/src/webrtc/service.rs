@@ -133,8 +133,15 @@ impl Service {
                 }
                 incoming = accepted.next() => {
                     let Some((peer, stream)) = incoming else { return };
-                    if !self.listening.load(Ordering::Relaxed) || sessions.len() >= MAX_SESSIONS {
-                        continue; // dropping the stream resets it
+                    // Dropping the stream resets it: the remote's dial
+                    // fails at signaling (and tries once more).
+                    if !self.listening.load(Ordering::Relaxed) {
+                        tracing::warn!(%peer, "refusing a WebRTC setup: not listening");
+                        continue;
+                    }
+                    if sessions.len() >= MAX_SESSIONS {
+                        tracing::warn!(%peer, "refusing a WebRTC setup: {MAX_SESSIONS} in flight");
+                        continue;
                     }
                     if let Some(ours) = dialing.get(&peer) {
                         if self.local < peer {

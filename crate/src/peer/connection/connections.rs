@@ -95,15 +95,14 @@ impl Connections {
     /// connection, or fail.
     pub fn on_dial_error(
         &mut self,
-        swarm: &Swarm<Behaviour>,
+        swarm: &mut Swarm<Behaviour>,
         peer: Option<PeerId>,
         error: &DialError,
     ) {
         if let Some(peer) = peer {
-            let relayed = swarm.is_connected(&peer);
             let failure = self.dial_failures.take(&peer);
             self.direct
-                .on_dial_error(peer, error.to_string(), failure, relayed);
+                .on_dial_error(swarm, peer, error.to_string(), failure);
         }
     }
 

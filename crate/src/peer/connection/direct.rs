@@ -2,7 +2,9 @@
 //! first the relayed circuit to the peer, then the `/webrtc` dial over it,
 //! then the circuit is closed so every stream takes the direct path. A
 //! peer ICE found no direct path to is reached over the relay for a while
-//! without trying again.
+//! without trying again. A setup whose signaling stream failed (the
+//! circuit was lost, or the remote reset it) is tried once more, over a
+//! fresh circuit when the old one is gone.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -29,7 +31,11 @@ type Reply = oneshot::Sender<Result<(), String>>;
 
 struct Pending {
     addr: Multiaddr,
+    /// The other nodes the circuit may go through.
+    relays: Vec<Multiaddr>,
     webrtc_dialed: bool,
+    /// Whether the setup was tried again after its signaling failed.
+    retried: bool,
     /// Where the setup is, for the error if it never ends.
     stage: &'static str,
     since: Instant,
@@ -99,30 +105,41 @@ impl Direct {
             peer,
             Pending {
                 addr,
+                relays: relays.to_vec(),
                 webrtc_dialed: false,
+                retried: false,
                 stage: "the relayed circuit",
                 since: Instant::now(),
                 replies: vec![reply],
             },
         );
-        if swarm.is_connected(&peer) {
-            self.dial_webrtc(swarm, peer);
-        } else {
-            let circuits = std::iter::once(circuit)
-                .chain(relays.iter().map(|relay| {
-                    relay
-                        .clone()
-                        .with(Protocol::P2pCircuit)
-                        .with(Protocol::P2p(peer))
-                }))
-                .collect();
-            let opts = DialOpts::peer_id(peer)
-                .addresses(circuits)
-                .condition(PeerCondition::Always)
-                .build();
-            if let Err(e) = swarm.dial(opts) {
-                self.fail(&peer, format!("cannot reach {peer} through the relay: {e}"));
-            }
+        match swarm.is_connected(&peer) {
+            true => self.dial_webrtc(swarm, peer),
+            false => self.dial_circuit(swarm, peer, circuit),
+        }
+    }
+
+    /// Dials the relayed circuit to `peer`: `circuit`, and the same
+    /// through each of the pending setup's other nodes.
+    fn dial_circuit(&mut self, swarm: &mut Swarm<Behaviour>, peer: PeerId, circuit: Multiaddr) {
+        let Some(pending) = self.pending.get_mut(&peer) else {
+            return;
+        };
+        pending.stage = "the relayed circuit";
+        let circuits = std::iter::once(circuit)
+            .chain(pending.relays.iter().map(|relay| {
+                relay
+                    .clone()
+                    .with(Protocol::P2pCircuit)
+                    .with(Protocol::P2p(peer))
+            }))
+            .collect();
+        let opts = DialOpts::peer_id(peer)
+            .addresses(circuits)
+            .condition(PeerCondition::Always)
+            .build();
+        if let Err(e) = swarm.dial(opts) {
+            self.fail(&peer, format!("cannot reach {peer} through the relay: {e}"));
         }
     }
 
@@ -221,11 +238,12 @@ impl Direct {
     /// [`RELAY_ONLY_FOR`] later requests to that peer use the relay at once.
     pub fn on_dial_error(
         &mut self,
+        swarm: &mut Swarm<Behaviour>,
         peer: PeerId,
         error: String,
         failure: webrtc::DialFailure,
-        relayed: bool,
     ) {
+        let relayed = swarm.is_connected(&peer);
         let webrtc_dialed = self.pending.get(&peer).is_some_and(|p| p.webrtc_dialed);
         if relayed && webrtc_dialed && failure == webrtc::DialFailure::NoDirectPath {
             tracing::warn!(%peer, %error, "no direct path: using the relayed connection");
@@ -240,7 +258,34 @@ impl Direct {
             }
             return;
         }
+        if failure == webrtc::DialFailure::Signaling && self.retry(swarm, peer, relayed) {
+            tracing::warn!(%peer, %error, "signaling failed; setting up the connection once more");
+            return;
+        }
         self.fail(&peer, error);
+    }
+
+    /// Tries a setup whose signaling failed once more: over the relayed
+    /// connection if it is still up, else over a fresh circuit. False when
+    /// it was tried again already (or is not pending).
+    fn retry(&mut self, swarm: &mut Swarm<Behaviour>, peer: PeerId, relayed: bool) -> bool {
+        let Some(pending) = self.pending.get_mut(&peer) else {
+            return false;
+        };
+        if pending.retried || !pending.webrtc_dialed {
+            return false;
+        }
+        pending.retried = true;
+        pending.webrtc_dialed = false;
+        if relayed {
+            self.dial_webrtc(swarm, peer);
+            return true;
+        }
+        match webrtc::parse_dial_addr(&pending.addr) {
+            Ok((circuit, _)) => self.dial_circuit(swarm, peer, circuit),
+            Err(e) => self.fail(&peer, e.to_string()),
+        }
+        true
     }
 
     /// Fails every setup past [`SETUP_DEADLINE`], naming its stage.
