@@ -263,6 +263,25 @@ test('a dial that fails just after the remote\'s own failed setup still settles'
   assert.ok(again !== 'HUNG', `a second dial settles too: ${again}`);
 });
 
+test('a signaling stream reset before the offer (a circuit lost mid-signaling): the dial is tried once more and connects', async () => {
+  await hangUp();
+  await new Promise((r) => setTimeout(r, 3500)); // clear of the last setups
+  const from = logs.victim.length;
+  const pcsFrom = await pcCount();
+  await hostile(() => window.hostile.answerNext({ resetFirst: true }));
+  const error = await victim.page.evaluate((a) => Promise.race([
+    window.meganet.dial(a).then(() => null, (e) => e.message),
+    new Promise((r) => setTimeout(() => r('HUNG: no answer in 30 s'), 30_000)),
+  ]), attackerWebrtc());
+  const answered = await hostile(() => window.hostile.answered());
+  assert.equal(error, null, `the dial connects on its second try (the attacker saw ${JSON.stringify(answered)})`);
+  assert.equal(answered.streams, 2, `one signaling stream reset, one answered: ${JSON.stringify(answered)}`);
+  assert.equal(answered.state, 'connected', JSON.stringify(answered));
+  await victimSays(/signaling failed; setting up the connection once more/, from);
+  await waitForStatus(victim.page, (s) => s.connections.some((c) => c.peerId === attacker.id && c.transport === 'webrtc'), 10_000);
+  await assertUnharmed(pcsFrom);
+});
+
 test('3000 data channels on one connection: capped, the heap stays bounded, the page survives', async () => {
   await honestDialAndEcho();
   const pcsFrom = await pcCount();

@@ -122,6 +122,8 @@ export function answerFile(peer, file, range, port) {
     port.close();
     stopped(stream);
     if (how === 'done') progress('done');
+    // Shards read ahead for a stream that stopped early would be wasted.
+    else peer.stopReadAhead(file.link).catch(() => {});
     if (how === 'failed' || how === 'lost') file.onFail(error, bytes);
   };
   const stream = {

@@ -3,7 +3,7 @@
 // holds the exclusive Web Lock `meganet-peer` (the host). The other tabs
 // (clients) start no peer; they work through the host over a
 // BroadcastChannel (`meganet-peer`), with a stand-in object that has the
-// peer's put, get, shards, health, renew, resolveName, publishName,
+// peer's put, get, shards, stopReadAhead, health, renew, resolveName, publishName,
 // republishName, status, onStatus, contribute, usage, leave and id.
 //
 // - Calls go to the host and come back as a result or an error (its message
@@ -45,7 +45,7 @@ export const HOST_CLOSED = 'the tab running the peer closed; try again';
 /** The error of a call or download that the host's closing ended. */
 const hostClosed = () => codedError(STOPPED, HOST_CLOSED);
 /** What a client may ask the host to do. */
-export const METHODS = ['put', 'get', 'shards', 'health', 'repair', 'renew', 'resolveName', 'publishName', 'republishName', 'contribute', 'leave'];
+export const METHODS = ['put', 'get', 'shards', 'stopReadAhead', 'health', 'repair', 'renew', 'resolveName', 'publishName', 'republishName', 'contribute', 'leave'];
 
 const newId = () => (globalThis.crypto?.randomUUID
   ? crypto.randomUUID()

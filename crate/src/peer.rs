@@ -211,6 +211,11 @@ impl Peer {
         .await
     }
 
+    /// Stops reading ahead for the file `link` names (see [`Self::shards`]).
+    pub fn stop_read_ahead(&self, link: &str) {
+        self.gateway_files.stop_ahead(link);
+    }
+
     /// How many of a stored file's shards can be reached now.
     pub async fn health(&self, link: &str) -> transfer::Result<Health> {
         network::health(&self.blocks, link, self.repair_threshold()).await

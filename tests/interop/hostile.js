@@ -167,13 +167,25 @@ async function dial(circuit, { alter = false } = {}) {
   return signal(await signalingStream(circuit), { role: 'offer', alter });
 }
 
-/** Answers the next `/webrtc` dial from a meganet peer; `answered()` resolves to its outcome. */
+/**
+ * Answers the next `/webrtc` dial from a meganet peer; `answered()` resolves
+ * to its outcome. `resetFirst`: the first signaling stream is reset before
+ * the offer is read (a circuit lost mid-signaling), the next one answered;
+ * the outcome then counts the streams (`streams`).
+ */
 let answering = null;
-async function answerNext({ alter = false } = {}) {
+async function answerNext({ alter = false, resetFirst = false } = {}) {
   await node.unhandle(SIGNALING).catch(() => {});
+  let streams = 0;
   answering = new Promise((resolve) => {
-    node.handle(SIGNALING, (stream) => { signal(stream, { role: 'answer', alter }).then(resolve, (e) => resolve({ error: e.message })); },
-      { runOnLimitedConnection: true });
+    node.handle(SIGNALING, (stream) => {
+      streams += 1;
+      if (resetFirst && streams === 1) {
+        stream.abort(new Error('reset before the offer'));
+        return;
+      }
+      signal(stream, { role: 'answer', alter }).then((r) => resolve({ ...r, streams }), (e) => resolve({ error: e.message, streams }));
+    }, { runOnLimitedConnection: true });
   });
 }
 

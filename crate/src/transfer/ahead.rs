@@ -7,9 +7,12 @@
 //! meanwhile.
 //!
 //! The getter's window grows by one segment per segment it yields, up to
-//! its limit (see [`crate::transfer::Config::window`]): after asking for
-//! `w` segments it next asks for the `min(2w, limit)` that follow, the same
+//! its limit (see [`crate::transfer::Config::window`], 8): once it asks
+//! for full windows it asks for the next 8 segments after each, the same
 //! shard positions in each (the first `k` it lacks). That is the guess.
+//! Before that (the first 15 segments of a stream) nothing is read ahead:
+//! a reader that stops early (a cancelled download, a media element's
+//! short range requests around a seek) would waste it.
 
 use std::collections::HashMap;
 
@@ -48,12 +51,12 @@ impl Layout {
         }
     }
 
-    /// The shards the window after `asked` will want: twice as many
-    /// segments as `asked` spans (at most [`MAX_AHEAD_SEGMENTS`] and
-    /// [`MAX_AHEAD_BYTES`]), right after its last and before segment
+    /// The shards the window after `asked` will want, when `asked` spans a
+    /// full window ([`MAX_AHEAD_SEGMENTS`]): as many segments again (at
+    /// most [`MAX_AHEAD_BYTES`]), right after its last and before segment
     /// `end` (where the reader's range ends), at the positions asked in
-    /// that last segment. Empty when `asked` names no shard of the file
-    /// or reaches `end`.
+    /// that last segment. Empty for a shorter window, when `asked` names
+    /// no shard of the file, or when it reaches `end`.
     pub fn next_window(&self, asked: &[Hash], end: usize) -> Vec<Hash> {
         let places: Vec<(usize, usize)> = asked
             .iter()
@@ -75,10 +78,12 @@ impl Layout {
             .collect();
         positions.sort_unstable();
         positions.dedup();
-        let span = last - first + 1;
+        if last - first + 1 < MAX_AHEAD_SEGMENTS {
+            return Vec::new();
+        }
         let per_segment = positions.len() * self.shard_len;
         let by_bytes = (MAX_AHEAD_BYTES / per_segment.max(1)).max(1);
-        let segments = (2 * span).min(MAX_AHEAD_SEGMENTS).min(by_bytes);
+        let segments = MAX_AHEAD_SEGMENTS.min(by_bytes);
         self.shards
             .iter()
             .take(end)
@@ -126,23 +131,17 @@ mod tests {
     }
 
     #[test]
-    fn the_guess_follows_the_getters_growing_window() {
+    fn the_guess_follows_the_getters_full_windows() {
         let m = manifest(40, 1 << 20);
         let layout = Layout::new(&m);
         let data = [0, 1, 2, 3];
-        // 1 segment asked, then 2, 4 and 8 from then on.
-        assert_eq!(
-            layout.next_window(&hashes(&m, 0..1, &data), usize::MAX),
-            hashes(&m, 1..3, &data)
-        );
-        assert_eq!(
-            layout.next_window(&hashes(&m, 1..3, &data), usize::MAX),
-            hashes(&m, 3..7, &data)
-        );
-        assert_eq!(
-            layout.next_window(&hashes(&m, 3..7, &data), usize::MAX),
-            hashes(&m, 7..15, &data)
-        );
+        // The growing window (1 segment asked, then 2, then 4): nothing.
+        for early in [0..1, 1..3, 3..7] {
+            assert!(layout
+                .next_window(&hashes(&m, early, &data), usize::MAX)
+                .is_empty());
+        }
+        // Full windows of 8: the next 8.
         assert_eq!(
             layout.next_window(&hashes(&m, 7..15, &data), usize::MAX),
             hashes(&m, 15..23, &data)
@@ -162,18 +161,18 @@ mod tests {
         let layout = Layout::new(&m);
         let data = [0, 1, 2, 3];
         assert_eq!(
-            layout.next_window(&hashes(&m, 4..8, &data), usize::MAX),
+            layout.next_window(&hashes(&m, 0..8, &data), usize::MAX),
             hashes(&m, 8..10, &data)
         );
         assert!(layout
-            .next_window(&hashes(&m, 8..10, &data), usize::MAX)
+            .next_window(&hashes(&m, 2..10, &data), usize::MAX)
             .is_empty());
-        // A range ending in segment 5 (segments up to 6): nothing past it.
+        // A range ending in segment 8 (segments up to 9): nothing past it.
         assert_eq!(
-            layout.next_window(&hashes(&m, 2..4, &data), 6),
-            hashes(&m, 4..6, &data)
+            layout.next_window(&hashes(&m, 0..8, &data), 9),
+            hashes(&m, 8..9, &data)
         );
-        assert!(layout.next_window(&hashes(&m, 4..6, &data), 6).is_empty());
+        assert!(layout.next_window(&hashes(&m, 1..9, &data), 9).is_empty());
         // Not a shard of this file (the manifest, another file's): nothing.
         assert!(layout
             .next_window(&[Hash::of(b"elsewhere")], usize::MAX)
@@ -183,7 +182,7 @@ mod tests {
         // segments are read ahead.
         let big = manifest(10, 4 << 20);
         let layout = Layout::new(&big);
-        let ahead = layout.next_window(&hashes(&big, 0..4, &data), usize::MAX);
-        assert_eq!(ahead, hashes(&big, 4..6, &data));
+        let ahead = layout.next_window(&hashes(&big, 0..8, &data), usize::MAX);
+        assert_eq!(ahead, hashes(&big, 8..10, &data));
     }
 }

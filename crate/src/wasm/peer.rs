@@ -190,6 +190,13 @@ impl JsPeer {
         Ok(out.into())
     }
 
+    /// Stops reading ahead for the file `link` names: the worker's stream
+    /// of it ended early (cancelled, failed, lost). Resolves at once.
+    #[wasm_bindgen(js_name = stopReadAhead)]
+    pub async fn stop_read_ahead(&self, link: String) {
+        self.0.stop_read_ahead(&link);
+    }
+
     /// How many of a stored file's shards can be reached now: resolves
     /// to `{name, segments, k, n, weakest, state, holders, hinted}`, where
     /// `weakest` is the fewest reachable shards of any segment and `state`

@@ -82,6 +82,16 @@ impl Sessions {
     }
 }
 
+impl Sessions {
+    /// Stops the read-ahead for `link`, if one runs.
+    pub fn stop_ahead(&self, link: &str) {
+        let all = self.0.borrow();
+        if let Some((_, file)) = all.iter().find(|(l, _)| l == link) {
+            file.stop_ahead();
+        }
+    }
+}
+
 impl File {
     /// Stops the read-ahead unless it fetches every one of `hashes` the
     /// cache lacks (then the request waits for it and finds them there).
