@@ -24,7 +24,7 @@ const WEBPACK = path.join(ROOT, 'node_modules/webpack/bin/webpack.js');
 // web app's own plumbing (service-worker gateway, contribution policy,
 // probes) and wasm-bindgen's internals. A new method must be declared in
 // package/index.d.ts or listed here.
-const UNDECLARED = ['constructor', '__destroy_into_raw', 'applySignals', 'decision', 'echo', 'shards', 'sink'];
+const UNDECLARED = ['constructor', '__destroy_into_raw', 'applySignals', 'decision', 'echo', 'shards', 'sink', 'stopReadAhead'];
 const UNDECLARED_STATIC = ['__wrap'];
 
 let app; // the sample app, installed in a temporary directory

@@ -109,8 +109,14 @@ export async function tcpAddr(node) {
   return `${addr}/p2p/${node.peerId}`;
 }
 
-/** Waits until every node's status lists every other as a joined node. */
-export async function waitForMesh(nodes, timeoutMs = 30_000) {
+/**
+ * Waits until every node's status lists every other as a joined node.
+ * Nodes usually meet within a second (Kademlia's own lookup after a
+ * join); when that lookup misses, each node looks again 2, 6, 14 and 30 s
+ * after its last join (node/membership.rs), so the default wait covers
+ * the 30 s one.
+ */
+export async function waitForMesh(nodes, timeoutMs = 45_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const views = await Promise.all(nodes.map((n) => n.status()));
